@@ -1,0 +1,65 @@
+# scheduler-lab — every target bootstraps what it needs (a venv with the project
+# and its pinned tools), so each works on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROVIDER ?= local
+PYTEST_ARGS ?=
+
+.PHONY: help venv test unit e2e lint lab-up lab-down lab-status lab-deploy bench verify steps clean
+
+help:
+	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
+	@echo "make test        lint + unit tests + e2e suite on the local lab"
+	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
+	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
+	@echo "make bench       decision and throughput benchmarks"
+	@echo "make lab-status  components, nodes, allocation, leaders"
+	@echo "make lab-down    stop everything the lab started"
+	@echo "make verify STEP=NN  check the cluster is where workshop step NN leaves it"
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,go]'
+	@touch $@
+
+test: lint unit e2e
+
+unit: venv
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+e2e: venv
+	$(PY) -m pytest e2e --provider=$(PROVIDER) $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check scheduler lab tests e2e bench
+	$(VENV)/bin/lint-imports
+
+lab-up: venv
+	$(PY) -m lab up --provider=$(PROVIDER)
+	$(PY) -m lab deploy
+
+lab-deploy: venv
+	$(PY) -m lab deploy
+
+lab-down: venv
+	$(PY) -m lab down
+
+lab-status: venv
+	$(PY) -m lab status
+
+bench: venv
+	$(PY) -m bench
+
+verify: venv
+	$(PY) -m lab verify $(STEP)
+
+steps: venv
+	$(PY) -m lab steps
+
+clean:
+	rm -rf $(VENV) .lab .pytest_cache
