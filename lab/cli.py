@@ -1,0 +1,177 @@
+"""`lab` — bring the scheduler-lab cluster up and down, deploy the schedulers, check steps.
+
+    lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]
+    lab status        lab env        lab deploy        lab kill-leader NAME
+    lab verify NN     lab steps
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from lab.providers.base import Provider, ProviderError
+from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
+
+PROVIDERS = ("local", "kind", "vagrant", "existing")
+
+
+def default_workdir() -> Path:
+    return Path(os.environ.get("LAB_DIR") or (Path.cwd() / ".lab")).resolve()
+
+
+def make_provider(name: str, spec: LabSpec, workdir: Path, kubeconfig: str | None = None) -> Provider:
+    if name == "local":
+        from lab.providers.local import LocalProvider
+
+        return LocalProvider(spec, workdir)
+    if name == "kind":
+        from lab.providers.kind import KindProvider
+
+        return KindProvider(spec, workdir)
+    if name == "vagrant":
+        from lab.providers.vagrant import VagrantProvider
+
+        return VagrantProvider(spec, workdir)
+    if name == "existing":
+        from lab.providers.existing import ExistingProvider
+
+        return ExistingProvider(spec, workdir, kubeconfig=kubeconfig)
+    raise ProviderError(f"--provider: {name!r} is not one of {', '.join(PROVIDERS)}")
+
+
+def recorded_provider(workdir: Path) -> str:
+    """The provider the last `lab up` in this workdir used (local when none)."""
+    try:
+        return json.loads((workdir / "provider.json").read_text())["provider"]
+    except (OSError, ValueError, KeyError):
+        return "local"
+
+
+def _record_provider(workdir: Path, name: str) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "provider.json").write_text(json.dumps({"provider": name}) + "\n")
+
+
+def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
+    provider = make_provider(args.provider, spec, args.workdir, args.kubeconfig)
+    provider.check_prerequisites()
+    _record_provider(args.workdir, args.provider)
+    kubeconfig = provider.up()
+    print()
+    print(f"The {args.provider} lab is up. To use it from this shell:")
+    print(f"  export KUBECONFIG={kubeconfig}")
+    if (args.workdir / "bin").exists():
+        print(f"  export PATH={args.workdir / 'bin'}:$PATH     # the lab's kubectl {spec.versions.kubernetes}")
+    print("  kubectl get nodes -o wide")
+    print("(or: eval \"$(python -m lab env)\")")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
+    name = recorded_provider(args.workdir)
+    provider = make_provider(name, spec, args.workdir)
+    if name == "local" or getattr(args, "wipe", False):
+        from lab import deploy
+
+        deploy.stop_local_schedulers(args.workdir)
+    provider.down(wipe=args.wipe)
+    print(f"the {name} lab is down" + (" and wiped" if args.wipe else ""))
+    return 0
+
+
+def cmd_env(args: argparse.Namespace, spec: LabSpec) -> int:
+    print(f"export KUBECONFIG={args.workdir / 'kubeconfig'}")
+    if (args.workdir / "bin").exists():
+        print(f"export PATH={args.workdir / 'bin'}:$PATH")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import status
+
+    name = recorded_provider(args.workdir)
+    provider = make_provider(name, spec, args.workdir)
+    return status.show(provider, args.workdir)
+
+
+def cmd_deploy(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import deploy
+
+    name = recorded_provider(args.workdir)
+    provider = make_provider(name, spec, args.workdir)
+    return deploy.deploy(provider, args.workdir, only=args.only)
+
+
+def cmd_kill_leader(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import deploy
+
+    name = recorded_provider(args.workdir)
+    provider = make_provider(name, spec, args.workdir)
+    return deploy.kill_leader(provider, args.workdir, args.name, signal_name=args.signal)
+
+
+def cmd_verify(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import steps
+
+    return steps.verify(args.workdir, args.step)
+
+
+def cmd_steps(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import steps
+
+    return steps.list_steps(args.workdir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lab", description="Bring the scheduler-lab cluster up and down.")
+    p.add_argument("--workdir", type=Path, default=None, help="lab state directory (default: ./.lab or $LAB_DIR)")
+    p.add_argument("--spec", type=Path, default=SPEC_PATH, help="lab description (default: lab/lab.yaml)")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="create/start the cluster (idempotent)")
+    up.add_argument("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS)
+    up.add_argument("--kubeconfig", default=None, help="with --provider existing: the cluster to use")
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop everything the lab started")
+    down.add_argument("--wipe", action="store_true", help="also delete cluster state")
+    down.set_defaults(func=cmd_down)
+    sub.add_parser("status", help="components, nodes, allocation, leaders").set_defaults(func=cmd_status)
+    sub.add_parser("env", help="print export lines for KUBECONFIG and PATH").set_defaults(func=cmd_env)
+    dep = sub.add_parser("deploy", help="apply the manifests and run both schedulers (2 replicas each)")
+    dep.add_argument("--only", choices=("custom-k8s-scheduler", "py-scheduler"), default=None)
+    dep.set_defaults(func=cmd_deploy)
+    kl = sub.add_parser("kill-leader", help="kill the replica holding a scheduler's Lease (failover lab)")
+    kl.add_argument("name", help="scheduler / Lease name, e.g. custom-k8s-scheduler")
+    kl.add_argument("--signal", default="KILL", choices=("KILL", "TERM"))
+    kl.set_defaults(func=cmd_kill_leader)
+    ver = sub.add_parser("verify", help="check the cluster is where workshop step NN leaves it")
+    ver.add_argument("step", help="step number, e.g. 05")
+    ver.set_defaults(func=cmd_verify)
+    sub.add_parser("steps", help="list the workshop steps and their status").set_defaults(func=cmd_steps)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.workdir = (args.workdir or default_workdir()).resolve()
+    try:
+        spec = load_spec(args.spec)
+        return args.func(args, spec)
+    except (ProviderError, SpecError) as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for anything unforeseen
+        from lab.build import BuildError
+
+        if isinstance(exc, BuildError):
+            print(f"lab: {exc}", file=sys.stderr)
+        else:
+            print(f"lab: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        if os.environ.get("LAB_DEBUG"):
+            raise
+        return 1
