@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# The Python scheduler (python -m scheduler) as a container image:
+#   docker build -t scheduler-lab/py-scheduler:0.1.0 .
+# Two stages: the builder turns the project and its dependencies into wheels; the runtime
+# stage installs those wheels and nothing else (no compiler, no pip cache, no sources).
+#
+# Base image: pinned by tag (Python 3.11 patch + Debian release). It is not pinned by digest
+# because the digest could not be checked from where this file was written; to pin it, run
+#   docker pull python:3.11.11-slim-bookworm
+#   docker inspect --format '{{index .RepoDigests 0}}' python:3.11.11-slim-bookworm
+# and build with --build-arg PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:<digest>.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+# Only what the wheel is made of (.dockerignore keeps the rest of the repository out).
+COPY pyproject.toml README.md ./
+COPY scheduler ./scheduler
+# One wheel for scheduler-lab plus one per pinned dependency.
+RUN pip wheel --wheel-dir /wheels .
+
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# Install from the builder's wheels only (no index), then drop the installers: the running
+# image never installs anything again.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-index --find-links=/wheels scheduler-lab==0.1.0 \
+    && pip uninstall --yes pip setuptools wheel
+# Bytecode was compiled at install time; at run time the root filesystem is read-only, so
+# Python must not try to write .pyc files, and logs go straight to stdout.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+# The only writable place (an emptyDir in the Deployment).
+WORKDIR /tmp
+# Numeric, so the kubelet can verify runAsNonRoot without an /etc/passwd lookup.
+USER 65532:65532
+# The secure port (HTTPS /healthz, /readyz, /livez, /metrics).
+EXPOSE 10259
+ENTRYPOINT ["python", "-m", "scheduler"]
+CMD ["--help"]
