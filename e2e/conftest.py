@@ -1,0 +1,114 @@
+"""The e2e fixture: a connected lab cluster for the selected provider.
+
+    pytest e2e                      # local provider: starts the embedded lab if it is not up
+    pytest e2e --provider kind      # or LAB_PROVIDER=kind; vagrant; existing (--kubeconfig K)
+
+Per-provider differences live here, not in the tests. A provider that cannot run on this
+machine (no Docker, no VirtualBox) stops the session with one line saying what is missing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kubernetes.client.rest import ApiException
+
+from e2e.harness import LabCluster, NotYet, wait_for
+from lab.cli import PROVIDERS, make_provider
+from lab.providers.base import ProviderError
+from lab.spec import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scheduler-lab")
+    group.addoption("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS,
+                    help="which lab cluster the e2e suite runs on (default: local, or $LAB_PROVIDER)")
+    group.addoption("--lab-dir", default=os.environ.get("LAB_DIR", str(ROOT / ".lab")),
+                    help="lab state directory (default: .lab in the project)")
+    group.addoption("--keep-lab", action="store_true",
+                    help="leave a lab this session started running afterwards")
+    # --kubeconfig (for --provider existing) is pytest-kind's option; we read it, not redefine it.
+
+
+def _kubectl_for(provider: str, workdir: Path) -> str:
+    local = workdir / "bin" / "kubectl"
+    if provider == "local" and local.exists():
+        return str(local)
+    found = shutil.which("kubectl")
+    if not found:
+        raise ProviderError("kubectl is not on PATH; install kubectl v1.29 for this provider")
+    return found
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest):
+    """Yield a connected LabCluster; start (and later stop) the lab if this session has to."""
+    name = request.config.getoption("provider")
+    workdir = Path(request.config.getoption("lab_dir")).resolve()
+    spec = load_spec()
+    try:
+        provider = make_provider(name, spec, workdir, kubeconfig=request.config.getoption("kubeconfig"))
+        provider.check_prerequisites()
+        was_up = provider.status().up
+        kubeconfig = provider.up() if not was_up else provider.kubeconfig
+        if name == "local":
+            (workdir / "provider.json").write_text('{"provider": "local"}\n')
+        handle = LabCluster(provider=name, kubeconfig=kubeconfig, spec=spec, workdir=workdir,
+                            kubectl_path=_kubectl_for(name, workdir))
+    except ProviderError as exc:
+        pytest.exit(f"--provider {name}: {exc}", returncode=4)
+    yield handle
+    if not was_up and not request.config.getoption("keep_lab") and name in ("local",):
+        from lab import deploy
+
+        deploy.stop_local_schedulers(workdir)
+        provider.down(wipe=False)
+
+
+@pytest.fixture
+def namespace(cluster: LabCluster, request: pytest.FixtureRequest):
+    """A fresh namespace for one test, deleted afterwards (the suite touches nothing else)."""
+    base = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
+    name = f"e2e-{base}-{uuid.uuid4().hex[:5]}"
+    cluster.core.create_namespace({"metadata": {"name": name, "labels": {"scheduler-lab.dev/e2e": "true"}}})
+
+    def default_sa() -> None:
+        # Pods are rejected until the service-account controller has made "default".
+        try:
+            cluster.get(f"/api/v1/namespaces/{name}/serviceaccounts/default")
+        except ApiException as exc:
+            raise NotYet(f"HTTP {exc.status}") from None
+
+    wait_for(default_sa, timeout=60, what=f"the default ServiceAccount in {name}")
+    request.node.lab_namespace = name
+    yield name
+    cluster.core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """On failure, attach what a person would look at: events, pods, scheduler logs."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    ns = getattr(item, "lab_namespace", None)
+    lab = item.funcargs.get("cluster") if hasattr(item, "funcargs") else None
+    if lab is None:
+        return
+    if ns:
+        ev = lab.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False)
+        report.sections.append(("events", ev.stdout + ev.stderr))
+        pods = lab.kubectl("describe", "pods", "-n", ns, check=False)
+        report.sections.append(("describe pods", pods.stdout[-6000:] + pods.stderr))
+    logs = Path(lab.workdir) / "deploy" / "logs"
+    if logs.is_dir():
+        for log in sorted(logs.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-30:]
+            report.sections.append((f"log {log.name}", "\n".join(lines)))

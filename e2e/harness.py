@@ -1,0 +1,136 @@
+"""What every e2e test uses: the cluster handle, polling with deadlines, and diagnostics.
+
+Waits are polls with a deadline (tenacity), never fixed sleeps. ``assert_never`` is the
+negative form (kuttl's "errors" file): the condition must stay false for a whole window.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from kubernetes import client
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab.cluster import api_client, get_json
+from lab.spec import LabSpec
+
+T = TypeVar("T")
+
+
+class NotYet(AssertionError):
+    """Raised by a poll body to say 'not there yet'; its message is reported on timeout."""
+
+
+def wait_for(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.25, what: str = "") -> T:
+    """Call ``check`` until it returns without raising NotYet/AssertionError; return its value."""
+    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(interval),
+                        retry=retry_if_exception_type(AssertionError), reraise=True)
+    try:
+        for attempt in retrying:
+            with attempt:
+                return check()
+    except AssertionError as exc:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what or check.__name__}: {exc}") from None
+    raise AssertionError("unreachable")
+
+
+def assert_never(condition: Callable[[], bool], duration: float, interval: float = 0.5, what: str = "") -> None:
+    """Poll ``condition`` for ``duration`` seconds; fail the moment it becomes true."""
+    deadline = time.monotonic() + duration
+    while True:
+        assert not condition(), f"{what or condition.__name__} happened"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)  # the polling interval of a negative check, not a synchronisation
+
+
+@dataclass
+class LabCluster:
+    """A connected cluster for the selected provider."""
+
+    provider: str
+    kubeconfig: Path
+    spec: LabSpec
+    workdir: Path
+    kubectl_path: str
+    api: client.ApiClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.api = api_client(self.kubeconfig)
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+
+    def get(self, path: str, **query: str) -> dict:
+        return get_json(self.api, path, list(query.items()))
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        return subprocess.run([self.kubectl_path, *args], capture_output=True, text=True, check=check,
+                              input=input, env=env, timeout=timeout)
+
+    def apply(self, manifest: dict | list[dict] | str, namespace: str | None = None) -> None:
+        text = manifest if isinstance(manifest, str) else json.dumps(
+            {"apiVersion": "v1", "kind": "List", "items": manifest if isinstance(manifest, list) else [manifest]})
+        args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
+        self.kubectl(*args, input=text)
+
+    def pod(self, namespace: str, name: str) -> dict:
+        return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+
+    def pods(self, namespace: str, selector: str = "") -> list[dict]:
+        query = {"labelSelector": selector} if selector else {}
+        return self.get(f"/api/v1/namespaces/{namespace}/pods", **query)["items"]
+
+    def events_for(self, namespace: str, name: str) -> list[dict]:
+        """events.k8s.io events regarding a pod (what kube-scheduler writes)."""
+        items = self.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events",
+                         fieldSelector=f"regarding.name={name}")["items"]
+        core = self.get(f"/api/v1/namespaces/{namespace}/events",
+                        fieldSelector=f"involvedObject.name={name}")["items"]
+        seen = {e["metadata"]["uid"] for e in items}
+        # Core-v1 view of the same objects has the same uid; keep only those not seen.
+        return items + [_core_to_events(e) for e in core if e["metadata"]["uid"] not in seen]
+
+    def describe(self, namespace: str, kind_name: str) -> str:
+        out = self.kubectl("describe", "-n", namespace, kind_name, check=False)
+        return out.stdout + out.stderr
+
+
+def _core_to_events(e: dict) -> dict:
+    return {"metadata": e["metadata"], "reason": e.get("reason"), "note": e.get("message"),
+            "type": e.get("type"), "reportingController": e.get("reportingComponent")
+            or (e.get("source") or {}).get("component"),
+            "regarding": e.get("involvedObject")}
+
+
+def scheduled_event(cluster: LabCluster, namespace: str, pod: str) -> dict:
+    """The Scheduled event of a pod, or NotYet."""
+    for e in cluster.events_for(namespace, pod):
+        if e.get("reason") == "Scheduled":
+            return e
+    raise NotYet(f"no Scheduled event for {namespace}/{pod} yet")
+
+
+def bound_node(cluster: LabCluster, namespace: str, pod: str) -> str:
+    node = cluster.pod(namespace, pod)["spec"].get("nodeName")
+    if not node:
+        raise NotYet(f"{namespace}/{pod} is not bound yet")
+    return node
+
+
+def pod_manifest(name: str, scheduler: str | None = None, cpu: str = "100m", memory: str = "64Mi",
+                 **spec: Any) -> dict:
+    pod: dict = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"containers": [{"name": "main", "image": "registry.k8s.io/pause:3.9",
+                                 "resources": {"requests": {"cpu": cpu, "memory": memory}}}], **spec},
+    }
+    if scheduler:
+        pod["spec"]["schedulerName"] = scheduler
+    return pod

@@ -1,0 +1,113 @@
+"""`lab up` / `lab down` of the local provider: idempotence and cleaning up after a crash.
+
+These start a second, private lab in a temporary directory (its own ports), so they never
+touch the session's cluster.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from e2e.harness import NotYet, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("LAB_PROVIDER", "local") != "local", reason="lab up/down processes exist only on the local provider")
+
+
+def lab(workdir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab", "--workdir", str(workdir), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def processes_mentioning(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cmd:
+                found.append(f"{entry.name}: {cmd[:120]}")
+    return found
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_down_after_a_killed_up_leaves_nothing(tmp_path: Path) -> None:
+    workdir = tmp_path / "lab"
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "--workdir", str(workdir), "up"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def apiserver_started() -> None:
+            if not (workdir / "run" / "kube-apiserver.pid").exists():
+                raise NotYet("kube-apiserver not started yet")
+
+        wait_for(apiserver_started, timeout=240, what="lab up to reach the API server")
+    finally:
+        proc.send_signal(signal.SIGKILL)  # a crash of `lab up` half-way: no cleanup code runs
+        proc.wait(timeout=30)
+    ports = json.loads((workdir / "state.json").read_text())["ports"]
+    assert processes_mentioning(str(workdir)), "expected the half-started lab's processes to be running"
+    down = lab(workdir, "down")
+    assert down.returncode == 0, down.stderr
+    assert processes_mentioning(str(workdir)) == []
+    assert [p for p in ports.values() if listening(p)] == []
+
+
+def test_up_twice_is_safe_and_failures_name_the_component(tmp_path: Path) -> None:
+    workdir = tmp_path / "lab"
+    # Take etcd's peer port away, so etcd cannot start: the failure must name etcd, show its log
+    # and leave no process behind.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    workdir.mkdir()
+    taken = blocker.getsockname()[1]
+    ports = {n: p for n, p in zip(("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager",
+                                    "kube-scheduler"), _free_ports(5))}
+    ports["etcd-peer"] = taken
+    (workdir / "state.json").write_text(json.dumps({"ports": ports}))
+    try:
+        failed = lab(workdir, "up")
+    finally:
+        blocker.close()
+    assert failed.returncode == 1
+    assert "lab up failed at etcd" in failed.stdout + failed.stderr
+    assert "address already in use" in failed.stdout
+    assert failed.stderr.strip().count("\n") == 0, f"stderr is not one line: {failed.stderr!r}"
+    assert processes_mentioning(str(workdir)) == []
+    first = lab(workdir, "up")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr
+    try:
+        second = lab(workdir, "up")
+        assert second.returncode == 0, second.stderr
+        assert "already up" in second.stdout
+        status = lab(workdir, "status")
+        assert status.returncode == 0 and status.stdout.count(" ok ") >= 5, status.stdout
+    finally:
+        assert lab(workdir, "down", "--wipe").returncode == 0
+    assert processes_mentioning(str(workdir)) == []
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
