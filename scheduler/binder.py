@@ -1,0 +1,387 @@
+"""Binding pods, and telling the cluster about it: events and the PodScheduled condition.
+
+* `Binder` POSTs `pods/binding` (with the pod's UID, so a re-created pod of the same name is never
+  bound by mistake) from a small worker pool, so the next scheduling decision does not wait for the
+  API server. Every bind takes a token from the client's QPS bucket and then checks the leader
+  fence *immediately before sending*: a process that is no longer sure it leads sends nothing.
+* Errors are classified once (`classify`): 409 (already assigned / being deleted) and 404 (gone)
+  are final and never retried; transport errors, 429 and 5xx are retried with tenacity (bounded,
+  honouring Retry-After); anything else (403, 422, ...) fails the attempt.
+* `EventRecorder` writes events.k8s.io/v1 events the way kube-scheduler's recorder does
+  (reportingController = the profile's schedulerName, reportingInstance = schedulerName-hostname)
+  and also fills deprecatedSource.component, so `kubectl get events` and `kubectl describe pod`
+  name the scheduler. Events are best effort: a bounded backlog, dropped (and counted) when full.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
+
+from scheduler.klog import V, kv
+from scheduler.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
+from scheduler.leader import micro_time
+
+__all__ = [
+    "BindError",
+    "BindJob",
+    "Binder",
+    "ErrorClass",
+    "EventRecorder",
+    "NotLeader",
+    "classify",
+    "binding_body",
+    "NOTE_LENGTH_LIMIT",
+]
+
+log = logging.getLogger("scheduler.binder")
+
+NOTE_LENGTH_LIMIT = 1024  # events.k8s.io note limit; kube-scheduler truncates with " ..."
+RETRYABLE_STATUS = frozenset({0, 429, 500, 502, 503, 504})
+
+
+class ErrorClass(enum.Enum):
+    FINAL = "final"  # the pod is bound elsewhere, being deleted, or gone: stop, do not retry
+    RETRY = "retry"  # the API server or the network hiccuped: try the same request again
+    FAIL = "fail"  # the request itself was refused: this attempt failed, the pod backs off
+
+
+def classify(exc: BaseException) -> ErrorClass:
+    if isinstance(exc, ApiError):
+        if exc.status in (404, 409):
+            return ErrorClass.FINAL
+        if exc.status in RETRYABLE_STATUS or exc.status >= 500:
+            return ErrorClass.RETRY
+    return ErrorClass.FAIL
+
+
+class NotLeader(Exception):
+    """The leader fence closed before the request could be sent; nothing was sent."""
+
+
+class BindError(Exception):
+    def __init__(self, cause: BaseException, error_class: ErrorClass) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.error_class = error_class
+
+
+def binding_body(pod: Mapping[str, Any], node: str) -> dict[str, Any]:
+    meta = pod.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+    }
+
+
+@dataclass
+class BindJob:
+    pod: dict[str, Any]
+    node: str
+    scheduler_name: str
+    started: float = field(default_factory=time.monotonic)  # scheduling cycle start
+    context: dict[str, Any] = field(default_factory=dict)  # whatever the caller needs back
+
+
+def _wait_for(state: RetryCallState, *, initial: float, maximum: float) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    hinted = getattr(exc, "retry_after", None)
+    backoff = min(maximum, initial * 2 ** (state.attempt_number - 1))
+    return min(maximum, max(backoff, float(hinted or 0)))
+
+
+class Binder:
+    """Sends binds concurrently; reports each outcome through `on_done(job, error_or_None)`."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        can_act: Callable[[], bool],
+        on_done: Callable[[BindJob, BindError | None], None],
+        workers: int = 8,
+        max_attempts: int = 5,
+        retry_budget: float = 15.0,
+        initial_wait: float = 0.1,
+        max_wait: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self._kube = kube
+        self._can_act = can_act
+        self._on_done = on_done
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bind")
+        self._max_attempts = max_attempts
+        self._retry_budget = retry_budget
+        self._initial_wait = initial_wait
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._timeout = request_timeout
+        self._pending = 0
+        self._sending = 0
+        self._idle = threading.Condition()
+
+    # -- the request -------------------------------------------------------------------------
+
+    def _send_fenced(self, method: str, path: str, body: Any, content_type: str = "application/json") -> None:
+        self._kube.bucket.acquire()  # may wait: check the fence only after the token is ours
+        with self._idle:
+            if not self._can_act():
+                raise NotLeader()
+            self._sending += 1
+        try:
+            self._kube.request(method, path, body=body, content_type=content_type,
+                               timeout=self._timeout, rate_limited=False)
+        finally:
+            with self._idle:
+                self._sending -= 1
+                self._idle.notify_all()
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self._max_attempts) | stop_before_delay(self._retry_budget),
+            wait=lambda state: _wait_for(state, initial=self._initial_wait, maximum=self._max_wait),
+            retry=retry_if_exception(lambda exc: classify(exc) is ErrorClass.RETRY),
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    def bind(self, pod: Mapping[str, Any], node: str) -> None:
+        """Bind synchronously (retrying what is worth retrying). Raises BindError or NotLeader."""
+        meta = pod.get("metadata") or {}
+        path = f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta.get('name')}/binding"
+        body = binding_body(pod, node)
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        log.log(V(2), kv("Retrying bind", pod=_key(pod), node=node,
+                                         attempt=attempt.retry_state.attempt_number))
+                    self._send_fenced("POST", path, body)
+        except NotLeader:
+            raise
+        except Exception as exc:
+            raise BindError(exc, classify(exc)) from None
+
+    # -- the pool ----------------------------------------------------------------------------
+
+    def submit(self, job: BindJob) -> None:
+        with self._idle:
+            self._pending += 1
+        self._pool.submit(self._run, job)
+
+    def _run(self, job: BindJob) -> None:
+        error: BindError | None = None
+        try:
+            log.log(V(3), kv("Attempting to bind pod to node", pod=_key(job.pod), node=job.node))
+            self.bind(job.pod, job.node)
+        except NotLeader as exc:
+            error = BindError(exc, ErrorClass.FAIL)
+        except BindError as exc:
+            error = exc
+        except Exception as exc:  # never lose a job to a bug: report it as a failed attempt
+            error = BindError(exc, ErrorClass.FAIL)
+        try:
+            self._on_done(job, error)
+        except Exception:
+            log.exception(kv("Bind callback failed", pod=_key(job.pod)))
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def pending(self) -> int:
+        with self._idle:
+            return self._pending
+
+    def wait_until_nothing_in_flight(self, timeout: float) -> bool:
+        """Wait until no bind request is on the wire (queued jobs will not pass the fence)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._sending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def patch_status(self, pod: Mapping[str, Any], patch: dict[str, Any]) -> None:
+        """A pods/status strategic merge patch (PodScheduled=False), retried like binds."""
+        meta = pod.get("metadata") or {}
+        path = f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta.get('name')}/status"
+        for attempt in self._retrying():
+            with attempt:
+                self._kube.request("PATCH", path, body=patch, content_type=STRATEGIC_MERGE_PATCH,
+                                   timeout=self._timeout)
+
+    def run_in_pool(self, fn: Callable[[], None]) -> None:
+        """Run a small API write (a status patch) on the bind workers, off the scheduling thread."""
+
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception as exc:
+                log.warning(kv("Background API write failed", err=str(exc)))
+
+        self._pool.submit(guarded)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def unschedulable_condition_patch(message: str, reason: str = "Unschedulable") -> dict[str, Any]:
+    return {
+        "status": {
+            "conditions": [{
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": reason,
+                "message": message,
+                "lastProbeTime": None,
+                "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }]
+        }
+    }
+
+
+def condition_is_current(pod: Mapping[str, Any], message: str, reason: str = "Unschedulable") -> bool:
+    """True when the pod already shows this PodScheduled=False condition (skip a needless patch)."""
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "PodScheduled":
+            return (condition.get("status") == "False" and condition.get("reason") == reason
+                    and condition.get("message") == message)
+    return False
+
+
+def truncate_note(note: str) -> str:
+    if len(note) <= NOTE_LENGTH_LIMIT:
+        return note
+    return note[: NOTE_LENGTH_LIMIT - 4] + " ..."
+
+
+def _key(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+class EventRecorder:
+    """Best-effort events, written from one background thread with their own QPS bucket."""
+
+    def __init__(self, kube: KubeClient, *, hostname: str | None = None, max_backlog: int = 1000) -> None:
+        self._kube = kube
+        self.hostname = hostname or socket.gethostname()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="events")
+        self._backlog = 0
+        self._max_backlog = max_backlog
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def _submit(self, path: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            if self._backlog >= self._max_backlog:
+                self.dropped += 1
+                return
+            self._backlog += 1
+        self._pool.submit(self._write, path, body)
+
+    def _write(self, path: str, body: dict[str, Any]) -> None:
+        try:
+            self._kube.request("POST", path, body=body)
+        except ApiError as exc:
+            log.log(V(2), kv("Event not written", reason=body.get("reason"), err=str(exc)))
+        finally:
+            with self._lock:
+                self._backlog -= 1
+
+    def event_for_pod(self, pod: Mapping[str, Any], *, scheduler_name: str, type_: str, reason: str,
+                      action: str, note: str) -> dict[str, Any]:
+        meta = pod.get("metadata") or {}
+        name, namespace = meta.get("name"), meta.get("namespace")
+        return {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            # kube-scheduler's recorder names events <object>.<hex unix nanos>.
+            "metadata": {"name": f"{name}.{time.time_ns():x}", "namespace": namespace},
+            "eventTime": micro_time(),
+            "reportingController": scheduler_name,
+            "reportingInstance": f"{scheduler_name}-{self.hostname}"[:128],
+            "action": action,
+            "reason": reason,
+            "type": type_,
+            "note": truncate_note(note),
+            "regarding": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": name,
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "deprecatedSource": {"component": scheduler_name},
+        }
+
+    def pod_event(self, pod: Mapping[str, Any], **kwargs: str) -> None:
+        body = self.event_for_pod(pod, **kwargs)
+        self._submit(f"/apis/events.k8s.io/v1/namespaces/{body['metadata']['namespace']}/events", body)
+
+    def scheduled(self, pod: Mapping[str, Any], node: str, scheduler_name: str) -> None:
+        meta = pod.get("metadata") or {}
+        self.pod_event(pod, scheduler_name=scheduler_name, type_="Normal", reason="Scheduled",
+                       action="Binding",
+                       note=f"Successfully assigned {meta.get('namespace')}/{meta.get('name')} to {node}")
+
+    def failed_scheduling(self, pod: Mapping[str, Any], message: str, scheduler_name: str) -> None:
+        self.pod_event(pod, scheduler_name=scheduler_name, type_="Warning", reason="FailedScheduling",
+                       action="Scheduling", note=message)
+
+    def lease_event(self, lease: Mapping[str, Any] | None, *, namespace: str, name: str, note: str,
+                    component: str) -> None:
+        """client-go's resourcelock event (core/v1, reason LeaderElection) on the Lease."""
+        meta = (lease or {}).get("metadata") or {}
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{name}.{time.time_ns():x}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "name": name,
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": "LeaderElection",
+            "message": note,
+            "type": "Normal",
+            "source": {"component": component},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": component,
+            "reportingInstance": self.hostname,
+        }
+        self._submit(f"/api/v1/namespaces/{namespace}/events", body)
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._backlog == 0:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,317 @@
+"""An informer-style reflector: list, then watch from the list's resourceVersion, forever.
+
+The official client's `Watch.stream` is not a reflector (python-client.md §3.1): it retries a 410
+only once with the same stale resourceVersion, ignores bookmarks in v29 and never re-lists. This
+module owns the whole loop instead, like client-go's Reflector:
+
+1. list (paged) and diff the result into the local store, firing add/update/delete handlers, so a
+   re-list after an outage reports exactly what changed while we were away;
+2. watch from the list's resourceVersion with bookmarks, a server-side `timeoutSeconds` (so the
+   stream rotates) and a client read timeout (so a dead connection cannot hang us);
+3. a clean end of the stream or a read timeout resumes the watch from the last resourceVersion;
+4. 410 Gone (the resourceVersion was compacted away) re-lists;
+5. other failures back off exponentially (with jitter) and retry, re-listing after repeated ones.
+
+Handlers are called on the reflector's thread, in event order. Objects are plain JSON dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from scheduler.klog import V, kv
+from scheduler.kube import ApiError, KubeClient
+
+__all__ = [
+    "EventHandler",
+    "ListWatchApi",
+    "KubeListWatch",
+    "Reflector",
+    "object_key",
+    "NON_TERMINAL_PODS",
+]
+
+log = logging.getLogger("scheduler.informer")
+
+# kube-scheduler's pod informer sees every pod that still occupies (or may occupy) a node.
+NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    """`namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc)."""
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+class EventHandler(Protocol):
+    def on_add(self, obj: dict[str, Any]) -> None: ...
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None: ...
+    def on_delete(self, obj: dict[str, Any]) -> None: ...
+
+
+class ListWatchApi(Protocol):
+    """The two calls a reflector needs; faked in unit tests."""
+
+    def list(self, path: str, query: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def watch(self, path: str, query: Mapping[str, Any], read_timeout: float) -> Iterator[dict[str, Any]]:
+        """Yield decoded watch events ({"type": ..., "object": {...}}) until the stream ends."""
+        ...
+
+
+class KubeListWatch:
+    """ListWatchApi over a real API server."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
+
+    def list(self, path: str, query: Mapping[str, Any]) -> dict[str, Any]:
+        return self._kube.request("GET", path, query=query)
+
+    def watch(self, path: str, query: Mapping[str, Any], read_timeout: float) -> Iterator[dict[str, Any]]:
+        response = self._kube.open_stream(path, query=query, read_timeout=read_timeout)
+        try:
+            yield from _events(_lines(response))
+        except ApiError:
+            raise
+        except Exception as exc:  # urllib3 read timeouts, protocol errors, resets
+            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+        finally:
+            response.release_conn()
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    pending = b""
+    for chunk in response.stream(2**16, decode_content=False):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def _events(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise ApiError(0, "undecodable watch event") from None
+        if isinstance(event, dict):
+            yield event
+
+
+class WatchExpired(Exception):
+    """410 Gone: the resourceVersion we watch from is no longer available."""
+
+
+class Reflector:
+    """Keeps `store` equal to the API server's view of one resource and reports every change."""
+
+    def __init__(
+        self,
+        api: ListWatchApi,
+        *,
+        name: str,
+        path: str,
+        handler: EventHandler,
+        field_selector: str | None = None,
+        page_size: int = 500,
+        watch_timeout: tuple[int, int] = (240, 480),
+        read_timeout: float = 90.0,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        rng: random.Random | None = None,
+        wait: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.api = api
+        self.name = name
+        self.path = path
+        self.handler = handler
+        self.field_selector = field_selector
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.read_timeout = read_timeout
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.rng = rng or random.Random()
+        self.stop_event = threading.Event()
+        # Injected in tests so that no test ever really sleeps; returns True when stopping.
+        self._wait = wait or self.stop_event.wait
+        self.store: dict[str, dict[str, Any]] = {}
+        self.synced = threading.Event()
+        self.resource_version = ""
+        self.lists = 0  # how many (re-)lists ran: observable in tests and logs
+        self._failures = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name=f"reflector-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        """List and watch until stopped. Never raises."""
+        need_list = True
+        while not self.stop_event.is_set():
+            try:
+                if need_list:
+                    self.relist()
+                    need_list = False
+                if self.watch_once() == 0:
+                    # A stream that ends without a single event (not even a bookmark) may be a
+                    # server going away: do not hammer it.
+                    if self._wait(self.initial_backoff * (1.0 + self.rng.random())):
+                        return
+            except WatchExpired:
+                log.log(V(2), kv("Watch expired, re-listing", reflector=self.name,
+                                 resourceVersion=self.resource_version))
+                need_list = True
+            except ApiError as exc:
+                self._failures += 1
+                # After a few failures in a row the resourceVersion may be stale: list afresh.
+                need_list = need_list or self._failures >= 5
+                delay = self._backoff()
+                log.warning(kv("Watch or list failed, retrying", reflector=self.name, err=str(exc),
+                               retryIn=round(delay, 2)))
+                if self._wait(delay):
+                    return
+            except Exception:  # a bug in a handler must not kill the cache
+                log.exception(kv("Reflector loop error", reflector=self.name))
+                need_list = True
+                if self._wait(self._backoff()):
+                    return
+
+    def _backoff(self) -> float:
+        base = min(self.max_backoff, self.initial_backoff * 2 ** max(0, self._failures - 1))
+        return base * (1.0 + self.rng.random())  # jitter factor 1, as client-go's backoff manager
+
+    # -- list --------------------------------------------------------------------------------
+
+    def relist(self) -> None:
+        """List everything (paged) and diff it into the store."""
+        items, resource_version = self._list_all()
+        fresh = {object_key(item): item for item in items}
+        # Order: deletions first frees capacity before additions claim it.
+        for key in [k for k in self.store if k not in fresh]:
+            old = self.store.pop(key)
+            self._dispatch(self.handler.on_delete, old)
+        for key, item in fresh.items():
+            old = self.store.get(key)
+            self.store[key] = item
+            if old is None:
+                self._dispatch(self.handler.on_add, item)
+            elif _rv(old) != _rv(item):
+                self._dispatch(self.handler.on_update, old, item)
+        self.resource_version = resource_version
+        self.lists += 1
+        log.log(V(2), kv("Listed", reflector=self.name, items=len(fresh), resourceVersion=resource_version))
+        self.synced.set()
+
+    def _list_all(self) -> tuple[list[dict[str, Any]], str]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            query: dict[str, Any] = {"limit": self.page_size}
+            if self.field_selector:
+                query["fieldSelector"] = self.field_selector
+            if token:
+                query["continue"] = token
+            try:
+                page = self.api.list(self.path, query)
+            except ApiError as exc:
+                if exc.status == 410 and token:
+                    # The continue token expired mid-listing: start over.
+                    items, token = [], None
+                    continue
+                raise
+            items.extend(page.get("items") or [])
+            meta = page.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                return items, str(meta.get("resourceVersion") or "")
+
+    # -- watch -------------------------------------------------------------------------------
+
+    def watch_once(self) -> int:
+        """One watch request from `resource_version` until the server ends it or it times out.
+
+        Returns how many events arrived.
+        """
+        query: dict[str, Any] = {
+            "watch": True,
+            "resourceVersion": self.resource_version,
+            "allowWatchBookmarks": True,
+            "timeoutSeconds": self.rng.randint(*self.watch_timeout),
+        }
+        if self.field_selector:
+            query["fieldSelector"] = self.field_selector
+        received = 0
+        try:
+            for event in self.api.watch(self.path, query, self.read_timeout):
+                if self.stop_event.is_set():
+                    return received
+                self._apply(event)
+                received += 1
+                self._failures = 0
+        except ApiError as exc:
+            if exc.status == 410:
+                raise WatchExpired() from None
+            if exc.status == 0 and "ReadTimeout" in exc.message:
+                # A quiet stream: nothing lost, resume from the last resourceVersion at once.
+                log.log(V(4), kv("Watch read timeout, resuming", reflector=self.name))
+                return max(received, 1)
+            raise
+        return received
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            code = int(obj.get("code") or 0)
+            if code == 410:
+                raise WatchExpired()
+            raise ApiError(code, str(obj.get("message") or "watch error"), reason=str(obj.get("reason") or ""))
+        rv = _rv(obj)
+        if kind == "BOOKMARK":
+            if rv:
+                self.resource_version = rv
+            return
+        key = object_key(obj)
+        if kind in ("ADDED", "MODIFIED"):
+            old = self.store.get(key)
+            self.store[key] = obj
+            if old is None:
+                self._dispatch(self.handler.on_add, obj)
+            else:
+                self._dispatch(self.handler.on_update, old, obj)
+        elif kind == "DELETED":
+            old = self.store.pop(key, None)
+            if old is not None:
+                self._dispatch(self.handler.on_delete, obj)
+        else:
+            log.log(V(4), kv("Ignoring unknown watch event", reflector=self.name, type=str(kind)))
+            return
+        if rv:
+            self.resource_version = rv
+
+    def _dispatch(self, fn: Callable[..., None], *args: dict[str, Any]) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception(kv("Event handler failed", reflector=self.name, object=object_key(args[-1])))
+
+
+def _rv(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

@@ -1,0 +1,364 @@
+"""The scheduling queue: active, backoff and unschedulable pods, as kube-scheduler keeps them.
+
+* **active**: pods ready to be tried, highest `spec.priority` first, then oldest
+  `metadata.creationTimestamp`, then arrival order (the PrioritySort plugin's order);
+* **backoff**: pods that failed recently wait `podInitialBackoffSeconds * 2^(attempts-1)`, capped
+  at `podMaxBackoffSeconds`, before they are active again;
+* **unschedulable**: pods no node could take. They only come back when the cluster changes in a
+  way that may help (a node is added or changes, an assigned pod leaves; an assigned pod arrives
+  for pods held back by inter-pod affinity or topology spread) and at the latest after 5 minutes;
+* **gated**: pods with `spec.schedulingGates` wait until the gates are removed.
+
+A pod being scheduled is "in flight": updates to it are kept for when its attempt ends, and if a
+cluster event arrives during its attempt, a failure sends it to backoff rather than to
+unschedulable (it may fit now: kube-scheduler's moveRequestCycle rule).
+
+Time comes from an injected monotonic clock; the periodic flushes are plain methods that the
+scheduler calls from a timer thread and tests call directly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "QueuedPodInfo",
+    "SchedulingQueue",
+    "pod_key",
+    "ACTIVE",
+    "BACKOFF",
+    "UNSCHEDULABLE",
+    "GATED",
+]
+
+ACTIVE, BACKOFF, UNSCHEDULABLE, GATED, IN_FLIGHT = "active", "backoff", "unschedulable", "gated", "inflight"
+# kube-scheduler's DefaultPodMaxInUnschedulablePodsDuration.
+MAX_IN_UNSCHEDULABLE_SECONDS = 300.0
+# Plugins whose verdict may change when another pod is *added* to a node.
+_POD_ADD_SENSITIVE = frozenset({"InterPodAffinity", "PodTopologySpread"})
+
+
+def pod_key(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+@dataclass
+class QueuedPodInfo:
+    """A pod plus what the queue knows about its scheduling history."""
+
+    pod: dict[str, Any]
+    key: str
+    timestamp: float  # when it last entered a queue (for backoff and the 5-minute rule)
+    seq: int  # arrival order, the last tie-breaker
+    attempts: int = 0
+    initial_attempt_timestamp: float | None = None
+    unschedulable_plugins: frozenset[str] = frozenset()
+    enqueued_at: float = 0.0  # first time the queue saw it (SLI start when never attempted)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def priority(self) -> int:
+        return int((self.pod.get("spec") or {}).get("priority") or 0)
+
+    @property
+    def created(self) -> str:
+        # RFC 3339 UTC timestamps from the API server sort correctly as strings.
+        return str((self.pod.get("metadata") or {}).get("creationTimestamp") or "")
+
+    @property
+    def scheduler_name(self) -> str:
+        return str((self.pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
+
+
+def _is_gated(pod: Mapping[str, Any]) -> bool:
+    return bool((pod.get("spec") or {}).get("schedulingGates"))
+
+
+def _significant(pod: Mapping[str, Any]) -> tuple[Any, Any]:
+    """What counts as a real change (kube-scheduler's isPodUpdated ignores these fields)."""
+    meta = {k: v for k, v in (pod.get("metadata") or {}).items()
+            if k not in ("resourceVersion", "generation", "managedFields")}
+    return meta, pod.get("spec")
+
+
+class SchedulingQueue:
+    def __init__(
+        self,
+        *,
+        initial_backoff: float = 1.0,
+        max_backoff: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_incoming: Callable[[str, str], None] | None = None,
+        max_unschedulable_seconds: float = MAX_IN_UNSCHEDULABLE_SECONDS,
+    ) -> None:
+        self.initial_backoff = float(initial_backoff)
+        self.max_backoff = float(max_backoff)
+        self.max_unschedulable_seconds = max_unschedulable_seconds
+        self._clock = clock
+        self._on_incoming = on_incoming or (lambda queue, event: None)
+        self._lock = threading.Lock()
+        self._nonempty = threading.Condition(self._lock)
+        self._seq = itertools.count()
+        self._info: dict[str, QueuedPodInfo] = {}
+        self._where: dict[str, str] = {}
+        # Heaps with lazy deletion: an entry is live only if its token is still current.
+        self._active: list[tuple[Any, ...]] = []
+        self._backoff: list[tuple[Any, ...]] = []
+        self._token: dict[str, int] = {}
+        self._tokens = itertools.count()
+        self.scheduling_cycle = 0
+        self._move_request_cycle = -1
+        self._closed = False
+
+    # -- helpers (lock held) -----------------------------------------------------------------
+
+    def _push_active(self, info: QueuedPodInfo, event: str) -> None:
+        token = next(self._tokens)
+        self._token[info.key] = token
+        self._where[info.key] = ACTIVE
+        heapq.heappush(self._active, (-info.priority, info.created, info.seq, token, info.key))
+        self._on_incoming(ACTIVE, event)
+        self._nonempty.notify()
+
+    def _push_backoff(self, info: QueuedPodInfo, event: str) -> None:
+        token = next(self._tokens)
+        self._token[info.key] = token
+        self._where[info.key] = BACKOFF
+        heapq.heappush(self._backoff, (self.backoff_expiry(info), info.seq, token, info.key))
+        self._on_incoming(BACKOFF, event)
+
+    def _park(self, info: QueuedPodInfo, where: str, event: str) -> None:
+        self._token.pop(info.key, None)
+        self._where[info.key] = where
+        if where == UNSCHEDULABLE:
+            self._on_incoming(UNSCHEDULABLE, event)
+
+    def _active_or_backoff(self, info: QueuedPodInfo, event: str) -> None:
+        if self._is_backing_off(info):
+            self._push_backoff(info, event)
+        else:
+            self._push_active(info, event)
+
+    def _is_backing_off(self, info: QueuedPodInfo) -> bool:
+        return info.attempts > 0 and self.backoff_expiry(info) > self._clock()
+
+    def backoff_duration(self, info: QueuedPodInfo) -> float:
+        """initial * 2^(attempts-1), capped at max (kube-scheduler's calculateBackoffDuration)."""
+        duration = self.initial_backoff
+        for _ in range(1, max(1, info.attempts)):
+            if duration > self.max_backoff - duration:
+                return self.max_backoff
+            duration += duration
+        return min(duration, self.max_backoff)
+
+    def backoff_expiry(self, info: QueuedPodInfo) -> float:
+        return info.timestamp + self.backoff_duration(info)
+
+    # -- informer side -----------------------------------------------------------------------
+
+    def add(self, pod: dict[str, Any]) -> None:
+        """A new pending pod (or one seen again after a re-list)."""
+        key = pod_key(pod)
+        with self._lock:
+            if key in self._info:
+                self._update_locked(self._info[key], pod)
+                return
+            now = self._clock()
+            info = QueuedPodInfo(pod=pod, key=key, timestamp=now, seq=next(self._seq), enqueued_at=now)
+            self._info[key] = info
+            if _is_gated(pod):
+                self._park(info, GATED, "PodAdd")
+            else:
+                self._push_active(info, "PodAdd")
+
+    def update(self, pod: dict[str, Any]) -> None:
+        """A pending pod changed; keep its place unless the change may make it schedulable."""
+        with self._lock:
+            info = self._info.get(pod_key(pod))
+            if info is not None:
+                self._update_locked(info, pod)
+                return
+        self.add(pod)
+
+    def _update_locked(self, info: QueuedPodInfo, pod: dict[str, Any]) -> None:
+        old = info.pod
+        info.pod = pod
+        where = self._where[info.key]
+        if where == ACTIVE:
+            if int((old.get("spec") or {}).get("priority") or 0) != info.priority:
+                self._push_active(info, "PodUpdate")  # re-sort; the old heap entry goes stale
+        elif where == GATED:
+            if not _is_gated(pod):
+                self._push_active(info, "PodUpdate")
+        elif where == UNSCHEDULABLE:
+            if _significant(old) != _significant(pod):
+                self._active_or_backoff(info, "PodUpdate")
+        # BACKOFF keeps its expiry; IN_FLIGHT picks the new object up when its attempt ends.
+
+    def delete(self, pod: Mapping[str, Any]) -> None:
+        """The pod is gone, or was bound: forget it wherever it is (also while in flight)."""
+        key = pod_key(pod)
+        with self._lock:
+            self._info.pop(key, None)
+            self._where.pop(key, None)
+            self._token.pop(key, None)
+
+    def move_all_to_active_or_backoff(self, event: str, only_plugins: Iterable[str] | None = None) -> int:
+        """A cluster event that may help unschedulable pods: give them another try.
+
+        With `only_plugins`, move only pods rejected by one of those plugins. Returns how many moved.
+        """
+        wanted = frozenset(only_plugins) if only_plugins is not None else None
+        moved = 0
+        with self._lock:
+            for key, where in list(self._where.items()):
+                if where != UNSCHEDULABLE:
+                    continue
+                info = self._info[key]
+                if wanted is not None and not (info.unschedulable_plugins & wanted):
+                    continue
+                self._active_or_backoff(info, event)
+                moved += 1
+            # Pods failing in the current cycle must not be parked as unschedulable.
+            self._move_request_cycle = self.scheduling_cycle
+        return moved
+
+    def assigned_pod_added(self) -> int:
+        return self.move_all_to_active_or_backoff("AssignedPodAdd", _POD_ADD_SENSITIVE)
+
+    # -- scheduler side ----------------------------------------------------------------------
+
+    def pop(self, timeout: float | None = None) -> QueuedPodInfo | None:
+        """The next pod to schedule; blocks until there is one. None when closed or timed out."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                if self._closed:
+                    return None
+                while self._active:
+                    _, _, _, token, key = heapq.heappop(self._active)
+                    if self._token.get(key) != token or self._where.get(key) != ACTIVE:
+                        continue
+                    info = self._info[key]
+                    del self._token[key]
+                    self._where[key] = IN_FLIGHT
+                    info.attempts += 1
+                    if info.initial_attempt_timestamp is None:
+                        info.initial_attempt_timestamp = self._clock()
+                    self.scheduling_cycle += 1
+                    info.extra["cycle"] = self.scheduling_cycle
+                    return info
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._nonempty.wait(remaining)
+
+    def done(self, info: QueuedPodInfo) -> None:
+        """The attempt ended with the pod bound (or handed to the binder): stop tracking it."""
+        with self._lock:
+            if self._info.get(info.key) is info and self._where.get(info.key) == IN_FLIGHT:
+                del self._info[info.key]
+                del self._where[info.key]
+
+    def add_unschedulable(self, info: QueuedPodInfo, plugins: Iterable[str] = ()) -> str | None:
+        """The attempt found no node. Returns the queue the pod went to, None if it was dropped."""
+        with self._lock:
+            if self._info.get(info.key) is not info or self._where.get(info.key) != IN_FLIGHT:
+                return None  # deleted or bound meanwhile
+            info.timestamp = self._clock()
+            info.unschedulable_plugins = frozenset(plugins)
+            cycle = int(info.extra.get("cycle", 0))
+            if not info.unschedulable_plugins or self._move_request_cycle >= cycle:
+                self._push_backoff(info, "ScheduleAttemptFailure")
+                return BACKOFF
+            self._park(info, UNSCHEDULABLE, "ScheduleAttemptFailure")
+            return UNSCHEDULABLE
+
+    def requeue_backoff(self, info: QueuedPodInfo, event: str = "ScheduleAttemptFailure") -> str | None:
+        """The attempt failed for another reason (an error, a failed bind): retry after backoff."""
+        with self._lock:
+            if self._info.get(info.key) is not info:
+                # A bind failing after `done()`: the pod is known again only if still pending.
+                return None
+            info.timestamp = self._clock()
+            self._push_backoff(info, event)
+            return BACKOFF
+
+    def readd_after_bind_failure(self, info: QueuedPodInfo) -> str | None:
+        """A bind failed after the attempt was handed over: track the pod again, with backoff."""
+        with self._lock:
+            if info.key in self._info:
+                return None  # the informer re-added it meanwhile
+            info.timestamp = self._clock()
+            self._info[info.key] = info
+            self._push_backoff(info, "BindFailure")
+            return BACKOFF
+
+    def flush_backoff_completed(self) -> int:
+        """Move pods whose backoff has expired to active (every second in kube-scheduler)."""
+        moved = 0
+        with self._lock:
+            now = self._clock()
+            while self._backoff:
+                expiry, _, token, key = self._backoff[0]
+                if self._token.get(key) != token or self._where.get(key) != BACKOFF:
+                    heapq.heappop(self._backoff)
+                    continue
+                if expiry > now:
+                    break
+                heapq.heappop(self._backoff)
+                self._push_active(self._info[key], "BackoffComplete")
+                moved += 1
+        return moved
+
+    def flush_unschedulable_left_over(self) -> int:
+        """Pods unschedulable for longer than 5 minutes get another try regardless of events."""
+        moved = 0
+        with self._lock:
+            now = self._clock()
+            for key, where in list(self._where.items()):
+                info = self._info[key]
+                if where == UNSCHEDULABLE and now - info.timestamp > self.max_unschedulable_seconds:
+                    self._active_or_backoff(info, "UnschedulableTimeout")
+                    moved += 1
+        return moved
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._nonempty.notify_all()
+
+    # -- introspection -----------------------------------------------------------------------
+
+    def where(self, key: str) -> str | None:
+        with self._lock:
+            return self._where.get(key)
+
+    def pending_counts(self) -> dict[str, int]:
+        """Sizes for scheduler_pending_pods{queue}."""
+        with self._lock:
+            counts = Counter(self._where.values())
+        return {q: counts.get(q, 0) for q in (ACTIVE, BACKOFF, UNSCHEDULABLE, GATED)}
+
+    def unschedulable_by_plugin(self) -> dict[tuple[str, str], int]:
+        """(plugin, profile) -> pods held back by that plugin, for scheduler_unschedulable_pods."""
+        counts: Counter[tuple[str, str]] = Counter()
+        with self._lock:
+            for key, where in self._where.items():
+                if where == UNSCHEDULABLE:
+                    info = self._info[key]
+                    for plugin in info.unschedulable_plugins:
+                        counts[(plugin, info.scheduler_name)] += 1
+        return dict(counts)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._where)

@@ -1,0 +1,242 @@
+"""The scheduler's HTTP endpoints: /healthz, /livez, /readyz and /metrics.
+
+Two listeners, as practical with the standard library:
+
+* `--secure-port` (default 10259, like kube-scheduler): HTTPS with a self-signed certificate made
+  in memory at start-up (an EC P-256 key; the PEM is handed to `ssl` through a memfd, so nothing is
+  written to disk and a read-only root filesystem works). Unlike kube-scheduler there is no
+  delegated authentication or authorization: everything is served to everyone, so bind it to
+  127.0.0.1 (what the lab does) or a pod IP only.
+* `--port` (default 0 = off): the same endpoints over plain HTTP, handy for local runs and tests.
+
+Checks, named like kube-scheduler's: `ping`; `leaderElection` (client-go's watchdog: a leader that
+has not renewed for leaseDuration + 20 s fails, a standby is healthy); `shutdown` (fails once
+termination started) and `sched-handler-sync` (fails until the informer caches synced).
+/healthz and /livez run ping + leaderElection; /readyz runs all four. `/readyz/<check>` runs one;
+`?verbose` lists them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from scheduler.klog import V, kv
+from scheduler.metrics import SchedulerMetrics
+
+__all__ = ["Checks", "ProbeServer", "self_signed_context"]
+
+log = logging.getLogger("scheduler.server")
+
+Check = Callable[[], "str | None"]  # None when healthy, else the reason
+
+
+@dataclass
+class Checks:
+    synced: Callable[[], bool] = lambda: True
+    leader: Check = lambda: None
+    shutting_down: Callable[[], bool] = lambda: False
+    extra: dict[str, Check] = field(default_factory=dict)
+
+    def named(self) -> dict[str, Check]:
+        checks: dict[str, Check] = {
+            "ping": lambda: None,
+            "leaderElection": self.leader,
+            "shutdown": lambda: "process is shutting down" if self.shutting_down() else None,
+            "sched-handler-sync": lambda: None if self.synced() else "waiting for handlers to sync",
+        }
+        checks.update(self.extra)
+        return checks
+
+    def for_endpoint(self, endpoint: str) -> list[str]:
+        if endpoint == "readyz":
+            return ["ping", "leaderElection", "shutdown", "sched-handler-sync", *self.extra]
+        return ["ping", "leaderElection"]
+
+
+def _run_checks(checks: Checks, endpoint: str, only: str | None) -> tuple[bool, list[str]] | None:
+    named = checks.named()
+    names = checks.for_endpoint(endpoint)
+    if only is not None:
+        if only not in names:
+            return None
+        names = [only]
+    lines, ok = [], True
+    for name in names:
+        reason = named[name]()
+        if reason is None:
+            lines.append(f"[+]{name} ok")
+        else:
+            ok = False
+            lines.append(f"[-]{name} failed: reason withheld")
+            log.log(V(2), kv("Health check failed", endpoint=endpoint, check=name, reason=reason))
+    return ok, lines
+
+
+def _make_handler(metrics: SchedulerMetrics, checks: Checks) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "scheduler-lab"
+        protocol_version = "HTTP/1.1"
+        timeout = 15
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            pass  # replaced by the klog-style line in _send
+
+        def _send(self, code: int, body: bytes, content_type: str, started: float) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            latency = (time.perf_counter() - started) * 1e6
+            log.log(V(3), kv("HTTP", verb=self.command, URI=self.path, latency=f"{latency:.3f}µs",
+                             userAgent=self.headers.get("User-Agent", ""), srcIP=self.client_address[0],
+                             resp=code))
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            started = time.perf_counter()
+            parts = urlsplit(self.path)
+            path = parts.path.rstrip("/") or "/"
+            if path == "/metrics":
+                body, content_type = metrics.exposition(self.headers.get("Accept"))
+                self._send(200, body, content_type, started)
+                return
+            segments = path.strip("/").split("/")
+            if segments[0] in ("healthz", "livez", "readyz") and len(segments) <= 2:
+                log.log(V(5), f'kube-scheduler: "{path}" satisfied by exact match')
+                result = _run_checks(checks, segments[0], segments[1] if len(segments) == 2 else None)
+                if result is None:
+                    self._send(404, b"404 page not found\n", "text/plain; charset=utf-8", started)
+                    return
+                ok, lines = result
+                verbose = "verbose" in parts.query
+                if ok:
+                    text = "\n".join([*lines, f"{segments[0]} check passed"]) + "\n" if verbose else "ok"
+                    self._send(200, text.encode(), "text/plain; charset=utf-8", started)
+                else:
+                    text = "\n".join([*lines, f"{segments[0]} check failed"]) + "\n"
+                    self._send(500, text.encode(), "text/plain; charset=utf-8", started)
+                return
+            self._send(404, b"404 page not found\n", "text/plain; charset=utf-8", started)
+
+        do_HEAD = do_GET  # noqa: N815
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 tls: ssl.SSLContext | None) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, handler)
+        if tls is not None:
+            # The handshake happens in the request thread (first read), never in the accept loop.
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+
+def self_signed_context(hosts: list[str]) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for `hosts` (kept in memory)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys(hosts):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"localhost@{int(now.timestamp())}")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_pem(context, pem)
+    return context
+
+
+def _load_pem(context: ssl.SSLContext, pem: bytes) -> None:
+    # ssl only loads certificates from paths: use an anonymous in-memory file where Linux has
+    # one, a private temporary file otherwise (deleted right after loading).
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("serving-cert", 0)
+        try:
+            os.write(fd, pem)
+            context.load_cert_chain(f"/proc/self/fd/{fd}")
+            return
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    with tempfile.NamedTemporaryFile(suffix=".pem") as handle:
+        handle.write(pem)
+        handle.flush()
+        context.load_cert_chain(handle.name)
+
+
+class ProbeServer:
+    def __init__(self, metrics: SchedulerMetrics, checks: Checks, *, bind_address: str = "0.0.0.0",
+                 port: int = 0, secure_port: int = 0) -> None:
+        self.metrics = metrics
+        self.checks = checks
+        self.bind_address = bind_address
+        self.port = port
+        self.secure_port = secure_port
+        self._servers: list[_Server] = []
+
+    def start(self) -> list[str]:
+        """Start the enabled listeners; returns their URLs. Raises OSError if a port is taken."""
+        handler = _make_handler(self.metrics, self.checks)
+        urls = []
+        if self.secure_port:
+            hosts = ["localhost", "127.0.0.1", socket.gethostname()]
+            if self.bind_address not in ("0.0.0.0", "::", ""):
+                hosts.append(self.bind_address)
+            server = _Server((self.bind_address, self.secure_port), handler, self_signed_context(hosts))
+            self._servers.append(server)
+            urls.append(f"https://{self.bind_address}:{server.server_address[1]}")
+        if self.port:
+            server = _Server((self.bind_address, self.port), handler, None)
+            self._servers.append(server)
+            urls.append(f"http://{self.bind_address}:{server.server_address[1]}")
+        for server in self._servers:
+            threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+        for url in urls:
+            log.info(kv("Serving", url=url))
+        return urls
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
