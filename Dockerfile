@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The Python scheduler (python -m scheduler) as a container image:
 #   docker build -t scheduler-lab/py-scheduler:0.1.0 .
 # Two stages: the builder turns the project and its dependencies into wheels; the runtime
@@ -8,8 +7,10 @@
 # because the digest could not be checked from where this file was written; to pin it, run
 #   docker pull python:3.11.11-slim-bookworm
 #   docker inspect --format '{{index .RepoDigests 0}}' python:3.11.11-slim-bookworm
-# and build with --build-arg PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:<digest>.
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+# and build with --build-arg PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm@sha256:<digest>.
+# The name is fully qualified so that builders without short-name resolution (buildah, used on
+# the Vagrant VMs) accept it; only plain Dockerfile instructions are used, for the same reason.
+ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
@@ -25,10 +26,12 @@ RUN pip wheel --wheel-dir /wheels .
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# Install from the builder's wheels only (no index), then drop the installers: the running
-# image never installs anything again.
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels scheduler-lab==0.1.0 \
+# Install from the builder's wheels only (no index), then remove the wheels and the installers:
+# the running image never installs anything again. (A BuildKit bind mount would also keep the
+# few MB of wheels out of the COPY layer, but buildah on the Vagrant VMs may not support it.)
+COPY --from=builder /wheels /wheels
+RUN pip install --no-index --find-links=/wheels scheduler-lab==0.1.0 \
+    && rm -rf /wheels \
     && pip uninstall --yes pip setuptools wheel
 # Bytecode was compiled at install time; at run time the root filesystem is read-only, so
 # Python must not try to write .pyc files, and logs go straight to stdout.

@@ -1,0 +1,469 @@
+"""kind provider: the lab as a 1 control-plane + 3 worker kind cluster (Kubernetes in Docker).
+
+What `up` does, in order (``KindProvider.plan()`` returns exactly these commands, so they can
+be read and tested on a machine without Docker):
+
+1. ``kind create cluster --name <clusterName> --config .lab/kind-config.yaml
+   --kubeconfig .lab/kubeconfig --wait 120s``. Every node runs the same digest-pinned
+   ``versions.kindNodeImage``; a cluster that already exists is reused only if its nodes are
+   exactly the expected ones on exactly that image, otherwise ``up`` stops and says how to
+   recreate it (a silently reused stale cluster is pytest-kind's classic trap).
+2. Label and taint the nodes as lab/lab.yaml says. kind names its nodes
+   ``<cluster>-control-plane``, ``<cluster>-worker``, ``<cluster>-worker2``, ... and they cannot
+   be renamed, so each node also gets ``scheduler-lab.dev/name: master-node|worker-node01|...``
+   and ``scheduler-lab.dev/role``; tests address nodes by those labels, never by name.
+   Labels under kubernetes.io / k8s.io are applied only after creation: in the kind config they
+   become kubelet ``--node-labels`` and break the join (kind#3536, #2817).
+3. ``docker build -t scheduler-lab/py-scheduler:0.1.0 .`` and ``kind load docker-image``
+   (the Deployment uses imagePullPolicy IfNotPresent and a fixed tag, so the loaded image is used).
+4. ``kubectl apply -k manifests/kube-scheduler`` and ``-k manifests/py-scheduler``, then wait for
+   both 2-replica Deployments to roll out.
+
+Node capacity: kind nodes report the host's real CPU and memory, not lab.yaml's capacity
+(which the local kwok nodes and the Vagrant VM sizes follow).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import yaml
+
+from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
+from lab.spec import LabSpec, NodeSpec
+
+KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
+NAME_LABEL = "scheduler-lab.dev/name"
+ROLE_LABEL = "scheduler-lab.dev/role"
+PY_SCHEDULER_IMAGE = "scheduler-lab/py-scheduler:0.1.0"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Applied in this order; each directory is a kustomization.
+SCHEDULER_MANIFESTS = ("manifests/kube-scheduler", "manifests/py-scheduler")
+# Deployment name -> the directory that defines it (all in kube-system).
+SCHEDULER_DEPLOYMENTS = {"custom-k8s-scheduler": "manifests/kube-scheduler",
+                         "py-scheduler": "manifests/py-scheduler"}
+SCHEDULER_NAMESPACE = "kube-system"
+CREATE_WAIT = "120s"
+ROLLOUT_TIMEOUT = "300s"
+# kind's known-issues page: multi-node clusters need more than Ubuntu's default inotify limits.
+INOTIFY_MINIMUMS = {"max_user_watches": 524288, "max_user_instances": 512}
+# Label prefixes the kubelet refuses in --node-labels (and kind passes config labels that way).
+_RESERVED_LABEL_SUFFIXES = ("kubernetes.io", "k8s.io")
+
+
+# -- the commands ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    """One command of a plan. ``stream``: show its output live (long steps) instead of capturing."""
+
+    argv: tuple[str, ...]
+    why: str
+    stream: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+
+    def render(self) -> str:
+        prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in self.env)
+        return prefix + shlex.join(self.argv)
+
+
+@dataclass
+class KindPlan:
+    """What `up` writes and runs: the kind config and the commands, in order."""
+
+    config: dict
+    config_yaml: str
+    config_path: Path
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def commands(self) -> list[list[str]]:
+        return [list(s.argv) for s in self.steps]
+
+    def render(self) -> str:
+        lines = [f"# {self.config_path}", self.config_yaml.rstrip(), ""]
+        lines += [f"$ {s.render()}    # {s.why}" for s in self.steps]
+        return "\n".join(lines)
+
+
+class Runner(Protocol):
+    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None
+                 ) -> subprocess.CompletedProcess[str]: ...
+
+
+def _last_line(text: str | None) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+class SubprocessRunner:
+    """Runs a Step with plain subprocess (no shell); a failure becomes a one-line ProviderError."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
+
+    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, **dict(step.env)}
+        try:
+            if step.stream:
+                proc = subprocess.run(list(step.argv), env=env, text=True, timeout=timeout)
+            else:
+                proc = subprocess.run(list(step.argv), env=env, text=True, capture_output=True,
+                                      timeout=timeout)
+        except FileNotFoundError:
+            raise ProviderError(f"{step.argv[0]}: not found (needed to {step.why})") from None
+        except subprocess.TimeoutExpired:
+            raise ProviderError(f"`{shlex.join(step.argv[:3])} ...` did not finish within {timeout:.0f}s "
+                                f"(while trying to {step.why})") from None
+        if check and proc.returncode != 0:
+            detail = "see its output above" if step.stream else (_last_line(proc.stderr)
+                                                                  or _last_line(proc.stdout))
+            raise ProviderError(f"`{shlex.join(step.argv[:4])} ...` failed with exit code "
+                                f"{proc.returncode} while trying to {step.why}: {detail}")
+        return proc
+
+
+# -- the kind config ---------------------------------------------------------------------------
+def is_reserved_label(key: str) -> bool:
+    """True for labels under kubernetes.io / k8s.io (e.g. node-role.kubernetes.io/control-plane)."""
+    prefix = key.split("/", 1)[0] if "/" in key else ""
+    return any(prefix == s or prefix.endswith("." + s) for s in _RESERVED_LABEL_SUFFIXES)
+
+
+def kind_node_names(spec: LabSpec) -> dict[str, str]:
+    """lab node name -> kind node name, following kind's namer: per role, the first node has no
+    suffix and later ones get 2, 3, ... in config order (pkg/cluster/internal/providers/common)."""
+    names: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for node in _config_order(spec):
+        counts[node.role] = counts.get(node.role, 0) + 1
+        n = counts[node.role]
+        names[node.name] = f"{spec.cluster_name}-{node.role}{'' if n == 1 else n}"
+    return names
+
+
+def _config_order(spec: LabSpec) -> list[NodeSpec]:
+    # Control plane first, then the workers in lab.yaml order.
+    return [spec.control_plane, *spec.workers]
+
+
+def lab_node_labels(node: NodeSpec) -> dict[str, str]:
+    """Every label a lab node carries on a real cluster: lab.yaml's plus the two lab labels."""
+    return {**node.labels, NAME_LABEL: node.name, ROLE_LABEL: node.role}
+
+
+def kind_config(spec: LabSpec) -> dict:
+    """The kind v1alpha4 Cluster for the lab (only fields kind v0.27's types define)."""
+    image = spec.versions.kind_node_image
+    nodes = []
+    for node in _config_order(spec):
+        labels = {k: v for k, v in lab_node_labels(node).items() if not is_reserved_label(k)}
+        nodes.append({"role": node.role, "image": image, "labels": labels})
+    return {
+        "kind": "Cluster",
+        "apiVersion": KIND_API_VERSION,
+        "name": spec.cluster_name,
+        "networking": {
+            # The API server is published on the host's loopback only.
+            "apiServerAddress": "127.0.0.1",
+            "podSubnet": spec.pod_subnet,
+            "serviceSubnet": spec.service_subnet,
+        },
+        "nodes": nodes,
+    }
+
+
+def render_kind_config(spec: LabSpec) -> str:
+    header = (f"# Generated by lab/providers/kind.py from {Path(spec.source).name}; do not edit.\n"
+              f"# kind {spec.versions.kind}: every node on {spec.versions.kind_node_image}\n")
+    return header + yaml.safe_dump(kind_config(spec), sort_keys=False)
+
+
+# -- steps shared with the Vagrant provider -------------------------------------------------------
+def node_label_steps(kubectl: Sequence[str], spec: LabSpec, node_names: dict[str, str]) -> list[Step]:
+    """Label and taint each node as lab.yaml says (idempotent: --overwrite)."""
+    steps = []
+    for node in spec.nodes:
+        real = node_names[node.name]
+        pairs = [f"{k}={v}" for k, v in lab_node_labels(node).items()]
+        steps.append(Step((*kubectl, "label", "node", real, "--overwrite", *pairs),
+                          f"label {real} as lab node {node.name}"))
+        for taint in node.taints:
+            value = f"={taint.value}" if taint.value else ""
+            steps.append(Step((*kubectl, "taint", "node", real, f"{taint.key}{value}:{taint.effect}",
+                               "--overwrite"), f"taint {real} like lab node {node.name}"))
+    return steps
+
+
+def deploy_steps(kubectl: Sequence[str], repo_root: Path) -> list[Step]:
+    """Apply both schedulers' kustomizations, then wait for both Deployments to roll out."""
+    steps = [Step((*kubectl, "apply", "-k", str(repo_root / d)), f"apply {d}")
+             for d in SCHEDULER_MANIFESTS]
+    steps += [Step((*kubectl, "-n", SCHEDULER_NAMESPACE, "rollout", "status", f"deployment/{name}",
+                    f"--timeout={ROLLOUT_TIMEOUT}"), f"wait for both replicas of {name}", stream=True)
+              for name in SCHEDULER_DEPLOYMENTS]
+    return steps
+
+
+# -- prerequisites helpers -------------------------------------------------------------------------
+_VERSION_RE = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    m = _VERSION_RE.search(text or "")
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def find_tool(name: str, env: dict[str, str], override_var: str, extra_dirs: Sequence[Path] = ()
+              ) -> str | None:
+    """An executable: $override_var if set, else the first of extra_dirs, else PATH (from env)."""
+    override = env.get(override_var)
+    if override:
+        return override if os.access(override, os.X_OK) else None
+    for d in extra_dirs:
+        candidate = d / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which(name, path=env.get("PATH", ""))
+
+
+def check_inotify(sysctl_root: Path) -> str | None:
+    """A one-line problem with the inotify limits, or None (also when there is no /proc: macOS)."""
+    for key, minimum in INOTIFY_MINIMUMS.items():
+        path = sysctl_root / "fs" / "inotify" / key
+        try:
+            value = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if value < minimum:
+            return (f"inotify: fs.inotify.{key} is {value}, a 4-node kind cluster needs >= {minimum} "
+                    f"— run: sudo sysctl fs.inotify.{key}={minimum} (kind known issue 'too many open files')")
+    return None
+
+
+# -- the provider ----------------------------------------------------------------------------------
+class KindProvider(Provider):
+    name = "kind"
+
+    def __init__(self, spec: LabSpec, workdir: Path, *, repo_root: Path = REPO_ROOT,
+                 env: dict[str, str] | None = None, runner: Runner | None = None,
+                 sysctl_root: Path = Path("/proc/sys"), say: Callable[[str], None] = print) -> None:
+        super().__init__(spec, workdir)
+        self.repo_root = repo_root
+        self.env = dict(os.environ if env is None else env)
+        self.run: Runner = runner or SubprocessRunner(self.env)
+        self.sysctl_root = sysctl_root
+        self.say = say
+
+    @property
+    def cluster_name(self) -> str:
+        return self.spec.cluster_name
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "kind-config.yaml"
+
+    # tools: an explicit override, then the lab's own pinned kubectl, then PATH
+    def kind_binary(self) -> str | None:
+        return find_tool("kind", self.env, "LAB_KIND_BIN")
+
+    def kubectl_binary(self) -> str | None:
+        return find_tool("kubectl", self.env, "LAB_KUBECTL_BIN", [self.workdir / "bin"])
+
+    def docker_binary(self) -> str | None:
+        return find_tool("docker", self.env, "LAB_DOCKER_BIN")
+
+    def _kind(self) -> str:
+        return self.kind_binary() or "kind"
+
+    def _kubectl(self) -> tuple[str, ...]:
+        return (self.kubectl_binary() or "kubectl", "--kubeconfig", str(self.kubeconfig))
+
+    def _docker(self) -> str:
+        return self.docker_binary() or "docker"
+
+    # -- prerequisites ------------------------------------------------------------------------
+    def check_prerequisites(self) -> None:
+        docker = self.docker_binary()
+        if docker is None:
+            raise ProviderError("kind provider: docker not found on PATH — install Docker Engine 20.10+ "
+                                "(or Docker Desktop) and start it, or use --provider local")
+        info = self.run(Step((docker, "info", "--format", "{{.ServerVersion}}"),
+                             "ask the Docker daemon for its version"), check=False, timeout=30)
+        if info.returncode != 0:
+            why = _last_line(info.stderr) or _last_line(info.stdout) or f"exit code {info.returncode}"
+            raise ProviderError(f"kind provider: the Docker daemon is not reachable ({why}) — start it "
+                                "(e.g. sudo systemctl start docker) or point DOCKER_HOST at a running one")
+        kind = self.kind_binary()
+        pinned = self.spec.versions.kind
+        if kind is None:
+            raise ProviderError(f"kind provider: kind not found on PATH — install kind {pinned} "
+                                f"(go install sigs.k8s.io/kind@{pinned}) or set LAB_KIND_BIN")
+        out = self.run(Step((kind, "version"), "read the kind version"), check=False, timeout=30)
+        found = parse_version(out.stdout)
+        if found is None or "v%d.%d.%d" % found != pinned:
+            have = "v%d.%d.%d" % found if found else (_last_line(out.stdout) or "unknown")
+            raise ProviderError(f"kind provider: {kind} is kind {have}, the lab pins {pinned} (the release "
+                                f"whose notes list {self.spec.versions.kind_node_image.split('@')[0]}) — "
+                                f"install it: go install sigs.k8s.io/kind@{pinned}, or set LAB_KIND_BIN")
+        kubectl = self.kubectl_binary()
+        if kubectl is None:
+            raise ProviderError(f"kind provider: kubectl not found on PATH — install kubectl "
+                                f"{self.spec.versions.kubernetes_minor}.x or set LAB_KUBECTL_BIN")
+        self._warn_kubectl_skew(kubectl)
+        problem = check_inotify(self.sysctl_root)
+        if problem:
+            raise ProviderError(f"kind provider: {problem}")
+
+    def _warn_kubectl_skew(self, kubectl: str) -> None:
+        out = self.run(Step((kubectl, "version", "--client"), "read the kubectl version"),
+                       check=False, timeout=30)
+        found = parse_version(out.stdout)
+        want = parse_version(self.spec.versions.kubernetes)
+        if found and want and abs(found[1] - want[1]) > 1:
+            print(f"warning: kubectl v{found[0]}.{found[1]} is more than one minor version away from the "
+                  f"lab's {self.spec.versions.kubernetes_minor}; set LAB_KUBECTL_BIN to a matching kubectl "
+                  "if a command misbehaves", file=sys.stderr)
+
+    # -- the plan ---------------------------------------------------------------------------------
+    def plan(self, reuse: bool = False) -> KindPlan:
+        """The config and commands `up` runs. ``reuse``: the cluster exists and matches the pin."""
+        kind, kubectl, docker = self._kind(), self._kubectl(), self._docker()
+        name, kubeconfig = self.cluster_name, str(self.kubeconfig)
+        if reuse:
+            first = Step((kind, "export", "kubeconfig", "--name", name, "--kubeconfig", kubeconfig),
+                         f"reuse the existing kind cluster {name}")
+        else:
+            first = Step((kind, "create", "cluster", "--name", name, "--config", str(self.config_path),
+                          "--kubeconfig", kubeconfig, "--wait", CREATE_WAIT),
+                         f"create the kind cluster {name} (1 control plane, {len(self.spec.workers)} workers)",
+                         stream=True)
+        steps = [first, *node_label_steps(kubectl, self.spec, kind_node_names(self.spec))]
+        steps.append(Step((docker, "build", "-t", PY_SCHEDULER_IMAGE, "-f", str(self.repo_root / "Dockerfile"),
+                           str(self.repo_root)), "build the Python scheduler image", stream=True))
+        steps.append(Step((kind, "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", name),
+                          "load the Python scheduler image into every node", stream=True))
+        steps += deploy_steps(kubectl, self.repo_root)
+        return KindPlan(config=kind_config(self.spec), config_yaml=render_kind_config(self.spec),
+                        config_path=self.config_path, steps=steps)
+
+    # -- up / down / status -----------------------------------------------------------------------
+    def existing_clusters(self) -> list[str]:
+        out = self.run(Step((self._kind(), "get", "clusters"), "list kind clusters"), timeout=60)
+        return [ln.strip() for ln in out.stdout.splitlines() if ln.strip()]
+
+    def check_existing_cluster(self) -> None:
+        """Raise unless the existing cluster has exactly the lab's nodes, all on the pinned image."""
+        name, pinned = self.cluster_name, self.spec.versions.kind_node_image
+        recreate = (f"recreate it: `{self._kind()} delete cluster --name {name}` (or `python -m lab down`), "
+                    "then `python -m lab up --provider kind`")
+        out = self.run(Step((self._kind(), "get", "nodes", "--name", name), "list the cluster's nodes"),
+                       timeout=60)
+        nodes = sorted(ln.strip() for ln in out.stdout.splitlines() if ln.strip())
+        expected = sorted(kind_node_names(self.spec).values())
+        if nodes != expected:
+            raise ProviderError(f"kind cluster {name} exists with nodes {', '.join(nodes) or 'none'}, "
+                                f"not the lab's {', '.join(expected)} — {recreate}")
+        out = self.run(Step((self._docker(), "inspect", "--format", "{{.Name}} {{.Config.Image}}", *nodes),
+                            "read the image of each node container"), timeout=60)
+        for line in out.stdout.splitlines():
+            if not line.strip():
+                continue
+            node, _, image = line.strip().lstrip("/").partition(" ")
+            if image != pinned:
+                raise ProviderError(f"kind cluster {name} exists but node {node} runs {image}, not the pinned "
+                                    f"{pinned} — {recreate}")
+
+    def up(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        reuse = self.cluster_name in self.existing_clusters()
+        if reuse:
+            self.check_existing_cluster()
+            self.say(f"kind cluster {self.cluster_name} exists on the pinned image: reusing it")
+        plan = self.plan(reuse=reuse)
+        self.config_path.write_text(plan.config_yaml)
+        for step in plan.steps:
+            self.say(f"$ {step.render()}")
+            if step.argv[1:3] == ("load", "docker-image"):
+                self._load_image(step)
+            else:
+                self.run(step)
+        return self.kubeconfig
+
+    def _load_image(self, step: Step) -> None:
+        """`kind load docker-image`, falling back to save + image-archive: with Docker's containerd
+        image store the direct load fails with 'content digest ... not found' (kind#3845)."""
+        if self.run(step, check=False).returncode == 0:
+            return
+        archive = self.workdir / "py-scheduler-image.tar"
+        self.say("kind load docker-image failed (known with Docker's containerd image store); "
+                 "retrying through docker save + kind load image-archive")
+        for fallback in (Step((self._docker(), "save", "-o", str(archive), PY_SCHEDULER_IMAGE),
+                              "save the Python scheduler image to a tar file"),
+                         Step((self._kind(), "load", "image-archive", str(archive), "--name", self.cluster_name),
+                              "load the saved image into every node", stream=True)):
+            self.say(f"$ {fallback.render()}")
+            self.run(fallback)
+
+    def down(self, wipe: bool = False) -> None:
+        kind = self.kind_binary()
+        if kind is None:
+            raise ProviderError("kind provider: kind not found on PATH, so nothing was deleted — install kind "
+                                f"{self.spec.versions.kind} or run `docker rm -f` on the {self.cluster_name}-* "
+                                "containers")
+        # kind deletes a cluster that does not exist without complaint, so this is idempotent.
+        self.run(Step((kind, "delete", "cluster", "--name", self.cluster_name, "--kubeconfig",
+                       str(self.kubeconfig)), f"delete the kind cluster {self.cluster_name}"), timeout=300)
+        if wipe:
+            for path in (self.config_path, self.workdir / "py-scheduler-image.tar"):
+                path.unlink(missing_ok=True)
+
+    def status(self) -> ProviderStatus:
+        try:
+            if self.kind_binary() is None:
+                return ProviderStatus(up=False, kubeconfig=None, detail="kind is not installed")
+            if self.cluster_name not in self.existing_clusters():
+                return ProviderStatus(up=False, kubeconfig=None,
+                                      detail=f"no kind cluster named {self.cluster_name}")
+            components = self._node_components() + self._deployment_components()
+        except ProviderError as exc:
+            return ProviderStatus(up=False, kubeconfig=None, detail=str(exc))
+        return ProviderStatus(up=True, kubeconfig=self.kubeconfig if self.kubeconfig.exists() else None,
+                              components=components, detail=f"kind cluster {self.cluster_name}")
+
+    def _node_components(self) -> list[ComponentStatus]:
+        names = kind_node_names(self.spec)
+        out = self.run(Step((self._docker(), "inspect", "--format", "{{.Name}} {{.State.Running}} {{.Config.Image}}",
+                             *names.values()), "read the node containers' state"), check=False, timeout=60)
+        running = {}
+        for line in out.stdout.splitlines():
+            parts = line.strip().lstrip("/").split(" ")
+            if len(parts) == 3:
+                running[parts[0]] = (parts[1] == "true", parts[2])
+        result = []
+        for lab_name, kind_name in names.items():
+            ok, image = running.get(kind_name, (False, ""))
+            result.append(ComponentStatus(name=f"node {lab_name} ({kind_name})", pid=None, healthy=ok,
+                                          version=image.split("@")[0].rpartition(":")[2],
+                                          detail="running" if ok else "not running"))
+        return result
+
+    def _deployment_components(self) -> list[ComponentStatus]:
+        result = []
+        for name in SCHEDULER_DEPLOYMENTS:
+            out = self.run(Step((*self._kubectl(), "-n", SCHEDULER_NAMESPACE, "get", "deployment", name,
+                                 "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"),
+                                f"read {name}'s replicas"), check=False, timeout=60)
+            ready, _, wanted = out.stdout.strip().partition("/")
+            healthy = out.returncode == 0 and wanted != "" and ready == wanted
+            result.append(ComponentStatus(name=f"deployment {name}", pid=None, healthy=healthy,
+                                          detail=f"{ready or 0}/{wanted or '?'} ready" if out.returncode == 0
+                                          else "not deployed"))
+        return result
