@@ -1,21 +1,302 @@
-"""Deploying the lab's second schedulers (filled in by issue 4's work)."""
+"""`lab deploy`: put the two second schedulers into the cluster, two replicas each.
+
+The manifests in manifests/ are applied with server-side apply (so the API server validates
+every field). Where the provider runs real pods (kind, vagrant, existing) the Deployments run
+them. The local lab has no kubelet, so there each replica runs as a local process, supervised
+like a pod (restarted when it exits), authenticated with a token of the scheduler's own
+ServiceAccount: the RBAC in the manifests is what is tested. The Deployments are applied with
+replicas: 0 there, so no pod pretends to be a scheduler.
+"""
 from __future__ import annotations
 
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
-from lab.procs import Supervisor
+import yaml
 
-PREFIX = "sched-"
+from lab.procs import Supervisor, _alive
+from lab.providers.base import Provider, ProviderError
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFESTS = ROOT / "manifests"
+NAMESPACE = "kube-system"
+REPLICAS = 2
+TOKEN_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class SchedulerApp:
+    name: str        # Deployment, ServiceAccount, Lease and profile name
+    directory: Path  # kustomize directory under manifests/
+    upstream: bool   # kube-scheduler binary (True) or the Python scheduler
+
+    @property
+    def config_key(self) -> str:
+        return f"{self.name}-config.yaml"
+
+
+APPS = {
+    "custom-k8s-scheduler": SchedulerApp("custom-k8s-scheduler", MANIFESTS / "kube-scheduler", upstream=True),
+    "py-scheduler": SchedulerApp("py-scheduler", MANIFESTS / "py-scheduler", upstream=False),
+}
 
 
 def _sup(workdir: Path) -> Supervisor:
     return Supervisor(workdir / "deploy")
 
 
+def replica_names(app: str) -> list[str]:
+    return [f"{app}-{i}" for i in range(REPLICAS)]
+
+
 def local_scheduler_status(workdir: Path) -> list[tuple[str, int | None]]:
     sup = _sup(workdir)
-    return [(n, sup.pid(n)) for n in sup.names()]
+    return [(n, child_pid(workdir, n)) for n in sup.names()]
 
 
-def stop_local_schedulers(workdir: Path) -> list[str]:
-    return _sup(workdir).stop_all()
+def stop_local_schedulers(workdir: Path, app: str | None = None) -> list[str]:
+    sup = _sup(workdir)
+    names = [n for n in sup.names() if app is None or n.startswith(app + "-")]
+    return [n for n in names if sup.stop(n, timeout=15)]
+
+
+def child_pid(workdir: Path, replica: str) -> int | None:
+    try:
+        pid = int((workdir / "deploy" / "run" / f"{replica}.child").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def kubectl_path(workdir: Path) -> str:
+    local = workdir / "bin" / "kubectl"
+    if local.exists():
+        return str(local)
+    found = shutil.which("kubectl")
+    if not found:
+        raise ProviderError("kubectl not found: put kubectl v1.29 on PATH")
+    return found
+
+
+def kubectl(workdir: Path, kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run([kubectl_path(workdir), f"--kubeconfig={kubeconfig}", *args], input=stdin,
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        msg = (proc.stderr or proc.stdout).strip().splitlines()
+        raise ProviderError(f"kubectl {' '.join(args[:2])} failed: {msg[-1] if msg else proc.returncode}")
+    return proc.stdout
+
+
+def render(app: SchedulerApp, local_processes: bool) -> list[dict]:
+    """The app's manifests (kustomization order); Deployments scaled to 0 for local processes."""
+    kust = yaml.safe_load((app.directory / "kustomization.yaml").read_text())
+    docs: list[dict] = []
+    for res in kust.get("resources", []):
+        docs += [d for d in yaml.safe_load_all((app.directory / res).read_text()) if d]
+    if local_processes:
+        for d in docs:
+            if d.get("kind") == "Deployment":
+                d["spec"]["replicas"] = 0
+                d["metadata"].setdefault("annotations", {})["scheduler-lab.dev/replicas"] = (
+                    f"{REPLICAS} replicas run as local processes (lab deploy): the local lab has no kubelet")
+    return docs
+
+
+def apply(workdir: Path, kubeconfig: Path, docs: list[dict]) -> None:
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+    kubectl(workdir, kubeconfig, "apply", "--server-side", "--force-conflicts", "--field-manager=scheduler-lab",
+            "-f", "-", stdin=text)
+
+
+def _token_kubeconfig(workdir: Path, admin: Path, app: SchedulerApp) -> Path:
+    token = kubectl(workdir, admin, "create", "token", app.name, "-n", NAMESPACE,
+                    f"--duration={TOKEN_SECONDS}s").strip()
+    admin_cfg = yaml.safe_load(admin.read_text())
+    cluster = admin_cfg["clusters"][0]["cluster"]
+    cfg = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "lab", "cluster": cluster}],
+        "users": [{"name": f"system:serviceaccount:{NAMESPACE}:{app.name}", "user": {"token": token}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user":
+                                                 f"system:serviceaccount:{NAMESPACE}:{app.name}"}}],
+        "current-context": "lab",
+    }
+    path = workdir / "deploy" / app.name / "kubeconfig"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def _config_from_cluster(workdir: Path, admin: Path, app: SchedulerApp, kubeconfig: Path) -> Path:
+    """The scheduler configuration as the cluster holds it, pointed at the SA kubeconfig."""
+    cm = json.loads(kubectl(workdir, admin, "get", "configmap", f"{app.name}-config", "-n", NAMESPACE, "-o", "json"))
+    config = yaml.safe_load(cm["data"][app.config_key])
+    config.setdefault("clientConnection", {})["kubeconfig"] = str(kubeconfig)
+    path = workdir / "deploy" / app.name / app.config_key
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _ports(workdir: Path) -> dict[str, int]:
+    from lab.providers.local import _free_port
+
+    path = workdir / "deploy" / "ports.json"
+    try:
+        ports = json.loads(path.read_text())
+    except (OSError, ValueError):
+        ports = {}
+    changed = False
+    for app in APPS:
+        for replica in replica_names(app):
+            if replica not in ports:
+                ports[replica] = _free_port()
+                changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(ports, indent=2) + "\n")
+    return ports
+
+
+def replica_command(workdir: Path, app: SchedulerApp, config: Path, kubeconfig: Path, port: int) -> list[str]:
+    if app.upstream:
+        return [str(workdir / "bin" / "kube-scheduler"), f"--config={config}",
+                f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
+                "--bind-address=127.0.0.1", f"--secure-port={port}",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics", "--v=5"]
+    return [sys.executable, "-m", "scheduler", f"--config={config}", f"--kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1", f"--secure-port={port}", "--v=2"]
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=ssl._create_unverified_context()) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except OSError as e:
+        return 0, str(e)
+
+
+def replica_leads(port: int) -> bool:
+    """Ask a replica itself: its leader_election_master_status gauge is 1 only on the leader.
+
+    (kube-scheduler labels it name="kube-scheduler" whatever its Lease is called; a replica
+    takes part in one election only, so any 1 means it leads.)
+    """
+    code, body = _get(f"https://127.0.0.1:{port}/metrics")
+    if code != 200:
+        return False
+    values = re.findall(r"^leader_election_master_status(?:\{[^}]*\})?\s+([0-9.]+)", body, re.MULTILINE)
+    return any(float(v) == 1.0 for v in values)
+
+
+def _lease_holder(workdir: Path, admin: Path, name: str) -> str:
+    out = subprocess.run([kubectl_path(workdir), f"--kubeconfig={admin}", "get", "lease", name, "-n", NAMESPACE,
+                          "-o", "jsonpath={.spec.holderIdentity}"], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: float = 90.0) -> int:
+    status = provider.status()
+    if not status.up or status.kubeconfig is None:
+        raise ProviderError("the lab is not up: run `python -m lab up` first")
+    admin = status.kubeconfig
+    apps = [APPS[only]] if only else list(APPS.values())
+    local = provider.scheduler_runtime() == "process"
+    t0 = time.monotonic()
+    for app in apps:
+        apply(workdir, admin, render(app, local_processes=local))
+        print(f"applied manifests/{app.directory.name} (server-side validated)")
+    samples = MANIFESTS / "samples"
+    if not local:
+        for app in apps:
+            kubectl(workdir, admin, "rollout", "status", f"deployment/{app.name}", "-n", NAMESPACE,
+                    f"--timeout={int(timeout)}s")
+            print(f"deployment/{app.name}: {REPLICAS} replicas available")
+    else:
+        sup = _sup(workdir)
+        ports = _ports(workdir)
+        for app in apps:
+            sa_kubeconfig = _token_kubeconfig(workdir, admin, app)
+            config = _config_from_cluster(workdir, admin, app, sa_kubeconfig)
+            for replica in replica_names(app.name):
+                if sup.pid(replica) is not None:
+                    continue
+                cmd = replica_command(workdir, app, config, sa_kubeconfig, ports[replica])
+                sup.start(replica, [sys.executable, "-m", "lab.replica", "--name", replica, "--child-pid-file",
+                                    str(workdir / "deploy" / "run" / f"{replica}.child"), "--", *cmd],
+                          env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+        for app in apps:
+            _wait_replicas(workdir, admin, app, ports, timeout)
+    print(f"schedulers deployed in {time.monotonic() - t0:.1f}s; samples: kubectl apply -f {samples}")
+    return 0
+
+
+def _wait_replicas(workdir: Path, admin: Path, app: SchedulerApp, ports: dict[str, int], timeout: float) -> None:
+    sup = _sup(workdir)
+    deadline = time.monotonic() + timeout
+    while True:
+        healthy = [r for r in replica_names(app.name) if _get(f"https://127.0.0.1:{ports[r]}/healthz")[0] == 200]
+        leaders = [r for r in replica_names(app.name) if replica_leads(ports[r])]
+        if len(healthy) == REPLICAS and len(leaders) == 1:
+            print(f"{app.name}: {REPLICAS} replicas healthy, leader {leaders[0]} "
+                  f"(Lease {NAMESPACE}/{app.name} held by {_lease_holder(workdir, admin, app.name)})")
+            return
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {r} ---\n{sup.tail(r, 8)}" for r in replica_names(app.name))
+            raise ProviderError(f"{app.name}: {len(healthy)}/{REPLICAS} replicas healthy and {len(leaders)} "
+                                f"leaders after {timeout:.0f}s; logs in {sup.log_dir}\n{tails}")
+        time.sleep(0.5)
+
+
+def find_leader(workdir: Path, app: str) -> str | None:
+    ports = _ports(workdir)
+    for replica in replica_names(app):
+        if replica_leads(ports[replica]):
+            return replica
+    return None
+
+
+def kill_leader(provider: Provider, workdir: Path, app: str, signal_name: str = "KILL") -> int:
+    if app not in APPS:
+        raise ProviderError(f"kill-leader: {app!r} is not one of {', '.join(APPS)}")
+    status = provider.status()
+    if status.kubeconfig is None:
+        raise ProviderError("the lab is not up")
+    holder = _lease_holder(workdir, status.kubeconfig, app)
+    if provider.scheduler_runtime() == "process":
+        replica = find_leader(workdir, app)
+        pid = child_pid(workdir, replica) if replica else None
+        if pid is None:
+            raise ProviderError(f"no replica of {app} says it leads (Lease holder: {holder or 'none'})")
+        os.kill(pid, getattr(signal, f"SIG{signal_name}"))
+        print(f"sent SIG{signal_name} to {replica} (pid {pid}), the holder of Lease {NAMESPACE}/{app}: {holder}")
+        return 0
+    pod = holder.split("_", 1)[0]  # identity = hostname (the pod name) + "_" + uuid
+    args = ["delete", "pod", pod, "-n", NAMESPACE, "--wait=false"]
+    if signal_name == "KILL":
+        args += ["--grace-period=0", "--force"]
+    kubectl(workdir, status.kubeconfig, *args)
+    print(f"deleted pod {NAMESPACE}/{pod}, the holder of Lease {NAMESPACE}/{app}")
+    return 0
+
+
+def token_subject(kubeconfig: Path) -> str:
+    """Which identity a replica kubeconfig authenticates as (for status and tests)."""
+    user = yaml.safe_load(kubeconfig.read_text())["users"][0]
+    token = user["user"].get("token", "")
+    payload = token.split(".")[1] + "=" * (-len(token.split(".")[1]) % 4) if token.count(".") == 2 else ""
+    return json.loads(base64.urlsafe_b64decode(payload)).get("sub", "") if payload else user["name"]
