@@ -97,6 +97,32 @@ class LabCluster:
         # Core-v1 view of the same objects has the same uid; keep only those not seen.
         return items + [_core_to_events(e) for e in core if e["metadata"]["uid"] not in seen]
 
+    # -- the lab's second schedulers (per-provider differences live here) ----------------------
+    def deploy(self, app: str) -> None:
+        """Make sure `app` (custom-k8s-scheduler | py-scheduler) runs its two replicas."""
+        from lab import deploy
+        from lab.cli import make_provider
+
+        provider = make_provider(self.provider, self.spec, self.workdir, kubeconfig=str(self.kubeconfig))
+        deploy.deploy(provider, self.workdir, only=app)
+
+    def lease_holder(self, name: str) -> str:
+        try:
+            return self.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}")["spec"].get(
+                "holderIdentity") or ""
+        except Exception:  # noqa: BLE001 - no Lease yet
+            return ""
+
+    def kill_leader(self, app: str, signal_name: str = "KILL") -> str:
+        """Kill the replica holding the app's Lease: a process locally, a pod elsewhere."""
+        from lab import deploy
+        from lab.cli import make_provider
+
+        holder = self.lease_holder(app)
+        provider = make_provider(self.provider, self.spec, self.workdir, kubeconfig=str(self.kubeconfig))
+        deploy.kill_leader(provider, self.workdir, app, signal_name=signal_name)
+        return holder
+
     def describe(self, namespace: str, kind_name: str) -> str:
         out = self.kubectl("describe", "-n", namespace, kind_name, check=False)
         return out.stdout + out.stderr

@@ -1,0 +1,73 @@
+"""Upstream kube-scheduler as a second scheduler (seed 000): two replicas, one leader, binding
+with MostAllocated, and failover when the leader dies."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, wait_for
+
+APP = "custom-k8s-scheduler"
+SAMPLES = Path(__file__).resolve().parent.parent / "manifests" / "samples"
+
+
+@pytest.fixture(scope="module")
+def upstream(cluster: LabCluster) -> LabCluster:
+    cluster.deploy(APP)
+    wait_for(lambda: cluster.lease_holder(APP) or (_ for _ in ()).throw(NotYet("no holder")), timeout=60,
+             what=f"a holder of Lease kube-system/{APP}")
+    return cluster
+
+
+def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: LabCluster, namespace: str) -> None:
+    sample = yaml.safe_load((SAMPLES / "sample-pod.yaml").read_text())
+    upstream.apply(sample, namespace)
+    node = wait_for(lambda: bound_node(upstream, namespace, "sample"), timeout=60, what="the sample pod bound")
+    event = wait_for(lambda: scheduled_event(upstream, namespace, "sample"), timeout=30)
+    assert event["reportingController"] == APP
+    assert event["note"] == f"Successfully assigned {namespace}/sample to {node}"
+    if upstream.provider == "local":
+        # MostAllocated + a toleration for the control-plane taint: the master, which already
+        # carries the control plane's requests, is the most allocated of the four candidates.
+        assert node == upstream.spec.control_plane.name
+
+
+def test_most_allocated_packs_pods_onto_one_worker(upstream: LabCluster, namespace: str) -> None:
+    for i in range(6):
+        upstream.apply(pod_manifest(f"pack-{i}", scheduler=APP, cpu="100m", memory="128Mi"), namespace)
+    nodes = [wait_for(lambda i=i: bound_node(upstream, namespace, f"pack-{i}"), timeout=60) for i in range(6)]
+    assert len(set(nodes)) == 1, f"MostAllocated spread the pods: {nodes}"
+
+
+def test_failover_after_the_leader_is_killed(upstream: LabCluster, namespace: str) -> None:
+    before = upstream.lease_holder(APP)
+    assert before
+    killed_at = time.monotonic()
+    upstream.kill_leader(APP, "KILL")
+    upstream.apply(pod_manifest("after-failover", scheduler=APP), namespace)
+    wait_for(lambda: bound_node(upstream, namespace, "after-failover"), timeout=15 + 2 + 20,
+             what="the standby to take over and bind (leaseDuration 15s + retryPeriod 2s)")
+    took = time.monotonic() - killed_at
+    after = upstream.lease_holder(APP)
+    assert after and after != before, f"Lease still held by {before}"
+    print(f"failover after SIGKILL: new pod bound {took:.1f}s after the kill")
+
+
+def test_sigterm_releases_the_lease_for_a_fast_takeover(upstream: LabCluster, namespace: str) -> None:
+    wait_for(lambda: upstream.lease_holder(APP) or (_ for _ in ()).throw(NotYet("no holder")), timeout=40)
+    before = upstream.lease_holder(APP)
+    killed_at = time.monotonic()
+    upstream.kill_leader(APP, "TERM")
+
+    def new_holder() -> str:
+        holder = upstream.lease_holder(APP)
+        if not holder or holder == before:
+            raise NotYet(f"holder is {holder!r}")
+        return holder
+
+    wait_for(new_holder, timeout=10, what="a new holder after SIGTERM (the old leader releases the Lease)")
+    took = time.monotonic() - killed_at
+    assert took < 6, f"takeover after SIGTERM took {took:.1f}s"
