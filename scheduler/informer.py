@@ -130,6 +130,8 @@ class Reflector:
         max_backoff: float = 8.0,
         rng: random.Random | None = None,
         wait: Callable[[float], bool] | None = None,
+        kind: str | None = None,
+        give_up_on: frozenset[int] = frozenset(),
     ) -> None:
         self.api = api
         self.name = name
@@ -150,6 +152,12 @@ class Reflector:
         self.resource_version = ""
         self.lists = 0  # how many (re-)lists ran: observable in tests and logs
         self._failures = 0
+        # List items carry no `kind`; handlers that dispatch on it get it stamped in.
+        self.kind = kind
+        # Statuses after which this reflector stops for good (an optional resource we may not
+        # read, e.g. 403 from RBAC); it then counts as synced with whatever it has.
+        self.give_up_on = give_up_on
+        self.disabled = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -169,7 +177,7 @@ class Reflector:
                 if need_list:
                     self.relist()
                     need_list = False
-                if self.watch_once() == 0:
+                if self.watch_once() == 0 and not self.stop_event.is_set():
                     # A stream that ends without a single event (not even a bookmark) may be a
                     # server going away: do not hammer it.
                     if self._wait(self.initial_backoff * (1.0 + self.rng.random())):
@@ -179,6 +187,11 @@ class Reflector:
                                  resourceVersion=self.resource_version))
                 need_list = True
             except ApiError as exc:
+                if exc.status in self.give_up_on:
+                    log.warning(kv("Giving up on reflector", reflector=self.name, err=str(exc)))
+                    self.disabled = True
+                    self.synced.set()
+                    return
                 self._failures += 1
                 # After a few failures in a row the resourceVersion may be stale: list afresh.
                 need_list = need_list or self._failures >= 5
@@ -236,7 +249,11 @@ class Reflector:
                     items, token = [], None
                     continue
                 raise
-            items.extend(page.get("items") or [])
+            batch = page.get("items") or []
+            if self.kind:
+                for item in batch:
+                    item.setdefault("kind", self.kind)
+            items.extend(batch)
             meta = page.get("metadata") or {}
             token = meta.get("continue")
             if not token:

@@ -1,0 +1,523 @@
+"""Wiring: the I/O shell around the pure decision core, as one long-running scheduler process.
+
+Threads, and who talks to whom:
+
+    reflectors (nodes, pods, workload objects) --events--> ClusterState (under state.lock) + queue
+    scheduling loop: queue.pop -> Profile.schedule (under state.lock) -> assume -> Binder
+    bind workers: fence check -> POST pods/binding -> events, metrics; failures -> forget + requeue
+    leader elector: Lease renewals; starts the scheduling loop when leading, ends the process when not
+    HTTP server: /healthz /livez /readyz /metrics
+
+Start-up follows kube-scheduler: informers first, caches synced, *then* campaign for the Lease.
+Termination:
+* SIGTERM/SIGINT: close the fence (no new bind leaves), wait for binds on the wire, release the
+  Lease, exit 0 (a standby takes over within about a second);
+* Lease lost: the fence is already closed (it closes on its own at renewDeadline); exit 1 at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scheduler.binder import (
+    Binder,
+    BindError,
+    BindJob,
+    ErrorClass,
+    EventRecorder,
+    condition_is_current,
+    unschedulable_condition_patch,
+)
+from scheduler.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
+from scheduler.klog import V, kv
+from scheduler.kube import KubeClient
+from scheduler.leader import KubeLeaseStore, LeaderElector
+from scheduler.metrics import SchedulerMetrics
+from scheduler.queue import QueuedPodInfo, SchedulingQueue, pod_key
+from scheduler.server import Checks, ProbeServer
+
+__all__ = ["SchedulerApp", "ServingOptions", "PodEventHandler", "NodeEventHandler", "node_change_events"]
+
+log = logging.getLogger("scheduler.app")
+
+BIND_WORKERS = 16
+UNSCHEDULABLE_FLUSH_PERIOD = 30.0
+BACKOFF_FLUSH_PERIOD = 1.0
+
+
+@dataclass
+class ServingOptions:
+    bind_address: str = "0.0.0.0"
+    port: int = 0
+    secure_port: int = 10259
+
+
+def _assigned(pod: Mapping[str, Any]) -> bool:
+    return bool((pod.get("spec") or {}).get("nodeName"))
+
+
+def _scheduler_name(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
+
+
+def _conditions(node: Mapping[str, Any]) -> dict[str, str]:
+    return {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+
+
+def node_change_events(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Which node changes may make an unschedulable pod fit (kube-scheduler's
+    nodeSchedulingPropertiesChange). Heartbeats change none of them, so they move nothing."""
+    events = []
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if bool(old_spec.get("unschedulable")) != bool(new_spec.get("unschedulable")):
+        events.append("NodeSpecUnschedulableChange")
+    if (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable"):
+        events.append("NodeAllocatableChange")
+    if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+        events.append("NodeLabelChange")
+    if old_spec.get("taints") != new_spec.get("taints"):
+        events.append("NodeTaintChange")
+    if _conditions(old) != _conditions(new):
+        events.append("NodeConditionChange")
+    return events
+
+
+class NodeEventHandler:
+    def __init__(self, state: Any, queue: SchedulingQueue) -> None:
+        self.state = state
+        self.queue = queue
+
+    def on_add(self, node: dict[str, Any]) -> None:
+        self.state.add_node(node)
+        log.log(V(3), kv("Add event for node", node=node["metadata"]["name"]))
+        self.queue.move_all_to_active_or_backoff("NodeAdd")
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.state.update_node(new)
+        for event in node_change_events(old, new)[:1]:
+            self.queue.move_all_to_active_or_backoff(event)
+
+    def on_delete(self, node: dict[str, Any]) -> None:
+        log.log(V(3), kv("Delete event for node", node=node["metadata"]["name"]))
+        self.state.remove_node(node["metadata"]["name"])
+
+
+class PodEventHandler:
+    """kube-scheduler's eventhandlers.go: assigned pods feed the cache, pending ones the queue."""
+
+    def __init__(self, state: Any, queue: SchedulingQueue, responsible: Callable[[Mapping[str, Any]], bool],
+                 binding: dict[str, str]) -> None:
+        self.state = state
+        self.queue = queue
+        self.responsible = responsible
+        # namespace/name -> node for pods assumed and not yet seen bound (shared with the app).
+        self.binding = binding
+
+    def _confirm(self, pod: dict[str, Any]) -> None:
+        with self.state.lock:
+            self.binding.pop(pod_key(pod), None)
+            self.state.add_pod(pod)
+
+    def on_add(self, pod: dict[str, Any]) -> None:
+        if _assigned(pod):
+            log.log(V(3), kv("Add event for scheduled pod", pod=pod_key(pod)))
+            self.queue.delete(pod)
+            self._confirm(pod)
+            self.queue.assigned_pod_added()
+        elif self.responsible(pod):
+            log.log(V(3), kv("Add event for unscheduled pod", pod=pod_key(pod)))
+            if pod_key(pod) not in self.binding:
+                self.queue.add(pod)
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if _assigned(new):
+            log.log(V(4), kv("Update event for scheduled pod", pod=pod_key(new)))
+            if not _assigned(old):
+                self.queue.delete(new)
+                self._confirm(new)
+            else:
+                with self.state.lock:
+                    self.state.update_pod(old, new)
+            self.queue.move_all_to_active_or_backoff("AssignedPodUpdate", ("InterPodAffinity", "PodTopologySpread"))
+        elif self.responsible(new) and pod_key(new) not in self.binding:
+            self.queue.update(new)
+
+    def on_delete(self, pod: dict[str, Any]) -> None:
+        if _assigned(pod):
+            log.log(V(3), kv("Delete event for scheduled pod", pod=pod_key(pod)))
+            with self.state.lock:
+                self.state.remove_pod(pod)
+            self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
+        else:
+            log.log(V(3), kv("Delete event for unscheduled pod", pod=pod_key(pod)))
+            self.queue.delete(pod)
+
+
+class ObjectEventHandler:
+    """Services, controllers and namespaces: only PodTopologySpread defaults and affinity read them."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def on_add(self, obj: dict[str, Any]) -> None:
+        self.state.add_object(obj)
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.state.update_object(new)
+
+    def on_delete(self, obj: dict[str, Any]) -> None:
+        self.state.remove_object(obj)
+
+
+class _LeaseNudger:
+    def __init__(self, nudge: Callable[[], None]) -> None:
+        self._nudge = nudge
+
+    def on_add(self, obj: dict[str, Any]) -> None:
+        self._nudge()
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self._nudge()
+
+    def on_delete(self, obj: dict[str, Any]) -> None:
+        self._nudge()
+
+
+# (name, path, kind) of the optional informers feeding ClusterState.add_object.
+WORKLOAD_INFORMERS = (
+    ("services", "/api/v1/services", "Service"),
+    ("replicationcontrollers", "/api/v1/replicationcontrollers", "ReplicationController"),
+    ("replicasets", "/apis/apps/v1/replicasets", "ReplicaSet"),
+    ("statefulsets", "/apis/apps/v1/statefulsets", "StatefulSet"),
+    ("namespaces", "/api/v1/namespaces", "Namespace"),
+)
+
+
+def is_random_profile(profile: Any) -> bool:
+    """A profile whose only scorer is Random: its decisions are logged like the seed's Go scheduler."""
+    names = getattr(profile, "score_plugin_names", None)
+    if callable(names):
+        names = names()
+    if names is None:
+        plugins = getattr(profile, "score_plugins", None) or getattr(profile, "scorers", None) or ()
+        names = [getattr(p, "name", None) or getattr(getattr(p, "plugin", None), "name", None) or
+                 type(getattr(p, "plugin", p)).__name__ for p in plugins]
+    names = list(names or ())
+    return names == ["Random"]
+
+
+@dataclass
+class _Exit:
+    code: int | None = None
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def set(self, code: int) -> None:
+        if self.code is None:
+            self.code = code
+        self.event.set()
+
+
+class SchedulerApp:
+    """One scheduler process: build with `SchedulerApp(config, profiles, kube=...)`, then `run()`."""
+
+    def __init__(
+        self,
+        config: Any,
+        profiles: Mapping[str, Any],
+        *,
+        kube: KubeClient,
+        state: Any,
+        serving: ServingOptions | None = None,
+        list_watch: ListWatchApi | None = None,
+        identity: str | None = None,
+        rng: random.Random | None = None,
+        lease_watch: bool = True,
+    ) -> None:
+        self.config = config
+        self.profiles = dict(profiles)
+        self.kube = kube
+        self.state = state
+        self.serving = serving or ServingOptions()
+        self.rng = rng or random.Random()
+        self.hostname = socket.gethostname()
+        self.identity = identity or f"{self.hostname}_{uuid.uuid4()}"
+        self.metrics = SchedulerMetrics()
+        self.queue = SchedulingQueue(
+            initial_backoff=float(config.pod_initial_backoff_seconds),
+            max_backoff=float(config.pod_max_backoff_seconds),
+            on_incoming=self.metrics.incoming,
+        )
+        self.binding: dict[str, str] = {}
+        self._exit = _Exit()
+        self._stopping = threading.Event()
+        self._scheduling_started = threading.Event()
+        self._random_profiles = {name for name, p in self.profiles.items() if is_random_profile(p)}
+
+        lw = list_watch or KubeListWatch(kube)
+        self.node_reflector = Reflector(lw, name="nodes", path="/api/v1/nodes", kind="Node",
+                                        handler=NodeEventHandler(state, self.queue))
+        self.pod_reflector = Reflector(
+            lw, name="pods", path="/api/v1/pods", field_selector=NON_TERMINAL_PODS, kind="Pod",
+            handler=PodEventHandler(state, self.queue, self._responsible, self.binding))
+        self.object_reflectors = [
+            Reflector(lw, name=name, path=path, kind=kind, handler=ObjectEventHandler(state),
+                      give_up_on=frozenset({403, 404}))
+            for name, path, kind in WORKLOAD_INFORMERS
+        ]
+
+        qps, burst = float(config.client_connection.qps), int(config.client_connection.burst)
+        first_name = next(iter(self.profiles), "default-scheduler")
+        self.events = EventRecorder(kube.derive(qps=qps, burst=burst, timeout=10.0,
+                                                user_agent=f"{first_name}/events"), hostname=self.hostname)
+        le = config.leader_election
+        self.elector: LeaderElector | None = None
+        self.lease_reflector: Reflector | None = None
+        if le.leader_elect:
+            lease_kube = kube.derive(qps=qps, burst=burst, user_agent=f"{first_name}/leader-election",
+                                     timeout=max(1.0, min(float(le.renew_deadline) / 2, 5.0)))
+            store = KubeLeaseStore(lease_kube, le.resource_namespace, le.resource_name)
+            gauge = self.metrics.leader_status.labels(name=le.resource_name)
+            gauge.set(0)
+            self.elector = LeaderElector(
+                store,
+                identity=self.identity,
+                lease_duration=float(le.lease_duration),
+                renew_deadline=float(le.renew_deadline),
+                retry_period=float(le.retry_period),
+                rng=self.rng,
+                on_started_leading=self._start_scheduling,
+                on_stopped_leading=self._stopped_leading,
+                on_leader_status=lambda leading: gauge.set(1 if leading else 0),
+                record_event=lambda note: self.events.lease_event(
+                    store.lease, namespace=le.resource_namespace, name=le.resource_name,
+                    note=f"{self.identity} {note}", component=first_name),
+            )
+            if lease_watch:
+                # Wakes a standby the moment the Lease changes (released on SIGTERM).
+                self.lease_reflector = Reflector(
+                    lw, name="lease", path=f"/apis/coordination.k8s.io/v1/namespaces/{le.resource_namespace}/leases",
+                    field_selector=f"metadata.name={le.resource_name}", kind="Lease",
+                    handler=_LeaseNudger(self.elector.nudge), give_up_on=frozenset({403, 404}))
+        self.can_act: Callable[[], bool] = (
+            self.elector.can_act if self.elector else (lambda: not self._stopping.is_set()))
+        self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS)
+
+        self.metrics.snapshot.pending = self.queue.pending_counts
+        self.metrics.snapshot.unschedulable = self.queue.unschedulable_by_plugin
+        self.metrics.snapshot.cache_size = self._cache_sizes
+        self.server = ProbeServer(
+            self.metrics,
+            Checks(synced=self.synced, leader=self.elector.check if self.elector else (lambda: None),
+                   shutting_down=self._stopping.is_set),
+            bind_address=self.serving.bind_address, port=self.serving.port,
+            secure_port=self.serving.secure_port)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def _responsible(self, pod: Mapping[str, Any]) -> bool:
+        return _scheduler_name(pod) in self.profiles
+
+    def synced(self) -> bool:
+        return all(r.synced.is_set() for r in self._reflectors())
+
+    def _reflectors(self) -> list[Reflector]:
+        return [self.node_reflector, self.pod_reflector, *self.object_reflectors]
+
+    def _cache_sizes(self) -> dict[str, int]:
+        with self.state.lock:
+            nodes = self.state.node_list()
+            return {"nodes": len(nodes), "pods": sum(n.num_pods for n in nodes),
+                    "assumed_pods": len(self.binding)}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start_informers(self) -> None:
+        for reflector in self._reflectors():
+            reflector.start()
+
+    def wait_for_sync(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for reflector in self._reflectors():
+            while not reflector.synced.wait(0.2):
+                if self._stopping.is_set() or (deadline is not None and time.monotonic() > deadline):
+                    return False
+        return True
+
+    def run(self) -> int:
+        """Run until terminated; returns the process exit code."""
+        self._install_signals()
+        self.server.start()
+        self.start_informers()
+        if not self.wait_for_sync():
+            return 0 if self._exit.code is None else self._exit.code
+        log.info(kv("Caches are synced", nodes=self.state.num_nodes))
+        threading.Thread(target=self._flush_loop, name="queue-flush", daemon=True).start()
+        if self.elector is not None:
+            if self.lease_reflector is not None:
+                self.lease_reflector.start()
+            threading.Thread(target=self.elector.run, name="leader-election", daemon=True).start()
+        else:
+            self._start_scheduling()
+        while not self._exit.event.wait(0.5):
+            if self._stopping.is_set() and self.elector is None:
+                self._drain()
+                self._exit.set(0)
+        return self._exit.code or 0
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: self.request_stop())
+
+    def request_stop(self) -> None:
+        """SIGTERM: stop sending binds, let those on the wire finish, then release and exit 0."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        log.info("Received termination request, stopping")
+        threading.Thread(target=self._terminate, name="terminate", daemon=True).start()
+
+    def _terminate(self) -> None:
+        if self.elector is not None:
+            self.elector.fence()
+        self._drain()
+        if self.elector is not None:
+            self.elector.stop()  # its thread releases the Lease and calls _stopped_leading(True)
+            if not self._exit.event.wait(5.0):
+                self._exit.set(0)
+
+    def _drain(self) -> None:
+        self.queue.close()
+        if not self.binder.wait_until_nothing_in_flight(10.0):
+            log.warning("Binds still in flight after 10s; exiting anyway")
+        self.events.flush(1.0)
+
+    def _stopped_leading(self, requested: bool) -> None:
+        if requested or self._stopping.is_set():
+            log.info("Requested to terminate, exiting")
+            self._exit.set(0)
+            return
+        log.error("Leaderelection lost")
+        self.queue.close()
+        self._exit.set(1)
+
+    def _start_scheduling(self) -> None:
+        if self._scheduling_started.is_set():
+            return
+        self._scheduling_started.set()
+        threading.Thread(target=self._scheduling_loop, name="scheduler", daemon=True).start()
+
+    def _flush_loop(self) -> None:
+        last_unschedulable = time.monotonic()
+        while not self._stopping.wait(BACKOFF_FLUSH_PERIOD):
+            self.queue.flush_backoff_completed()
+            if time.monotonic() - last_unschedulable >= UNSCHEDULABLE_FLUSH_PERIOD:
+                self.queue.flush_unschedulable_left_over()
+                last_unschedulable = time.monotonic()
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def _scheduling_loop(self) -> None:
+        log.info(kv("Starting scheduling", profiles=",".join(self.profiles)))
+        while not self._stopping.is_set() and self._exit.code is None:
+            if not self.can_act():
+                # Renewal is late: schedule nothing until it succeeds or leadership is lost.
+                self._stopping.wait(0.05)
+                continue
+            info = self.queue.pop(timeout=0.5)
+            if info is None:
+                continue
+            try:
+                self.schedule_one(info)
+            except Exception:
+                log.exception(kv("Scheduling attempt crashed", pod=info.key))
+                self.queue.requeue_backoff(info)
+
+    def schedule_one(self, info: QueuedPodInfo) -> None:
+        pod = info.pod
+        name = _scheduler_name(pod)
+        profile = self.profiles.get(name)
+        meta = pod.get("metadata") or {}
+        if profile is None or _assigned(pod) or info.key in self.binding:
+            self.queue.done(info)
+            return
+        if meta.get("deletionTimestamp"):
+            log.log(V(3), kv("Skip schedule deleting pod", pod=info.key))
+            self.queue.done(info)
+            return
+        log.log(V(3), kv("Attempting to schedule pod", pod=info.key))
+        started = time.perf_counter()
+        try:
+            with self.state.lock:
+                result = profile.schedule(self.state, pod, self.rng)
+                if result.node:
+                    self.state.assume_pod(pod, result.node)
+                    self.binding[info.key] = result.node
+        except Exception as exc:
+            log.exception(kv("Error scheduling pod; retrying", pod=info.key))
+            self.metrics.attempt("error", name, time.perf_counter() - started)
+            self.queue.requeue_backoff(info)
+            self.events.failed_scheduling(pod, f"running scheduling cycle: {exc}", name)
+            return
+        self.metrics.algorithm_duration.observe(time.perf_counter() - started)
+        if not result.node:
+            self._unschedulable(info, result, name, started)
+            return
+        self.queue.done(info)
+        self.binder.submit(BindJob(pod=pod, node=result.node, scheduler_name=name, started=started,
+                                   context={"info": info, "result": result}))
+
+    def _unschedulable(self, info: QueuedPodInfo, result: Any, name: str, started: float) -> None:
+        pod = info.pod
+        message = str(result.message or "")
+        plugins = tuple(getattr(result, "unschedulable_plugins", ()) or ())
+        self.metrics.attempt("unschedulable", name, time.perf_counter() - started)
+        self.queue.add_unschedulable(info, plugins)
+        log.log(V(2), kv("Unable to schedule pod; no fit; waiting", pod=info.key, err=message))
+        self.events.failed_scheduling(pod, message, name)
+        if not condition_is_current(pod, message):
+            self.binder.run_in_pool(lambda: self.binder.patch_status(pod, unschedulable_condition_patch(message)))
+
+    def _bind_done(self, job: BindJob, error: BindError | None) -> None:
+        info: QueuedPodInfo = job.context["info"]
+        result = job.context["result"]
+        key = info.key
+        if error is None:
+            now = time.perf_counter()
+            self.metrics.attempt("scheduled", job.scheduler_name, now - job.started)
+            if info.initial_attempt_timestamp is not None:
+                self.metrics.scheduled(info.attempts, max(0.0, time.monotonic() - info.initial_attempt_timestamp))
+            log.log(V(2), kv("Successfully bound pod to node", pod=key, node=job.node,
+                             evaluatedNodes=int(getattr(result, "evaluated_nodes", 0) or 0),
+                             feasibleNodes=int(getattr(result, "feasible_nodes", 0) or 0)))
+            if job.scheduler_name in self._random_profiles:
+                log.info(f"Placed pod [{key}] on {job.node}")
+            self.events.scheduled(job.pod, job.node, job.scheduler_name)
+            return
+        with self.state.lock:
+            # Forget only what the watch has not confirmed meanwhile (a retried bind may get 409
+            # for a pod its own first attempt did bind).
+            if self.binding.pop(key, None) is not None:
+                self.state.forget_pod(job.pod)
+        cause = error.cause
+        if error.error_class is ErrorClass.FINAL:
+            log.log(V(2), kv("Pod not bound: already assigned or gone", pod=key, node=job.node, err=str(cause)))
+            return
+        if type(cause).__name__ == "NotLeader":
+            log.log(V(2), kv("Bind not sent: not leading", pod=key))
+            self.queue.readd_after_bind_failure(info)
+            return
+        self.metrics.attempt("error", job.scheduler_name, time.perf_counter() - job.started)
+        log.error(kv("Error scheduling pod; retrying", pod=key, err=f"binding rejected: {cause}"))
+        self.queue.readd_after_bind_failure(info)
+        self.events.failed_scheduling(job.pod, f"Binding rejected: {cause}", job.scheduler_name)

@@ -1,0 +1,176 @@
+"""Command line: `scheduler [run] --config FILE ...` and `scheduler simulate ...`.
+
+Flags follow kube-scheduler where they exist there:
+
+    --config FILE           KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1); defaults if absent
+    --kubeconfig FILE       overrides clientConnection.kubeconfig; neither: in-cluster service account
+    --bind-address ADDR     address of the HTTP(S) endpoints (default 0.0.0.0, like kube-scheduler)
+    --secure-port N         HTTPS with a self-signed in-memory certificate (default 10259; 0 = off)
+    --port N                plain HTTP with the same endpoints (default 0 = off)
+    --v N                   klog verbosity (2: decisions, 4: leader-election retries, 5: renewals)
+    --leader-elect[=BOOL]   overrides leaderElection.leaderElect
+    --plugin MODULE:CLASS   an out-of-tree plugin to register (repeatable)
+
+Errors in what the user gave (config, kubeconfig, ports, plugins) are one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from scheduler import klog
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+log = logging.getLogger("scheduler.cli")
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 1."""
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "t"):
+        return True
+    if value in ("false", "0", "no", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r} (use true or false)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} out of range 0-65535")
+    return value
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="scheduler", description="The scheduler-lab Python scheduler.")
+    parser.add_argument("--config", help="KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
+    parser.add_argument("--kubeconfig", help="kubeconfig file; overrides clientConnection.kubeconfig")
+    parser.add_argument("--bind-address", default="0.0.0.0", help="address to serve /healthz and /metrics on")
+    parser.add_argument("--secure-port", type=_port, default=10259, help="HTTPS port (0 disables)")
+    parser.add_argument("--port", type=_port, default=0, help="plain HTTP port (0 disables)")
+    parser.add_argument("--v", "-v", type=int, default=0, metavar="N", help="log verbosity")
+    parser.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
+                        help="override leaderElection.leaderElect")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE:CLASS",
+                        help="register an out-of-tree plugin class (repeatable)")
+    return parser
+
+
+def load_plugin(spec: str) -> type:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"--plugin {spec}: expected MODULE:CLASS")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError and whatever the module raises on import
+        raise UsageError(f"--plugin {spec}: cannot import {module_name}: {exc}") from None
+    try:
+        target: Any = module
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except AttributeError:
+        raise UsageError(f"--plugin {spec}: {module_name} has no {attr}") from None
+    return target
+
+
+def _plugin_registry(specs: Sequence[str]) -> dict[str, Any] | None:
+    if not specs:
+        return None
+    from scheduler import framework
+
+    make = getattr(framework, "default_registry", None) or getattr(framework, "in_tree_registry", None)
+    registry: dict[str, Any] = dict(make()) if callable(make) else {}
+    for spec in specs:
+        plugin = load_plugin(spec)
+        name = getattr(plugin, "name", None) or getattr(plugin, "NAME", None) or plugin.__name__
+        registry[str(name)] = plugin
+    return registry
+
+
+def run(args: argparse.Namespace) -> int:
+    from scheduler import config as config_module
+    from scheduler.app import SchedulerApp, ServingOptions
+    from scheduler.framework import build_profiles
+    from scheduler.kube import KubeClient, KubeConfigError, load_configuration
+    from scheduler.state import ClusterState
+
+    klog.configure(args.v)
+    try:
+        cfg = config_module.load_config(args.config) if args.config else config_module.default_config()
+    except config_module.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{args.config}: {exc.strerror or exc}") from None
+    if args.leader_elect is not None:
+        cfg = _with_leader_elect(cfg, args.leader_elect)
+    kubeconfig = args.kubeconfig or cfg.client_connection.kubeconfig or None
+    try:
+        registry = _plugin_registry(args.plugin)
+        profiles = build_profiles(cfg, registry) if registry is not None else build_profiles(cfg)
+    except UsageError:
+        raise
+    except config_module.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        configuration = load_configuration(kubeconfig)
+    except KubeConfigError as exc:
+        raise UsageError(str(exc)) from None
+    conn = cfg.client_connection
+    name = next(iter(profiles), "scheduler")
+    kube = KubeClient(configuration, qps=float(conn.qps), burst=int(conn.burst), user_agent=f"{name}/scheduler-lab",
+                      pool_size=32)
+    app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
+                       serving=ServingOptions(bind_address=args.bind_address, port=args.port,
+                                              secure_port=args.secure_port))
+    log.info(klog.kv("Starting scheduler", version="scheduler-lab", profiles=",".join(profiles),
+                     leaderElect=bool(cfg.leader_election.leader_elect), identity=app.identity))
+    try:
+        return app.run()
+    except OSError as exc:
+        # Typically the serving port is taken.
+        raise UsageError(f"cannot serve on {args.bind_address}: {exc.strerror or exc}") from None
+
+
+def _with_leader_elect(cfg: Any, value: bool) -> Any:
+    le = cfg.leader_election
+    try:
+        return replace(cfg, leader_election=replace(le, leader_elect=value))
+    except TypeError:  # not dataclasses: mutate in place
+        le.leader_elect = value
+        return cfg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "simulate":
+        from scheduler import simulate
+
+        return int(simulate.main(args_list[1:]) or 0)
+    if args_list and args_list[0] == "run":
+        args_list = args_list[1:]
+    try:
+        args = build_parser().parse_args(args_list)
+        return run(args)
+    except UsageError as exc:
+        print(f"scheduler: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
