@@ -1,0 +1,177 @@
+"""The Python core scores exactly like kube-scheduler v1.29 on the same cluster state.
+
+A private upstream kube-scheduler (the lab's own v1.29.15 binary) runs at --v=10, where it logs
+every plugin's weighted score and each node's total for every pod it schedules. The test
+creates pods for it, rebuilds the cluster state each decision saw (the state before the batch
+plus the pods bound earlier in the scheduler's own order), runs the Python core on that state
+with the same KubeSchedulerConfiguration, and compares node by node.
+"""
+from __future__ import annotations
+
+import random
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, wait_for
+
+CONFIG = """
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+leaderElection:
+  leaderElect: false
+clientConnection:
+  kubeconfig: {kubeconfig}
+profiles:
+  - schedulerName: parity-default
+  - schedulerName: parity-most
+    pluginConfig:
+      - name: NodeResourcesFit
+        args:
+          scoringStrategy:
+            type: MostAllocated
+            resources:
+              - {{name: cpu, weight: 1}}
+              - {{name: memory, weight: 1}}
+"""
+LINE = re.compile(r'"(?P<what>Plugin scored node for pod|Calculated node\'s final score for pod)" '
+                  r'pod="(?P<pod>[^"]+)"(?: plugin="(?P<plugin>[^"]+)")? node="(?P<node>[^"]+)" score=(?P<score>-?\d+)')
+ATTEMPT = re.compile(r'"Attempting to schedule pod" pod="(?P<pod>[^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def upstream_scheduler(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
+    binary = cluster.workdir / "bin" / "kube-scheduler"
+    if cluster.provider != "local" or not binary.exists():
+        pytest.skip("needs the local lab's kube-scheduler v1.29.15 binary (local provider)")
+    work = tmp_path_factory.mktemp("parity")
+    config = work / "config.yaml"
+    config.write_text(CONFIG.format(kubeconfig=cluster.kubeconfig))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = work / "kube-scheduler.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(binary), f"--config={config}", "--bind-address=127.0.0.1",
+                                 f"--secure-port={port}", "--v=10"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "Starting Kubernetes Scheduler" in log.read_text() or (_ for _ in ()).throw(
+            NotYet("not started")), timeout=60, what="the parity kube-scheduler to start")
+        yield config, log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
+    nodes = cluster.get("/api/v1/nodes")["items"]
+    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+    return nodes, [p for p in pods if p["spec"].get("nodeName")]
+
+
+def _upstream_scores(log: Path, key: str) -> dict[str, dict[str, int]]:
+    scores: dict[str, dict[str, int]] = {}
+    for m in LINE.finditer(log.read_text()):
+        if m["pod"] != key:
+            continue
+        node = scores.setdefault(m["node"], {})
+        if m["plugin"]:
+            node[m["plugin"]] = int(m["score"])
+        else:
+            node["total"] = int(m["score"])
+    return scores
+
+
+def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names: list[str],
+             base: tuple[list[dict], list[dict]]) -> list[str]:
+    from scheduler.config import load_config
+    from scheduler.framework import build_profiles
+    from scheduler.state import ClusterState
+
+    profiles = build_profiles(load_config(str(config)))
+    order = [m["pod"] for m in ATTEMPT.finditer(log.read_text()) if m["pod"].startswith(namespace + "/")]
+    order = list(dict.fromkeys(order))  # first attempt of each pod
+    assert sorted(order) == sorted(f"{namespace}/{n}" for n in names), order
+    state = ClusterState()
+    nodes, assigned = base
+    for n in nodes:
+        state.add_node(n)
+    for p in assigned:
+        state.add_pod(p)
+    report = []
+    for key in order:
+        pod = cluster.pod(*key.split("/"))
+        chosen = pod["spec"]["nodeName"]
+        pending = {**pod, "spec": {k: v for k, v in pod["spec"].items() if k != "nodeName"},
+                   "status": {"phase": "Pending"}}
+        ours = profiles[pod["spec"]["schedulerName"]].schedule(state, pending, random.Random(0))
+        theirs = _upstream_scores(log, key)
+        if theirs:  # none when only one node was feasible: upstream then skips scoring
+            our_totals = {node: s["total"] for node, s in ours.scores.items()}
+            their_totals = {node: s["total"] for node, s in theirs.items()}
+            assert our_totals == their_totals, f"{key}: totals differ\n ours  {our_totals}\n upstream {their_totals}"
+            best = max(our_totals.values())
+            assert our_totals[chosen] == best, f"{key}: upstream chose {chosen}, not a top node for us"
+        else:
+            assert ours.node == chosen, f"{key}: single feasible node {chosen}, we chose {ours.node}"
+        report.append(f"{key} -> {chosen} {theirs.get(chosen, {}).get('total', '-')}")
+        state.add_pod(pod)  # what the next decision saw
+    return report
+
+
+def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
+    config, log = upstream_scheduler
+    base = _snapshot(cluster)
+    pods = [
+        pod_manifest("plain", scheduler="parity-default", cpu="250m", memory="256Mi"),
+        pod_manifest("no-requests", scheduler="parity-default", cpu="0", memory="0"),
+        pod_manifest("packed", scheduler="parity-most", cpu="300m", memory="512Mi"),
+        pod_manifest("on-master", scheduler="parity-most", cpu="100m", memory="64Mi",
+                     tolerations=[{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                                   "effect": "NoSchedule"}]),
+        pod_manifest("prefers-02", scheduler="parity-default", cpu="100m", memory="64Mi",
+                     affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                         {"weight": 40, "preference": {"matchExpressions": [
+                             {"key": "kubernetes.io/hostname", "operator": "In", "values": ["worker-node02"]}]}}]}}),
+    ]
+    del pods[1]["spec"]["containers"][0]["resources"]  # truly no requests: the 100m/200Mi defaults apply
+    for p in pods:
+        cluster.apply(p, namespace)
+        wait_for(lambda p=p: bound_node(cluster, namespace, p["metadata"]["name"]), timeout=60)
+    report = _compare(cluster, namespace, config, log, [p["metadata"]["name"] for p in pods], base)
+    print("\n".join(report))
+
+
+def test_deployment_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
+    # Pods owned by a ReplicaSet get PodTopologySpread's system default constraints.
+    config, log = upstream_scheduler
+    base = _snapshot(cluster)
+    template = pod_manifest("web", scheduler="parity-default", cpu="200m", memory="128Mi")
+    cluster.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                   "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "web"}},
+                            "template": {"metadata": {"labels": {"app": "web"}}, "spec": template["spec"]}}},
+                  namespace)
+
+    def all_bound() -> list[str]:
+        pods = cluster.pods(namespace, "app=web")
+        if len(pods) != 5 or not all(p["spec"].get("nodeName") for p in pods):
+            raise NotYet(f"{sum(1 for p in pods if p['spec'].get('nodeName'))}/5 bound")
+        return [p["metadata"]["name"] for p in pods]
+
+    names = wait_for(all_bound, timeout=90)
+    report = _compare(cluster, namespace, config, log, names, base)
+    print("\n".join(report))
+
+
+def test_config_is_accepted_by_both(upstream_scheduler) -> None:
+    from scheduler.config import load_config
+
+    config, log = upstream_scheduler
+    parsed = load_config(str(config))
+    assert [p.scheduler_name for p in parsed.profiles] == ["parity-default", "parity-most"]
+    assert "Starting Kubernetes Scheduler" in log.read_text()
+    assert yaml.safe_load(config.read_text())["profiles"][1]["schedulerName"] == "parity-most"

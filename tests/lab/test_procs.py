@@ -1,0 +1,55 @@
+"""Process supervision of the local lab, with real (tiny) processes."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from lab.procs import Supervisor, _alive
+
+
+def sleeper(tmp: Path) -> list[str]:
+    return [sys.executable, "-c", f"import time; open({str(tmp / 'started')!r}, 'a').close(); time.sleep(600)"]
+
+
+def test_start_records_pid_and_stop_kills_the_group(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    proc = sup.start("a", ["bash", "-c", "sleep 600 & sleep 600"])
+    assert sup.pid("a") == proc.pid and _alive(proc.pid)
+    assert sup.start("a", ["true"]).pid == proc.pid, "starting a running component twice starts nothing"
+    assert sup.stop("a", timeout=5)
+    assert sup.pid("a") is None and not _alive(proc.pid)
+    out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
+    assert out.stdout.strip() == "", "children of the group survived"
+
+
+def test_a_recycled_pid_is_never_trusted(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    sup.run_dir.mkdir(parents=True)
+    # Our own pid with a wrong start time: a stale file from an old run whose pid was reused.
+    sup.pid_path("ghost").write_text(f"{os.getpid()} 1\n")
+    assert sup.pid("ghost") is None
+    assert not sup.pid_path("ghost").exists()
+    assert not sup.stop("ghost")
+
+
+def test_sweep_finds_processes_that_name_the_lab_dir(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    stray = subprocess.Popen(sleeper(tmp_path), start_new_session=True)  # not recorded anywhere
+    try:
+        found = sup.sweep()
+        assert stray.pid in found
+        assert stray.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+
+
+def test_tail_shows_the_last_lines(tmp_path: Path) -> None:
+    sup = Supervisor(tmp_path)
+    proc = sup.start("echo", ["bash", "-c", "for i in $(seq 1 50); do echo line$i; done"])
+    os.waitpid(proc.pid, 0)
+    tail = sup.tail("echo", 3)
+    assert tail.splitlines() == ["line48", "line49", "line50"]
