@@ -1,0 +1,812 @@
+"""KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) as kube-scheduler v1.29 reads it.
+
+Loading = strict decoding (unknown or duplicate fields are errors) -> defaulting
+(``pkg/scheduler/apis/config/v1/defaults.go``) -> plugin-set merge with the default
+profile (``mergePluginSet``) -> validation (``validation.go`` and the framework's
+own checks at profile construction) -> MultiPoint expansion per extension point.
+
+Every problem is a ``ConfigError`` whose ``str()`` is one line:
+``<file>: <field path>: <what is wrong / what is accepted>``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scheduler.plugins.registry import PluginRegistry
+
+API_VERSION = "kubescheduler.config.k8s.io/v1"
+KIND = "KubeSchedulerConfiguration"
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+
+# Extension points in the order of the Go ``Plugins`` struct (multiPoint last).
+EXTENSION_POINTS = (
+    "preEnqueue", "queueSort", "preFilter", "filter", "postFilter", "preScore", "score",
+    "reserve", "permit", "preBind", "bind", "postBind",
+)
+MULTI_POINT = "multiPoint"
+
+# v1 default profile (default_plugins.go, DynamicResourceAllocation gate off): name -> weight.
+DEFAULT_MULTI_POINT: tuple[tuple[str, int | None], ...] = (
+    ("SchedulingGates", None), ("PrioritySort", None), ("NodeUnschedulable", None),
+    ("NodeName", None), ("TaintToleration", 3), ("NodeAffinity", 2), ("NodePorts", None),
+    ("NodeResourcesFit", 1), ("VolumeRestrictions", None), ("EBSLimits", None),
+    ("GCEPDLimits", None), ("NodeVolumeLimits", None), ("AzureDiskLimits", None),
+    ("VolumeBinding", None), ("VolumeZone", None), ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2), ("DefaultPreemption", None),
+    ("NodeResourcesBalancedAllocation", 1), ("ImageLocality", 1), ("DefaultBinder", None),
+)
+
+# Plugin names that older config versions knew, with what to use instead.
+REMOVED_PLUGINS = {
+    "NodeResourcesLeastAllocated": "use NodeResourcesFit with pluginConfig args scoringStrategy.type: "
+                                   "LeastAllocated",
+    "NodeResourcesMostAllocated": "use NodeResourcesFit with pluginConfig args scoringStrategy.type: "
+                                  "MostAllocated",
+    "RequestedToCapacityRatio": "use NodeResourcesFit with pluginConfig args scoringStrategy.type: "
+                                "RequestedToCapacityRatio",
+    "NodeResourceLimits": "it was removed in v1.19",
+    "NodeLabel": "use NodeAffinity (nodeSelector / node affinity) instead",
+    "ServiceAffinity": "use InterPodAffinity instead",
+    "NodePreferAvoidPods": "it was removed in v1.24",
+    "SelectorSpread": "it is not part of kubescheduler.config.k8s.io/v1; use PodTopologySpread",
+}
+
+REMOVED_FIELDS = {
+    "healthzBindAddress": "removed from KubeSchedulerConfiguration in v1beta3; kube-scheduler serves "
+                          "/healthz and /metrics on --secure-port (10259)",
+    "metricsBindAddress": "removed from KubeSchedulerConfiguration in v1beta3; kube-scheduler serves "
+                          "/healthz and /metrics on --secure-port (10259)",
+    "algorithmSource": "removed with the v1beta1 Policy API; configure plugins in profiles[].plugins",
+    "hardPodAffinitySymmetricWeight": "moved to InterPodAffinity pluginConfig args hardPodAffinityWeight",
+    "schedulerName": "moved to profiles[].schedulerName",
+    "disablePreemption": "disable the DefaultPreemption postFilter plugin instead",
+}
+
+SCORING_STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
+LEASE_LOCKS = ("leases", "endpointsleases", "configmapsleases")
+
+
+class ConfigError(ValueError):
+    """One-line configuration error: ``<file>: <field path>: <problem>``."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        self.source, self.path, self.message = source, path, message
+        text = f"{source}: {path}: {message}" if path else f"{source}: {message}"
+        super().__init__(" ".join(text.split("\n")))
+
+
+# ------------------------------------------------------------------ data model
+
+@dataclass(frozen=True)
+class PluginRef:
+    name: str
+    weight: int | None = None  # as written; only score weights matter
+
+
+@dataclass
+class PluginSet:
+    enabled: list[PluginRef] = field(default_factory=list)
+    disabled: list[PluginRef] = field(default_factory=list)
+
+
+@dataclass
+class LeaderElectionConfig:
+    leader_elect: bool = True
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    resource_lock: str = "leases"
+    resource_name: str = "kube-scheduler"
+    resource_namespace: str = "kube-system"
+
+
+@dataclass
+class ClientConnectionConfig:
+    kubeconfig: str = ""
+    qps: float = 50.0
+    burst: int = 100
+    content_type: str = "application/vnd.kubernetes.protobuf"
+    accept_content_types: str = ""
+
+
+@dataclass
+class ProfileConfig:
+    scheduler_name: str
+    # Extension point -> enabled plugins in run order, after the default merge and MultiPoint expansion.
+    plugins: dict[str, list[str]]
+    # Plugin name -> args (camelCase keys, defaults applied).
+    plugin_config: dict[str, dict[str, Any]]
+    percentage_of_nodes_to_score: int | None = None
+    # Score plugin -> weight (0 already turned into 1).
+    score_weights: dict[str, int] = field(default_factory=dict)
+    # The merged plugin sets as kube-scheduler prints them ("Using component config").
+    plugin_sets: dict[str, PluginSet] = field(default_factory=dict)
+
+
+@dataclass
+class SchedulerConfiguration:
+    parallelism: int
+    leader_election: LeaderElectionConfig
+    client_connection: ClientConnectionConfig
+    percentage_of_nodes_to_score: int | None
+    pod_initial_backoff_seconds: int
+    pod_max_backoff_seconds: int
+    profiles: list[ProfileConfig]
+    source: str = "<config>"
+    enable_profiling: bool = True
+    enable_contention_profiling: bool = True
+    delay_cache_until_active: bool = False
+    # The registry the profiles were resolved against (includes out-of-tree plugins loaded for it).
+    registry: "PluginRegistry | None" = None
+
+    def profile(self, scheduler_name: str) -> ProfileConfig:
+        for prof in self.profiles:
+            if prof.scheduler_name == scheduler_name:
+                return prof
+        raise KeyError(scheduler_name)
+
+
+# ------------------------------------------------------------------ strict decoding
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (kube-scheduler decodes strictly)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate field {key!r}", key_node.start_mark)
+        seen[key] = loader.construct_object(value_node, deep=deep)
+    return seen
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _yaml_error_line(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration string such as ``15s``, ``1m30s``, ``1.5h`` or ``0``."""
+    s = text.strip()
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    if s == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    while pos < len(s):
+        match = _DURATION_RE.match(s, pos)
+        if not match:
+            raise ValueError(text)
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if not s:
+        raise ValueError(text)
+    return sign * total
+
+
+class _Decoder:
+    """Walks the raw document against a schema; reports the first problem as a ConfigError."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, message: str) -> None:
+        raise ConfigError(self.source, path, message)
+
+    def check(self, value: Any, schema: Any, path: str) -> None:
+        if value is None:
+            return  # null means "unset" for every optional field
+        if isinstance(schema, dict):
+            if not isinstance(value, dict):
+                self.fail(path, f"expected an object, got {_describe(value)}")
+            for key, sub in value.items():
+                sub_path = f"{path}.{key}" if path else str(key)
+                if key not in schema:
+                    hint = REMOVED_FIELDS.get(key) if not path else None
+                    self.fail(sub_path, "unknown field" + (f" ({hint})" if hint else "")
+                              + f"; known fields here: {', '.join(schema)}")
+                self.check(sub, schema[key], sub_path)
+        elif isinstance(schema, list):
+            if not isinstance(value, list):
+                self.fail(path, f"expected a list, got {_describe(value)}")
+            for i, item in enumerate(value):
+                self.check(item, schema[0], f"{path}[{i}]")
+        elif schema == "str":
+            if not isinstance(value, str):
+                self.fail(path, f"expected a string, got {_describe(value)}")
+        elif schema == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(path, f"expected an integer, got {_describe(value)}")
+            if not -(2**31) <= value < 2**31:
+                self.fail(path, f"{value} does not fit in a 32-bit integer")
+        elif schema == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(path, f"expected a number, got {_describe(value)}")
+        elif schema == "bool":
+            if not isinstance(value, bool):
+                self.fail(path, f"expected true or false, got {_describe(value)}")
+        elif schema == "duration":
+            if not isinstance(value, str):
+                self.fail(path, f"expected a duration string such as \"15s\", got {_describe(value)}")
+            try:
+                parse_go_duration(value)
+            except ValueError:
+                self.fail(path, f"invalid duration {value!r}; use Go duration syntax such as 15s, 1m30s, "
+                                "500ms")
+        elif schema == "any":
+            pass
+        elif schema == "object":
+            if not isinstance(value, dict):
+                self.fail(path, f"expected an object, got {_describe(value)}")
+        else:  # pragma: no cover - schema bug
+            raise AssertionError(schema)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+_PLUGIN = {"name": "str", "weight": "int"}
+_PLUGIN_SET = {"enabled": [_PLUGIN], "disabled": [_PLUGIN]}
+_PLUGINS = {point: _PLUGIN_SET for point in (*EXTENSION_POINTS, MULTI_POINT)}
+_RESOURCE_SPEC = {"name": "str", "weight": "int"}
+_TYPE_META = {"apiVersion": "str", "kind": "str"}
+ARGS_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
+    "NodeResourcesFit": ("NodeResourcesFitArgs", {
+        **_TYPE_META, "ignoredResources": ["str"], "ignoredResourceGroups": ["str"],
+        "scoringStrategy": {
+            "type": "str", "resources": [_RESOURCE_SPEC],
+            "requestedToCapacityRatio": {"shape": [{"utilization": "int", "score": "int"}]},
+        },
+    }),
+    "NodeResourcesBalancedAllocation": ("NodeResourcesBalancedAllocationArgs", {
+        **_TYPE_META, "resources": [_RESOURCE_SPEC]}),
+    "InterPodAffinity": ("InterPodAffinityArgs", {
+        **_TYPE_META, "hardPodAffinityWeight": "int", "ignorePreferredTermsOfExistingPods": "bool"}),
+    "DefaultPreemption": ("DefaultPreemptionArgs", {
+        **_TYPE_META, "minCandidateNodesPercentage": "int", "minCandidateNodesAbsolute": "int"}),
+    "PodTopologySpread": ("PodTopologySpreadArgs", {
+        **_TYPE_META, "defaultConstraints": ["object"], "defaultingType": "str"}),
+    "NodeAffinity": ("NodeAffinityArgs", {**_TYPE_META, "addedAffinity": "object"}),
+    "VolumeBinding": ("VolumeBindingArgs", {
+        **_TYPE_META, "bindTimeoutSeconds": "int", "shape": ["object"]}),
+}
+_PROFILE = {
+    "schedulerName": "str", "percentageOfNodesToScore": "int", "plugins": _PLUGINS,
+    "pluginConfig": [{"name": "str", "args": "any"}],
+}
+_CONFIG = {
+    "apiVersion": "str", "kind": "str", "parallelism": "int",
+    "leaderElection": {
+        "leaderElect": "bool", "leaseDuration": "duration", "renewDeadline": "duration",
+        "retryPeriod": "duration", "resourceLock": "str", "resourceName": "str",
+        "resourceNamespace": "str",
+    },
+    "clientConnection": {
+        "kubeconfig": "str", "acceptContentTypes": "str", "contentType": "str", "qps": "number",
+        "burst": "int",
+    },
+    "enableProfiling": "bool", "enableContentionProfiling": "bool",
+    "percentageOfNodesToScore": "int", "podInitialBackoffSeconds": "int",
+    "podMaxBackoffSeconds": "int", "profiles": [_PROFILE], "extenders": ["any"],
+    "delayCacheUntilActive": "bool",
+}
+
+
+# ------------------------------------------------------------------ defaults
+
+def default_plugin_args(name: str) -> dict[str, Any] | None:
+    """v1 defaults of the in-tree plugin args (None for plugins without args)."""
+    resources = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
+    defaults: dict[str, dict[str, Any]] = {
+        "DefaultPreemption": {"minCandidateNodesPercentage": 10, "minCandidateNodesAbsolute": 100},
+        "InterPodAffinity": {"hardPodAffinityWeight": 1, "ignorePreferredTermsOfExistingPods": False},
+        "NodeAffinity": {},
+        "NodeResourcesBalancedAllocation": {"resources": resources},
+        "NodeResourcesFit": {"scoringStrategy": {"type": "LeastAllocated", "resources": resources}},
+        "PodTopologySpread": {"defaultingType": "System"},
+        "VolumeBinding": {"bindTimeoutSeconds": 600},
+    }
+    args = defaults.get(name)
+    return copy.deepcopy(args) if args is not None else None
+
+
+def _default_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``SetDefaults_<Plugin>Args`` on user args (returns a new dict without apiVersion/kind)."""
+    out = {k: copy.deepcopy(v) for k, v in args.items() if k not in ("apiVersion", "kind") and v is not None}
+    base = default_plugin_args(name)
+    if base is None:
+        return out
+    if name == "NodeResourcesFit":
+        strategy = out.get("scoringStrategy")
+        if strategy is None:
+            out["scoringStrategy"] = base["scoringStrategy"]
+        else:
+            strategy = {k: v for k, v in strategy.items() if v is not None}
+            if not strategy.get("resources"):
+                strategy["resources"] = copy.deepcopy(base["scoringStrategy"]["resources"])
+            strategy.setdefault("type", "")
+            out["scoringStrategy"] = strategy
+        for res in out["scoringStrategy"]["resources"]:
+            if not res.get("weight"):
+                res["weight"] = 1
+        return out
+    if name == "NodeResourcesBalancedAllocation":
+        if not out.get("resources"):
+            out["resources"] = base["resources"]
+        for res in out["resources"]:
+            if not res.get("weight"):
+                res["weight"] = 1
+        return out
+    if name == "PodTopologySpread":
+        if not out.get("defaultingType"):
+            out["defaultingType"] = "List" if out.get("defaultConstraints") else "System"
+        out.setdefault("defaultConstraints", [])
+        return out
+    for key, val in base.items():
+        out.setdefault(key, val)
+    return out
+
+
+def _default_plugin_sets() -> dict[str, PluginSet]:
+    sets = {point: PluginSet() for point in EXTENSION_POINTS}
+    sets[MULTI_POINT] = PluginSet(enabled=[PluginRef(n, w) for n, w in DEFAULT_MULTI_POINT])
+    return sets
+
+
+def merge_plugin_set(default: PluginSet, custom: PluginSet) -> PluginSet:
+    """``mergePluginSet`` of v1 defaults.go."""
+    disabled = [PluginRef(p.name) for p in custom.disabled] + [PluginRef(p.name) for p in default.disabled]
+    disabled_names = {p.name for p in disabled}
+    custom_index = {p.name: i for i, p in enumerate(custom.enabled)}
+    replaced: set[int] = set()
+    enabled: list[PluginRef] = []
+    if "*" not in disabled_names:
+        for plugin in default.enabled:
+            if plugin.name in disabled_names:
+                continue
+            if plugin.name in custom_index:
+                idx = custom_index[plugin.name]
+                plugin = custom.enabled[idx]
+                replaced.add(idx)
+            enabled.append(plugin)
+    for idx, plugin in enumerate(custom.enabled):
+        if idx not in replaced:
+            enabled.append(plugin)
+    return PluginSet(enabled=enabled, disabled=disabled)
+
+
+# ------------------------------------------------------------------ public API
+
+def default_config(registry: "PluginRegistry | None" = None) -> SchedulerConfiguration:
+    """The configuration kube-scheduler v1.29 runs with when given no config file."""
+    return load_config_data({"apiVersion": API_VERSION, "kind": KIND}, "<default>", registry)
+
+
+def load_config(path: str, registry: "PluginRegistry | None" = None) -> SchedulerConfiguration:
+    source = os.path.basename(path) or path
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(path, "", "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(path, "", "is a directory, expected a KubeSchedulerConfiguration file") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not a text file (expected YAML or JSON)") from None
+    return load_config_text(text, source, registry, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+def load_config_text(text: str, source: str = "<config>", registry: "PluginRegistry | None" = None,
+                     base_dir: str | None = None) -> SchedulerConfiguration:
+    try:
+        docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "", f"invalid YAML: {_yaml_error_line(exc)}") from None
+    if not docs:
+        raise ConfigError(source, "", "empty file; expected a KubeSchedulerConfiguration")
+    if len(docs) > 1:
+        raise ConfigError(source, "", f"{len(docs)} YAML documents; expected exactly one "
+                                      "KubeSchedulerConfiguration")
+    return load_config_data(docs[0], source, registry, base_dir)
+
+
+def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegistry | None" = None,
+                     base_dir: str | None = None) -> SchedulerConfiguration:
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", f"expected a KubeSchedulerConfiguration object, got {_describe(data)}")
+    api_version = data.get("apiVersion")
+    if api_version is None:
+        raise ConfigError(source, "apiVersion", f"required; use {API_VERSION}")
+    if api_version != API_VERSION:
+        if isinstance(api_version, str) and api_version.startswith("kubescheduler.config.k8s.io/"):
+            raise ConfigError(source, "apiVersion", f"{json_str(api_version)} is not supported by "
+                                                    f"kube-scheduler v1.29; use {API_VERSION}")
+        raise ConfigError(source, "apiVersion", f"{json_str(api_version)} is not a kube-scheduler "
+                                                f"configuration; use {API_VERSION}")
+    kind = data.get("kind")
+    if kind != KIND:
+        raise ConfigError(source, "kind", f"{json_str(kind)} is not supported; use {KIND}")
+    decoder = _Decoder(source)
+    decoder.check(data, _CONFIG, "")
+    for i, prof in enumerate(data.get("profiles") or ()):
+        for j, entry in enumerate((prof or {}).get("pluginConfig") or ()):
+            known = ARGS_SCHEMAS.get(entry.get("name"))
+            args = entry.get("args")
+            path = f"profiles[{i}].pluginConfig[{j}].args"
+            if args is not None and not isinstance(args, dict):
+                decoder.fail(path, f"expected an object, got {_describe(args)}")
+            if known is not None and args is not None:
+                kind_name, schema = known
+                if args.get("kind") not in (None, kind_name):
+                    decoder.fail(f"{path}.kind", f"{json_str(args.get('kind'))} does not match plugin "
+                                                 f"{entry.get('name')}; use {kind_name}")
+                decoder.check(args, schema, path)
+
+    if registry is None:
+        from scheduler.plugins.registry import default_registry
+        registry = default_registry()
+    registry = registry.copy()
+    return _build(data, source, registry, base_dir)
+
+
+def json_str(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _get(data: dict, key: str, default: Any) -> Any:
+    val = data.get(key)
+    return default if val is None else val
+
+
+def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | None) -> SchedulerConfiguration:
+    def fail(path: str, message: str) -> None:
+        raise ConfigError(source, path, message)
+
+    le_raw = data.get("leaderElection") or {}
+    le = LeaderElectionConfig(
+        leader_elect=_get(le_raw, "leaderElect", True),
+        lease_duration=parse_go_duration(_get(le_raw, "leaseDuration", "15s")),
+        renew_deadline=parse_go_duration(_get(le_raw, "renewDeadline", "10s")),
+        retry_period=parse_go_duration(_get(le_raw, "retryPeriod", "2s")),
+        resource_lock=_get(le_raw, "resourceLock", "leases"),
+        resource_name=_get(le_raw, "resourceName", "kube-scheduler"),
+        resource_namespace=_get(le_raw, "resourceNamespace", "kube-system"),
+    )
+    cc_raw = data.get("clientConnection") or {}
+    cc = ClientConnectionConfig(
+        kubeconfig=_get(cc_raw, "kubeconfig", ""),
+        qps=float(_get(cc_raw, "qps", 50)),
+        burst=_get(cc_raw, "burst", 100),
+        content_type=_get(cc_raw, "contentType", "application/vnd.kubernetes.protobuf"),
+        accept_content_types=_get(cc_raw, "acceptContentTypes", ""),
+    )
+    parallelism = _get(data, "parallelism", 16)
+    pct = _get(data, "percentageOfNodesToScore", 0)
+    initial_backoff = _get(data, "podInitialBackoffSeconds", 1)
+    max_backoff = _get(data, "podMaxBackoffSeconds", 10)
+
+    # --- validation of the top level (validation.go + component-base)
+    if parallelism <= 0:
+        fail("parallelism", f"Invalid value: {parallelism}: should be an integer value greater than zero")
+    if le.leader_elect:
+        for fname, val in (("leaseDuration", le.lease_duration), ("renewDeadline", le.renew_deadline),
+                           ("retryPeriod", le.retry_period)):
+            if val <= 0:
+                fail(f"leaderElection.{fname}", f"Invalid value: {json_str(le_raw.get(fname))}: must be "
+                                                "greater than zero")
+        if le.lease_duration <= le.renew_deadline:
+            fail("leaderElection.leaseDuration",
+                 f"Invalid value: {json_str(_get(le_raw, 'leaseDuration', '15s'))}: LeaseDuration must be "
+                 f"greater than RenewDeadline ({_get(le_raw, 'renewDeadline', '10s')})")
+        for fname, val in (("resourceLock", le.resource_lock), ("resourceName", le.resource_name),
+                           ("resourceNamespace", le.resource_namespace)):
+            if not val:
+                fail(f"leaderElection.{fname}", f"Invalid value: \"\": {fname} is required")
+        if le.resource_lock not in LEASE_LOCKS:
+            fail("leaderElection.resourceLock", f"{json_str(le.resource_lock)} is not supported; use leases")
+    if cc.burst < 0:
+        fail("clientConnection.burst", f"Invalid value: {cc.burst}: must be non-negative")
+    if cc.qps < 0:
+        fail("clientConnection.qps", f"Invalid value: {cc_raw.get('qps')}: must be non-negative")
+    if not 0 <= pct <= 100:
+        fail("percentageOfNodesToScore", f"Invalid value: {pct}: not in valid range [0-100]")
+    if initial_backoff <= 0:
+        fail("podInitialBackoffSeconds", f"Invalid value: {initial_backoff}: must be greater than 0")
+    if max_backoff < initial_backoff:
+        fail("podMaxBackoffSeconds", f"Invalid value: {max_backoff}: must be greater than or equal to "
+                                     "PodInitialBackoffSeconds")
+    if data.get("extenders"):
+        fail("extenders", "scheduler extenders are not supported by scheduler-lab; write a Python plugin "
+                          "instead (see examples/plugins)")
+
+    raw_profiles = data.get("profiles") or [{}]
+    if len(raw_profiles) == 1 and raw_profiles[0] is not None and raw_profiles[0].get("schedulerName") is None:
+        raw_profiles = [dict(raw_profiles[0], schedulerName=DEFAULT_SCHEDULER_NAME)]
+    profiles: list[ProfileConfig] = []
+    seen_names: set[str] = set()
+    for i, raw in enumerate(raw_profiles):
+        raw = raw or {}
+        path = f"profiles[{i}]"
+        name = raw.get("schedulerName")
+        if not name:
+            fail(f"{path}.schedulerName", "Required value: every profile needs a schedulerName when there "
+                                         "is more than one profile")
+        if name in seen_names:
+            fail(f"{path}.schedulerName", f"Duplicate value: {json_str(name)}")
+        seen_names.add(name)
+        profiles.append(_build_profile(raw, path, source, registry, base_dir))
+    queue_sorts = [tuple(p.plugins.get("queueSort", ())) for p in profiles]
+    for i, qs in enumerate(queue_sorts[1:], start=1):
+        if qs != queue_sorts[0]:
+            fail(f"profiles[{i}].plugins.queueSort", "Invalid value: queueSort must be the same for all "
+                                                    "profiles")
+
+    return SchedulerConfiguration(
+        parallelism=parallelism, leader_election=le, client_connection=cc,
+        percentage_of_nodes_to_score=pct, pod_initial_backoff_seconds=initial_backoff,
+        pod_max_backoff_seconds=max_backoff, profiles=profiles, source=source,
+        enable_profiling=_get(data, "enableProfiling", True),
+        enable_contention_profiling=_get(data, "enableContentionProfiling", True),
+        delay_cache_until_active=_get(data, "delayCacheUntilActive", False), registry=registry,
+    )
+
+
+def _plugin_set(raw: Any) -> PluginSet:
+    raw = raw or {}
+    return PluginSet(
+        enabled=[PluginRef(p["name"], p.get("weight")) for p in raw.get("enabled") or () if p],
+        disabled=[PluginRef(p["name"], p.get("weight")) for p in raw.get("disabled") or () if p],
+    )
+
+
+def _unknown_plugin(name: str, registry: "PluginRegistry") -> str:
+    hint = REMOVED_PLUGINS.get(name)
+    if hint:
+        return f"plugin {json_str(name)} does not exist in kube-scheduler v1.29; {hint}"
+    return (f"plugin {json_str(name)} does not exist; known plugins: {', '.join(registry.names())} "
+            "(register out-of-tree plugins with the scheduler_lab.plugins entry point, --plugin "
+            "module:Class, or pluginConfig args importPath)")
+
+
+def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry",
+                   base_dir: str | None) -> ProfileConfig:
+    def fail(sub: str, message: str) -> None:
+        raise ConfigError(source, f"{path}.{sub}", message)
+
+    pct = raw.get("percentageOfNodesToScore")
+    if pct is not None and not 0 <= pct <= 100:
+        fail("percentageOfNodesToScore", f"Invalid value: {pct}: not in valid range [0-100]")
+
+    # Out-of-tree plugins named by path in their args are loaded before anything refers to them.
+    raw_plugin_config = raw.get("pluginConfig") or []
+    seen: set[str] = set()
+    for j, entry in enumerate(raw_plugin_config):
+        name = entry.get("name")
+        if not name:
+            fail(f"pluginConfig[{j}].name", "Required value")
+        if name in seen:
+            fail(f"pluginConfig[{j}]", f"Duplicate value: {json_str(name)}")
+        seen.add(name)
+        args = entry.get("args") or {}
+        if "importPath" in args and name not in ARGS_SCHEMAS:
+            try:
+                registry.load(args["importPath"], name=name, base_dir=base_dir)
+            except Exception as exc:  # noqa: BLE001 - any import problem becomes one config line
+                fail(f"pluginConfig[{j}].args.importPath", f"cannot load plugin {json_str(name)} from "
+                                                           f"{json_str(args['importPath'])}: {exc}")
+
+    custom = raw.get("plugins") or {}
+    sets = _default_plugin_sets()
+    for point in (*EXTENSION_POINTS, MULTI_POINT):
+        custom_set = _plugin_set(custom.get(point))
+        for k, ref in enumerate(custom_set.enabled):
+            if ref.name in REMOVED_PLUGINS and not registry.has(ref.name):
+                fail(f"plugins.{point}.enabled[{k}]", _unknown_plugin(ref.name, registry))
+            if ref.weight is not None and ref.weight < 0:
+                fail(f"plugins.{point}.enabled[{k}].weight",
+                     f"Invalid value: {ref.weight}: a plugin weight must not be negative")
+        sets[point] = merge_plugin_set(sets[point], custom_set)
+
+    # Plugin args: user-provided (defaulted) plus defaults for every enabled plugin that has args.
+    plugin_config: dict[str, dict[str, Any]] = {}
+    for j, entry in enumerate(raw_plugin_config):
+        name = entry["name"]
+        args = entry.get("args") or {}
+        plugin_config[name] = _default_args(name, args)
+        _validate_args(name, plugin_config[name], f"{path}.pluginConfig[{j}].args", source)
+    enabled_names = {p.name for s in sets.values() for p in s.enabled}
+    for name in sorted(enabled_names):
+        if name not in plugin_config:
+            args = default_plugin_args(name)
+            if args is not None:
+                plugin_config[name] = args
+
+    plugins = _expand(sets, path, source, registry)
+    weights = _score_weights(sets, plugins.get("score", []), registry)
+    return ProfileConfig(
+        scheduler_name=raw["schedulerName"], plugins=plugins, plugin_config=plugin_config,
+        percentage_of_nodes_to_score=pct, score_weights=weights, plugin_sets=sets,
+    )
+
+
+def _expand(sets: dict[str, PluginSet], path: str, source: str,
+            registry: "PluginRegistry") -> dict[str, list[str]]:
+    """Per-extension-point plugin lists: ``updatePluginList`` + ``expandMultiPointPlugins``."""
+    multi = sets[MULTI_POINT]
+    for k, ref in enumerate(multi.enabled):
+        if not registry.has(ref.name):
+            raise ConfigError(source, f"{path}.plugins.multiPoint.enabled", _unknown_plugin(ref.name, registry))
+    result: dict[str, list[str]] = {}
+    for point in EXTENSION_POINTS:
+        pset = sets[point]
+        specific: list[str] = []
+        for ref in pset.enabled:
+            where = f"{path}.plugins.{point}.enabled"
+            if not registry.has(ref.name):
+                raise ConfigError(source, where, _unknown_plugin(ref.name, registry))
+            if not registry.implements(ref.name, point):
+                raise ConfigError(source, where, f"plugin {json_str(ref.name)} does not extend {point} "
+                                                 f"(it implements: {', '.join(registry.points(ref.name))})")
+            if ref.name in specific:
+                raise ConfigError(source, where, f"plugin {json_str(ref.name)} already registered as "
+                                                 f"{point}")
+            specific.append(ref.name)
+        disabled = {p.name for p in pset.disabled}
+        if "*" in disabled:
+            result[point] = specific
+            continue
+        overrides: list[str] = []
+        from_multi: list[str] = []
+        for ref in multi.enabled:
+            if not registry.implements(ref.name, point) or ref.name in disabled:
+                continue
+            if ref.name in specific:
+                overrides.append(ref.name)
+                continue
+            if ref.name in from_multi:
+                raise ConfigError(source, f"{path}.plugins.multiPoint.enabled",
+                                  f"plugin {json_str(ref.name)} already registered as {point}")
+            from_multi.append(ref.name)
+        ordered = [n for n in specific if n in overrides] + from_multi + [n for n in specific
+                                                                         if n not in overrides]
+        result[point] = ordered
+    return result
+
+
+def _score_weights(sets: dict[str, PluginSet], score_plugins: list[str],
+                   registry: "PluginRegistry") -> dict[str, int]:
+    """``getScoreWeights``: score.enabled first, then multiPoint; 0/unset -> 1."""
+    weights: dict[str, int] = {}
+    for ref in [*sets["score"].enabled, *sets[MULTI_POINT].enabled]:
+        if not registry.has(ref.name) or not registry.implements(ref.name, "score"):
+            continue
+        if ref.name in weights:
+            continue
+        weights[ref.name] = ref.weight or 1
+    return {name: weights.get(name, 1) for name in score_plugins}
+
+
+def _validate_resources(resources: list[dict], path: str, fail: Callable[[str, str], None]) -> None:
+    for i, res in enumerate(resources):
+        if not res.get("name"):
+            fail(f"{path}[{i}].name", "Required value: resource name")
+        weight = res.get("weight", 0)
+        if weight <= 0 or weight > 100:
+            fail(f"{path}[{i}].weight", f"Invalid value: {weight}: resource weight of {res.get('name')} "
+                                        "not in valid range (0, 100]")
+
+
+def _validate_args(name: str, args: dict[str, Any], path: str, source: str) -> None:
+    def fail(sub: str, message: str) -> None:
+        raise ConfigError(source, sub, message)
+
+    if name == "NodeResourcesFit":
+        strategy = args["scoringStrategy"]
+        stype = strategy.get("type")
+        if stype not in SCORING_STRATEGIES:
+            fail(f"{path}.scoringStrategy.type", f"Unsupported value: {json_str(stype)}: supported values: "
+                                                 + ", ".join(f'"{s}"' for s in SCORING_STRATEGIES))
+        _validate_resources(strategy["resources"], f"{path}.scoringStrategy.resources", fail)
+        rtcr = strategy.get("requestedToCapacityRatio")
+        if stype == "RequestedToCapacityRatio" and not (rtcr or {}).get("shape"):
+            fail(f"{path}.scoringStrategy.requestedToCapacityRatio.shape",
+                 "Required value: at least one point must be specified")
+        if rtcr and rtcr.get("shape") is not None:
+            shape = rtcr["shape"]
+            spath = f"{path}.scoringStrategy.requestedToCapacityRatio.shape"
+            if not shape:
+                fail(spath, "Required value: at least one point must be specified")
+            for i in range(1, len(shape)):
+                if shape[i - 1].get("utilization", 0) >= shape[i].get("utilization", 0):
+                    fail(f"{spath}[{i}].utilization", f"Invalid value: {shape[i].get('utilization', 0)}: "
+                                                      "should be greater than previous value")
+            for i, point in enumerate(shape):
+                if not 0 <= point.get("utilization", 0) <= 100:
+                    fail(f"{spath}[{i}].utilization", f"Invalid value: {point.get('utilization')}: not in "
+                                                      "valid range [0, 100]")
+                if not 0 <= point.get("score", 0) <= 10:
+                    fail(f"{spath}[{i}].score", f"Invalid value: {point.get('score')}: not in valid range "
+                                                "[0, 10]")
+        for i, res in enumerate(args.get("ignoredResourceGroups") or ()):
+            if "/" in res:
+                fail(f"{path}.ignoredResourceGroups[{i}]", f"Invalid value: {json_str(res)}: resource group "
+                                                           "name can't contain '/'")
+    elif name == "NodeResourcesBalancedAllocation":
+        _validate_resources(args["resources"], f"{path}.resources", fail)
+        for i, res in enumerate(args["resources"]):
+            if res["weight"] != 1:
+                fail(f"{path}.resources[{i}].weight", f"Invalid value: {res['weight']}: must be 1")
+    elif name == "InterPodAffinity":
+        weight = args.get("hardPodAffinityWeight", 1)
+        if not 0 <= weight <= 100:
+            fail(f"{path}.hardPodAffinityWeight", f"Invalid value: {weight}: not in valid range [0, 100]")
+    elif name == "DefaultPreemption":
+        pct = args.get("minCandidateNodesPercentage", 10)
+        absolute = args.get("minCandidateNodesAbsolute", 100)
+        if not 0 <= pct <= 100:
+            fail(f"{path}.minCandidateNodesPercentage", f"Invalid value: {pct}: not in valid range [0, 100]")
+        if absolute < 0:
+            fail(f"{path}.minCandidateNodesAbsolute", f"Invalid value: {absolute}: not in valid range "
+                                                      "[0, inf)")
+        if pct == 0 and absolute == 0:
+            fail(path, "Invalid value: both minCandidateNodesPercentage and minCandidateNodesAbsolute "
+                       "cannot be zero")
+    elif name == "PodTopologySpread":
+        dtype = args.get("defaultingType")
+        if dtype not in ("System", "List"):
+            fail(f"{path}.defaultingType", f"Unsupported value: {json_str(dtype)}: supported values: "
+                                           "\"List\", \"System\"")
+        if dtype == "System" and args.get("defaultConstraints"):
+            fail(f"{path}.defaultConstraints", "Invalid value: when .defaultingType is \"System\", "
+                                               ".defaultConstraints must be empty")
+        for i, c in enumerate(args.get("defaultConstraints") or ()):
+            cpath = f"{path}.defaultConstraints[{i}]"
+            if int(c.get("maxSkew", 0)) <= 0:
+                fail(f"{cpath}.maxSkew", f"Invalid value: {c.get('maxSkew', 0)}: must be greater than zero")
+            if not c.get("topologyKey"):
+                fail(f"{cpath}.topologyKey", "Required value: can not be empty")
+            if c.get("whenUnsatisfiable") not in ("DoNotSchedule", "ScheduleAnyway"):
+                fail(f"{cpath}.whenUnsatisfiable", f"Unsupported value: {json_str(c.get('whenUnsatisfiable'))}: "
+                                                   "supported values: \"DoNotSchedule\", \"ScheduleAnyway\"")
+            if c.get("labelSelector") is not None:
+                fail(f"{cpath}.labelSelector", "Forbidden: constraint must not define a selector, as they "
+                                               "deduced for each pod")
+    elif name == "VolumeBinding":
+        secs = args.get("bindTimeoutSeconds", 600)
+        if secs < 0:
+            fail(f"{path}.bindTimeoutSeconds", f"Invalid value: {secs}: invalid BindTimeoutSeconds, should "
+                                               "not be a negative value")

@@ -1,0 +1,506 @@
+"""A small scheduling framework in kube-scheduler's spirit, and one scheduling cycle.
+
+Plugins are plain classes (see ``Plugin``) that implement any of these methods, each
+one an extension point:
+
+    pre_enqueue(pod) -> Status | None
+    less(pod_a, pod_b) -> bool                                    (queueSort)
+    pre_filter(cycle, pod) -> None | Status | PreFilterResult     (Status(SKIP) skips its filter)
+    filter(cycle, pod, node_info) -> None | Status                (None means the node fits)
+    post_filter(cycle, pod, statuses) -> (PostFilterResult | None, Status)
+    pre_score(cycle, pod, nodes) -> None | Status                 (Status(SKIP) skips its score)
+    score(cycle, pod, node_info) -> int                           (or score_nodes(cycle, pod, nodes))
+    normalize_score(cycle, pod, nodes, scores) -> None            (in place)
+    bind(...)                                                     (marker; the I/O shell binds)
+
+``Profile.schedule`` runs PreEnqueue (gates), PreFilter, Filter over the nodes
+starting at the rotating ``next_start_node_index`` until ``numFeasibleNodesToFind``
+nodes fit, PostFilter (preemption) on failure, PreScore/Score/NormalizeScore with
+weights, and selectHost's uniform reservoir sampling among the top total scores, as
+``pkg/scheduler/schedule_one.go`` of v1.29 does.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from scheduler.config import SchedulerConfiguration
+from scheduler.messages import NO_NODES_AVAILABLE, fit_error_message
+from scheduler.state import ClusterState, NodeInfo, PodInfo, pod_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scheduler.plugins.registry import PluginRegistry
+
+MAX_NODE_SCORE = 100
+MIN_NODE_SCORE = 0
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+
+# Status codes (framework/interface.go).
+SUCCESS = "Success"
+ERROR = "Error"
+UNSCHEDULABLE = "Unschedulable"
+UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
+WAIT = "Wait"
+SKIP = "Skip"
+
+
+class Status:
+    """Result of a plugin call; ``None`` is used for success on the hot paths."""
+
+    __slots__ = ("code", "reasons", "plugin")
+
+    def __init__(self, code: str, *reasons: str, plugin: str = "") -> None:
+        self.code = code
+        self.reasons = list(reasons)
+        self.plugin = plugin
+
+    @property
+    def message(self) -> str:
+        return ", ".join(self.reasons)
+
+    def is_success(self) -> bool:
+        return self.code == SUCCESS
+
+    def is_skip(self) -> bool:
+        return self.code == SKIP
+
+    def is_unschedulable(self) -> bool:
+        return self.code in (UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE)
+
+    def __repr__(self) -> str:
+        return f"Status({self.code}, {self.reasons!r}, plugin={self.plugin!r})"
+
+
+def code_of(status: Status | None) -> str:
+    return SUCCESS if status is None else status.code
+
+
+class PreFilterResult:
+    """Restricts the nodes to evaluate (``framework.PreFilterResult``); None means all nodes."""
+
+    __slots__ = ("node_names",)
+
+    def __init__(self, node_names: Iterable[str] | None) -> None:
+        self.node_names = set(node_names) if node_names is not None else None
+
+    def merge(self, other: "PreFilterResult | None") -> "PreFilterResult":
+        if other is None or other.node_names is None:
+            return self
+        if self.node_names is None:
+            return PreFilterResult(other.node_names)
+        return PreFilterResult(self.node_names & other.node_names)
+
+
+@dataclass
+class PostFilterResult:
+    nominated_node: str | None = None
+    victims: list[str] = field(default_factory=list)
+
+
+class CycleState:
+    """Per-cycle scratch space shared by the plugins (``framework.CycleState``)."""
+
+    __slots__ = ("state", "pod", "pod_info", "rng", "data", "skip_filter", "skip_score")
+
+    def __init__(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random) -> None:
+        self.state = state
+        self.pod = pod
+        self.pod_info = PodInfo(pod)
+        self.rng = rng
+        self.data: dict[str, Any] = {}
+        self.skip_filter: set[str] = set()
+        self.skip_score: set[str] = set()
+
+    def clone(self) -> "CycleState":
+        other = CycleState.__new__(CycleState)
+        other.state, other.pod, other.pod_info, other.rng = self.state, self.pod, self.pod_info, self.rng
+        other.data = {k: (v.clone() if hasattr(v, "clone") else v) for k, v in self.data.items()}
+        other.skip_filter = set(self.skip_filter)
+        other.skip_score = set(self.skip_score)
+        return other
+
+
+class Handle:
+    """What plugins may call back into (``framework.Handle``)."""
+
+    def __init__(self, scheduler_name: str, parallelism: int = 16) -> None:
+        self.scheduler_name = scheduler_name
+        self.parallelism = parallelism
+        self.profile: Profile | None = None
+
+    def run_filter_plugins(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        assert self.profile is not None
+        return self.profile.run_filter_plugins(cycle, pod, node)
+
+    def run_prefilter_remove_pod(self, cycle: CycleState, pod: Mapping[str, Any], victim: PodInfo,
+                                 node: NodeInfo) -> None:
+        assert self.profile is not None
+        self.profile.run_prefilter_extension(cycle, pod, victim, node, add=False)
+
+    def run_prefilter_add_pod(self, cycle: CycleState, pod: Mapping[str, Any], victim: PodInfo,
+                              node: NodeInfo) -> None:
+        assert self.profile is not None
+        self.profile.run_prefilter_extension(cycle, pod, victim, node, add=True)
+
+
+class Plugin:
+    """Base class for plugins. Subclasses set ``name`` and define extension-point methods."""
+
+    name: str = ""
+
+    def __init__(self, args: Mapping[str, Any] | None = None, handle: Handle | None = None) -> None:
+        self.args: Mapping[str, Any] = args or {}
+        self.handle = handle
+
+
+@dataclass
+class ScheduleResult:
+    """Outcome of one scheduling cycle.
+
+    ``scores[node]`` holds, per score plugin that ran, the plugin's score *after*
+    NormalizeScore and *before* weighting (0..100), plus ``"total"``: the weighted sum
+    kube-scheduler compares (Σ weight × score).  Plugins skipped in PreScore are
+    absent.  ``scores`` is empty when no scoring happened (one feasible node, or none).
+    """
+
+    pod_key: str
+    node: str | None
+    scores: dict[str, dict[str, int]] = field(default_factory=dict)
+    message: str | None = None
+    evaluated_nodes: int = 0
+    feasible_nodes: int = 0
+    unschedulable_plugins: set[str] = field(default_factory=set)
+    # "scheduled" | "unschedulable" | "gated" | "error"
+    status: str = "scheduled"
+    # Set by DefaultPreemption when evicting ``victims`` (pod keys) would make the pod fit there.
+    nominated_node: str | None = None
+    victims: list[str] = field(default_factory=list)
+    weights: dict[str, int] = field(default_factory=dict)
+
+
+class _StartIndex:
+    """``sched.nextStartNodeIndex``: one rotating index shared by all profiles of a scheduler."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> int:
+    """``numFeasibleNodesToFind`` (adaptive percentageOfNodesToScore)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    pct = percentage or 0
+    if pct == 0:
+        pct = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    num = num_all_nodes * pct // 100
+    return max(num, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def scheduling_gates(pod: Mapping[str, Any]) -> list[str]:
+    return [g.get("name", "") for g in (pod.get("spec") or {}).get("schedulingGates") or ()]
+
+
+class Profile:
+    """One scheduling profile (one ``schedulerName``) with its instantiated plugins."""
+
+    def __init__(self, scheduler_name: str, plugins: Mapping[str, list[Plugin]], weights: Mapping[str, int],
+                 percentage_of_nodes_to_score: int | None, start_index: _StartIndex | None = None,
+                 handle: Handle | None = None) -> None:
+        self.scheduler_name = scheduler_name
+        self.pre_enqueue_plugins = list(plugins.get("preEnqueue", ()))
+        self.queue_sort_plugins = list(plugins.get("queueSort", ()))
+        self.pre_filter_plugins = list(plugins.get("preFilter", ()))
+        self.filter_plugins = list(plugins.get("filter", ()))
+        self.post_filter_plugins = list(plugins.get("postFilter", ()))
+        self.pre_score_plugins = list(plugins.get("preScore", ()))
+        self.score_plugins = list(plugins.get("score", ()))
+        self.bind_plugins = list(plugins.get("bind", ()))
+        self.weights = {pl.name: int(weights.get(pl.name, 1) or 1) for pl in self.score_plugins}
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self._start = start_index or _StartIndex()
+        self.handle = handle or Handle(scheduler_name)
+        self.handle.profile = self
+
+    # --------------------------------------------------------------- properties
+    @property
+    def next_start_node_index(self) -> int:
+        return self._start.value
+
+    @next_start_node_index.setter
+    def next_start_node_index(self, value: int) -> None:
+        self._start.value = value
+
+    def handles(self, pod: Mapping[str, Any]) -> bool:
+        """``responsibleForPod``: the pod's spec.schedulerName (API default: default-scheduler)."""
+        return ((pod.get("spec") or {}).get("schedulerName") or "default-scheduler") == self.scheduler_name
+
+    def plugin_names(self, point: str) -> list[str]:
+        attr = {
+            "preEnqueue": self.pre_enqueue_plugins, "queueSort": self.queue_sort_plugins,
+            "preFilter": self.pre_filter_plugins, "filter": self.filter_plugins,
+            "postFilter": self.post_filter_plugins, "preScore": self.pre_score_plugins,
+            "score": self.score_plugins, "bind": self.bind_plugins,
+        }[point]
+        return [pl.name for pl in attr]
+
+    def less(self, pod_a: Mapping[str, Any], pod_b: Mapping[str, Any]) -> bool:
+        """QueueSort order (PrioritySort when enabled)."""
+        if self.queue_sort_plugins:
+            return bool(self.queue_sort_plugins[0].less(pod_a, pod_b))
+        return False
+
+    # --------------------------------------------------------------- helpers for plugins
+    def run_filter_plugins(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        for pl in self.filter_plugins:
+            if pl.name in cycle.skip_filter:
+                continue
+            st = pl.filter(cycle, pod, node)
+            if st is not None and st.code != SUCCESS:
+                st.plugin = pl.name
+                return st
+        return None
+
+    def run_prefilter_extension(self, cycle: CycleState, pod: Mapping[str, Any], other: PodInfo,
+                                node: NodeInfo, add: bool) -> None:
+        for pl in self.pre_filter_plugins:
+            if pl.name in cycle.skip_filter:
+                continue
+            method = getattr(pl, "add_pod" if add else "remove_pod", None)
+            if method is not None:
+                method(cycle, pod, other, node)
+
+    # --------------------------------------------------------------- the cycle
+    def schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random | None = None,
+                 *, detail: bool = True) -> ScheduleResult:
+        """Decide where ``pod`` goes. Does not modify ``state`` (the caller assumes/binds)."""
+        rng = rng or random.Random()
+        with state.lock:
+            return self._schedule(state, pod, rng, detail)
+
+    def _schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random,
+                  detail: bool) -> ScheduleResult:
+        key = pod_key(pod)
+        for pl in self.pre_enqueue_plugins:
+            st = pl.pre_enqueue(pod)
+            if st is not None and st.code != SUCCESS:
+                return ScheduleResult(key, None, message=st.message, status="gated",
+                                      unschedulable_plugins={pl.name})
+        all_nodes = state.node_list()
+        num_all = len(all_nodes)
+        if num_all == 0:
+            return ScheduleResult(key, None, message=NO_NODES_AVAILABLE, status="error")
+
+        cycle = CycleState(state, pod, rng)
+        statuses: dict[str, Status] = {}
+        unschedulable_plugins: set[str] = set()
+
+        # ---- PreFilter
+        pre_result: PreFilterResult | None = None
+        with_nodes: list[str] = []
+        for pl in self.pre_filter_plugins:
+            out = pl.pre_filter(cycle, pod)
+            if out is None:
+                continue
+            if isinstance(out, PreFilterResult):
+                if out.node_names is not None:
+                    with_nodes.append(pl.name)
+                pre_result = out if pre_result is None else pre_result.merge(out)
+                if pre_result.node_names is not None and not pre_result.node_names:
+                    msg = (f"node(s) didn't satisfy plugin {with_nodes[0]}" if len(with_nodes) == 1 else
+                           f"node(s) didn't satisfy plugin(s) [{' '.join(with_nodes)}] simultaneously")
+                    return self._prefilter_failure(cycle, pod, key, all_nodes,
+                                                   Status(UNSCHEDULABLE, msg, plugin=pl.name))
+                continue
+            if out.code == SKIP:
+                cycle.skip_filter.add(pl.name)
+                continue
+            if out.code != SUCCESS:
+                out.plugin = pl.name
+                if out.is_unschedulable():
+                    return self._prefilter_failure(cycle, pod, key, all_nodes, out)
+                return ScheduleResult(key, None, message=f"running PreFilter plugin {pl.name!r}: {out.message}",
+                                      status="error", unschedulable_plugins={pl.name})
+
+        # ---- nominated node first (a previous preemption chose it)
+        nominated = (pod.get("status") or {}).get("nominatedNodeName")
+        if nominated:
+            ni = state.get_node_info(nominated)
+            if ni is not None and (pre_result is None or pre_result.node_names is None
+                                   or nominated in pre_result.node_names):
+                if self.run_filter_plugins(cycle, pod, ni) is None:
+                    return ScheduleResult(key, nominated, evaluated_nodes=1, feasible_nodes=1,
+                                          weights=dict(self.weights))
+
+        nodes = all_nodes
+        if pre_result is not None and pre_result.node_names is not None:
+            allowed = pre_result.node_names
+            nodes = []
+            for ni in all_nodes:
+                if ni.name in allowed:
+                    nodes.append(ni)
+                else:
+                    statuses[ni.name] = Status(UNSCHEDULABLE_AND_UNRESOLVABLE,
+                                               "node is filtered out by the prefilter result")
+
+        # ---- Filter, from the rotating start index, until enough feasible nodes are found
+        feasible: list[NodeInfo] = []
+        total = len(nodes)
+        to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, total)
+        start = self._start.value
+        filters = [(pl.name, pl.filter) for pl in self.filter_plugins if pl.name not in cycle.skip_filter]
+        if not filters:
+            feasible = [nodes[(start + i) % total] for i in range(min(to_find, total))] if total else []
+        else:
+            append = feasible.append
+            i = 0
+            while i < total and len(feasible) < to_find:
+                ni = nodes[(start + i) % total]
+                i += 1
+                for name, flt in filters:
+                    st = flt(cycle, pod, ni)
+                    if st is not None and st.code != SUCCESS:
+                        st.plugin = name
+                        statuses[ni.name] = st
+                        unschedulable_plugins.add(name)
+                        break
+                else:
+                    append(ni)
+        processed = len(feasible) + len(statuses)
+        self._start.value = (start + processed) % num_all
+
+        if not feasible:
+            return self._fit_error(cycle, pod, key, num_all, statuses, unschedulable_plugins)
+        if len(feasible) == 1:
+            return ScheduleResult(key, feasible[0].name, evaluated_nodes=1 + len(statuses), feasible_nodes=1,
+                                  unschedulable_plugins=unschedulable_plugins, weights=dict(self.weights))
+
+        # ---- PreScore / Score / NormalizeScore / weights
+        for pl in self.pre_score_plugins:
+            st = pl.pre_score(cycle, pod, feasible)
+            if st is None:
+                continue
+            if st.code == SKIP:
+                cycle.skip_score.add(pl.name)
+            elif st.code != SUCCESS:
+                return ScheduleResult(key, None, message=f"running PreScore plugin {pl.name!r}: {st.message}",
+                                      status="error")
+        m = len(feasible)
+        per_plugin: list[tuple[str, list[int]]] = []
+        totals = [0] * m
+        ran_any = False
+        for pl in self.score_plugins:
+            if pl.name in cycle.skip_score:
+                continue
+            ran_any = True
+            batch = getattr(pl, "score_nodes", None)
+            if batch is not None:
+                scores = batch(cycle, pod, feasible)
+            else:
+                score = pl.score
+                scores = [int(score(cycle, pod, ni)) for ni in feasible]
+            normalize = getattr(pl, "normalize_score", None)
+            if normalize is not None:
+                normalize(cycle, pod, feasible, scores)
+            lo, hi = min(scores), max(scores)
+            if lo < MIN_NODE_SCORE or hi > MAX_NODE_SCORE:
+                bad = lo if lo < MIN_NODE_SCORE else hi
+                return ScheduleResult(
+                    key, None, status="error",
+                    message=f"plugin {pl.name!r} returns an invalid score {bad}, it should in the range of "
+                            f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing")
+            weight = self.weights[pl.name]
+            if weight == 1:
+                totals = [t + s for t, s in zip(totals, scores)]
+            else:
+                totals = [t + s * weight for t, s in zip(totals, scores)]
+            per_plugin.append((pl.name, scores))
+        if not ran_any:
+            totals = [1] * m  # prioritizeNodes: no score plugins -> every node scores 1
+
+        # ---- selectHost: uniform reservoir sampling among the maximum total score
+        best = max(totals)
+        selected = -1
+        count = 0
+        for idx, total_score in enumerate(totals):
+            if total_score == best:
+                count += 1
+                if count == 1 or rng.randrange(count) == 0:
+                    selected = idx
+        host = feasible[selected].name
+
+        score_map: dict[str, dict[str, int]] = {}
+        if detail:
+            for idx, ni in enumerate(feasible):
+                entry = {name: scores[idx] for name, scores in per_plugin}
+                entry["total"] = totals[idx]
+                score_map[ni.name] = entry
+        return ScheduleResult(key, host, score_map, None, evaluated_nodes=len(feasible) + len(statuses),
+                              feasible_nodes=len(feasible), unschedulable_plugins=unschedulable_plugins,
+                              weights=dict(self.weights))
+
+    # --------------------------------------------------------------- failures
+    def _prefilter_failure(self, cycle: CycleState, pod: Mapping[str, Any], key: str,
+                           all_nodes: list[NodeInfo], status: Status) -> ScheduleResult:
+        statuses = {ni.name: status for ni in all_nodes}
+        return self._fit_error(cycle, pod, key, len(all_nodes), statuses, {status.plugin},
+                               prefilter_msg=status.message)
+
+    def _fit_error(self, cycle: CycleState, pod: Mapping[str, Any], key: str, num_all: int,
+                   statuses: dict[str, Status], plugins: set[str], prefilter_msg: str = "") -> ScheduleResult:
+        post_msg = ""
+        nominated: str | None = None
+        victims: list[str] = []
+        if self.post_filter_plugins:
+            reasons: list[str] = []
+            for pl in self.post_filter_plugins:
+                result, st = pl.post_filter(cycle, pod, statuses)
+                if st is None or st.code == SUCCESS:
+                    if result is not None:
+                        nominated, victims = result.nominated_node, list(result.victims)
+                    reasons = []
+                    break
+                if st.code == UNSCHEDULABLE_AND_UNRESOLVABLE:
+                    reasons = list(st.reasons)
+                    break
+                reasons.extend(st.reasons)
+            post_msg = ", ".join(reasons)
+        message = fit_error_message(num_all, statuses, prefilter_msg, post_msg)
+        return ScheduleResult(key, None, message=message, evaluated_nodes=len(statuses), feasible_nodes=0,
+                              unschedulable_plugins=plugins, status="unschedulable",
+                              nominated_node=nominated, victims=victims, weights=dict(self.weights))
+
+
+# ------------------------------------------------------------------- construction
+
+def build_profiles(config: SchedulerConfiguration,
+                   registry: "PluginRegistry | None" = None) -> dict[str, Profile]:
+    """Instantiate every profile of ``config`` (keyed by schedulerName)."""
+    if registry is None:
+        registry = config.registry
+    if registry is None:
+        from scheduler.plugins.registry import default_registry
+        registry = default_registry()
+    start = _StartIndex()
+    profiles: dict[str, Profile] = {}
+    for prof in config.profiles:
+        handle = Handle(prof.scheduler_name, config.parallelism)
+        instances: dict[str, Plugin] = {}
+        plugins: dict[str, list[Plugin]] = {}
+        for point, names in prof.plugins.items():
+            lst = []
+            for name in names:
+                if name not in instances:
+                    instances[name] = registry.create(name, prof.plugin_config.get(name) or {}, handle)
+                lst.append(instances[name])
+            plugins[point] = lst
+        profiles[prof.scheduler_name] = Profile(
+            prof.scheduler_name, plugins, prof.score_weights,
+            prof.percentage_of_nodes_to_score if prof.percentage_of_nodes_to_score is not None
+            else config.percentage_of_nodes_to_score,
+            start_index=start, handle=handle)
+    return profiles

@@ -1,0 +1,48 @@
+"""Event texts of kube-scheduler v1.29 (FitError.Error and friends)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from scheduler.framework import Status
+
+NO_NODES_AVAILABLE = "no nodes available to schedule pods"
+PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
+NO_PREEMPTION_VICTIMS = "No preemption victims found for incoming pod"
+NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."
+NOT_ELIGIBLE_TERMINATING = "not eligible due to a terminating pod on the nominated node."
+
+
+def reason_histogram(statuses: Mapping[str, "Status"]) -> str:
+    """"N reason" parts, counted over every reason of every node, sorted as plain strings."""
+    counts: Counter[str] = Counter()
+    for status in statuses.values():
+        for reason in status.reasons:
+            counts[reason] += 1
+    return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
+
+
+def fit_error_message(num_all_nodes: int, statuses: Mapping[str, "Status"], pre_filter_msg: str = "",
+                      post_filter_msg: str = "") -> str:
+    """``FitError.Error()`` of v1.29.
+
+    v1.29 appends the PostFilter message with ``" %v."``; the preemption message is
+    itself a FitError ending in ".", so 1.29 events end in ".." (fixed in 1.30).
+    """
+    msg = f"0/{num_all_nodes} nodes are available:"
+    if pre_filter_msg:
+        msg += f" {pre_filter_msg}."
+    else:
+        hist = reason_histogram(statuses)
+        if hist:
+            msg += f" {hist}."
+    if post_filter_msg:
+        msg += f" {post_filter_msg}."
+    return msg
+
+
+def scheduled_message(namespace: str, name: str, node: str) -> str:
+    """Note of the ``Scheduled`` event."""
+    return f"Successfully assigned {namespace}/{name} to {node}"

@@ -1,0 +1,20 @@
+"""NodeName (Filter): a pod that names a node only fits that node."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from scheduler.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.state import NodeInfo
+
+ERR_REASON = "node(s) didn't match the requested node name"
+
+
+class NodeName(Plugin):
+    name = "NodeName"
+
+    def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        wanted = (pod.get("spec") or {}).get("nodeName")
+        if not wanted or wanted == node.name:
+            return None
+        return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON)

@@ -1,0 +1,23 @@
+"""NodeUnschedulable (Filter): cordoned nodes, unless the pod tolerates the unschedulable taint."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from scheduler.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.plugins.helper import TAINT_NO_SCHEDULE, parse_tolerations, tolerations_tolerate
+from scheduler.state import NodeInfo
+
+ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
+UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "", TAINT_NO_SCHEDULE)
+
+
+class NodeUnschedulable(Plugin):
+    name = "NodeUnschedulable"
+
+    def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        if not node.unschedulable:
+            return None
+        if tolerations_tolerate(parse_tolerations(pod), UNSCHEDULABLE_TAINT):
+            return None
+        return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)

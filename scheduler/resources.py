@@ -1,0 +1,265 @@
+"""Resource quantities and the pod-request rules of kube-scheduler v1.29.
+
+Quantities are parsed exactly (``fractions.Fraction``) and converted the way
+``resource.Quantity`` does: ``MilliValue()`` for cpu, ``Value()`` for everything
+else, both rounded *up* (away from zero).
+
+Pod requests follow ``pkg/api/v1/resource/helpers.go`` ``PodRequests`` of 1.29:
+
+    request = max(sum(containers) + sum(sidecars), max_i(init_i + sum(sidecars before i))) + overhead
+
+where a sidecar is an init container with ``restartPolicy: Always``.  Resource
+lists keep *key presence* because the scoring defaults (100m cpu, 200Mi memory)
+only fill keys that are absent, never an explicit ``0``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, Mapping
+
+CPU = "cpu"
+MEMORY = "memory"
+EPHEMERAL_STORAGE = "ephemeral-storage"
+PODS = "pods"
+
+# pkg/scheduler/util/pod_resources.go
+DEFAULT_MILLI_CPU_REQUEST = 100
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+
+NON_ZERO_DEFAULTS: dict[str, int] = {CPU: DEFAULT_MILLI_CPU_REQUEST, MEMORY: DEFAULT_MEMORY_REQUEST}
+
+ResourceList = dict[str, int]  # name -> integer amount (cpu in millicores)
+
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
+    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
+    "P": Fraction(10**15), "E": Fraction(10**18),
+}
+_QUANTITY_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(.*)$")
+
+
+class QuantityError(ValueError):
+    """A string that is not a Kubernetes resource quantity."""
+
+
+@lru_cache(maxsize=4096)
+def _parse_quantity_str(text: str) -> Fraction:
+    match = _QUANTITY_RE.match(text.strip())
+    if not match:
+        raise QuantityError(f"invalid quantity {text!r}")
+    number, suffix = match.groups()
+    value = Fraction(number)
+    if suffix in _BINARY_SUFFIXES:
+        return value * _BINARY_SUFFIXES[suffix]
+    if suffix in _DECIMAL_SUFFIXES:
+        return value * _DECIMAL_SUFFIXES[suffix]
+    if suffix[:1] in ("e", "E") and re.fullmatch(r"[eE][+-]?\d+", suffix):
+        return value * Fraction(10) ** int(suffix[1:])
+    raise QuantityError(f"invalid quantity {text!r}")
+
+
+def parse_quantity(quantity: Any) -> Fraction:
+    """Parse a quantity such as ``"100m"``, ``"1.5Gi"``, ``"2"``, ``1e3`` or an int."""
+    if isinstance(quantity, bool):
+        raise QuantityError(f"invalid quantity {quantity!r}")
+    if isinstance(quantity, int):
+        return Fraction(quantity)
+    if isinstance(quantity, float):
+        return Fraction(str(quantity))
+    if isinstance(quantity, str):
+        return _parse_quantity_str(quantity)
+    raise QuantityError(f"invalid quantity {quantity!r}")
+
+
+def _ceil(value: Fraction) -> int:
+    return math.ceil(value) if value >= 0 else -math.ceil(-value)
+
+
+def milli_value(quantity: Any) -> int:
+    return _ceil(parse_quantity(quantity) * 1000)
+
+
+def value(quantity: Any) -> int:
+    return _ceil(parse_quantity(quantity))
+
+
+def amount(name: str, quantity: Any) -> int:
+    """Integer amount of resource ``name`` the way the scheduler counts it."""
+    return milli_value(quantity) if name == CPU else value(quantity)
+
+
+def is_scalar_resource(name: str) -> bool:
+    """``schedutil.IsScalarResourceName``: extended, hugepages, prefixed native, attachable volumes."""
+    if name.startswith("hugepages-") or name.startswith("attachable-volumes-"):
+        return True
+    if "/" in name:
+        # Extended resources live outside the kubernetes.io domain; names inside it
+        # (requests.*, kubernetes.io/...) are "prefixed native" and also scalar.
+        return not name.startswith("requests.")
+    return False
+
+
+def resource_list(raw: Mapping[str, Any] | None) -> ResourceList:
+    if not raw:
+        return {}
+    return {name: amount(name, q) for name, q in raw.items()}
+
+
+def _add(into: ResourceList, other: Mapping[str, int]) -> None:
+    for name, qty in other.items():
+        into[name] = into.get(name, 0) + qty
+
+
+def _max_into(into: ResourceList, other: Mapping[str, int]) -> None:
+    for name, qty in other.items():
+        if name not in into or qty > into[name]:
+            into[name] = qty
+
+
+def _apply_non_missing(reqs: ResourceList, defaults: Mapping[str, int]) -> ResourceList:
+    if all(name in reqs for name in defaults):
+        return reqs
+    out = dict(reqs)
+    for name, qty in defaults.items():
+        out.setdefault(name, qty)
+    return out
+
+
+def _container_requests(container: Mapping[str, Any]) -> ResourceList:
+    return resource_list((container.get("resources") or {}).get("requests"))
+
+
+def is_sidecar(container: Mapping[str, Any]) -> bool:
+    return container.get("restartPolicy") == "Always"
+
+
+def pod_requests(pod: Mapping[str, Any], non_missing: Mapping[str, int] | None = None,
+                 exclude_overhead: bool = False) -> ResourceList:
+    """``resourcehelper.PodRequests`` of v1.29 (sidecar aware, overhead added)."""
+    spec = pod.get("spec") or {}
+    reqs: ResourceList = {}
+    for container in spec.get("containers") or ():
+        creqs = _container_requests(container)
+        if non_missing:
+            creqs = _apply_non_missing(creqs, non_missing)
+        _add(reqs, creqs)
+    sidecars: ResourceList = {}
+    init_max: ResourceList = {}
+    for container in spec.get("initContainers") or ():
+        creqs = _container_requests(container)
+        if non_missing:
+            creqs = _apply_non_missing(creqs, non_missing)
+        if is_sidecar(container):
+            _add(reqs, creqs)
+            _add(sidecars, creqs)
+            use = sidecars
+        else:
+            use = dict(creqs)
+            _add(use, sidecars)
+        _max_into(init_max, use)
+    _max_into(reqs, init_max)
+    if not exclude_overhead and spec.get("overhead"):
+        _add(reqs, resource_list(spec["overhead"]))
+    return reqs
+
+
+def non_zero_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
+    """Node-side non-zero cpu/memory of a pod (``calculateResource`` in framework/types.go).
+
+    max(sum of containers' non-zero requests, max over init uses) + overhead, where a
+    missing cpu/memory key counts as 100m / 200Mi.  Sidecars are not summed into the
+    containers part (they only appear through the init-use lists), as upstream does.
+    """
+    spec = pod.get("spec") or {}
+    cpu = mem = 0
+    for container in spec.get("containers") or ():
+        creqs = _container_requests(container)
+        cpu += creqs.get(CPU, DEFAULT_MILLI_CPU_REQUEST)
+        mem += creqs.get(MEMORY, DEFAULT_MEMORY_REQUEST)
+    init_cpu = init_mem = 0
+    sidecars: ResourceList = {}
+    for container in spec.get("initContainers") or ():
+        creqs = _container_requests(container)
+        if is_sidecar(container):
+            _add(sidecars, creqs)
+            use = sidecars
+        else:
+            use = dict(creqs)
+            _add(use, sidecars)
+        init_cpu = max(init_cpu, use.get(CPU, DEFAULT_MILLI_CPU_REQUEST))
+        init_mem = max(init_mem, use.get(MEMORY, DEFAULT_MEMORY_REQUEST))
+    cpu = max(cpu, init_cpu)
+    mem = max(mem, init_mem)
+    overhead = spec.get("overhead") or {}
+    if CPU in overhead:
+        cpu += milli_value(overhead[CPU])
+    if MEMORY in overhead:
+        mem += value(overhead[MEMORY])
+    return cpu, mem
+
+
+class Resource:
+    """The scheduler's ``framework.Resource``: cpu (milli), memory, ephemeral storage, scalars."""
+
+    __slots__ = ("milli_cpu", "memory", "ephemeral_storage", "scalars")
+
+    def __init__(self, milli_cpu: int = 0, memory: int = 0, ephemeral_storage: int = 0,
+                 scalars: dict[str, int] | None = None) -> None:
+        self.milli_cpu = milli_cpu
+        self.memory = memory
+        self.ephemeral_storage = ephemeral_storage
+        self.scalars = scalars if scalars is not None else {}
+
+    @classmethod
+    def from_list(cls, rl: Mapping[str, int]) -> "Resource":
+        res = cls()
+        for name, qty in rl.items():
+            if name == CPU:
+                res.milli_cpu = qty
+            elif name == MEMORY:
+                res.memory = qty
+            elif name == EPHEMERAL_STORAGE:
+                res.ephemeral_storage = qty
+            elif is_scalar_resource(name):
+                res.scalars[name] = qty
+        return res
+
+    def add(self, other: "Resource", sign: int = 1) -> None:
+        self.milli_cpu += sign * other.milli_cpu
+        self.memory += sign * other.memory
+        self.ephemeral_storage += sign * other.ephemeral_storage
+        for name, qty in other.scalars.items():
+            self.scalars[name] = self.scalars.get(name, 0) + sign * qty
+
+    def clone(self) -> "Resource":
+        return Resource(self.milli_cpu, self.memory, self.ephemeral_storage, dict(self.scalars))
+
+    def is_zero(self) -> bool:
+        return not (self.milli_cpu or self.memory or self.ephemeral_storage or self.scalars)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Resource) and (
+            self.milli_cpu, self.memory, self.ephemeral_storage, self.scalars
+        ) == (other.milli_cpu, other.memory, other.ephemeral_storage, other.scalars)
+
+    def __repr__(self) -> str:
+        return (f"Resource(milli_cpu={self.milli_cpu}, memory={self.memory}, "
+                f"ephemeral_storage={self.ephemeral_storage}, scalars={self.scalars})")
+
+
+def pod_resource(pod: Mapping[str, Any]) -> Resource:
+    """What the Fit filter compares: ``computePodResourceRequest`` (real requests, no defaults)."""
+    return Resource.from_list(pod_requests(pod))
+
+
+def node_allocatable(node: Mapping[str, Any]) -> tuple[Resource, int]:
+    """Allocatable resources and allowed pod count of a Node object."""
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    rl = resource_list(alloc)
+    pods = rl.pop(PODS, 0)
+    return Resource.from_list(rl), pods

@@ -1,0 +1,523 @@
+"""Cluster state for scheduling decisions: nodes and the pods bound (or assumed) to them.
+
+``ClusterState`` mirrors kube-scheduler's cache + snapshot: it is updated
+*incrementally* from watch events (``add_node``/``update_pod``/...) and keeps per-node
+aggregates (requested and non-zero requested resources, pod count, host ports, image
+states), so a scheduling decision never rescans all pods.
+
+Thread safety: one writer (the informer thread) and one reader (the scheduling
+thread).  Every mutator takes ``state.lock`` (a ``threading.RLock``); the live
+scheduler must hold the same lock while it calls ``Profile.schedule`` (which also
+takes it; the lock is re-entrant) so a decision sees a consistent state.
+
+Terminal pods (phase Succeeded/Failed) are never counted, like the scheduler's pod
+informer which filters them out with a field selector.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, Mapping
+
+from scheduler.plugins.helper import (
+    LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
+)
+from scheduler.resources import Resource, node_allocatable, non_zero_requests, pod_resource
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
+
+ZONE_LABELS = ("failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone")
+REGION_LABELS = ("failure-domain.beta.kubernetes.io/region", "topology.kubernetes.io/region")
+
+
+def pod_key(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
+
+
+def pod_uid(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return meta.get("uid") or pod_key(pod)
+
+
+def pod_priority(pod: Mapping[str, Any]) -> int:
+    prio = (pod.get("spec") or {}).get("priority")
+    return int(prio) if prio is not None else 0
+
+
+def is_terminal(pod: Mapping[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
+
+
+def host_ports(pod: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
+    """(hostIP, protocol, hostPort) of every container port with a hostPort (``getContainerPorts``)."""
+    out = []
+    for container in (pod.get("spec") or {}).get("containers") or ():
+        for port in container.get("ports") or ():
+            hp = int(port.get("hostPort") or 0)
+            if hp <= 0:
+                continue
+            out.append((port.get("hostIP") or DEFAULT_BIND_ALL_HOST_IP, port.get("protocol") or "TCP", hp))
+    return tuple(out)
+
+
+class PodInfo:
+    """A pod plus everything the scheduler derives from it once (``framework.PodInfo``)."""
+
+    __slots__ = (
+        "pod", "key", "uid", "namespace", "name", "labels", "priority", "requested", "non0_cpu",
+        "non0_mem", "ports", "required_affinity", "required_anti_affinity", "preferred_affinity",
+        "preferred_anti_affinity", "terminating", "node_name",
+    )
+
+    def __init__(self, pod: Mapping[str, Any], node_name: str | None = None) -> None:
+        meta = pod.get("metadata") or {}
+        self.pod = pod
+        self.key = pod_key(pod)
+        self.uid = pod_uid(pod)
+        self.namespace = meta.get("namespace") or "default"
+        self.name = meta.get("name", "")
+        self.labels: dict[str, str] = meta.get("labels") or {}
+        self.priority = pod_priority(pod)
+        self.requested: Resource = pod_resource(pod)
+        self.non0_cpu, self.non0_mem = non_zero_requests(pod)
+        self.ports = host_ports(pod)
+        self.required_affinity: tuple[AffinityTerm, ...] = affinity_terms(pod, "podAffinity", True)
+        self.required_anti_affinity = affinity_terms(pod, "podAntiAffinity", True)
+        self.preferred_affinity = affinity_terms(pod, "podAffinity", False)
+        self.preferred_anti_affinity = affinity_terms(pod, "podAntiAffinity", False)
+        self.terminating = meta.get("deletionTimestamp") is not None
+        self.node_name = node_name or (pod.get("spec") or {}).get("nodeName")
+
+    @property
+    def has_affinity(self) -> bool:
+        return bool(self.required_affinity or self.required_anti_affinity or self.preferred_affinity
+                    or self.preferred_anti_affinity)
+
+
+class NodeInfo:
+    """One node with cached aggregates over the pods on it (``framework.NodeInfo``)."""
+
+    __slots__ = (
+        "name", "node", "labels", "taints", "unschedulable", "allocatable", "allowed_pods",
+        "requested", "non0_cpu", "non0_mem", "pods", "used_ports", "images",
+        "pods_with_affinity", "pods_with_required_anti_affinity", "generation",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.node: Mapping[str, Any] | None = None
+        self.labels: dict[str, str] = {}
+        self.taints: tuple[Taint, ...] = ()
+        self.unschedulable = False
+        self.allocatable = Resource()
+        self.allowed_pods = 0
+        self.requested = Resource()
+        self.non0_cpu = 0
+        self.non0_mem = 0
+        self.pods: dict[str, PodInfo] = {}
+        self.used_ports: dict[tuple[str, str, int], int] = {}
+        self.images: dict[str, int] = {}  # image name -> size in bytes (from node.status.images)
+        self.pods_with_affinity: dict[str, PodInfo] = {}
+        self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
+        self.generation = 0
+
+    # -- node object
+    def set_node(self, node: Mapping[str, Any]) -> None:
+        self.node = node
+        self.labels = (node.get("metadata") or {}).get("labels") or {}
+        self.taints = parse_taints(node)
+        self.unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
+        self.allocatable, self.allowed_pods = node_allocatable(node)
+        images: dict[str, int] = {}
+        for image in (node.get("status") or {}).get("images") or ():
+            size = int(image.get("sizeBytes") or 0)
+            for name in image.get("names") or ():
+                images.setdefault(name, size)
+        self.images = images
+        self.generation += 1
+
+    # -- pods
+    def add_pod(self, info: PodInfo) -> None:
+        self.pods[info.uid] = info
+        self.requested.add(info.requested)
+        self.non0_cpu += info.non0_cpu
+        self.non0_mem += info.non0_mem
+        for port in info.ports:
+            self.used_ports[port] = self.used_ports.get(port, 0) + 1
+        if info.has_affinity:
+            self.pods_with_affinity[info.uid] = info
+        if info.required_anti_affinity:
+            self.pods_with_required_anti_affinity[info.uid] = info
+        self.generation += 1
+
+    def remove_pod(self, uid: str) -> PodInfo | None:
+        info = self.pods.pop(uid, None)
+        if info is None:
+            return None
+        self.requested.add(info.requested, -1)
+        self.non0_cpu -= info.non0_cpu
+        self.non0_mem -= info.non0_mem
+        for port in info.ports:
+            left = self.used_ports.get(port, 0) - 1
+            if left > 0:
+                self.used_ports[port] = left
+            else:
+                self.used_ports.pop(port, None)
+        self.pods_with_affinity.pop(uid, None)
+        self.pods_with_required_anti_affinity.pop(uid, None)
+        self.generation += 1
+        return info
+
+    def clone(self) -> "NodeInfo":
+        """A copy whose pod set can be changed without touching the state (preemption dry runs)."""
+        other = NodeInfo(self.name)
+        other.node, other.labels, other.taints = self.node, self.labels, self.taints
+        other.unschedulable, other.allocatable, other.allowed_pods = (
+            self.unschedulable, self.allocatable, self.allowed_pods)
+        other.requested = self.requested.clone()
+        other.non0_cpu, other.non0_mem = self.non0_cpu, self.non0_mem
+        other.pods = dict(self.pods)
+        other.used_ports = dict(self.used_ports)
+        other.images = self.images
+        other.pods_with_affinity = dict(self.pods_with_affinity)
+        other.pods_with_required_anti_affinity = dict(self.pods_with_required_anti_affinity)
+        other.generation = self.generation
+        return other
+
+    @property
+    def num_pods(self) -> int:
+        return len(self.pods)
+
+    def port_conflict(self, ip: str, protocol: str, port: int) -> bool:
+        """``HostPortInfo.CheckConflict``."""
+        used = self.used_ports
+        if not used:
+            return False
+        if ip == DEFAULT_BIND_ALL_HOST_IP:
+            return any(p[1] == protocol and p[2] == port for p in used)
+        return ((DEFAULT_BIND_ALL_HOST_IP, protocol, port) in used) or ((ip, protocol, port) in used)
+
+    def __repr__(self) -> str:
+        return f"NodeInfo({self.name}, pods={len(self.pods)})"
+
+
+def zone_key(labels: Mapping[str, str]) -> str:
+    """``utilnode.GetZoneKey``: region + ":\\x00:" + zone, or "" without either."""
+    zone = next((labels[k] for k in ZONE_LABELS if k in labels), "")
+    region = next((labels[k] for k in REGION_LABELS if k in labels), "")
+    if not region and not zone:
+        return ""
+    return f"{region}:\x00:{zone}"
+
+
+class _NodeTree:
+    """kube-scheduler's nodeTree: nodes grouped by zone, listed round-robin across zones."""
+
+    def __init__(self) -> None:
+        self.zones: list[str] = []
+        self.tree: dict[str, list[str]] = {}
+
+    def add(self, name: str, zone: str) -> None:
+        if zone in self.tree:
+            if name not in self.tree[zone]:
+                self.tree[zone].append(name)
+        else:
+            self.zones.append(zone)
+            self.tree[zone] = [name]
+
+    def remove(self, name: str, zone: str) -> None:
+        names = self.tree.get(zone)
+        if names is None or name not in names:
+            return
+        i = names.index(name)
+        names[i] = names[-1]  # swap-remove, exactly like upstream
+        names.pop()
+        if not names:
+            del self.tree[zone]
+            self.zones.remove(zone)
+
+    def list(self) -> list[str]:
+        out: list[str] = []
+        lists = [self.tree[z] for z in self.zones]
+        longest = max((len(x) for x in lists), default=0)
+        for i in range(longest):
+            for names in lists:
+                if i < len(names):
+                    out.append(names[i])
+        return out
+
+
+class ClusterState:
+    """Nodes, pods on them, and the workload objects PodTopologySpread's defaults read."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._nodes: dict[str, NodeInfo] = {}  # includes "ghost" entries for pods on unknown nodes
+        self._tree = _NodeTree()
+        self._node_zone: dict[str, str] = {}
+        self._pod_node: dict[str, str] = {}  # uid -> node name
+        self._assumed: set[str] = set()
+        self._image_nodes: dict[str, set[str]] = {}  # image name -> nodes that have it
+        self._list_cache: list[NodeInfo] | None = None
+        # Nodes hosting pods with (anti-)affinity terms, so InterPodAffinity never scans all nodes.
+        self._affinity_nodes: set[str] = set()
+        self._anti_affinity_nodes: set[str] = set()
+        # Workload objects (namespace/name -> object) for DefaultSelector, and namespace labels.
+        self.services: dict[str, Mapping[str, Any]] = {}
+        self.replication_controllers: dict[str, Mapping[str, Any]] = {}
+        self.replica_sets: dict[str, Mapping[str, Any]] = {}
+        self.stateful_sets: dict[str, Mapping[str, Any]] = {}
+        self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        self.generation = 0
+
+    # ------------------------------------------------------------ nodes
+    def add_node(self, node: Mapping[str, Any]) -> None:
+        with self.lock:
+            name = node["metadata"]["name"]
+            info = self._nodes.get(name)
+            if info is None:
+                info = self._nodes[name] = NodeInfo(name)
+            if info.node is not None:
+                self._forget_images(info)
+                self._tree.remove(name, self._node_zone.get(name, ""))
+            info.set_node(node)
+            zone = zone_key(info.labels)
+            self._node_zone[name] = zone
+            self._tree.add(name, zone)
+            for image in info.images:
+                self._image_nodes.setdefault(image, set()).add(name)
+            self._changed()
+
+    update_node = add_node
+
+    def remove_node(self, name: str) -> None:
+        with self.lock:
+            info = self._nodes.get(name)
+            if info is None or info.node is None:
+                return
+            self._forget_images(info)
+            self._tree.remove(name, self._node_zone.pop(name, ""))
+            info.node = None
+            info.images = {}
+            if not info.pods:
+                del self._nodes[name]
+            self._changed()
+
+    def _forget_images(self, info: NodeInfo) -> None:
+        for image in info.images:
+            nodes = self._image_nodes.get(image)
+            if nodes is not None:
+                nodes.discard(info.name)
+                if not nodes:
+                    del self._image_nodes[image]
+
+    # ------------------------------------------------------------ pods
+    def add_pod(self, pod: Mapping[str, Any]) -> None:
+        """Account a bound pod (``spec.nodeName`` set); pending pods are ignored here."""
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        with self.lock:
+            uid = pod_uid(pod)
+            if uid in self._pod_node:
+                # Confirms an assumed pod, or a re-list: replace what we counted.
+                self._remove_uid(uid)
+            self._assumed.discard(uid)
+            if not node_name or is_terminal(pod):
+                self._changed()
+                return
+            self._place(PodInfo(pod, node_name), node_name)
+
+    def update_pod(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
+        with self.lock:
+            if old is not None and pod_uid(old) != pod_uid(new):
+                self.remove_pod(old)
+            self.add_pod(new)
+
+    def remove_pod(self, pod: Mapping[str, Any]) -> None:
+        with self.lock:
+            uid = pod_uid(pod)
+            self._assumed.discard(uid)
+            self._remove_uid(uid)
+            self._changed()
+
+    def assume_pod(self, pod: Mapping[str, Any], node_name: str) -> None:
+        """Count ``pod`` on ``node_name`` now, before the binding is observed (keyed by uid)."""
+        with self.lock:
+            uid = pod_uid(pod)
+            if uid in self._pod_node:
+                self._remove_uid(uid)
+            self._place(PodInfo(pod, node_name), node_name)
+            self._assumed.add(uid)
+
+    def forget_pod(self, pod: Mapping[str, Any]) -> None:
+        """Undo ``assume_pod`` (binding failed)."""
+        with self.lock:
+            uid = pod_uid(pod)
+            if uid in self._assumed:
+                self._assumed.discard(uid)
+                self._remove_uid(uid)
+                self._changed()
+
+    def is_assumed(self, pod: Mapping[str, Any]) -> bool:
+        return pod_uid(pod) in self._assumed
+
+    def _place(self, info: PodInfo, node_name: str) -> None:
+        node = self._nodes.get(node_name)
+        if node is None:
+            node = self._nodes[node_name] = NodeInfo(node_name)
+        node.add_pod(info)
+        self._pod_node[info.uid] = node_name
+        self._track_affinity(node)
+        self._changed()
+
+    def _remove_uid(self, uid: str) -> None:
+        node_name = self._pod_node.pop(uid, None)
+        if node_name is None:
+            return
+        node = self._nodes.get(node_name)
+        if node is None:
+            return
+        node.remove_pod(uid)
+        self._track_affinity(node)
+        if node.node is None and not node.pods:
+            del self._nodes[node_name]
+
+    def _track_affinity(self, node: NodeInfo) -> None:
+        for index, has in ((self._affinity_nodes, node.pods_with_affinity),
+                           (self._anti_affinity_nodes, node.pods_with_required_anti_affinity)):
+            if has:
+                index.add(node.name)
+            else:
+                index.discard(node.name)
+
+    # ------------------------------------------------------------ workload objects
+    _KIND_STORES = {
+        "Service": "services", "ReplicationController": "replication_controllers",
+        "ReplicaSet": "replica_sets", "StatefulSet": "stateful_sets",
+    }
+
+    def add_object(self, obj: Mapping[str, Any]) -> bool:
+        """Add/update a Service, ReplicationController, ReplicaSet, StatefulSet or Namespace.
+
+        Returns False for other kinds.  These only feed PodTopologySpread's system
+        default constraints (``helper.DefaultSelector``) and namespace selectors.
+        """
+        kind = obj.get("kind")
+        meta = obj.get("metadata") or {}
+        with self.lock:
+            if kind == "Namespace":
+                self.namespace_labels[meta.get("name", "")] = meta.get("labels") or {}
+            elif kind in self._KIND_STORES:
+                store = getattr(self, self._KIND_STORES[kind])
+                store[f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"] = obj
+            else:
+                return False
+            self.generation += 1
+            return True
+
+    update_object = add_object
+
+    def remove_object(self, obj: Mapping[str, Any]) -> None:
+        kind = obj.get("kind")
+        meta = obj.get("metadata") or {}
+        with self.lock:
+            if kind == "Namespace":
+                self.namespace_labels.pop(meta.get("name", ""), None)
+            elif kind in self._KIND_STORES:
+                getattr(self, self._KIND_STORES[kind]).pop(
+                    f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}", None)
+            self.generation += 1
+
+    def default_selector(self, pod: Mapping[str, Any]):
+        """``helper.DefaultSelector``: labels of matching Services + the owning RC/RS/StatefulSet.
+
+        Returns a label matcher, or None when the selector is empty.
+        """
+        meta = pod.get("metadata") or {}
+        ns = meta.get("namespace") or "default"
+        pod_labels = meta.get("labels") or {}
+        label_set: dict[str, str] = {}
+        for key, svc in self.services.items():
+            if not key.startswith(ns + "/"):
+                continue
+            sel = (svc.get("spec") or {}).get("selector")
+            if sel is None:
+                continue  # services with nil selectors match nothing
+            if all(pod_labels.get(k) == v and k in pod_labels for k, v in sel.items()):
+                label_set.update(sel)
+        matchers = []
+        if label_set:
+            items = tuple(label_set.items())
+            matchers.append(lambda lbls, items=items: all(k in lbls and lbls[k] == v for k, v in items))
+        owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
+        if owner is not None:
+            kind, name = owner.get("kind"), owner.get("name")
+            api = owner.get("apiVersion", "")
+            if kind == "ReplicationController" and api == "v1":
+                rc = self.replication_controllers.get(f"{ns}/{name}")
+                if rc is not None:
+                    label_set.update((rc.get("spec") or {}).get("selector") or {})
+                    if label_set:
+                        items = tuple(label_set.items())
+                        matchers = [lambda lbls, items=items: all(k in lbls and lbls[k] == v
+                                                                  for k, v in items)]
+            elif kind in ("ReplicaSet", "StatefulSet") and api == "apps/v1":
+                store = self.replica_sets if kind == "ReplicaSet" else self.stateful_sets
+                obj = store.get(f"{ns}/{name}")
+                if obj is not None:
+                    sel = (obj.get("spec") or {}).get("selector")
+                    if sel is not None and (sel.get("matchLabels") or sel.get("matchExpressions")):
+                        matchers.append(compile_label_selector(sel))
+        if not matchers:
+            return None
+        if len(matchers) == 1:
+            return matchers[0]
+        return lambda lbls: all(m(lbls) for m in matchers)
+
+    # ------------------------------------------------------------ reads
+    def _changed(self) -> None:
+        self._list_cache = None
+        self.generation += 1
+
+    def node_list(self) -> list[NodeInfo]:
+        """Nodes in snapshot order (zone round-robin, insertion order within a zone). Cached."""
+        with self.lock:
+            if self._list_cache is None:
+                self._list_cache = [self._nodes[n] for n in self._tree.list()]
+            return self._list_cache
+
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.node_list()]
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self._node_zone)
+
+    def get_node_info(self, name: str) -> NodeInfo | None:
+        info = self._nodes.get(name)
+        return info if info is not None and info.node is not None else None
+
+    def image_num_nodes(self, image: str) -> int:
+        nodes = self._image_nodes.get(image)
+        return len(nodes) if nodes else 0
+
+    def pods(self) -> Iterable[PodInfo]:
+        for info in self._nodes.values():
+            yield from info.pods.values()
+
+    def pod_node(self, pod: Mapping[str, Any]) -> str | None:
+        return self._pod_node.get(pod_uid(pod))
+
+    def nodes_with_required_anti_affinity(self) -> list[NodeInfo]:
+        if not self._anti_affinity_nodes:
+            return []
+        return [n for n in self.node_list() if n.name in self._anti_affinity_nodes]
+
+    def nodes_with_affinity_pods(self) -> list[NodeInfo]:
+        if not self._affinity_nodes:
+            return []
+        return [n for n in self.node_list() if n.name in self._affinity_nodes]
+
+
+__all__ = ["ClusterState", "NodeInfo", "PodInfo", "pod_key", "pod_uid", "pod_priority", "LABEL_HOSTNAME"]
