@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from lab.providers.base import ProviderError
+from lab.providers.kind import Step
 from lab.spec import LabSpec, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,3 +69,23 @@ def tool_env(bin_dir: Path, *, system: bool = False, **extra: str) -> dict[str, 
     env = {"PATH": os.pathsep.join(dirs), "HOME": str(bin_dir)}
     env.update(extra)
     return env
+
+
+class FakeRunner:
+    """Answers by the first matching argv prefix; records every step it was asked to run."""
+
+    def __init__(self, answers: dict[tuple[str, ...], tuple[int, str]]) -> None:
+        self.answers = answers
+        self.calls: list[list[str]] = []
+
+    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None):
+        argv = list(step.argv)
+        self.calls.append(argv)
+        code, out = 0, ""
+        for prefix, answer in self.answers.items():
+            if tuple(argv[1:1 + len(prefix)]) == prefix:
+                code, out = answer
+                break
+        if check and code != 0:
+            raise ProviderError(f"fake: {argv[:3]} failed")
+        return subprocess.CompletedProcess(argv, code, out, "")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lab.providers.base import ProviderError
-from lab.providers.kind import PY_SCHEDULER_IMAGE, KindProvider, Step, kind_node_names
-from tests.static.conftest import tool_env, write_tool
+from lab.providers.kind import PY_SCHEDULER_IMAGE, KindProvider, kind_node_names
+from tests.static.conftest import FakeRunner, tool_env, write_tool
 
 DOCKER_OK = 'if [ "$1" = info ]; then echo 27.3.1; exit 0; fi\nexit 0\n'
 DOCKER_DOWN = ('echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. '
@@ -104,26 +104,6 @@ def test_on_this_machine_without_a_docker_daemon(spec, tmp_path) -> None:
 
 
 # -- up / down through a recording runner ---------------------------------------------------------
-class FakeRunner:
-    """Answers by the first matching argv prefix; records every step it was asked to run."""
-
-    def __init__(self, answers: dict[tuple[str, ...], tuple[int, str]]) -> None:
-        self.answers = answers
-        self.calls: list[list[str]] = []
-
-    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None):
-        argv = list(step.argv)
-        self.calls.append(argv)
-        code, out = 0, ""
-        for prefix, answer in self.answers.items():
-            if tuple(argv[1:1 + len(prefix)]) == prefix:
-                code, out = answer
-                break
-        if check and code != 0:
-            raise ProviderError(f"fake: {argv[:3]} failed")
-        return subprocess.CompletedProcess(argv, code, out, "")
-
-
 def kind_provider(spec, tmp_path: Path, runner: FakeRunner) -> KindProvider:
     return KindProvider(spec, tmp_path / "lab", env={"PATH": str(tmp_path / "nothing")}, runner=runner,
                         say=lambda _: None)
