@@ -102,6 +102,13 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
         state.add_node(n)
     for p in assigned:
         state.add_pod(p)
+    # The objects behind PodTopologySpread's system defaults (helper.DefaultSelector) and
+    # namespace selectors; list items carry no "kind", so it is set here.
+    for path, kind in (("/api/v1/services", "Service"), ("/api/v1/replicationcontrollers", "ReplicationController"),
+                       ("/apis/apps/v1/replicasets", "ReplicaSet"), ("/apis/apps/v1/statefulsets", "StatefulSet"),
+                       ("/api/v1/namespaces", "Namespace")):
+        for obj in cluster.get(path)["items"]:
+            state.add_object({**obj, "kind": kind})
     report = []
     for key in order:
         pod = cluster.pod(*key.split("/"))
@@ -113,7 +120,8 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
         if theirs:  # none when only one node was feasible: upstream then skips scoring
             our_totals = {node: s["total"] for node, s in ours.scores.items()}
             their_totals = {node: s["total"] for node, s in theirs.items()}
-            assert our_totals == their_totals, f"{key}: totals differ\n ours  {our_totals}\n upstream {their_totals}"
+            assert our_totals == their_totals, (
+                f"{key}: totals differ\n ours     {ours.scores}\n upstream {theirs}")
             best = max(our_totals.values())
             assert our_totals[chosen] == best, f"{key}: upstream chose {chosen}, not a top node for us"
         else:

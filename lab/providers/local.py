@@ -429,7 +429,7 @@ class LocalProvider(Provider):
                     path.unlink()
                 elif path.is_dir():
                     shutil.rmtree(path)
-            self.say("wiped cluster state (logs kept in .lab/logs)")
+            self.say(f"wiped cluster state (logs kept in {self.workdir / 'logs'})")
 
     def status(self) -> ProviderStatus:
         comps = []
