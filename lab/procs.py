@@ -94,11 +94,14 @@ class Supervisor:
             return False
         _signal_group(pid, sig)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while (_alive(pid) or _group_alive(pid)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if _alive(pid) or _group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
             _wait_gone(pid, 5.0)
+            deadline = time.monotonic() + 5.0
+            while _group_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
         self.pid_path(name).unlink(missing_ok=True)
         return True
 
@@ -150,6 +153,20 @@ def _ancestors(pid: int) -> set[int]:
         except (OSError, ValueError, IndexError):
             break
     return out
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is still in process group ``pgid``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _signal_group(pid: int, sig: int) -> None:
