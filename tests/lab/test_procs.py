@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from lab.procs import Supervisor, _alive, _group_alive
 
 
@@ -38,6 +40,10 @@ def test_sweep_finds_processes_that_name_the_lab_dir(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path)
     stray = subprocess.Popen(sleeper(tmp_path), start_new_session=True)  # not recorded anywhere
     try:
+        for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.05),
+                                retry=retry_if_exception_type(AssertionError), reraise=True):
+            with attempt:  # until it has exec'd (before that /proc shows the forking parent)
+                assert (tmp_path / "started").exists()
         found = sup.sweep()
         assert stray.pid in found
         assert stray.wait(timeout=10) == -signal.SIGKILL
@@ -48,7 +54,8 @@ def test_sweep_finds_processes_that_name_the_lab_dir(tmp_path: Path) -> None:
 
 def test_tail_shows_the_last_lines(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path)
-    proc = sup.start("echo", ["bash", "-c", "for i in $(seq 1 50); do echo line$i; done"])
-    os.waitpid(proc.pid, 0)
-    tail = sup.tail("echo", 3)
-    assert tail.splitlines() == ["line48", "line49", "line50"]
+    sup.start("echo", ["bash", "-c", "for i in $(seq 1 50); do echo line$i; done"])
+    for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.05),
+                            retry=retry_if_exception_type(AssertionError), reraise=True):
+        with attempt:
+            assert sup.tail("echo", 3).splitlines() == ["line48", "line49", "line50"]
