@@ -1,0 +1,626 @@
+"""The workshop (docs/labs/NN-*.md): read the steps, compare outputs, and check the cluster.
+
+    lab verify NN     is the cluster where step NN leaves it? one line per problem, exit 1 if not
+    lab steps         every step with its status (done / not yet), by running each check
+
+Three parts, one per concept:
+
+* **The step files.** ``parse_step`` turns a step's markdown into what the doc test runs:
+  every ```bash block is a command, the ```text blocks after it are its expected output, the
+  ``Check: make verify STEP=NN`` line is where ``lab verify NN`` runs. An HTML comment right
+  before a block changes how the test treats it:
+  ``<!-- test: skip (why) -->`` (not run: needs Docker, Vagrant, ...),
+  ``<!-- test: timeout 180 -->`` (seconds for that command),
+  ``<!-- test: any-order -->`` (the expected lines may appear in any order), and
+  ``<!-- test: example (why) -->`` (an illustration of output too variable to compare; counted).
+* **The output rule.** ``missing_lines(expected, actual)``: every non-empty expected line must
+  match a line of the actual output, in order, after collapsing whitespace; ``...`` (exactly
+  three dots) matches any text; ages (``12s``, ``3m2s``), RFC 3339 timestamps and klog headers are masked on both sides.
+* **The checks.** One function per step, returning the problems in plain words.
+
+The state a step leaves behind stays until step 10 cleans up, so ``lab steps`` shows a
+participant how far they got; each check looks for that step's own traces.
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Union
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "labs"
+NAMESPACE = "default"            # the workshop's pods live where the seeds put them
+DEFAULT_TIMEOUT = 120.0          # seconds a command block may take unless its marker says otherwise
+PROXY_PORT = 9090                # step 3's kubectl proxy
+NAME_LABEL = "scheduler-lab.dev/name"  # the lab name of a kind node (lab/providers/kind.py)
+
+# --------------------------------------------------------------------------------------------
+# The step files
+# --------------------------------------------------------------------------------------------
+
+STEP_FILE = re.compile(r"^(\d\d)-[a-z0-9-]+\.md$")
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
+MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<body>.*?)\s*-->\s*$")
+CHECK = re.compile(r"^Check:\s.*?\bmake verify STEP=(?P<step>\d\d)\b")
+SHOWN_ONLY = {"yaml", "python", "json", "go", "diff", "ini", "toml", "dockerfile", "ruby", "markdown"}
+REFUSED = {"": "say what the block is: ```bash for commands, ```text for output",
+           "sh": "use ```bash for commands", "shell": "use ```bash for commands",
+           "console": "use ```bash for commands and ```text for their output"}
+
+
+class StepFileError(ValueError):
+    """A step file the doc test cannot read as intended; str() names the file and line."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    text: str
+    line: int
+    any_order: bool = False
+    example: str | None = None  # why this block is only an illustration (not compared)
+
+
+@dataclass
+class Command:
+    code: str
+    line: int
+    skip: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    expected: list[Expected] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckPoint:
+    step: str
+    line: int
+
+
+Item = Union[Command, CheckPoint]
+
+
+@dataclass
+class Step:
+    number: str
+    title: str
+    path: Path
+    items: list[Item]
+
+    @property
+    def commands(self) -> list[Command]:
+        return [i for i in self.items if isinstance(i, Command)]
+
+
+def _markers(bodies: list[str], where: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for body in bodies:
+        if m := re.fullmatch(r"skip\s*\((?P<why>[^)]+)\)", body):
+            out["skip"] = m["why"].strip()
+        elif m := re.fullmatch(r"timeout\s+(?P<s>\d+(?:\.\d+)?)", body):
+            out["timeout"] = float(m["s"])
+        elif body == "any-order":
+            out["any_order"] = True
+        elif m := re.fullmatch(r"example\s*\((?P<why>[^)]+)\)", body):
+            out["example"] = m["why"].strip()
+        else:
+            raise StepFileError(f"{where}: unknown test marker {body!r} "
+                                "(known: skip (why), timeout SECONDS, any-order, example (why))")
+    return out
+
+
+def parse_step(text: str, path: Path) -> Step:
+    """Read one step file. Raises StepFileError (one line: file, line, what is wrong)."""
+    m = STEP_FILE.match(path.name)
+    if not m:
+        raise StepFileError(f"{path}: step files are named NN-words.md (e.g. 05-second-scheduler.md)")
+    number = m[1]
+    lines = text.splitlines()
+    title = ""
+    items: list[Item] = []
+    pending: list[str] = []  # marker bodies waiting for the next block
+    pending_line = 0
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        where = f"{path}:{i + 1}"
+        if not title and line.startswith("# "):
+            title = re.sub(rf"^(Step\s+)?{number}\s*[·:.—-]*\s*", "", line[2:].strip())
+        marker = MARKER.match(line)
+        if marker:
+            pending.append(marker["body"])
+            pending_line = i + 1
+            i += 1
+            continue
+        check = CHECK.match(line)
+        if check:
+            if check["step"] != number:
+                raise StepFileError(f"{where}: the check says STEP={check['step']} in step {number}'s file")
+            items.append(CheckPoint(number, i + 1))
+        fence = FENCE.match(line)
+        if not fence:
+            if line.strip() and pending:
+                raise StepFileError(f"{path}:{pending_line}: a test marker must come right before a ``` block")
+            i += 1
+            continue
+        lang, indent = fence["lang"].lower(), len(fence["indent"])
+        start = i
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
+            i += 1
+        if i >= len(lines):
+            raise StepFileError(f"{path}:{start + 1}: the ``` block is never closed")
+        i += 1
+        opts = _markers(pending, f"{path}:{pending_line}")
+        pending = []
+        content = "\n".join(body)
+        if lang in REFUSED:
+            raise StepFileError(f"{path}:{start + 1}: {REFUSED[lang]}")
+        if lang == "bash":
+            if set(opts) & {"any_order", "example"}:
+                raise StepFileError(f"{path}:{start + 1}: any-order and example apply to ```text blocks")
+            items.append(Command(content, start + 1, skip=opts.get("skip"),  # type: ignore[arg-type]
+                                 timeout=float(opts.get("timeout", DEFAULT_TIMEOUT))))  # type: ignore[arg-type]
+        elif lang == "text":
+            if set(opts) - {"any_order", "example"}:
+                raise StepFileError(f"{path}:{start + 1}: only any-order and example apply to ```text blocks")
+            last = items[-1] if items else None
+            if not isinstance(last, Command):
+                raise StepFileError(f"{path}:{start + 1}: a ```text block must follow the ```bash block "
+                                    "whose output it shows")
+            if not content.strip():
+                raise StepFileError(f"{path}:{start + 1}: an empty ```text block checks nothing")
+            last.expected.append(Expected(content, start + 1, bool(opts.get("any_order")),
+                                          opts.get("example")))  # type: ignore[arg-type]
+        elif lang not in SHOWN_ONLY:
+            raise StepFileError(f"{path}:{start + 1}: unknown block language {lang!r} "
+                                f"(bash, text, or one of {', '.join(sorted(SHOWN_ONLY))})")
+        elif opts:
+            raise StepFileError(f"{path}:{start + 1}: test markers apply to ```bash and ```text blocks only")
+    if pending:
+        raise StepFileError(f"{path}:{pending_line}: a test marker at the end of the file marks nothing")
+    if not title:
+        raise StepFileError(f"{path}: no '# ' title line")
+    checks = [it for it in items if isinstance(it, CheckPoint)]
+    if len(checks) != 1:
+        raise StepFileError(f"{path}: needs exactly one 'Check: make verify STEP={number}' line, "
+                            f"found {len(checks)}")
+    return Step(number, title, path, items)
+
+
+def load_steps(docs: Path = DOCS) -> list[Step]:
+    """All step files in order; numbers must run 01, 02, ... without gaps."""
+    files = sorted(p for p in docs.glob("[0-9][0-9]-*.md"))
+    steps = [parse_step(p.read_text(encoding="utf-8"), p) for p in files]
+    for want, step in enumerate(steps, start=1):
+        if step.number != f"{want:02d}":
+            raise StepFileError(f"{step.path}: expected step {want:02d} here (steps are numbered without gaps)")
+    return steps
+
+
+# --------------------------------------------------------------------------------------------
+# The output rule
+# --------------------------------------------------------------------------------------------
+
+# Exactly three dots are the wildcard; longer runs of dots (the empty part of a `lab status`
+# bar, "[#####...........]") are literal text.
+WILDCARD = re.compile(r"(?<!\.)\.\.\.(?!\.)")
+_MASKS = [
+    # klog header: I1123 13:28:27.157521   25371 file.go:12] -> the level stays, time and pid go
+    (re.compile(r"\b([IWEF])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ "), r"\1<klog> "),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+    # ages as kubectl prints them: 5s, 12m, 3m2s, 2d4h, 10h
+    (re.compile(r"(?<![\w./-])(?:\d+[smhdy]){1,3}(?![\w./%-])"), "<age>"),
+]
+
+
+def normalize(line: str) -> str:
+    """What is compared: masks applied, whitespace collapsed."""
+    for pattern, repl in _MASKS:
+        line = pattern.sub(repl, line)
+    return " ".join(line.split())
+
+
+def _pattern(expected_line: str) -> re.Pattern[str]:
+    parts = WILDCARD.split(normalize(expected_line))
+    return re.compile(".*".join(re.escape(p) for p in parts))
+
+
+def missing_lines(expected: str, actual: str, any_order: bool = False) -> list[str]:
+    """Expected lines (non-empty) not found in ``actual``; empty list when the output matches.
+
+    In order: each expected line must match a later actual line than the one before it.
+    Any order: each expected line must match a different actual line.
+    """
+    wanted = [ln for ln in expected.splitlines() if ln.strip()]
+    got = [normalize(ln) for ln in actual.splitlines()]
+    missing: list[str] = []
+    used: set[int] = set()
+    pos = 0
+    for line in wanted:
+        pat = _pattern(line)
+        candidates = range(len(got)) if any_order else range(pos, len(got))
+        hit = next((k for k in candidates if k not in used and pat.fullmatch(got[k])), None)
+        if hit is None:
+            missing.append(line)
+            continue
+        used.add(hit)
+        pos = hit + 1
+    return missing
+
+
+# --------------------------------------------------------------------------------------------
+# The checks
+# --------------------------------------------------------------------------------------------
+
+class Lab:
+    """What the checks read from the cluster (admin kubeconfig of the lab directory)."""
+
+    def __init__(self, workdir: Path) -> None:
+        from lab.cluster import api_client
+        from lab.spec import load_spec
+
+        self.workdir = workdir
+        self.spec = load_spec()
+        self.api = api_client(workdir / "kubeconfig")
+        self._names: dict[str, str] | None = None
+
+    def get(self, path: str, **query: str) -> dict | None:
+        """GET an API path; None when it does not exist."""
+        from kubernetes.client.rest import ApiException
+
+        from lab.cluster import get_json
+
+        try:
+            return get_json(self.api, path, list(query.items()))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def pod(self, name: str, namespace: str = NAMESPACE) -> dict | None:
+        return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+
+    def pods(self, selector: str = "", namespace: str = NAMESPACE) -> list[dict]:
+        query = {"labelSelector": selector} if selector else {}
+        return (self.get(f"/api/v1/namespaces/{namespace}/pods", **query) or {}).get("items", [])
+
+    def lease(self, name: str) -> dict | None:
+        return self.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}")
+
+    def scheduled_by(self, pod: dict) -> str:
+        """Who reported the pod's Scheduled event ("" when there is none)."""
+        meta = pod["metadata"]
+        events = (self.get(f"/api/v1/namespaces/{meta['namespace']}/events",
+                           fieldSelector=f"involvedObject.name={meta['name']},reason=Scheduled") or {})
+        for e in events.get("items", []):
+            if e.get("involvedObject", {}).get("uid") == meta.get("uid"):
+                return e.get("reportingComponent") or (e.get("source") or {}).get("component") or "?"
+        return ""
+
+    def real_name(self, lab_name: str) -> str:
+        """A lab node's name in this cluster: kind cannot rename its nodes, so there the lab name is
+        the scheduler-lab.dev/name label (local and vagrant nodes carry the lab names)."""
+        if self._names is None:
+            self._names = {}
+            for n in (self.get("/api/v1/nodes") or {}).get("items", []):
+                meta = n["metadata"]
+                self._names[(meta.get("labels") or {}).get(NAME_LABEL, meta["name"])] = meta["name"]
+        return self._names.get(lab_name, lab_name)
+
+    @property
+    def workers(self) -> list[str]:
+        return [self.real_name(n.name) for n in self.spec.workers]
+
+    @property
+    def master(self) -> str:
+        return self.real_name(self.spec.control_plane.name)
+
+
+Problems = list[str]
+
+
+def _age_seconds(timestamp: str) -> float:
+    when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return (datetime.now(timezone.utc) - when).total_seconds()
+
+
+def _lease_problems(lab: Lab, name: str, what: str, fix: str) -> Problems:
+    lease = lab.lease(name)
+    if lease is None:
+        return [f"Lease kube-system/{name} does not exist: {what} has never run ({fix})"]
+    spec = lease.get("spec", {})
+    if not spec.get("holderIdentity"):
+        return [f"nobody holds Lease kube-system/{name}: {what} is not leading ({fix})"]
+    renewed = spec.get("renewTime")
+    limit = int(spec.get("leaseDurationSeconds") or 15) + 10
+    if not renewed or _age_seconds(renewed) > limit:
+        return [f"Lease kube-system/{name} has not been renewed for over {limit}s: {what} is not running ({fix})"]
+    return []
+
+
+def _pod_problems(lab: Lab, name: str, scheduler: str, apply: str, bound_to: list[str] | None = None,
+                  reported_by: str | None = None) -> tuple[Problems, dict | None]:
+    """Common checks of one workshop pod: exists, right scheduler, bound (to one of bound_to)."""
+    pod = lab.pod(name)
+    if pod is None:
+        return [f"pod {NAMESPACE}/{name} does not exist: {apply}"], None
+    if pod["spec"].get("schedulerName") != scheduler:
+        return [f"pod {NAMESPACE}/{name} asks for scheduler {pod['spec'].get('schedulerName')!r}, "
+                f"not {scheduler!r}: delete it and {apply}"], pod
+    node = pod["spec"].get("nodeName")
+    if not node:
+        return [f"pod {NAMESPACE}/{name} is not bound to a node yet (is {scheduler} running? "
+                "python -m lab status)"], pod
+    if bound_to is not None and node not in bound_to:
+        return [f"pod {NAMESPACE}/{name} is bound to {node}, expected {' or '.join(bound_to)}"], pod
+    if reported_by is not None:
+        by = lab.scheduled_by(pod)
+        if by != reported_by:
+            return [f"pod {NAMESPACE}/{name} has no Scheduled event from {reported_by}"
+                    + (f" (it has one from {by})" if by else "")], pod
+    return [], pod
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _replicas_problems(lab: Lab, app: str) -> Problems:
+    """Both replicas of a second scheduler run (local processes here, a Deployment elsewhere)."""
+    from lab.cli import recorded_provider
+
+    if recorded_provider(lab.workdir) == "local":
+        from lab import deploy
+
+        running = [n for n, pid in deploy.local_scheduler_status(lab.workdir) if pid and n.startswith(app + "-")]
+        if len(running) < 2:
+            return [f"{len(running)} of 2 {app} replicas are running (python -m lab deploy --only {app})"]
+        return []
+    dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{app}")
+    ready = (dep or {}).get("status", {}).get("readyReplicas", 0)
+    return [] if ready >= 2 else [f"deployment kube-system/{app} has {ready} of 2 replicas ready "
+                                  f"(python -m lab deploy --only {app})"]
+
+
+def check_01(lab: Lab) -> Problems:
+    problems: Problems = []
+    nodes = {n["metadata"]["name"]: n for n in (lab.get("/api/v1/nodes") or {}).get("items", [])}
+    for want in lab.spec.nodes:
+        node = nodes.get(lab.real_name(want.name))
+        if node is None:
+            problems.append(f"node {want.name} is missing (make lab-up)")
+            continue
+        ready = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}.get("Ready")
+        if ready != "True":
+            problems.append(f"node {want.name} is not Ready")
+        taints = {(t["key"], t["effect"]) for t in node.get("spec", {}).get("taints", []) or []}
+        for t in want.taints:
+            if (t.key, t.effect) not in taints:
+                problems.append(f"node {want.name} lacks its taint {t.key}:{t.effect}")
+        if not want.taints and any(e in ("NoSchedule", "NoExecute") for _, e in taints):
+            problems.append(f"node {want.name} is tainted ({', '.join(k for k, _ in taints)}): "
+                            f"kubectl taint node {want.name} KEY- removes a taint")
+    problems += _lease_problems(lab, "kube-scheduler", "the default scheduler", "make lab-up")
+    for app in ("custom-k8s-scheduler", "py-scheduler"):
+        problems += _lease_problems(lab, app, app, "make lab-up deploys it")
+    return problems
+
+
+def check_02(lab: Lab) -> Problems:
+    apply = "kubectl apply -f manifests/samples/nginx-my-scheduler.yaml"
+    pod = lab.pod("nginx")
+    if pod is None:
+        return [f"pod {NAMESPACE}/nginx does not exist: {apply}"]
+    if pod["spec"].get("schedulerName") != "my-scheduler":
+        return [f"pod {NAMESPACE}/nginx asks for scheduler {pod['spec'].get('schedulerName')!r}, "
+                f"not 'my-scheduler': delete it and {apply}"]
+    by = lab.scheduled_by(pod)
+    if by:  # the bash scheduler of step 3 writes no events; a real scheduler does
+        return [f"pod {NAMESPACE}/nginx was scheduled by {by}: nothing but my-scheduler may take it"]
+    return []
+
+
+def check_03(lab: Lab) -> Problems:
+    problems, _ = _pod_problems(lab, "nginx", "my-scheduler", "go back to step 2", bound_to=lab.workers)
+    if _port_open(PROXY_PORT):
+        problems.append(f"something still listens on 127.0.0.1:{PROXY_PORT} (the step's kubectl proxy?): "
+                        "kill \"$(cat .lab/workshop/random-scheduler.pid)\"")
+    return problems
+
+
+def check_04(lab: Lab) -> Problems:
+    problems = _lease_problems(lab, "py-scheduler", "the Python scheduler", "python -m lab deploy --only py-scheduler")
+    if lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep") is None:
+        return problems + ["deployment default/sleep does not exist: kubectl apply -f manifests/samples/sleep.yaml"]
+    pods = [p for p in lab.pods("app=sleep") if not p["metadata"].get("deletionTimestamp")]
+    if len(pods) < 2:
+        problems.append(f"deployment default/sleep has {len(pods)} of 2 pods")
+    for p in pods:
+        name = p["metadata"]["name"]
+        if not p["spec"].get("nodeName"):
+            problems.append(f"pod {NAMESPACE}/{name} is not bound yet (python -m lab status: is py-scheduler leading?)")
+        elif (by := lab.scheduled_by(p)) != "random-scheduler":
+            problems.append(f"pod {NAMESPACE}/{name} has no Scheduled event from random-scheduler"
+                            + (f" (it has one from {by})" if by else ""))
+    return problems
+
+
+def check_05(lab: Lab) -> Problems:
+    problems = _lease_problems(lab, "custom-k8s-scheduler", "custom-k8s-scheduler",
+                               "python -m lab deploy --only custom-k8s-scheduler")
+    problems += _replicas_problems(lab, "custom-k8s-scheduler")
+    from lab.cli import recorded_provider
+
+    # On the local lab nothing else runs on the workers, so MostAllocated picks the master (which
+    # carries the control plane's requests), as in the seed. Other clusters may differ.
+    where = [lab.master] if recorded_provider(lab.workdir) == "local" else None
+    more, _ = _pod_problems(lab, "sample", "custom-k8s-scheduler", "kubectl apply -f manifests/samples/sample-pod.yaml",
+                            bound_to=where, reported_by="custom-k8s-scheduler")
+    return problems + more
+
+
+def check_06(lab: Lab) -> Problems:
+    problems = _lease_problems(lab, "custom-k8s-scheduler", "custom-k8s-scheduler",
+                               "python -m lab deploy --only custom-k8s-scheduler")
+    problems += _replicas_problems(lab, "custom-k8s-scheduler")
+    lease = lab.lease("custom-k8s-scheduler") or {}
+    if int(lease.get("spec", {}).get("leaseTransitions") or 0) < 1:
+        problems.append("Lease kube-system/custom-k8s-scheduler never changed hands: "
+                        "python -m lab kill-leader custom-k8s-scheduler")
+    more, _ = _pod_problems(lab, "after-failover", "custom-k8s-scheduler",
+                            "kubectl apply -f docs/labs/files/06-after-failover.yaml",
+                            reported_by="custom-k8s-scheduler")
+    return problems + more
+
+
+def _nodes_of(lab: Lab, names: list[str], scheduler: str, apply: str) -> tuple[Problems, list[str]]:
+    problems: Problems = []
+    nodes: list[str] = []
+    for name in names:
+        more, pod = _pod_problems(lab, name, scheduler, apply, bound_to=lab.workers, reported_by=scheduler)
+        problems += more
+        if not more and pod is not None:
+            nodes.append(pod["spec"]["nodeName"])
+    return problems, nodes
+
+
+def check_07(lab: Lab) -> Problems:
+    spread = [f"spread-{i}" for i in (1, 2, 3)]
+    pack = [f"pack-{i}" for i in (1, 2, 3)]
+    problems, spread_nodes = _nodes_of(lab, spread, "default-scheduler",
+                                       "kubectl apply -f docs/labs/files/07-spread-pods.yaml")
+    more, pack_nodes = _nodes_of(lab, pack, "custom-k8s-scheduler", "kubectl apply -f docs/labs/files/07-pack-pods.yaml")
+    problems += more
+    if len(spread_nodes) == 3 and len(set(spread_nodes)) != 3:
+        problems.append(f"LeastAllocated did not spread spread-1..3 over three workers: {', '.join(spread_nodes)} "
+                        "(were other pods on the workers? see python -m lab status)")
+    if len(pack_nodes) == 3 and len(set(pack_nodes)) != 1:
+        problems.append(f"MostAllocated did not pack pack-1..3 onto one worker: {', '.join(pack_nodes)}")
+    return problems
+
+
+def check_08(lab: Lab) -> Problems:
+    problems, pod = _pod_problems(lab, "cpu-hungry", "most-available-cpu",
+                                  "kubectl apply -f docs/labs/files/08-cpu-hungry-pod.yaml",
+                                  bound_to=lab.workers, reported_by="most-available-cpu")
+    return problems
+
+
+def check_09(lab: Lab) -> Problems:
+    problems: Problems = []
+    dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler")
+    if dep is None:
+        problems.append("deployment default/workshop-scheduler does not exist: "
+                        "kubectl apply -f docs/labs/files/09-workshop-scheduler.yaml")
+    elif lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler") is None:
+        problems.append("serviceaccount default/workshop-scheduler is missing, so the Deployment cannot make "
+                        "its pod: kubectl apply -f docs/labs/files/09-workshop-scheduler-rbac.yaml")
+    elif dep.get("status", {}).get("readyReplicas", 0) < 1:
+        problems.append("deployment default/workshop-scheduler has no ready replica yet "
+                        "(kubectl describe rs -l app=workshop-scheduler)")
+    more, _ = _pod_problems(lab, "custom-scheduler-pod", "default-scheduler",
+                            "kubectl apply -f manifests/samples/annotation-pod.yaml",
+                            reported_by="default-scheduler")
+    return problems + more
+
+
+def check_10(lab: Lab) -> Problems:
+    problems: Problems = []
+    left = [p["metadata"]["name"] for p in lab.pods() if not p["metadata"].get("deletionTimestamp")]
+    if left:
+        problems.append(f"pods left in namespace {NAMESPACE}: {', '.join(sorted(left))} "
+                        "(kubectl delete pod NAME)")
+    for path, what in [(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep", "deployment default/sleep"),
+                       (f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler",
+                        "deployment default/workshop-scheduler"),
+                       (f"/api/v1/namespaces/{NAMESPACE}/configmaps/workshop-scheduler-config",
+                        "configmap default/workshop-scheduler-config"),
+                       (f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler",
+                        "serviceaccount default/workshop-scheduler"),
+                       ("/apis/rbac.authorization.k8s.io/v1/clusterroles/workshop-scheduler",
+                        "clusterrole workshop-scheduler"),
+                       ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/workshop-scheduler",
+                        "clusterrolebinding workshop-scheduler")]:
+        if lab.get(path) is not None:
+            problems.append(f"{what} still exists")
+    if _port_open(PROXY_PORT):
+        problems.append(f"something still listens on 127.0.0.1:{PROXY_PORT} (step 3's kubectl proxy?)")
+    for pidfile in sorted((lab.workdir / "workshop").glob("*.pid")):
+        problems.append(f"{pidfile} is still there: kill \"$(cat {pidfile})\"; rm {pidfile}")
+    # The lab itself stays as step 1 left it: both second schedulers still lead.
+    for app in ("custom-k8s-scheduler", "py-scheduler"):
+        problems += _lease_problems(lab, app, app, f"python -m lab deploy --only {app}")
+    return problems
+
+
+CHECKS: dict[str, Callable[[Lab], Problems]] = {
+    "01": check_01, "02": check_02, "03": check_03, "04": check_04, "05": check_05,
+    "06": check_06, "07": check_07, "08": check_08, "09": check_09, "10": check_10,
+}
+
+
+def problems_for(workdir: Path, step: str) -> Problems:
+    """The step's problems; a lab that is not reachable is one problem, never a traceback."""
+    kubeconfig = workdir / "kubeconfig"
+    if not kubeconfig.exists():
+        return [f"the lab is not up ({kubeconfig} does not exist): make lab-up"]
+    try:
+        return CHECKS[step](Lab(workdir))
+    except Exception as exc:  # noqa: BLE001 - unreachable API, expired credentials, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return [f"cannot read the cluster ({type(exc).__name__}: {first[:160]}): is the lab up? python -m lab status"]
+
+
+def _step_number(step: str) -> str | None:
+    return f"{int(step):02d}" if step.isdigit() and f"{int(step):02d}" in CHECKS else None
+
+
+def verify(workdir: Path, step: str) -> int:
+    number = _step_number(step)
+    if number is None:
+        print(f"lab verify: no step {step!r}; steps are {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    problems = problems_for(workdir, number)
+    for p in problems:
+        print(f"step {number}: {p}")
+    if problems:
+        return 1
+    print(f"step {number}: done")
+    return 0
+
+
+def _titles() -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for path in sorted(DOCS.glob("[0-9][0-9]-*.md")):
+        try:
+            titles[path.name[:2]] = parse_step(path.read_text(encoding="utf-8"), path).title
+        except (OSError, StepFileError) as exc:
+            titles[path.name[:2]] = f"(unreadable: {exc})"
+    return titles
+
+
+def list_steps(workdir: Path) -> int:
+    titles = _titles()
+    print(f"{'STEP':<6}{'TITLE':<58}STATUS")
+    for number in CHECKS:
+        problems = problems_for(workdir, number)
+        status = "done" if not problems else f"not yet: {problems[0]}"
+        print(f"{number:<6}{titles.get(number, '?')[:56]:<58}{status}")
+    print()
+    print("Details for one step: make verify STEP=NN   (the steps are in docs/labs/)")
+    return 0
+
+
+def as_json(steps: list[Step]) -> str:
+    """The parsed workshop (for debugging the doc test: python -c 'from lab import steps; ...')."""
+    return json.dumps([{"step": s.number, "title": s.title, "commands": [
+        {"line": c.line, "skip": c.skip, "timeout": c.timeout, "expected": [e.line for e in c.expected]}
+        for c in s.commands]} for s in steps], indent=2)

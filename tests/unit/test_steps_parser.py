@@ -1,0 +1,188 @@
+"""The workshop's markdown parser and output rule (lab/steps.py), and the real step files."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lab import steps
+from lab.steps import CheckPoint, Command, StepFileError, load_steps, missing_lines, normalize, parse_step
+
+ROOT = Path(__file__).resolve().parents[2]
+P = Path("docs/labs/05-demo.md")
+
+
+def doc(body: str, check: str = "Check: `make verify STEP=05`\n", title: str = "# 05 · A demo step\n") -> str:
+    return title + "\n" + body + "\n" + check
+
+
+def fence(lang: str, text: str) -> str:
+    return f"```{lang}\n{text}\n```\n"
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+def test_bash_blocks_become_commands_and_text_blocks_their_expected_output() -> None:
+    step = parse_step(doc(fence("bash", "echo one") + "prose\n" + fence("text", "one") + fence("text", "also")
+                          + fence("yaml", "a: 1") + fence("bash", "echo two")), P)
+    assert step.number == "05" and step.title == "A demo step"
+    cmds = step.commands
+    assert [c.code for c in cmds] == ["echo one", "echo two"]
+    assert [e.text for e in cmds[0].expected] == ["one", "also"]
+    assert cmds[1].expected == []
+    assert cmds[0].timeout == steps.DEFAULT_TIMEOUT and cmds[0].skip is None
+
+
+def test_the_check_line_is_an_item_in_document_order() -> None:
+    text = "# 05 · t\n" + fence("bash", "a") + "Check: `make verify STEP=05` says done\n" + fence("bash", "b")
+    items = parse_step(text, P).items
+    assert [type(i) for i in items] == [Command, CheckPoint, Command]
+    assert items[1] == CheckPoint("05", 5)
+
+
+def test_markers_set_skip_timeout_any_order_and_example() -> None:
+    text = doc("<!-- test: skip (needs Docker) -->\n" + fence("bash", "kind create cluster")
+               + "<!-- test: timeout 300 -->\n" + fence("bash", "make lab-up")
+               + "<!-- test: any-order -->\n" + fence("text", "x\ny")
+               + "<!-- test: example (random) -->\n" + fence("text", "z"))
+    skipped, slow = parse_step(text, P).commands
+    assert skipped.skip == "needs Docker"
+    assert slow.skip is None and slow.timeout == 300.0
+    assert slow.expected[0].any_order and slow.expected[0].example is None
+    assert slow.expected[1].example == "random" and not slow.expected[1].any_order
+
+
+def test_indented_blocks_are_dedented() -> None:
+    cmd = parse_step(doc("1. run:\n\n   ```bash\n   echo hi\n     nested\n   ```\n"), P).commands[0]
+    assert cmd.code == "echo hi\n  nested"
+
+
+@pytest.mark.parametrize("text, message", [
+    (doc(fence("", "echo")), "say what the block is"),
+    (doc(fence("sh", "echo")), "use ```bash"),
+    (doc(fence("console", "$ echo")), "use ```bash"),
+    (doc(fence("cobol", "x")), "unknown block language 'cobol'"),
+    (doc(fence("text", "orphan")), "must follow the ```bash block"),
+    (doc(fence("bash", "a") + fence("text", "  \n")), "empty ```text block"),
+    (doc(fence("bash", "a"), check=""), "exactly one 'Check: make verify STEP=05' line, found 0"),
+    (doc(fence("bash", "a"), check="Check: `make verify STEP=05`\nCheck: `make verify STEP=05`\n"), "found 2"),
+    (doc(fence("bash", "a"), check="Check: `make verify STEP=04`\n"), "says STEP=04 in step 05's file"),
+    (doc("<!-- test: skipp (x) -->\n" + fence("bash", "a")), "unknown test marker 'skipp (x)'"),
+    (doc("<!-- test: skip (x) -->\nsome prose\n" + fence("bash", "a")), "must come right before a ``` block"),
+    (doc("<!-- test: any-order -->\n" + fence("bash", "a")), "apply to ```text blocks"),
+    (doc(fence("bash", "a") + "<!-- test: timeout 5 -->\n" + fence("text", "x")), "only any-order and example"),
+    (doc("<!-- test: skip (x) -->\n" + fence("yaml", "a: 1")), "apply to ```bash and ```text blocks only"),
+    (doc(fence("bash", "a")) + "<!-- test: skip (x) -->\n", "marks nothing"),
+    (doc("```bash\necho never closed\n"), "never closed"),
+    ("no title\n" + fence("bash", "a") + "Check: `make verify STEP=05`\n", "no '# ' title line"),
+])
+def test_malformed_step_files_are_rejected_with_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(StepFileError) as err:
+        parse_step(text, P)
+    assert message in str(err.value)
+    assert str(err.value).startswith(str(P))
+
+
+def test_step_file_names_and_numbering_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(StepFileError, match="named NN-words.md"):
+        parse_step(doc(""), Path("five.md"))
+    (tmp_path / "01-a.md").write_text("# 01 · a\nCheck: `make verify STEP=01`\n")
+    (tmp_path / "03-c.md").write_text("# 03 · c\nCheck: `make verify STEP=03`\n")
+    with pytest.raises(StepFileError, match="expected step 02 here"):
+        load_steps(tmp_path)
+
+
+# -- the output rule -------------------------------------------------------------------------
+
+def test_expected_lines_must_appear_in_order_with_whitespace_collapsed() -> None:
+    actual = "NAME    READY   STATUS\nnginx   0/1     Pending\nother line\n"
+    assert missing_lines("NAME READY STATUS\n\nnginx 0/1 Pending", actual) == []
+    assert missing_lines("nginx 0/1 Pending\nNAME READY STATUS", actual) == ["NAME READY STATUS"]
+    assert missing_lines("nginx 1/1 Running", actual) == ["nginx 1/1 Running"]
+
+
+def test_a_line_must_match_whole_not_as_a_substring() -> None:
+    assert missing_lines("Pending", "nginx 0/1 Pending") == ["Pending"]
+    assert missing_lines("...Pending", "nginx 0/1 Pending") == []
+
+
+def test_three_dots_are_a_wildcard() -> None:
+    actual = "Assigned default/nginx to worker-node02\n"
+    assert missing_lines("Assigned default/nginx to worker-node0...", actual) == []
+    assert missing_lines("Assigned default/... to ...", actual) == []
+    assert missing_lines("Assigned default/nginx to master-...", actual) == ["Assigned default/nginx to master-..."]
+
+
+def test_longer_runs_of_dots_are_literal_so_allocation_bars_are_compared() -> None:
+    empty = "worker-node01   yes    [................]    0% 0.00/2"
+    full = "worker-node01   yes    [########........]   50% 1.00/2"
+    assert missing_lines(empty, empty) == []
+    assert missing_lines(empty, full) == [empty]
+    # exactly three dots inside a bar is still the wildcard: at least the # count is checked
+    assert missing_lines("x [#############...] ...", "x [#############...]  80% 1.60/2") == []
+    assert missing_lines("x [#############...] ...", "x [###.............]  20% 0.40/2") != []
+
+
+def test_ages_timestamps_and_klog_headers_are_masked() -> None:
+    assert normalize("nginx   1/1   Running   0   3m2s") == "nginx 1/1 Running 0 <age>"
+    assert normalize("a 5s b 12m c 2d4h") == "a <age> b <age> c <age>"
+    assert normalize('renewTime: "2026-11-23T13:37:02.740767Z"') == 'renewTime: "<time>"'
+    assert normalize("I1123 13:41:18.456894   11806 run.go:74] x") == "I<klog> run.go:74] x"
+    # not ages: versions, quantities with suffixes, ratios
+    assert normalize("v1.29.15 64Mi 0/1 10.96.0.0/12 x7") == "v1.29.15 64Mi 0/1 10.96.0.0/12 x7"
+    expected = "I1123 10:41:37.608586 22480 leaderelection.go:281] successfully renewed lease kube-system/x"
+    actual = "I0101 00:00:01.000001       1 leaderelection.go:281] successfully renewed lease kube-system/x"
+    assert missing_lines(expected, actual) == []
+
+
+def test_any_order_needs_a_distinct_actual_line_for_each_expected_line() -> None:
+    actual = "b\na\n"
+    assert missing_lines("a\nb", actual) == ["b"]
+    assert missing_lines("a\nb", actual, any_order=True) == []
+    assert missing_lines("a\na", actual, any_order=True) == ["a"]
+
+
+# -- the real workshop -----------------------------------------------------------------------
+
+def test_the_workshop_has_ten_steps_each_with_a_check_and_commands() -> None:
+    workshop = load_steps(steps.DOCS)
+    assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 11)]
+    for s in workshop:
+        assert [i.step for i in s.items if isinstance(i, CheckPoint)] == [s.number]
+        assert any(c.skip is None for c in s.commands), f"{s.path} has nothing the doc test runs"
+        assert set(steps.CHECKS) >= {s.number}
+
+
+def test_every_file_a_step_command_names_exists() -> None:
+    """A renamed manifest or script must break the docs here, before any cluster is involved."""
+    names = re.compile(r"(?<![\w./-])((?:docs/labs/files|manifests|scripts|examples)/[\w./-]+\.(?:ya?ml|sh|py))")
+    missing = []
+    for s in load_steps(steps.DOCS):
+        for c in s.commands:
+            for path in names.findall(c.code):
+                if not (ROOT / path).exists():
+                    missing.append(f"{s.path.name}:{c.line}: {path}")
+    assert missing == []
+
+
+def test_every_workshop_object_is_removed_by_step_10() -> None:
+    """Step 10 must delete every pod name and file the other steps create."""
+    workshop = load_steps(steps.DOCS)
+    cleanup = "\n".join(c.code for c in workshop[-1].commands)
+    created = set()
+    for s in workshop[:-1]:
+        for c in s.commands:
+            created |= set(re.findall(r"kubectl apply -f (\S+\.yaml)", c.code))
+    for path in sorted(created):
+        objects = [d for d in _docs(ROOT / path) if d.get("kind") in ("Pod", "Deployment")]
+        for obj in objects:
+            name = obj["metadata"]["name"]
+            assert path in cleanup or re.search(rf"\b{re.escape(name)}\b", cleanup), \
+                f"step 10 does not delete {obj['kind']} {name} from {path}"
+
+
+def _docs(path: Path) -> list[dict]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
