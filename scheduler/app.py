@@ -204,15 +204,10 @@ WORKLOAD_INFORMERS = (
 
 def is_random_profile(profile: Any) -> bool:
     """A profile whose only scorer is Random: its decisions are logged like the seed's Go scheduler."""
-    names = getattr(profile, "score_plugin_names", None)
-    if callable(names):
-        names = names()
-    if names is None:
-        plugins = getattr(profile, "score_plugins", None) or getattr(profile, "scorers", None) or ()
-        names = [getattr(p, "name", None) or getattr(getattr(p, "plugin", None), "name", None) or
-                 type(getattr(p, "plugin", p)).__name__ for p in plugins]
-    names = list(names or ())
-    return names == ["Random"]
+    try:
+        return list(profile.plugin_names("score")) == ["Random"]
+    except (AttributeError, KeyError, TypeError):
+        return False
 
 
 @dataclass

@@ -1,0 +1,256 @@
+"""The wiring: informer events -> cache/queue -> decision -> assume -> bind -> confirm or forget."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+from io_fakes import FakeKube, conflict, derive_self
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from scheduler.app import SchedulerApp, ServingOptions, node_change_events
+from scheduler.config import ClientConnectionConfig, LeaderElectionConfig
+from scheduler.framework import ScheduleResult
+from scheduler.kube import ApiError
+from scheduler.queue import BACKOFF, UNSCHEDULABLE
+from scheduler.state import ClusterState
+
+
+def node(name: str, cpu: str = "4") -> dict:
+    return {"kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name},
+                                         "resourceVersion": "1"},
+            "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def pod(name: str, scheduler: str = "test-scheduler", node_name: str | None = None, rv: str = "1") -> dict:
+    body = {"kind": "Pod",
+            "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": rv,
+                         "creationTimestamp": "2024-01-01T00:00:00Z"},
+            "spec": {"schedulerName": scheduler,
+                     "containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]},
+            "status": {"phase": "Pending"}}
+    if node_name:
+        body["spec"]["nodeName"] = node_name
+    return body
+
+
+class FixedProfile:
+    """Always picks `target` (or fails with `message`), recording what the cache held at the time."""
+
+    def __init__(self, name: str = "test-scheduler", target: str | None = "n1", scorers=("NodeResourcesFit",),
+                 message: str = "0/1 nodes are available: 1 Insufficient cpu.") -> None:
+        self.scheduler_name = name
+        self.target = target
+        self.message = message
+        self.scorers = list(scorers)
+        self.seen_requested: list[int] = []
+
+    def plugin_names(self, point: str) -> list[str]:
+        return self.scorers if point == "score" else []
+
+    def schedule(self, state, p, rng=None) -> ScheduleResult:
+        info = state.get_node_info("n1")
+        self.seen_requested.append(info.requested.milli_cpu if info else -1)
+        if self.target is None:
+            return ScheduleResult(f"ns/{p['metadata']['name']}", None, message=self.message,
+                                  unschedulable_plugins={"NodeResourcesFit"}, status="unschedulable")
+        return ScheduleResult(f"ns/{p['metadata']['name']}", self.target, evaluated_nodes=1, feasible_nodes=1)
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    for attempt in Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.01),
+                            retry=retry_if_exception_type(AssertionError), reraise=True):
+        with attempt:
+            assert predicate()
+
+
+def make_app(profile: FixedProfile, kube: FakeKube | None = None, leader_elect: bool = False) -> SchedulerApp:
+    config = SimpleNamespace(  # the fields of SchedulerConfiguration the shell reads
+        leader_election=LeaderElectionConfig(leader_elect=leader_elect),
+        client_connection=ClientConnectionConfig(qps=0, burst=1),
+        pod_initial_backoff_seconds=1, pod_max_backoff_seconds=10)
+    kube = derive_self(kube or FakeKube())
+    state = ClusterState()
+    app = SchedulerApp(config, {profile.scheduler_name: profile}, kube=kube, state=state,
+                       serving=ServingOptions(bind_address="127.0.0.1", port=0, secure_port=0))
+    app.node_reflector.handler.on_add(node("n1"))
+    return app
+
+
+def requested_on(app: SchedulerApp, name: str = "n1") -> int:
+    with app.state.lock:
+        info = app.state.get_node_info(name)
+        return info.requested.milli_cpu
+
+
+def test_pod_is_assumed_bound_reported_and_confirmed() -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(), kube)
+    at_bind: list[int] = []
+    kube.responder = lambda m, path, body: at_bind.append(requested_on(app)) or {"status": "Success"}
+    handler = app.pod_reflector.handler
+    handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    wait_until(lambda: kube.calls("POST", "/pods/p/binding"))
+    assert at_bind == [1000]  # counted on the node before the bind left
+    assert app.events.flush(10)
+    wait_until(lambda: kube.calls("POST", "/events"))
+    event = kube.calls("POST", "/apis/events.k8s.io/v1/namespaces/ns/events")[0][2]
+    assert event["reason"] == "Scheduled" and event["note"] == "Successfully assigned ns/p to n1"
+    assert event["reportingController"] == "test-scheduler"
+    assert "ns/p" in app.binding
+    # The watch shows the pod bound: the assumption is confirmed, not counted twice.
+    handler.on_update(pod("p"), pod("p", node_name="n1", rv="2"))
+    assert "ns/p" not in app.binding
+    assert requested_on(app) == 1000
+    assert len(app.queue) == 0
+    text = app.metrics.exposition(None)[0].decode()
+    assert 'scheduler_schedule_attempts_total{profile="test-scheduler",result="scheduled"} 1.0' in text
+
+
+def test_burst_of_pods_sees_earlier_assumptions() -> None:
+    kube = FakeKube()
+    profile = FixedProfile()
+    app = make_app(profile, kube)
+    for name in ("a", "b", "c"):
+        app.pod_reflector.handler.on_add(pod(name))
+    for _ in range(3):
+        app.schedule_one(app.queue.pop(timeout=0))
+    assert profile.seen_requested == [0, 1000, 2000]
+
+
+def test_conflict_forgets_the_assumption_and_does_not_retry() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", conflict())
+    app = make_app(FixedProfile(), kube)
+    app.pod_reflector.handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    wait_until(lambda: "ns/p" not in app.binding)
+    assert requested_on(app) == 0
+    assert len(kube.calls("POST", "/binding")) == 1
+    assert len(app.queue) == 0
+
+
+def test_conflict_after_the_watch_confirmed_keeps_the_pod_counted() -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(), kube)
+    handler = app.pod_reflector.handler
+
+    def bind(method, path, body):
+        # The first attempt landed but its answer was lost; the watch saw it; the retry gets 409.
+        if len(kube.calls("POST", "/binding")) == 1:
+            handler.on_update(pod("p"), pod("p", node_name="n1", rv="2"))
+            raise ApiError(0, "ProtocolError: connection reset")
+        raise conflict()
+
+    kube.responder = bind
+    handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    wait_until(lambda: len(kube.calls("POST", "/binding")) == 2 and app.binder.pending() == 0)
+    assert requested_on(app) == 1000
+
+
+def test_failed_bind_requeues_with_backoff_and_reports() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", *[ApiError(403, "pods/binding is forbidden")])
+    app = make_app(FixedProfile(), kube)
+    app.pod_reflector.handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    wait_until(lambda: app.queue.where("ns/p") == BACKOFF)
+    assert requested_on(app) == 0
+    assert app.events.flush(10)
+    notes = [b["note"] for _, _, b in kube.calls("POST", "/events")]
+    assert any(n.startswith("Binding rejected: ") for n in notes)
+
+
+def test_unschedulable_pod_gets_event_condition_and_waits() -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(target=None), kube)
+    app.pod_reflector.handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    assert app.queue.where("ns/p") == UNSCHEDULABLE
+    wait_until(lambda: kube.calls("PATCH", "/pods/p/status"))
+    patch = kube.calls("PATCH", "/pods/p/status")[0][2]
+    cond = patch["status"]["conditions"][0]
+    assert (cond["type"], cond["status"], cond["reason"]) == ("PodScheduled", "False", "Unschedulable")
+    assert cond["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    assert app.events.flush(10)
+    event = kube.calls("POST", "/events")[0][2]
+    assert (event["type"], event["reason"], event["note"]) == (
+        "Warning", "FailedScheduling", "0/1 nodes are available: 1 Insufficient cpu.")
+    # A new node may help: the pod is tried again.
+    app.node_reflector.handler.on_add(node("n2"))
+    assert app.queue.where("ns/p") in ("active", BACKOFF)
+
+
+def test_node_heartbeats_do_not_requeue_unschedulable_pods() -> None:
+    app = make_app(FixedProfile(target=None))
+    app.pod_reflector.handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    beat = node("n1")
+    beat["metadata"]["resourceVersion"] = "2"
+    beat["status"]["conditions"][0]["lastHeartbeatTime"] = "2024-01-01T00:01:00Z"
+    app.node_reflector.handler.on_update(node("n1"), beat)
+    assert app.queue.where("ns/p") == UNSCHEDULABLE
+    bigger = node("n1", cpu="8")
+    app.node_reflector.handler.on_update(node("n1"), bigger)
+    assert app.queue.where("ns/p") != UNSCHEDULABLE
+
+
+def test_node_change_events() -> None:
+    old = node("n")
+    assert node_change_events(old, node("n")) == []
+    tainted = node("n")
+    tainted["spec"] = {"taints": [{"key": "k", "effect": "NoSchedule"}]}
+    assert node_change_events(old, tainted) == ["NodeTaintChange"]
+    cordoned = node("n")
+    cordoned["spec"] = {"unschedulable": True}
+    assert node_change_events(old, cordoned) == ["NodeSpecUnschedulableChange"]
+
+
+def test_closed_fence_sends_no_bind_and_keeps_the_pod() -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(), kube)
+    app.can_act = lambda: False
+    app.binder._can_act = app.can_act
+    app.pod_reflector.handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    wait_until(lambda: app.queue.where("ns/p") == BACKOFF)
+    assert kube.calls("POST", "/binding") == []
+    assert requested_on(app) == 0
+
+
+def test_updates_during_a_bind_do_not_queue_the_pod_again() -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(), kube)
+    release = __import__("threading").Event()
+    kube.responder = lambda m, p, b: release.wait(10) and {"status": "Success"}
+    handler = app.pod_reflector.handler
+    handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    handler.on_update(pod("p"), pod("p", rv="2"))
+    assert len(app.queue) == 0
+    release.set()
+    wait_until(lambda: app.binder.pending() == 0)
+
+
+def test_pods_of_other_schedulers_are_ignored_unless_bound() -> None:
+    app = make_app(FixedProfile())
+    handler = app.pod_reflector.handler
+    handler.on_add(pod("foreign", scheduler="default-scheduler"))
+    assert len(app.queue) == 0
+    handler.on_add(pod("foreign-bound", scheduler="default-scheduler", node_name="n1"))
+    assert requested_on(app) == 1000
+    handler.on_delete(pod("foreign-bound", scheduler="default-scheduler", node_name="n1"))
+    assert requested_on(app) == 0
+
+
+def test_random_profile_logs_like_the_go_random_scheduler(caplog: pytest.LogCaptureFixture) -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(name="random-scheduler", scorers=("Random",)), kube)
+    caplog.set_level(logging.INFO, logger="scheduler")
+    app.pod_reflector.handler.on_add(pod("sleep-1", scheduler="random-scheduler"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    wait_until(lambda: "Placed pod [ns/sleep-1] on n1" in caplog.text)

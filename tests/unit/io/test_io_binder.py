@@ -1,0 +1,180 @@
+"""Binder: error classification, bounded retries, the leader fence, events and status patches."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduler.binder import (
+    NOTE_LENGTH_LIMIT,
+    Binder,
+    BindError,
+    ErrorClass,
+    EventRecorder,
+    NotLeader,
+    binding_body,
+    classify,
+    condition_is_current,
+    truncate_note,
+    unschedulable_condition_patch,
+)
+from scheduler.kube import ApiError
+from io_fakes import FakeKube, conflict
+
+POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "resourceVersion": "7"}, "spec": {}}
+
+
+def binder(kube: FakeKube, can_act=lambda: True, **kwargs) -> Binder:
+    sleeps: list[float] = []
+    b = Binder(kube, can_act=can_act, on_done=lambda job, err: None, sleep=sleeps.append, **kwargs)
+    b.sleeps = sleeps  # type: ignore[attr-defined]
+    return b
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (409, ErrorClass.FINAL), (404, ErrorClass.FINAL),
+    (0, ErrorClass.RETRY), (429, ErrorClass.RETRY), (500, ErrorClass.RETRY), (503, ErrorClass.RETRY),
+    (504, ErrorClass.RETRY), (403, ErrorClass.FAIL), (422, ErrorClass.FAIL), (400, ErrorClass.FAIL),
+])
+def test_classify(status: int, expected: ErrorClass) -> None:
+    assert classify(ApiError(status, "x")) is expected
+
+
+def test_classify_non_api_errors_fail() -> None:
+    assert classify(RuntimeError("bug")) is ErrorClass.FAIL
+
+
+def test_binding_body_carries_uid_and_node_target() -> None:
+    assert binding_body(POD, "worker-node02") == {
+        "apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u-1"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "worker-node02"},
+    }
+
+
+def test_successful_bind_posts_once_to_the_binding_subresource() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", {"kind": "Status", "status": "Success", "code": 201})
+    binder(kube).bind(POD, "n1")
+    calls = kube.calls("POST", "/api/v1/namespaces/ns/pods/p/binding")
+    assert len(calls) == 1 and calls[0][2]["target"]["name"] == "n1"
+
+
+@pytest.mark.parametrize("status", [409, 404])
+def test_final_errors_are_never_retried(status: int) -> None:
+    kube = FakeKube()
+    kube.answer("/binding", conflict() if status == 409 else ApiError(404, "pods \"p\" not found"))
+    b = binder(kube)
+    with pytest.raises(BindError) as err:
+        b.bind(POD, "n1")
+    assert err.value.error_class is ErrorClass.FINAL
+    assert len(kube.calls("POST", "/binding")) == 1
+    assert b.sleeps == []
+
+
+def test_transient_errors_are_retried_then_succeed() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", ApiError(0, "ProtocolError"), ApiError(503, "unavailable"),
+                ApiError(429, "slow down", retry_after=1.5), {"status": "Success"})
+    b = binder(kube, initial_wait=0.1, max_wait=2.0)
+    b.bind(POD, "n1")
+    assert len(kube.calls("POST", "/binding")) == 4
+    assert b.sleeps == [0.1, 0.2, 1.5]  # exponential, but honouring Retry-After
+
+
+def test_retries_are_bounded() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", *[ApiError(500, "boom")] * 10)
+    b = binder(kube, max_attempts=3)
+    with pytest.raises(BindError) as err:
+        b.bind(POD, "n1")
+    assert err.value.error_class is ErrorClass.RETRY
+    assert len(kube.calls("POST", "/binding")) == 3
+
+
+def test_refused_requests_fail_without_retry() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", ApiError(403, "forbidden"))
+    with pytest.raises(BindError) as err:
+        binder(kube).bind(POD, "n1")
+    assert err.value.error_class is ErrorClass.FAIL
+    assert len(kube.calls("POST", "/binding")) == 1
+
+
+def test_closed_fence_sends_nothing() -> None:
+    kube = FakeKube()
+    with pytest.raises(NotLeader):
+        binder(kube, can_act=lambda: False).bind(POD, "n1")
+    assert kube.requests == []
+
+
+def test_fence_is_checked_before_every_retry() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", ApiError(503, "unavailable"), {"status": "Success"})
+    verdicts = iter([True, False])
+    with pytest.raises(NotLeader):
+        binder(kube, can_act=lambda: next(verdicts)).bind(POD, "n1")
+    assert len(kube.calls("POST", "/binding")) == 1
+
+
+def test_pool_reports_outcomes_and_waits_for_requests_on_the_wire() -> None:
+    kube = FakeKube()
+    kube.answer("/binding", {"status": "Success"}, conflict())
+    done: list = []
+    b = Binder(kube, can_act=lambda: True, on_done=lambda job, err: done.append((job.node, err)), workers=1)
+    from scheduler.binder import BindJob
+
+    b.submit(BindJob(pod=POD, node="a", scheduler_name="s"))
+    b.submit(BindJob(pod=POD, node="b", scheduler_name="s"))
+    b._pool.shutdown(wait=True)
+    assert b.pending() == 0
+    assert b.wait_until_nothing_in_flight(1)
+    assert done[0] == ("a", None)
+    assert done[1][0] == "b" and done[1][1].error_class is ErrorClass.FINAL
+
+
+def test_unschedulable_condition_patch_and_change_detection() -> None:
+    patch = unschedulable_condition_patch("0/4 nodes are available: 4 Insufficient cpu.")
+    cond = patch["status"]["conditions"][0]
+    assert cond["type"] == "PodScheduled" and cond["status"] == "False" and cond["reason"] == "Unschedulable"
+    pod = {"status": {"conditions": [cond]}}
+    assert condition_is_current(pod, "0/4 nodes are available: 4 Insufficient cpu.")
+    assert not condition_is_current(pod, "0/5 nodes are available: 5 Insufficient cpu.")
+    assert not condition_is_current({"status": {}}, "x")
+
+
+def test_patch_status_uses_strategic_merge_on_the_status_subresource() -> None:
+    kube = FakeKube()
+    binder(kube).patch_status(POD, unschedulable_condition_patch("m"))
+    assert len(kube.calls("PATCH", "/api/v1/namespaces/ns/pods/p/status")) == 1
+
+
+def test_scheduled_event_names_the_scheduler() -> None:
+    recorder = EventRecorder(FakeKube(), hostname="host-1")
+    event = recorder.event_for_pod(POD, scheduler_name="py-scheduler", type_="Normal", reason="Scheduled",
+                                   action="Binding", note="Successfully assigned ns/p to n1")
+    assert event["apiVersion"] == "events.k8s.io/v1"
+    assert event["reportingController"] == "py-scheduler"
+    assert event["reportingInstance"] == "py-scheduler-host-1"
+    assert event["deprecatedSource"] == {"component": "py-scheduler"}
+    assert event["regarding"]["uid"] == "u-1" and event["regarding"]["kind"] == "Pod"
+    assert event["metadata"]["name"].startswith("p.") and event["metadata"]["namespace"] == "ns"
+    assert event["eventTime"].endswith("Z")
+
+
+def test_recorder_writes_events_in_the_background() -> None:
+    kube = FakeKube()
+    recorder = EventRecorder(kube, hostname="h")
+    recorder.scheduled(POD, "n1", "py-scheduler")
+    recorder.failed_scheduling(POD, "0/3 nodes are available: 3 Insufficient memory.", "py-scheduler")
+    assert recorder.flush(10)
+    bodies = [b for m, p, b in kube.calls("POST", "/apis/events.k8s.io/v1/namespaces/ns/events")]
+    assert {(b["reason"], b["type"], b["action"], b["note"]) for b in bodies} == {
+        ("Scheduled", "Normal", "Binding", "Successfully assigned ns/p to n1"),
+        ("FailedScheduling", "Warning", "Scheduling", "0/3 nodes are available: 3 Insufficient memory."),
+    }
+
+
+def test_long_notes_are_truncated_like_kube_scheduler() -> None:
+    note = truncate_note("x" * 2000)
+    assert len(note) == NOTE_LENGTH_LIMIT and note.endswith(" ...")
+    assert truncate_note("short") == "short"
