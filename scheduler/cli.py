@@ -17,7 +17,6 @@ Errors in what the user gave (config, kubeconfig, ports, plugins) are one line o
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -74,34 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_plugin(spec: str) -> type:
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UsageError(f"--plugin {spec}: expected MODULE:CLASS")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # ImportError and whatever the module raises on import
-        raise UsageError(f"--plugin {spec}: cannot import {module_name}: {exc}") from None
-    try:
-        target: Any = module
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except AttributeError:
-        raise UsageError(f"--plugin {spec}: {module_name} has no {attr}") from None
-    return target
+def plugin_registry(specs: Sequence[str]) -> Any:
+    """The in-tree plugins, entry-point plugins, and every `--plugin MODULE:CLASS` given."""
+    from scheduler.plugins.registry import PluginLoadError, default_registry
 
-
-def _plugin_registry(specs: Sequence[str]) -> dict[str, Any] | None:
-    if not specs:
-        return None
-    from scheduler import framework
-
-    make = getattr(framework, "default_registry", None) or getattr(framework, "in_tree_registry", None)
-    registry: dict[str, Any] = dict(make()) if callable(make) else {}
+    registry = default_registry()
     for spec in specs:
-        plugin = load_plugin(spec)
-        name = getattr(plugin, "name", None) or getattr(plugin, "NAME", None) or plugin.__name__
-        registry[str(name)] = plugin
+        try:
+            registry.load(spec)
+        except PluginLoadError as exc:
+            raise UsageError(f"--plugin {spec}: {exc}") from None
+        except Exception as exc:  # whatever importing the user's module raised
+            raise UsageError(f"--plugin {spec}: cannot import: {type(exc).__name__}: {exc}") from None
     return registry
 
 
@@ -113,8 +96,10 @@ def run(args: argparse.Namespace) -> int:
     from scheduler.state import ClusterState
 
     klog.configure(args.v)
+    registry = plugin_registry(args.plugin)
     try:
-        cfg = config_module.load_config(args.config) if args.config else config_module.default_config()
+        cfg = (config_module.load_config(args.config, registry) if args.config
+               else config_module.default_config(registry))
     except config_module.ConfigError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -123,10 +108,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = _with_leader_elect(cfg, args.leader_elect)
     kubeconfig = args.kubeconfig or cfg.client_connection.kubeconfig or None
     try:
-        registry = _plugin_registry(args.plugin)
-        profiles = build_profiles(cfg, registry) if registry is not None else build_profiles(cfg)
-    except UsageError:
-        raise
+        profiles = build_profiles(cfg, registry)
     except config_module.ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
