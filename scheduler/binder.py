@@ -8,9 +8,10 @@
   are final and never retried; transport errors, 429 and 5xx are retried with tenacity (bounded,
   honouring Retry-After); anything else (403, 422, ...) fails the attempt.
 * `EventRecorder` writes events.k8s.io/v1 events the way kube-scheduler's recorder does
-  (reportingController = the profile's schedulerName, reportingInstance = schedulerName-hostname)
-  and also fills deprecatedSource.component, so `kubectl get events` and `kubectl describe pod`
-  name the scheduler. Events are best effort: a bounded backlog, dropped (and counted) when full.
+  (reportingController = the profile's schedulerName, reportingInstance = schedulerName-hostname).
+  That is what `kubectl describe pod` shows as "From" and `kubectl get events -o wide` as SOURCE
+  (the API server rejects `deprecatedSource` on events.k8s.io/v1 writes: "needs to be unset").
+  Events are best effort: a bounded backlog, dropped (and counted) when full.
 """
 
 from __future__ import annotations
@@ -328,7 +329,6 @@ class EventRecorder:
                 "uid": meta.get("uid"),
                 "resourceVersion": meta.get("resourceVersion"),
             },
-            "deprecatedSource": {"component": scheduler_name},
         }
 
     def pod_event(self, pod: Mapping[str, Any], **kwargs: str) -> None:
