@@ -1,0 +1,162 @@
+"""The Python scheduler as a local process: binding, events, FailedScheduling, packing, endpoints."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, wait_for
+from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
+
+
+@pytest.fixture
+def fleet(cluster: LabCluster, tmp_path: Path, request: pytest.FixtureRequest):
+    fleet = SchedulerFleet(cluster, tmp_path)
+    yield fleet
+    fleet.stop_all()
+    report = getattr(request.node, "rep_call", None)
+    print(fleet.dump_logs())  # shown by pytest only when the test fails
+    del report
+
+
+def _events(cluster: LabCluster, namespace: str, pod: str, reason: str) -> list[dict]:
+    return [e for e in cluster.events_for(namespace, pod) if e.get("reason") == reason]
+
+
+def test_pod_is_bound_with_a_scheduled_event_from_the_scheduler(
+        cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+    name, random_name = unique_name("e2e-py"), unique_name("e2e-random")
+    [proc] = fleet.start(scheduler_config(name=name, random_profile=random_name, lease_namespace=namespace,
+                                          lease_name=name))
+    cluster.apply([pod_manifest("web", scheduler=name), pod_manifest("sleep", scheduler=random_name)], namespace)
+    node = wait_for(lambda: bound_node(cluster, namespace, "web"), timeout=30, what="web bound")
+    event = wait_for(lambda: scheduled_event(cluster, namespace, "web"), timeout=30)
+    assert event["reportingController"] == name
+    assert event["note"] == f"Successfully assigned {namespace}/web to {node}"
+    assert event["type"] == "Normal" and event["action"] == "Binding"
+    assert node in [w.name for w in cluster.spec.workers]  # no toleration for the master's taint
+    # kubectl names the scheduler too (what a workshop participant looks at).
+    assert f"{name}  Successfully assigned {namespace}/web to {node}" in " ".join(
+        cluster.describe(namespace, "pod/web").split(" "))
+
+    random_node = wait_for(lambda: bound_node(cluster, namespace, "sleep"), timeout=30, what="sleep bound")
+    random_event = wait_for(lambda: scheduled_event(cluster, namespace, "sleep"), timeout=30)
+    assert random_event["reportingController"] == random_name
+    wait_for(lambda: f"Placed pod [{namespace}/sleep] on {random_node}" in proc.log() or
+             (_ for _ in ()).throw(NotYet("no Placed line")), timeout=10, what="the Go-style Placed log line")
+    log = proc.log()
+    assert f'"Successfully bound pod to node" pod="{namespace}/web" node="{node}"' in log
+    assert f'"Attempting to schedule pod" pod="{namespace}/web"' in log
+
+
+def test_impossible_pod_gets_failed_scheduling_with_the_v129_message(
+        cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+    name = unique_name("e2e-py")
+    fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name))
+    cluster.apply(pod_manifest("huge", scheduler=name, cpu="64"), namespace)
+    total, workers = len(cluster.spec.nodes), len(cluster.spec.workers)
+    taint = "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"
+    expected = (f"0/{total} nodes are available: {total - workers} {taint}, {workers} Insufficient cpu. "
+                f"preemption: 0/{total} nodes are available: {total - workers} Preemption is not helpful for "
+                f"scheduling, {workers} No preemption victims found for incoming pod..")
+
+    def failed() -> dict:
+        events = _events(cluster, namespace, "huge", "FailedScheduling")
+        if not events:
+            raise NotYet("no FailedScheduling event")
+        return events[0]
+
+    event = wait_for(failed, timeout=30, what="FailedScheduling")
+    assert event["type"] == "Warning" and event["reportingController"] == name
+    assert event["note"] == expected
+
+    def condition() -> dict:
+        for cond in cluster.pod(namespace, "huge").get("status", {}).get("conditions") or []:
+            if cond["type"] == "PodScheduled":
+                return cond
+        raise NotYet("no PodScheduled condition")
+
+    cond = wait_for(condition, timeout=30)
+    assert (cond["status"], cond["reason"], cond["message"]) == ("False", "Unschedulable", expected)
+    assert not cluster.pod(namespace, "huge")["spec"].get("nodeName")
+
+
+def _place_20(cluster: LabCluster, namespace: str, fleet: SchedulerFleet, strategy: str) -> Counter:
+    name = unique_name(f"e2e-{strategy.lower()}")
+    fleet.start(scheduler_config(name=name, strategy=strategy, lease_namespace=namespace, lease_name=name))
+    pods = [pod_manifest(f"small-{i:02d}", scheduler=name, cpu="50m", memory="64Mi") for i in range(20)]
+    cluster.apply(pods, namespace)
+
+    def all_bound() -> list[str]:
+        items = cluster.pods(namespace)
+        nodes = [p["spec"].get("nodeName") for p in items]
+        if len(items) < 20 or not all(nodes):
+            raise NotYet(f"{sum(1 for n in nodes if n)}/20 bound")
+        return nodes
+
+    return Counter(wait_for(all_bound, timeout=90, what="20 pods bound"))
+
+
+def _free_millicpu(cluster: LabCluster) -> dict[str, int]:
+    """Allocatable minus requested cpu per worker (what the scheduler sees before the test pods)."""
+    from scheduler.resources import pod_resource  # the same request rules the scheduler uses
+
+    free = {}
+    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+    for worker in cluster.spec.workers:
+        node = cluster.get(f"/api/v1/nodes/{worker.name}")
+        alloc = node["status"]["allocatable"]["cpu"]
+        milli = int(float(alloc[:-1])) if alloc.endswith("m") else int(float(alloc) * 1000)
+        used = sum(pod_resource(p).milli_cpu for p in pods if p["spec"].get("nodeName") == worker.name)
+        free[worker.name] = milli - used
+    return free
+
+
+def test_most_allocated_packs_20_small_pods(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+    free = _free_millicpu(cluster)
+    # How many workers 20 x 50m need at the least, filling the fullest first (what MostAllocated does).
+    need, left = 0, 20 * 50
+    for capacity in sorted(free.values()):
+        if left <= 0:
+            break
+        if capacity >= 50:
+            need += 1
+            left -= capacity // 50 * 50
+    placement = _place_20(cluster, namespace, fleet, "MostAllocated")
+    assert len(placement) <= max(1, need), f"MostAllocated used {dict(placement)}; free before: {free}"
+
+
+def test_least_allocated_spreads_20_small_pods(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+    free = _free_millicpu(cluster)
+    placement = _place_20(cluster, namespace, fleet, "LeastAllocated")
+    # Other tests share the cluster, so "spread" is judged against the load it had: the pods go to
+    # more than one worker, and the emptiest worker gets its share first.
+    assert len(placement) >= 2, f"LeastAllocated used {dict(placement)}; free before: {free}"
+    emptiest = max(free, key=free.get)
+    assert placement[emptiest] >= 20 // len(free), f"LeastAllocated used {dict(placement)}; free before: {free}"
+
+
+def test_health_readiness_and_metrics(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+    name = unique_name("e2e-py")
+    [proc] = fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name))
+    fleet.wait_for_one_leader([proc])
+    cluster.apply(pod_manifest("m", scheduler=name), namespace)
+    wait_for(lambda: bound_node(cluster, namespace, "m"), timeout=30)
+    assert proc.get("/healthz") == (200, "ok")
+    assert proc.get("/livez") == (200, "ok")
+    assert proc.get("/readyz") == (200, "ok")
+
+    def metrics() -> str:
+        code, body = proc.get("/metrics")
+        if f'scheduler_schedule_attempts_total{{profile="{name}",result="scheduled"}} 1.0' not in body:
+            raise NotYet("attempt not counted yet")
+        return body
+
+    body = wait_for(metrics, timeout=10)
+    for needle in (f'leader_election_master_status{{name="{name}"}} 1.0',
+                   'scheduler_pending_pods{queue="active"} 0.0',
+                   'scheduler_scheduler_cache_size{type="nodes"} 4.0' if len(cluster.spec.nodes) == 4 else "",
+                   'scheduler_pod_scheduling_sli_duration_seconds_count{attempts="1"} 1.0',
+                   'scheduler_queue_incoming_pods_total{event="PodAdd",queue="active"} 1.0'):
+        assert needle in body, needle
