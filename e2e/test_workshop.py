@@ -16,6 +16,7 @@ tests are deleting, and refuses a cluster where someone else's pods would change
 Whatever happens, step 10's commands run at the end, and the last test asserts that the cluster
 is as the workshop found it.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,14 @@ class Workshop:
 def _env(cluster: LabCluster) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("LAB_DIR", "VIRTUAL_ENV", "PYTHONHOME")}
     env["KUBECONFIG"] = str(cluster.kubeconfig)
-    env["PATH"] = os.pathsep.join([str(cluster.workdir / "bin"), str(ROOT / ".venv" / "bin"),
-                                   str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join(
+        [
+            str(cluster.workdir / "bin"),
+            str(ROOT / ".venv" / "bin"),
+            str(Path(sys.executable).parent),
+            env.get("PATH", ""),
+        ]
+    )
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -73,9 +80,16 @@ def _where(step: Step, line: int) -> str:
 
 def run_bash(code: str, env: dict[str, str], timeout: float) -> tuple[int | None, str]:
     """Run a block like a participant's shell would; None as exit code means it timed out."""
-    proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-euo", "pipefail", "-c", code], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "--noprofile", "--norc", "-euo", "pipefail", "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out
@@ -105,11 +119,17 @@ def run_step(step: Step, ws: Workshop) -> None:
             code, out = run_bash(item.code, ws.env, item.timeout)
             ws.tally.ran += 1
             if code is None:
-                pytest.fail(f"{_where(step, item.line)}: the command did not finish within {item.timeout:.0f}s\n"
-                            f"--- command ---\n{item.code}\n--- output so far ---\n{_tail(out)}", pytrace=False)
+                pytest.fail(
+                    f"{_where(step, item.line)}: the command did not finish within {item.timeout:.0f}s\n"
+                    f"--- command ---\n{item.code}\n--- output so far ---\n{_tail(out)}",
+                    pytrace=False,
+                )
             if code != 0:
-                pytest.fail(f"{_where(step, item.line)}: the command exited with {code}\n"
-                            f"--- command ---\n{item.code}\n--- output ---\n{_tail(out)}", pytrace=False)
+                pytest.fail(
+                    f"{_where(step, item.line)}: the command exited with {code}\n"
+                    f"--- command ---\n{item.code}\n--- output ---\n{_tail(out)}",
+                    pytrace=False,
+                )
             for expected in item.expected:
                 if expected.example:
                     ws.tally.examples.append(f"{_where(step, expected.line)} ({expected.example})")
@@ -117,11 +137,13 @@ def run_step(step: Step, ws: Workshop) -> None:
                 missing = missing_lines(expected.text, out, any_order=expected.any_order)
                 ws.tally.compared += 1
                 if missing:
-                    pytest.fail(f"{_where(step, expected.line)}: the output of the command at line {item.line} "
-                                f"lacks these expected lines{' (any order)' if expected.any_order else ' (in order)'}:\n"
-                                + "\n".join(f"  {m}" for m in missing)
-                                + f"\n--- command ---\n{item.code}\n--- actual output ---\n{_tail(out)}",
-                                pytrace=False)
+                    pytest.fail(
+                        f"{_where(step, expected.line)}: the output of the command at line {item.line} "
+                        f"lacks these expected lines ({'any order' if expected.any_order else 'in order'}):\n"
+                        + "\n".join(f"  {m}" for m in missing)
+                        + f"\n--- command ---\n{item.code}\n--- actual output ---\n{_tail(out)}",
+                        pytrace=False,
+                    )
     except BaseException as exc:
         ws.tally.failed[step.number] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise
@@ -131,6 +153,7 @@ def run_step(step: Step, ws: Workshop) -> None:
 
 # -- preconditions and teardown ----------------------------------------------------------------
 
+
 def _live(pods: list[dict]) -> list[dict]:
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
@@ -139,35 +162,55 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
     """The outputs assume an empty default namespace and workers that carry nothing else."""
     default = _live(cluster.get("/api/v1/namespaces/default/pods")["items"])
     if default:
-        pytest.fail("the workshop needs an empty default namespace; it has: "
-                    + ", ".join(p["metadata"]["name"] for p in default)
-                    + " (left by an interrupted run? step 10's commands remove the workshop's pods)", pytrace=False)
+        pytest.fail(
+            "the workshop needs an empty default namespace; it has: "
+            + ", ".join(p["metadata"]["name"] for p in default)
+            + " (left by an interrupted run? step 10's commands remove the workshop's pods)",
+            pytrace=False,
+        )
 
     def quiet() -> None:
         busy = []
         for p in cluster.get("/api/v1/pods")["items"]:
             ns = p["metadata"]["namespace"]
-            if ns != "kube-system" and p["spec"].get("nodeName") and p.get("status", {}).get("phase") not in (
-                    "Succeeded", "Failed"):
+            if (
+                ns != "kube-system"
+                and p["spec"].get("nodeName")
+                and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+            ):
                 busy.append((ns, p["metadata"]["name"], bool(p["metadata"].get("deletionTimestamp"))))
-        terminating_ns = [n["metadata"]["name"] for n in cluster.get("/api/v1/namespaces")["items"]
-                          if n.get("status", {}).get("phase") == "Terminating"]
+        terminating_ns = [
+            n["metadata"]["name"]
+            for n in cluster.get("/api/v1/namespaces")["items"]
+            if n.get("status", {}).get("phase") == "Terminating"
+        ]
         if busy or terminating_ns:
-            raise NotYet(f"pods on the nodes: {', '.join(f'{n}/{p}' for n, p, _ in busy[:8])}; "
-                         f"namespaces being deleted: {', '.join(terminating_ns[:8])}")
+            raise NotYet(
+                f"pods on the nodes: {', '.join(f'{n}/{p}' for n, p, _ in busy[:8])}; "
+                f"namespaces being deleted: {', '.join(terminating_ns[:8])}"
+            )
 
-    wait_for(quiet, timeout=120, interval=1,
-             what="idle workers (other tests' namespaces deleted): the workshop's expected outputs assume them")
+    wait_for(
+        quiet,
+        timeout=120,
+        interval=1,
+        what="idle workers (other tests' namespaces deleted): the workshop's expected outputs assume them",
+    )
 
 
 @pytest.fixture(scope="module")
 def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
     if cluster.provider != "local":
-        pytest.skip(f"the doc test runs the local lab's commands; on {cluster.provider} follow docs/labs by hand "
-                    "(the kind/Vagrant variants are the blocks marked `test: skip`)")
+        pytest.skip(
+            f"the doc test runs the local lab's commands; on {cluster.provider} follow docs/labs by hand "
+            "(the kind/Vagrant variants are the blocks marked `test: skip`)"
+        )
     if Path(cluster.workdir).resolve() != (ROOT / ".lab").resolve():
-        pytest.fail(f"the workshop's commands use the lab in {ROOT / '.lab'}, this session's lab is "
-                    f"{cluster.workdir}: run the doc test with the default --lab-dir", pytrace=False)
+        pytest.fail(
+            f"the workshop's commands use the lab in {ROOT / '.lab'}, this session's lab is "
+            f"{cluster.workdir}: run the doc test with the default --lab-dir",
+            pytrace=False,
+        )
     _wait_until_quiet(cluster)
     ws = Workshop(cluster, _env(cluster), Tally())
     t0 = time.monotonic()
@@ -182,9 +225,11 @@ def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
 
 def _report(config: pytest.Config, t: Tally, seconds: float) -> None:
     """The summary a maintainer reads: how long, what ran, what was skipped and why."""
-    lines = [f"workshop doc test: {len(WORKSHOP)} steps in {seconds:.0f}s; {t.ran} command blocks run, "
-             f"{t.compared} outputs compared, {t.checks} checks, {len(t.skipped)} blocks skipped, "
-             f"{len(t.examples)} example outputs not compared"]
+    lines = [
+        f"workshop doc test: {len(WORKSHOP)} steps in {seconds:.0f}s; {t.ran} command blocks run, "
+        f"{t.compared} outputs compared, {t.checks} checks, {len(t.skipped)} blocks skipped, "
+        f"{len(t.examples)} example outputs not compared"
+    ]
     for number, secs in t.seconds.items():
         status = f"FAILED: {t.failed[number]}" if number in t.failed else "ok"
         lines.append(f"  step {number}  {secs:6.1f}s  {status}"[:200])

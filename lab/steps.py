@@ -15,12 +15,14 @@ Three parts, one per concept:
   ``<!-- test: example (why) -->`` (an illustration of output too variable to compare; counted).
 * **The output rule.** ``missing_lines(expected, actual)``: every non-empty expected line must
   match a line of the actual output, in order, after collapsing whitespace; ``...`` (exactly
-  three dots) matches any text; ages (``12s``, ``3m2s``), RFC 3339 timestamps and klog headers are masked on both sides.
+  three dots) matches any text; ages (``12s``, ``3m2s``), RFC 3339 timestamps and klog headers
+  are masked on both sides.
 * **The checks.** One function per step, returning the problems in plain words.
 
 The state a step leaves behind stays until step 10 cleans up, so ``lab steps`` shows a
 participant how far they got; each check looks for that step's own traces.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +36,9 @@ from typing import Callable, Union
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "labs"
-NAMESPACE = "default"            # the workshop's pods live where the seeds put them
-DEFAULT_TIMEOUT = 120.0          # seconds a command block may take unless its marker says otherwise
-PROXY_PORT = 9090                # step 3's kubectl proxy
+NAMESPACE = "default"  # the workshop's pods live where the seeds put them
+DEFAULT_TIMEOUT = 120.0  # seconds a command block may take unless its marker says otherwise
+PROXY_PORT = 9090  # step 3's kubectl proxy
 NAME_LABEL = "scheduler-lab.dev/name"  # the lab name of a kind node (lab/providers/kind.py)
 
 # --------------------------------------------------------------------------------------------
@@ -48,9 +50,12 @@ FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<body>.*?)\s*-->\s*$")
 CHECK = re.compile(r"^Check:\s.*?\bmake verify STEP=(?P<step>\d\d)\b")
 SHOWN_ONLY = {"yaml", "python", "json", "go", "diff", "ini", "toml", "dockerfile", "ruby", "markdown"}
-REFUSED = {"": "say what the block is: ```bash for commands, ```text for output",
-           "sh": "use ```bash for commands", "shell": "use ```bash for commands",
-           "console": "use ```bash for commands and ```text for their output"}
+REFUSED = {
+    "": "say what the block is: ```bash for commands, ```text for output",
+    "sh": "use ```bash for commands",
+    "shell": "use ```bash for commands",
+    "console": "use ```bash for commands and ```text for their output",
+}
 
 
 class StepFileError(ValueError):
@@ -107,8 +112,10 @@ def _markers(bodies: list[str], where: str) -> dict[str, object]:
         elif m := re.fullmatch(r"example\s*\((?P<why>[^)]+)\)", body):
             out["example"] = m["why"].strip()
         else:
-            raise StepFileError(f"{where}: unknown test marker {body!r} "
-                                "(known: skip (why), timeout SECONDS, any-order, example (why))")
+            raise StepFileError(
+                f"{where}: unknown test marker {body!r} "
+                "(known: skip (why), timeout SECONDS, any-order, example (why))"
+            )
     return out
 
 
@@ -143,7 +150,9 @@ def parse_step(text: str, path: Path) -> Step:
         fence = FENCE.match(line)
         if not fence:
             if line.strip() and pending:
-                raise StepFileError(f"{path}:{pending_line}: a test marker must come right before a ``` block")
+                raise StepFileError(
+                    f"{path}:{pending_line}: a test marker must come right before a ``` block"
+                )
             i += 1
             continue
         lang, indent = fence["lang"].lower(), len(fence["indent"])
@@ -164,22 +173,33 @@ def parse_step(text: str, path: Path) -> Step:
         if lang == "bash":
             if set(opts) & {"any_order", "example"}:
                 raise StepFileError(f"{path}:{start + 1}: any-order and example apply to ```text blocks")
-            items.append(Command(content, start + 1, skip=opts.get("skip"),  # type: ignore[arg-type]
-                                 timeout=float(opts.get("timeout", DEFAULT_TIMEOUT))))  # type: ignore[arg-type]
+            items.append(
+                Command(
+                    content,
+                    start + 1,
+                    skip=opts.get("skip"),  # type: ignore[arg-type]
+                    timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
+                )
+            )  # type: ignore[arg-type]
         elif lang == "text":
             if set(opts) - {"any_order", "example"}:
                 raise StepFileError(f"{path}:{start + 1}: only any-order and example apply to ```text blocks")
             last = items[-1] if items else None
             if not isinstance(last, Command):
-                raise StepFileError(f"{path}:{start + 1}: a ```text block must follow the ```bash block "
-                                    "whose output it shows")
+                raise StepFileError(
+                    f"{path}:{start + 1}: a ```text block must follow the ```bash block "
+                    "whose output it shows"
+                )
             if not content.strip():
                 raise StepFileError(f"{path}:{start + 1}: an empty ```text block checks nothing")
-            last.expected.append(Expected(content, start + 1, bool(opts.get("any_order")),
-                                          opts.get("example")))  # type: ignore[arg-type]
+            last.expected.append(
+                Expected(content, start + 1, bool(opts.get("any_order")), opts.get("example"))
+            )  # type: ignore[arg-type]
         elif lang not in SHOWN_ONLY:
-            raise StepFileError(f"{path}:{start + 1}: unknown block language {lang!r} "
-                                f"(bash, text, or one of {', '.join(sorted(SHOWN_ONLY))})")
+            raise StepFileError(
+                f"{path}:{start + 1}: unknown block language {lang!r} "
+                f"(bash, text, or one of {', '.join(sorted(SHOWN_ONLY))})"
+            )
         elif opts:
             raise StepFileError(f"{path}:{start + 1}: test markers apply to ```bash and ```text blocks only")
     if pending:
@@ -188,8 +208,9 @@ def parse_step(text: str, path: Path) -> Step:
         raise StepFileError(f"{path}: no '# ' title line")
     checks = [it for it in items if isinstance(it, CheckPoint)]
     if len(checks) != 1:
-        raise StepFileError(f"{path}: needs exactly one 'Check: make verify STEP={number}' line, "
-                            f"found {len(checks)}")
+        raise StepFileError(
+            f"{path}: needs exactly one 'Check: make verify STEP={number}' line, " f"found {len(checks)}"
+        )
     return Step(number, title, path, items)
 
 
@@ -199,7 +220,9 @@ def load_steps(docs: Path = DOCS) -> list[Step]:
     steps = [parse_step(p.read_text(encoding="utf-8"), p) for p in files]
     for want, step in enumerate(steps, start=1):
         if step.number != f"{want:02d}":
-            raise StepFileError(f"{step.path}: expected step {want:02d} here (steps are numbered without gaps)")
+            raise StepFileError(
+                f"{step.path}: expected step {want:02d} here (steps are numbered without gaps)"
+            )
     return steps
 
 
@@ -258,6 +281,7 @@ def missing_lines(expected: str, actual: str, any_order: bool = False) -> list[s
 # The checks
 # --------------------------------------------------------------------------------------------
 
+
 class Lab:
     """What the checks read from the cluster (admin kubeconfig of the lab directory)."""
 
@@ -296,8 +320,13 @@ class Lab:
     def scheduled_by(self, pod: dict) -> str:
         """Who reported the pod's Scheduled event ("" when there is none)."""
         meta = pod["metadata"]
-        events = (self.get(f"/api/v1/namespaces/{meta['namespace']}/events",
-                           fieldSelector=f"involvedObject.name={meta['name']},reason=Scheduled") or {})
+        events = (
+            self.get(
+                f"/api/v1/namespaces/{meta['namespace']}/events",
+                fieldSelector=f"involvedObject.name={meta['name']},reason=Scheduled",
+            )
+            or {}
+        )
         for e in events.get("items", []):
             if e.get("involvedObject", {}).get("uid") == meta.get("uid"):
                 return e.get("reportingComponent") or (e.get("source") or {}).get("component") or "?"
@@ -340,30 +369,44 @@ def _lease_problems(lab: Lab, name: str, what: str, fix: str) -> Problems:
     renewed = spec.get("renewTime")
     limit = int(spec.get("leaseDurationSeconds") or 15) + 10
     if not renewed or _age_seconds(renewed) > limit:
-        return [f"Lease kube-system/{name} has not been renewed for over {limit}s: {what} is not running ({fix})"]
+        return [
+            f"Lease kube-system/{name} has not been renewed for over {limit}s: {what} is not running ({fix})"
+        ]
     return []
 
 
-def _pod_problems(lab: Lab, name: str, scheduler: str, apply: str, bound_to: list[str] | None = None,
-                  reported_by: str | None = None) -> tuple[Problems, dict | None]:
+def _pod_problems(
+    lab: Lab,
+    name: str,
+    scheduler: str,
+    apply: str,
+    bound_to: list[str] | None = None,
+    reported_by: str | None = None,
+) -> tuple[Problems, dict | None]:
     """Common checks of one workshop pod: exists, right scheduler, bound (to one of bound_to)."""
     pod = lab.pod(name)
     if pod is None:
         return [f"pod {NAMESPACE}/{name} does not exist: {apply}"], None
     if pod["spec"].get("schedulerName") != scheduler:
-        return [f"pod {NAMESPACE}/{name} asks for scheduler {pod['spec'].get('schedulerName')!r}, "
-                f"not {scheduler!r}: delete it and {apply}"], pod
+        return [
+            f"pod {NAMESPACE}/{name} asks for scheduler {pod['spec'].get('schedulerName')!r}, "
+            f"not {scheduler!r}: delete it and {apply}"
+        ], pod
     node = pod["spec"].get("nodeName")
     if not node:
-        return [f"pod {NAMESPACE}/{name} is not bound to a node yet (is {scheduler} running? "
-                "python -m lab status)"], pod
+        return [
+            f"pod {NAMESPACE}/{name} is not bound to a node yet (is {scheduler} running? "
+            "python -m lab status)"
+        ], pod
     if bound_to is not None and node not in bound_to:
         return [f"pod {NAMESPACE}/{name} is bound to {node}, expected {' or '.join(bound_to)}"], pod
     if reported_by is not None:
         by = lab.scheduled_by(pod)
         if by != reported_by:
-            return [f"pod {NAMESPACE}/{name} has no Scheduled event from {reported_by}"
-                    + (f" (it has one from {by})" if by else "")], pod
+            return [
+                f"pod {NAMESPACE}/{name} has no Scheduled event from {reported_by}"
+                + (f" (it has one from {by})" if by else "")
+            ], pod
     return [], pod
 
 
@@ -380,14 +423,22 @@ def _replicas_problems(lab: Lab, app: str) -> Problems:
     if recorded_provider(lab.workdir) == "local":
         from lab import deploy
 
-        running = [n for n, pid in deploy.local_scheduler_status(lab.workdir) if pid and n.startswith(app + "-")]
+        running = [
+            n for n, pid in deploy.local_scheduler_status(lab.workdir) if pid and n.startswith(app + "-")
+        ]
         if len(running) < 2:
             return [f"{len(running)} of 2 {app} replicas are running (python -m lab deploy --only {app})"]
         return []
     dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{app}")
     ready = (dep or {}).get("status", {}).get("readyReplicas", 0)
-    return [] if ready >= 2 else [f"deployment kube-system/{app} has {ready} of 2 replicas ready "
-                                  f"(python -m lab deploy --only {app})"]
+    return (
+        []
+        if ready >= 2
+        else [
+            f"deployment kube-system/{app} has {ready} of 2 replicas ready "
+            f"(python -m lab deploy --only {app})"
+        ]
+    )
 
 
 def check_01(lab: Lab) -> Problems:
@@ -406,8 +457,10 @@ def check_01(lab: Lab) -> Problems:
             if (t.key, t.effect) not in taints:
                 problems.append(f"node {want.name} lacks its taint {t.key}:{t.effect}")
         if not want.taints and any(e in ("NoSchedule", "NoExecute") for _, e in taints):
-            problems.append(f"node {want.name} is tainted ({', '.join(k for k, _ in taints)}): "
-                            f"kubectl taint node {want.name} KEY- removes a taint")
+            problems.append(
+                f"node {want.name} is tainted ({', '.join(k for k, _ in taints)}): "
+                f"kubectl taint node {want.name} KEY- removes a taint"
+            )
     problems += _lease_problems(lab, "kube-scheduler", "the default scheduler", "make lab-up")
     for app in ("custom-k8s-scheduler", "py-scheduler"):
         problems += _lease_problems(lab, app, app, "make lab-up deploys it")
@@ -420,8 +473,10 @@ def check_02(lab: Lab) -> Problems:
     if pod is None:
         return [f"pod {NAMESPACE}/nginx does not exist: {apply}"]
     if pod["spec"].get("schedulerName") != "my-scheduler":
-        return [f"pod {NAMESPACE}/nginx asks for scheduler {pod['spec'].get('schedulerName')!r}, "
-                f"not 'my-scheduler': delete it and {apply}"]
+        return [
+            f"pod {NAMESPACE}/nginx asks for scheduler {pod['spec'].get('schedulerName')!r}, "
+            f"not 'my-scheduler': delete it and {apply}"
+        ]
     by = lab.scheduled_by(pod)
     if by:  # the bash scheduler of step 3 writes no events; a real scheduler does
         return [f"pod {NAMESPACE}/nginx was scheduled by {by}: nothing but my-scheduler may take it"]
@@ -431,53 +486,83 @@ def check_02(lab: Lab) -> Problems:
 def check_03(lab: Lab) -> Problems:
     problems, _ = _pod_problems(lab, "nginx", "my-scheduler", "go back to step 2", bound_to=lab.workers)
     if _port_open(PROXY_PORT):
-        problems.append(f"something still listens on 127.0.0.1:{PROXY_PORT} (the step's kubectl proxy?): "
-                        "kill \"$(cat .lab/workshop/random-scheduler.pid)\"")
+        problems.append(
+            f"something still listens on 127.0.0.1:{PROXY_PORT} (the step's kubectl proxy?): "
+            'kill "$(cat .lab/workshop/random-scheduler.pid)"'
+        )
     return problems
 
 
 def check_04(lab: Lab) -> Problems:
-    problems = _lease_problems(lab, "py-scheduler", "the Python scheduler", "python -m lab deploy --only py-scheduler")
+    problems = _lease_problems(
+        lab, "py-scheduler", "the Python scheduler", "python -m lab deploy --only py-scheduler"
+    )
     if lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep") is None:
-        return problems + ["deployment default/sleep does not exist: kubectl apply -f manifests/samples/sleep.yaml"]
+        return problems + [
+            "deployment default/sleep does not exist: kubectl apply -f manifests/samples/sleep.yaml"
+        ]
     pods = [p for p in lab.pods("app=sleep") if not p["metadata"].get("deletionTimestamp")]
     if len(pods) < 2:
         problems.append(f"deployment default/sleep has {len(pods)} of 2 pods")
     for p in pods:
         name = p["metadata"]["name"]
         if not p["spec"].get("nodeName"):
-            problems.append(f"pod {NAMESPACE}/{name} is not bound yet (python -m lab status: is py-scheduler leading?)")
+            problems.append(
+                f"pod {NAMESPACE}/{name} is not bound yet (python -m lab status: is py-scheduler leading?)"
+            )
         elif (by := lab.scheduled_by(p)) != "random-scheduler":
-            problems.append(f"pod {NAMESPACE}/{name} has no Scheduled event from random-scheduler"
-                            + (f" (it has one from {by})" if by else ""))
+            problems.append(
+                f"pod {NAMESPACE}/{name} has no Scheduled event from random-scheduler"
+                + (f" (it has one from {by})" if by else "")
+            )
     return problems
 
 
 def check_05(lab: Lab) -> Problems:
-    problems = _lease_problems(lab, "custom-k8s-scheduler", "custom-k8s-scheduler",
-                               "python -m lab deploy --only custom-k8s-scheduler")
+    problems = _lease_problems(
+        lab,
+        "custom-k8s-scheduler",
+        "custom-k8s-scheduler",
+        "python -m lab deploy --only custom-k8s-scheduler",
+    )
     problems += _replicas_problems(lab, "custom-k8s-scheduler")
     from lab.cli import recorded_provider
 
     # On the local lab nothing else runs on the workers, so MostAllocated picks the master (which
     # carries the control plane's requests), as in the seed. Other clusters may differ.
     where = [lab.master] if recorded_provider(lab.workdir) == "local" else None
-    more, _ = _pod_problems(lab, "sample", "custom-k8s-scheduler", "kubectl apply -f manifests/samples/sample-pod.yaml",
-                            bound_to=where, reported_by="custom-k8s-scheduler")
+    more, _ = _pod_problems(
+        lab,
+        "sample",
+        "custom-k8s-scheduler",
+        "kubectl apply -f manifests/samples/sample-pod.yaml",
+        bound_to=where,
+        reported_by="custom-k8s-scheduler",
+    )
     return problems + more
 
 
 def check_06(lab: Lab) -> Problems:
-    problems = _lease_problems(lab, "custom-k8s-scheduler", "custom-k8s-scheduler",
-                               "python -m lab deploy --only custom-k8s-scheduler")
+    problems = _lease_problems(
+        lab,
+        "custom-k8s-scheduler",
+        "custom-k8s-scheduler",
+        "python -m lab deploy --only custom-k8s-scheduler",
+    )
     problems += _replicas_problems(lab, "custom-k8s-scheduler")
     lease = lab.lease("custom-k8s-scheduler") or {}
     if int(lease.get("spec", {}).get("leaseTransitions") or 0) < 1:
-        problems.append("Lease kube-system/custom-k8s-scheduler never changed hands: "
-                        "python -m lab kill-leader custom-k8s-scheduler")
-    more, _ = _pod_problems(lab, "after-failover", "custom-k8s-scheduler",
-                            "kubectl apply -f docs/labs/files/06-after-failover.yaml",
-                            reported_by="custom-k8s-scheduler")
+        problems.append(
+            "Lease kube-system/custom-k8s-scheduler never changed hands: "
+            "python -m lab kill-leader custom-k8s-scheduler"
+        )
+    more, _ = _pod_problems(
+        lab,
+        "after-failover",
+        "custom-k8s-scheduler",
+        "kubectl apply -f docs/labs/files/06-after-failover.yaml",
+        reported_by="custom-k8s-scheduler",
+    )
     return problems + more
 
 
@@ -495,22 +580,32 @@ def _nodes_of(lab: Lab, names: list[str], scheduler: str, apply: str) -> tuple[P
 def check_07(lab: Lab) -> Problems:
     spread = [f"spread-{i}" for i in (1, 2, 3)]
     pack = [f"pack-{i}" for i in (1, 2, 3)]
-    problems, spread_nodes = _nodes_of(lab, spread, "default-scheduler",
-                                       "kubectl apply -f docs/labs/files/07-spread-pods.yaml")
-    more, pack_nodes = _nodes_of(lab, pack, "custom-k8s-scheduler", "kubectl apply -f docs/labs/files/07-pack-pods.yaml")
+    problems, spread_nodes = _nodes_of(
+        lab, spread, "default-scheduler", "kubectl apply -f docs/labs/files/07-least-allocated-pods.yaml"
+    )
+    more, pack_nodes = _nodes_of(
+        lab, pack, "custom-k8s-scheduler", "kubectl apply -f docs/labs/files/07-most-allocated-pods.yaml"
+    )
     problems += more
     if len(spread_nodes) == 3 and len(set(spread_nodes)) != 3:
-        problems.append(f"LeastAllocated did not spread spread-1..3 over three workers: {', '.join(spread_nodes)} "
-                        "(were other pods on the workers? see python -m lab status)")
+        problems.append(
+            f"LeastAllocated did not spread spread-1..3 over three workers: {', '.join(spread_nodes)} "
+            "(were other pods on the workers? see python -m lab status)"
+        )
     if len(pack_nodes) == 3 and len(set(pack_nodes)) != 1:
         problems.append(f"MostAllocated did not pack pack-1..3 onto one worker: {', '.join(pack_nodes)}")
     return problems
 
 
 def check_08(lab: Lab) -> Problems:
-    problems, pod = _pod_problems(lab, "cpu-hungry", "most-available-cpu",
-                                  "kubectl apply -f docs/labs/files/08-cpu-hungry-pod.yaml",
-                                  bound_to=lab.workers, reported_by="most-available-cpu")
+    problems, pod = _pod_problems(
+        lab,
+        "cpu-hungry",
+        "most-available-cpu",
+        "kubectl apply -f docs/labs/files/08-cpu-hungry-pod.yaml",
+        bound_to=lab.workers,
+        reported_by="most-available-cpu",
+    )
     return problems
 
 
@@ -518,17 +613,27 @@ def check_09(lab: Lab) -> Problems:
     problems: Problems = []
     dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler")
     if dep is None:
-        problems.append("deployment default/workshop-scheduler does not exist: "
-                        "kubectl apply -f docs/labs/files/09-workshop-scheduler.yaml")
+        problems.append(
+            "deployment default/workshop-scheduler does not exist: "
+            "kubectl apply -f docs/labs/files/09-workshop-scheduler.yaml"
+        )
     elif lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler") is None:
-        problems.append("serviceaccount default/workshop-scheduler is missing, so the Deployment cannot make "
-                        "its pod: kubectl apply -f docs/labs/files/09-workshop-scheduler-rbac.yaml")
+        problems.append(
+            "serviceaccount default/workshop-scheduler is missing, so the Deployment cannot make "
+            "its pod: kubectl apply -f docs/labs/files/09-workshop-scheduler-rbac.yaml"
+        )
     elif dep.get("status", {}).get("readyReplicas", 0) < 1:
-        problems.append("deployment default/workshop-scheduler has no ready replica yet "
-                        "(kubectl describe rs -l app=workshop-scheduler)")
-    more, _ = _pod_problems(lab, "custom-scheduler-pod", "default-scheduler",
-                            "kubectl apply -f manifests/samples/annotation-pod.yaml",
-                            reported_by="default-scheduler")
+        problems.append(
+            "deployment default/workshop-scheduler has no ready replica yet "
+            "(kubectl describe rs -l app=workshop-scheduler)"
+        )
+    more, _ = _pod_problems(
+        lab,
+        "custom-scheduler-pod",
+        "default-scheduler",
+        "kubectl apply -f manifests/samples/annotation-pod.yaml",
+        reported_by="default-scheduler",
+    )
     return problems + more
 
 
@@ -536,25 +641,38 @@ def check_10(lab: Lab) -> Problems:
     problems: Problems = []
     left = [p["metadata"]["name"] for p in lab.pods() if not p["metadata"].get("deletionTimestamp")]
     if left:
-        problems.append(f"pods left in namespace {NAMESPACE}: {', '.join(sorted(left))} "
-                        "(kubectl delete pod NAME)")
-    for path, what in [(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep", "deployment default/sleep"),
-                       (f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler",
-                        "deployment default/workshop-scheduler"),
-                       (f"/api/v1/namespaces/{NAMESPACE}/configmaps/workshop-scheduler-config",
-                        "configmap default/workshop-scheduler-config"),
-                       (f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler",
-                        "serviceaccount default/workshop-scheduler"),
-                       ("/apis/rbac.authorization.k8s.io/v1/clusterroles/workshop-scheduler",
-                        "clusterrole workshop-scheduler"),
-                       ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/workshop-scheduler",
-                        "clusterrolebinding workshop-scheduler")]:
+        problems.append(
+            f"pods left in namespace {NAMESPACE}: {', '.join(sorted(left))} " "(kubectl delete pod NAME)"
+        )
+    for path, what in [
+        (f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep", "deployment default/sleep"),
+        (
+            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler",
+            "deployment default/workshop-scheduler",
+        ),
+        (
+            f"/api/v1/namespaces/{NAMESPACE}/configmaps/workshop-scheduler-config",
+            "configmap default/workshop-scheduler-config",
+        ),
+        (
+            f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler",
+            "serviceaccount default/workshop-scheduler",
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles/workshop-scheduler",
+            "clusterrole workshop-scheduler",
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/workshop-scheduler",
+            "clusterrolebinding workshop-scheduler",
+        ),
+    ]:
         if lab.get(path) is not None:
             problems.append(f"{what} still exists")
     if _port_open(PROXY_PORT):
         problems.append(f"something still listens on 127.0.0.1:{PROXY_PORT} (step 3's kubectl proxy?)")
     for pidfile in sorted((lab.workdir / "workshop").glob("*.pid")):
-        problems.append(f"{pidfile} is still there: kill \"$(cat {pidfile})\"; rm {pidfile}")
+        problems.append(f'{pidfile} is still there: kill "$(cat {pidfile})"; rm {pidfile}')
     # The lab itself stays as step 1 left it: both second schedulers still lead.
     for app in ("custom-k8s-scheduler", "py-scheduler"):
         problems += _lease_problems(lab, app, app, f"python -m lab deploy --only {app}")
@@ -562,8 +680,16 @@ def check_10(lab: Lab) -> Problems:
 
 
 CHECKS: dict[str, Callable[[Lab], Problems]] = {
-    "01": check_01, "02": check_02, "03": check_03, "04": check_04, "05": check_05,
-    "06": check_06, "07": check_07, "08": check_08, "09": check_09, "10": check_10,
+    "01": check_01,
+    "02": check_02,
+    "03": check_03,
+    "04": check_04,
+    "05": check_05,
+    "06": check_06,
+    "07": check_07,
+    "08": check_08,
+    "09": check_09,
+    "10": check_10,
 }
 
 
@@ -576,7 +702,8 @@ def problems_for(workdir: Path, step: str) -> Problems:
         return CHECKS[step](Lab(workdir))
     except Exception as exc:  # noqa: BLE001 - unreachable API, expired credentials, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return [f"cannot read the cluster ({type(exc).__name__}: {first[:160]}): is the lab up? python -m lab status"]
+        return [f"cannot read the cluster ({type(exc).__name__}: {first[:160]}): "
+                "is the lab up? python -m lab status"]
 
 
 def _step_number(step: str) -> str | None:
@@ -609,18 +736,34 @@ def _titles() -> dict[str, str]:
 
 def list_steps(workdir: Path) -> int:
     titles = _titles()
-    print(f"{'STEP':<6}{'TITLE':<58}STATUS")
     for number in CHECKS:
         problems = problems_for(workdir, number)
-        status = "done" if not problems else f"not yet: {problems[0]}"
-        print(f"{number:<6}{titles.get(number, '?')[:56]:<58}{status}")
+        print(f"{number}  {'done' if not problems else 'not yet':<9}{titles.get(number, '?')}")
+        if problems:
+            print(f"{'':13}{problems[0]}")
     print()
-    print("Details for one step: make verify STEP=NN   (the steps are in docs/labs/)")
+    print("The steps are docs/labs/NN-*.md; every problem of one step: make verify STEP=NN")
     return 0
 
 
 def as_json(steps: list[Step]) -> str:
     """The parsed workshop (for debugging the doc test: python -c 'from lab import steps; ...')."""
-    return json.dumps([{"step": s.number, "title": s.title, "commands": [
-        {"line": c.line, "skip": c.skip, "timeout": c.timeout, "expected": [e.line for e in c.expected]}
-        for c in s.commands]} for s in steps], indent=2)
+    return json.dumps(
+        [
+            {
+                "step": s.number,
+                "title": s.title,
+                "commands": [
+                    {
+                        "line": c.line,
+                        "skip": c.skip,
+                        "timeout": c.timeout,
+                        "expected": [e.line for e in c.expected],
+                    }
+                    for c in s.commands
+                ],
+            }
+            for s in steps
+        ],
+        indent=2,
+    )

@@ -1,4 +1,5 @@
 """The workshop's markdown parser and output rule (lab/steps.py), and the real step files."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 P = Path("docs/labs/05-demo.md")
 
 
-def doc(body: str, check: str = "Check: `make verify STEP=05`\n", title: str = "# 05 · A demo step\n") -> str:
+CHECK_LINE = "Check: `make verify STEP=05`\n"
+
+
+def doc(body: str, check: str = CHECK_LINE, title: str = "# 05 · A demo step\n") -> str:
     return title + "\n" + body + "\n" + check
 
 
@@ -23,9 +27,19 @@ def fence(lang: str, text: str) -> str:
 
 # -- parsing ---------------------------------------------------------------------------------
 
+
 def test_bash_blocks_become_commands_and_text_blocks_their_expected_output() -> None:
-    step = parse_step(doc(fence("bash", "echo one") + "prose\n" + fence("text", "one") + fence("text", "also")
-                          + fence("yaml", "a: 1") + fence("bash", "echo two")), P)
+    step = parse_step(
+        doc(
+            fence("bash", "echo one")
+            + "prose\n"
+            + fence("text", "one")
+            + fence("text", "also")
+            + fence("yaml", "a: 1")
+            + fence("bash", "echo two")
+        ),
+        P,
+    )
     assert step.number == "05" and step.title == "A demo step"
     cmds = step.commands
     assert [c.code for c in cmds] == ["echo one", "echo two"]
@@ -35,17 +49,24 @@ def test_bash_blocks_become_commands_and_text_blocks_their_expected_output() -> 
 
 
 def test_the_check_line_is_an_item_in_document_order() -> None:
-    text = "# 05 · t\n" + fence("bash", "a") + "Check: `make verify STEP=05` says done\n" + fence("bash", "b")
+    text = "# 05 · t\n" + fence("bash", "a") + "Check: `make verify STEP=05` says done\n"
+    text += fence("bash", "b")
     items = parse_step(text, P).items
     assert [type(i) for i in items] == [Command, CheckPoint, Command]
     assert items[1] == CheckPoint("05", 5)
 
 
 def test_markers_set_skip_timeout_any_order_and_example() -> None:
-    text = doc("<!-- test: skip (needs Docker) -->\n" + fence("bash", "kind create cluster")
-               + "<!-- test: timeout 300 -->\n" + fence("bash", "make lab-up")
-               + "<!-- test: any-order -->\n" + fence("text", "x\ny")
-               + "<!-- test: example (random) -->\n" + fence("text", "z"))
+    text = doc(
+        "<!-- test: skip (needs Docker) -->\n"
+        + fence("bash", "kind create cluster")
+        + "<!-- test: timeout 300 -->\n"
+        + fence("bash", "make lab-up")
+        + "<!-- test: any-order -->\n"
+        + fence("text", "x\ny")
+        + "<!-- test: example (random) -->\n"
+        + fence("text", "z")
+    )
     skipped, slow = parse_step(text, P).commands
     assert skipped.skip == "needs Docker"
     assert slow.skip is None and slow.timeout == 300.0
@@ -58,25 +79,40 @@ def test_indented_blocks_are_dedented() -> None:
     assert cmd.code == "echo hi\n  nested"
 
 
-@pytest.mark.parametrize("text, message", [
-    (doc(fence("", "echo")), "say what the block is"),
-    (doc(fence("sh", "echo")), "use ```bash"),
-    (doc(fence("console", "$ echo")), "use ```bash"),
-    (doc(fence("cobol", "x")), "unknown block language 'cobol'"),
-    (doc(fence("text", "orphan")), "must follow the ```bash block"),
-    (doc(fence("bash", "a") + fence("text", "  \n")), "empty ```text block"),
-    (doc(fence("bash", "a"), check=""), "exactly one 'Check: make verify STEP=05' line, found 0"),
-    (doc(fence("bash", "a"), check="Check: `make verify STEP=05`\nCheck: `make verify STEP=05`\n"), "found 2"),
-    (doc(fence("bash", "a"), check="Check: `make verify STEP=04`\n"), "says STEP=04 in step 05's file"),
-    (doc("<!-- test: skipp (x) -->\n" + fence("bash", "a")), "unknown test marker 'skipp (x)'"),
-    (doc("<!-- test: skip (x) -->\nsome prose\n" + fence("bash", "a")), "must come right before a ``` block"),
-    (doc("<!-- test: any-order -->\n" + fence("bash", "a")), "apply to ```text blocks"),
-    (doc(fence("bash", "a") + "<!-- test: timeout 5 -->\n" + fence("text", "x")), "only any-order and example"),
-    (doc("<!-- test: skip (x) -->\n" + fence("yaml", "a: 1")), "apply to ```bash and ```text blocks only"),
-    (doc(fence("bash", "a")) + "<!-- test: skip (x) -->\n", "marks nothing"),
-    (doc("```bash\necho never closed\n"), "never closed"),
-    ("no title\n" + fence("bash", "a") + "Check: `make verify STEP=05`\n", "no '# ' title line"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (doc(fence("", "echo")), "say what the block is"),
+        (doc(fence("sh", "echo")), "use ```bash"),
+        (doc(fence("console", "$ echo")), "use ```bash"),
+        (doc(fence("cobol", "x")), "unknown block language 'cobol'"),
+        (doc(fence("text", "orphan")), "must follow the ```bash block"),
+        (doc(fence("bash", "a") + fence("text", "  \n")), "empty ```text block"),
+        (doc(fence("bash", "a"), check=""), "exactly one 'Check: make verify STEP=05' line, found 0"),
+        (
+            doc(fence("bash", "a"), check="Check: `make verify STEP=05`\nCheck: `make verify STEP=05`\n"),
+            "found 2",
+        ),
+        (doc(fence("bash", "a"), check="Check: `make verify STEP=04`\n"), "says STEP=04 in step 05's file"),
+        (doc("<!-- test: skipp (x) -->\n" + fence("bash", "a")), "unknown test marker 'skipp (x)'"),
+        (
+            doc("<!-- test: skip (x) -->\nsome prose\n" + fence("bash", "a")),
+            "must come right before a ``` block",
+        ),
+        (doc("<!-- test: any-order -->\n" + fence("bash", "a")), "apply to ```text blocks"),
+        (
+            doc(fence("bash", "a") + "<!-- test: timeout 5 -->\n" + fence("text", "x")),
+            "only any-order and example",
+        ),
+        (
+            doc("<!-- test: skip (x) -->\n" + fence("yaml", "a: 1")),
+            "apply to ```bash and ```text blocks only",
+        ),
+        (doc(fence("bash", "a")) + "<!-- test: skip (x) -->\n", "marks nothing"),
+        (doc("```bash\necho never closed\n"), "never closed"),
+        ("no title\n" + fence("bash", "a") + "Check: `make verify STEP=05`\n", "no '# ' title line"),
+    ],
+)
 def test_malformed_step_files_are_rejected_with_file_and_line(text: str, message: str) -> None:
     with pytest.raises(StepFileError) as err:
         parse_step(text, P)
@@ -95,6 +131,7 @@ def test_step_file_names_and_numbering_are_checked(tmp_path: Path) -> None:
 
 # -- the output rule -------------------------------------------------------------------------
 
+
 def test_expected_lines_must_appear_in_order_with_whitespace_collapsed() -> None:
     actual = "NAME    READY   STATUS\nnginx   0/1     Pending\nother line\n"
     assert missing_lines("NAME READY STATUS\n\nnginx 0/1 Pending", actual) == []
@@ -111,7 +148,9 @@ def test_three_dots_are_a_wildcard() -> None:
     actual = "Assigned default/nginx to worker-node02\n"
     assert missing_lines("Assigned default/nginx to worker-node0...", actual) == []
     assert missing_lines("Assigned default/... to ...", actual) == []
-    assert missing_lines("Assigned default/nginx to master-...", actual) == ["Assigned default/nginx to master-..."]
+    assert missing_lines("Assigned default/nginx to master-...", actual) == [
+        "Assigned default/nginx to master-..."
+    ]
 
 
 def test_longer_runs_of_dots_are_literal_so_allocation_bars_are_compared() -> None:
@@ -145,6 +184,7 @@ def test_any_order_needs_a_distinct_actual_line_for_each_expected_line() -> None
 
 # -- the real workshop -----------------------------------------------------------------------
 
+
 def test_the_workshop_has_ten_steps_each_with_a_check_and_commands() -> None:
     workshop = load_steps(steps.DOCS)
     assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 11)]
@@ -156,7 +196,9 @@ def test_the_workshop_has_ten_steps_each_with_a_check_and_commands() -> None:
 
 def test_every_file_a_step_command_names_exists() -> None:
     """A renamed manifest or script must break the docs here, before any cluster is involved."""
-    names = re.compile(r"(?<![\w./-])((?:docs/labs/files|manifests|scripts|examples)/[\w./-]+\.(?:ya?ml|sh|py))")
+    names = re.compile(
+        r"(?<![\w./-])((?:docs/labs/files|manifests|scripts|examples)/[\w./-]+\.(?:ya?ml|sh|py))"
+    )
     missing = []
     for s in load_steps(steps.DOCS):
         for c in s.commands:
@@ -178,11 +220,133 @@ def test_every_workshop_object_is_removed_by_step_10() -> None:
         objects = [d for d in _docs(ROOT / path) if d.get("kind") in ("Pod", "Deployment")]
         for obj in objects:
             name = obj["metadata"]["name"]
-            assert path in cleanup or re.search(rf"\b{re.escape(name)}\b", cleanup), \
-                f"step 10 does not delete {obj['kind']} {name} from {path}"
+            assert path in cleanup or re.search(
+                rf"\b{re.escape(name)}\b", cleanup
+            ), f"step 10 does not delete {obj['kind']} {name} from {path}"
 
 
 def _docs(path: Path) -> list[dict]:
     import yaml
 
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+# -- the checks, on canned API answers ---------------------------------------------------------
+
+
+class FakeLab(steps.Lab):
+    """steps.Lab without a cluster: GET answers come from a dict of path -> object."""
+
+    def __init__(self, workdir: Path, objects: dict[str, dict]) -> None:
+        from lab.spec import load_spec
+
+        self.workdir = workdir
+        self.spec = load_spec()
+        self._names = None
+        self.objects = objects
+
+    def get(self, path: str, **query: str) -> dict | None:
+        if path.endswith("/events"):
+            wanted = dict(kv.split("=", 1) for kv in query.get("fieldSelector", "").split(",") if kv)
+            items = [
+                e
+                for e in self.objects.get(path, {}).get("items", [])
+                if e["involvedObject"]["name"] == wanted.get("involvedObject.name")
+                and e["reason"] == wanted.get("reason")
+            ]
+            return {"items": items}
+        return self.objects.get(path)
+
+
+def pod(name: str, scheduler: str, node: str | None = None) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
+        "spec": {"schedulerName": scheduler, **({"nodeName": node} if node else {})},
+    }
+
+
+def scheduled(p: dict, by: str) -> dict:
+    return {
+        "involvedObject": {"name": p["metadata"]["name"], "uid": p["metadata"]["uid"]},
+        "reason": "Scheduled",
+        "reportingComponent": by,
+    }
+
+
+def lab_with(tmp_path: Path, pods: list[dict], events: list[dict] = ()) -> FakeLab:
+    objects = {f"/api/v1/namespaces/default/pods/{p['metadata']['name']}": p for p in pods}
+    objects["/api/v1/namespaces/default/events"] = {"items": list(events)}
+    objects["/api/v1/nodes"] = {
+        "items": [{"metadata": {"name": n.name}} for n in FakeLab(tmp_path, {}).spec.nodes]
+    }
+    return FakeLab(tmp_path, objects)
+
+
+def test_check_02_says_what_to_apply_and_rejects_a_pod_another_scheduler_took(tmp_path: Path) -> None:
+    assert steps.check_02(lab_with(tmp_path, [])) == [
+        "pod default/nginx does not exist: kubectl apply -f manifests/samples/nginx-my-scheduler.yaml"
+    ]
+    assert (
+        "asks for scheduler 'default-scheduler'"
+        in steps.check_02(lab_with(tmp_path, [pod("nginx", "default-scheduler")]))[0]
+    )
+    assert steps.check_02(lab_with(tmp_path, [pod("nginx", "my-scheduler")])) == []
+    # bound by the bash scheduler of step 03 (no event): still step 02's state
+    assert steps.check_02(lab_with(tmp_path, [pod("nginx", "my-scheduler", "worker-node01")])) == []
+    taken = pod("nginx", "my-scheduler", "worker-node01")
+    assert steps.check_02(lab_with(tmp_path, [taken], [scheduled(taken, "default-scheduler")])) == [
+        "pod default/nginx was scheduled by default-scheduler: nothing but my-scheduler may take it"
+    ]
+
+
+def test_check_07_tells_spread_from_pack(tmp_path: Path) -> None:
+    def run(spread_nodes: list[str], pack_nodes: list[str]) -> list[str]:
+        pods = [pod(f"spread-{i}", "default-scheduler", n) for i, n in enumerate(spread_nodes, 1)]
+        pods += [pod(f"pack-{i}", "custom-k8s-scheduler", n) for i, n in enumerate(pack_nodes, 1)]
+        events = [scheduled(p, p["spec"]["schedulerName"]) for p in pods]
+        return steps.check_07(lab_with(tmp_path, pods, events))
+
+    workers = ["worker-node01", "worker-node02", "worker-node03"]
+    assert run(workers, ["worker-node02"] * 3) == []
+    assert (
+        "did not spread spread-1..3"
+        in run(["worker-node01", "worker-node01", "worker-node03"], ["worker-node02"] * 3)[0]
+    )
+    assert "did not pack pack-1..3" in run(workers, workers)[0]
+    assert run(workers, ["master-node"] * 3)[
+        0
+    ] == "pod default/pack-1 is bound to master-node, expected " + " or ".join(workers)
+    assert run(workers, [])[0].startswith(
+        "pod default/pack-1 does not exist: kubectl apply -f docs/labs/files/07-most"
+    )
+
+
+def test_a_stale_or_missing_lease_is_a_problem(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    def lease(holder: str, age: float) -> FakeLab:
+        when = (datetime.now(timezone.utc) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec = {"holderIdentity": holder, "renewTime": when, "leaseDurationSeconds": 15}
+        return FakeLab(
+            tmp_path, {"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x": {"spec": spec}}
+        )
+
+    assert steps._lease_problems(lease("vm_1", 1), "x", "it", "fix") == []
+    assert "not been renewed for over 25s" in steps._lease_problems(lease("vm_1", 60), "x", "it", "fix")[0]
+    assert "nobody holds" in steps._lease_problems(lease("", 1), "x", "it", "fix")[0]
+    assert "does not exist" in steps._lease_problems(FakeLab(tmp_path, {}), "x", "it", "fix")[0]
+
+
+def test_every_file_a_check_tells_you_to_apply_exists() -> None:
+    source = (ROOT / "lab" / "steps.py").read_text()
+    hints = re.findall(r"kubectl apply -f (\S+?\.yaml)", source)
+    assert hints and [h for h in hints if not (ROOT / h).exists()] == []
+
+
+def test_verify_without_a_lab_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert steps.verify(tmp_path, "5") == 1
+    assert (
+        capsys.readouterr().out
+        == f"step 05: the lab is not up ({tmp_path / 'kubeconfig'} does not exist): make lab-up\n"
+    )
+    assert steps.verify(tmp_path, "11") == 2
