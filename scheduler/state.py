@@ -258,6 +258,7 @@ class ClusterState:
         self._tree = _NodeTree()
         self._node_zone: dict[str, str] = {}
         self._pod_node: dict[str, str] = {}  # uid -> node name
+        self._by_namespace: dict[str, dict[str, PodInfo]] = {}  # namespace -> uid -> counted pod
         self._assumed: set[str] = set()
         self._image_nodes: dict[str, set[str]] = {}  # image name -> nodes that have it
         self._list_cache: list[NodeInfo] | None = None
@@ -319,12 +320,14 @@ class ClusterState:
         node_name = (pod.get("spec") or {}).get("nodeName")
         with self.lock:
             uid = pod_uid(pod)
+            if uid in self._assumed and not node_name and not is_terminal(pod):
+                return  # an update of a pod we assumed, from before its binding is visible: keep it
             if uid in self._pod_node:
                 # Confirms an assumed pod, or a re-list: replace what we counted.
                 self._remove_uid(uid)
             self._assumed.discard(uid)
             if not node_name or is_terminal(pod):
-                self._changed()
+                self.generation += 1
                 return
             self._place(PodInfo(pod, node_name), node_name)
 
@@ -339,7 +342,7 @@ class ClusterState:
             uid = pod_uid(pod)
             self._assumed.discard(uid)
             self._remove_uid(uid)
-            self._changed()
+            self.generation += 1
 
     def assume_pod(self, pod: Mapping[str, Any], node_name: str) -> None:
         """Count ``pod`` on ``node_name`` now, before the binding is observed (keyed by uid)."""
@@ -357,7 +360,7 @@ class ClusterState:
             if uid in self._assumed:
                 self._assumed.discard(uid)
                 self._remove_uid(uid)
-                self._changed()
+                self.generation += 1
 
     def is_assumed(self, pod: Mapping[str, Any]) -> bool:
         return pod_uid(pod) in self._assumed
@@ -368,8 +371,9 @@ class ClusterState:
             node = self._nodes[node_name] = NodeInfo(node_name)
         node.add_pod(info)
         self._pod_node[info.uid] = node_name
+        self._by_namespace.setdefault(info.namespace, {})[info.uid] = info
         self._track_affinity(node)
-        self._changed()
+        self.generation += 1  # pods never change the node list, so its cache stays valid
 
     def _remove_uid(self, uid: str) -> None:
         node_name = self._pod_node.pop(uid, None)
@@ -378,7 +382,13 @@ class ClusterState:
         node = self._nodes.get(node_name)
         if node is None:
             return
-        node.remove_pod(uid)
+        info = node.remove_pod(uid)
+        if info is not None:
+            same_ns = self._by_namespace.get(info.namespace)
+            if same_ns is not None:
+                same_ns.pop(uid, None)
+                if not same_ns:
+                    del self._by_namespace[info.namespace]
         self._track_affinity(node)
         if node.node is None and not node.pods:
             del self._nodes[node_name]
@@ -505,6 +515,10 @@ class ClusterState:
     def pods(self) -> Iterable[PodInfo]:
         for info in self._nodes.values():
             yield from info.pods.values()
+
+    def pods_in_namespace(self, namespace: str) -> list[PodInfo]:
+        """Counted (bound or assumed) pods of one namespace."""
+        return list(self._by_namespace.get(namespace, {}).values())
 
     def pod_node(self, pod: Mapping[str, Any]) -> str | None:
         return self._pod_node.get(pod_uid(pod))

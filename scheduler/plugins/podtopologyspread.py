@@ -218,21 +218,47 @@ class PodTopologySpread(Plugin):
         for i, c in enumerate(constraints):
             size = len(nodes) - len(ignored) if c.key == LABEL_HOSTNAME else topo_size[i]
             weights.append(math.log(size + 2))
-        if any(c.key != LABEL_HOSTNAME for c in constraints):
-            required = RequiredNodeAffinity(pod)
-            tolerations = parse_tolerations(pod)
-            ns = cycle.pod_info.namespace
-            for node in all_nodes:
-                if require_all and not all(c.key in node.labels for c in constraints):
-                    continue
-                for c in constraints:
-                    if c.key == LABEL_HOSTNAME or not c.includes(pod, node, required, tolerations):
-                        continue
-                    pair = (c.key, node.labels.get(c.key, ""))
-                    if pair in pair_count:
-                        pair_count[pair] += count_pods_matching(node, c.selector, ns)
+        # Only pairs a scored node can read matter: Score skips nodes without the topology label, so a
+        # pair created for nodes lacking it (value "") is never read and need not be counted.
+        readable = {(c.key, n.labels[c.key]) for n in nodes if n.name not in ignored
+                    for c in constraints if c.key != LABEL_HOSTNAME and c.key in n.labels}
+        if readable:
+            self._count_pairs(cycle, pod, constraints, readable, pair_count, require_all)
         cycle.data[_PRESCORE] = (constraints, weights, pair_count, ignored)
         return None
+
+    def _count_pairs(self, cycle: CycleState, pod: Mapping[str, Any], constraints: list[Constraint],
+                     readable: set[tuple[str, str]], pair_count: dict[tuple[str, str], int],
+                     require_all: bool) -> None:
+        """Add the matching pods of every included node to its (key, value) pairs.
+
+        Walks the pods of the incoming pod's namespace (an index kept by the state) instead
+        of every node, then applies the node checks once per node that hosts a match.
+        """
+        state = cycle.state
+        required = RequiredNodeAffinity(pod)
+        tolerations = parse_tolerations(pod)
+        ns = cycle.pod_info.namespace
+        zoned = [c for c in constraints if c.key != LABEL_HOSTNAME]
+        node_ok: dict[str, list[Constraint]] = {}
+        for info in state.pods_in_namespace(ns):
+            if info.terminating:
+                continue
+            node = state.get_node_info(info.node_name or "")
+            if node is None:
+                continue
+            usable = node_ok.get(node.name)
+            if usable is None:
+                if require_all and not all(c.key in node.labels for c in constraints):
+                    usable = []
+                else:
+                    usable = [c for c in zoned if (c.key, node.labels.get(c.key, "")) in readable
+                              and c.includes(pod, node, required, tolerations)]
+                node_ok[node.name] = usable
+            for c in usable:
+                if not is_everything(c.selector) and c.selector(info.labels):
+                    pair = (c.key, node.labels.get(c.key, ""))
+                    pair_count[pair] += 1
 
     def score_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[int]:
         constraints, weights, pair_count, ignored = cycle.data[_PRESCORE]

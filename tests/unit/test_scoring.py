@@ -301,3 +301,21 @@ def test_existing_pods_hard_affinity_counts_with_hard_weight():
     assert run_score(InterPodAffinity({"hardPodAffinityWeight": 1}), state, pod("p", labels={"app": "p"})) == {
         "a": 100, "b": 0}
     assert run_score(InterPodAffinity({"hardPodAffinityWeight": 0}), state, pod("p", labels={"app": "p"})) == "skip"
+
+
+def test_spread_defaults_with_zones_count_whole_domains():
+    zone = "topology.kubernetes.io/zone"
+    nodes = [node("a1", labels={zone: "a"}), node("a2", labels={zone: "a"}), node("b1", labels={zone: "b"})]
+    existing = [pod("w1", node_name="a1", labels={"app": "web"}), pod("w2", node_name="a1", labels={"app": "web"}),
+                pod("w3", node_name="b1", labels={"app": "web"}),
+                pod("elsewhere", node_name="a2", labels={"app": "web"}, namespace="other")]
+    dying = pod("dying", node_name="a2", labels={"app": "web"})
+    dying["metadata"]["deletionTimestamp"] = "2024-11-23T10:00:00Z"
+    state = cluster(nodes, existing + [dying])
+    state.add_object({"kind": "ReplicaSet", "apiVersion": "apps/v1", "metadata": {"name": "web-5d9", "namespace": "default"},
+                      "spec": {"selector": {"matchLabels": {"app": "web"}}}})
+    p = pod("p", labels={"app": "web"}, owner=RS_OWNER)
+    # raw: a1 = round(2 ln5 + 2 + 2 ln4 + 4) = 12; a2 = round(0 + 2 + 2 ln4 + 4) = 9; b1 = round(ln5 + 2 + ln4 + 4) = 9
+    assert [round(2 * math.log(5) + 2 + 2 * math.log(4) + 4), round(2 + 2 * math.log(4) + 4),
+            round(math.log(5) + 2 + math.log(4) + 4)] == [12, 9, 9]
+    assert run_score(PodTopologySpread(), state, p) == {"a1": 100 * (12 + 9 - 12) // 12, "a2": 100, "b1": 100}

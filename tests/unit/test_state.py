@@ -96,3 +96,20 @@ def test_lock_is_reentrant():
     with state.lock:
         state.add_node(node("n"))
         assert state.num_nodes == 1
+
+
+def test_updates_of_an_assumed_pod_before_its_binding_keep_the_assumption():
+    state = cluster([node("n")])
+    p = pod("p", {"cpu": "300m"})
+    state.assume_pod(p, "n")
+    state.update_pod(p, dict(p, status={"phase": "Pending", "conditions": []}))  # still no nodeName
+    assert state.get_node_info("n").requested.milli_cpu == 300 and state.is_assumed(p)
+
+
+def test_node_list_cache_survives_pod_changes():
+    state = cluster([node("a"), node("b")])
+    first = state.node_list()
+    state.assume_pod(pod("p", {"cpu": "1"}), "a")
+    assert state.node_list() is first
+    state.add_node(node("c"))
+    assert [n.name for n in state.node_list()] == ["a", "b", "c"]
