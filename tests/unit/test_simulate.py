@@ -146,3 +146,12 @@ def test_usage_errors_exit_2_with_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid choice" in err
+
+
+def test_random_scheduler_on_the_states_directory(capsys):
+    out = simulate_json(capsys, "--config", os.path.join(CONFIGS, "random-scheduler.yaml"),
+                        "--cluster", os.path.join(ROOT, "examples", "states"), "--seed", "1")
+    assert [d["pod"] for d in out] == ["default/nginx", "default/sleep-5c78857b77-jdfnp"]
+    for d in out:
+        assert d["node"] in WORKERS
+        assert all(set(s) == {"Random", "total"} for s in d["scores"].values())
