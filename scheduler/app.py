@@ -38,7 +38,7 @@ from scheduler.binder import (
     unschedulable_condition_patch,
 )
 from scheduler.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
-from scheduler.klog import V, kv
+from scheduler.klog import V, kv, log_s
 from scheduler.kube import KubeClient
 from scheduler.leader import KubeLeaseStore, LeaderElector
 from scheduler.metrics import SchedulerMetrics
@@ -67,6 +67,13 @@ def _assigned(pod: Mapping[str, Any]) -> bool:
 
 def _scheduler_name(pod: Mapping[str, Any]) -> str:
     return str((pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
+
+
+def _scheduling_relevant(pod: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What of an assigned pod the cache depends on (requests, ports, affinity, labels, phase)."""
+    meta = pod.get("metadata") or {}
+    return (pod.get("spec"), meta.get("labels"), meta.get("deletionTimestamp"),
+            (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"))
 
 
 def _conditions(node: Mapping[str, Any]) -> dict[str, str]:
@@ -98,7 +105,7 @@ class NodeEventHandler:
 
     def on_add(self, node: dict[str, Any]) -> None:
         self.state.add_node(node)
-        log.log(V(3), kv("Add event for node", node=node["metadata"]["name"]))
+        log_s(log, V(3), "Add event for node", node=node["metadata"]["name"])
         self.queue.move_all_to_active_or_backoff("NodeAdd")
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -107,7 +114,7 @@ class NodeEventHandler:
             self.queue.move_all_to_active_or_backoff(event)
 
     def on_delete(self, node: dict[str, Any]) -> None:
-        log.log(V(3), kv("Delete event for node", node=node["metadata"]["name"]))
+        log_s(log, V(3), "Delete event for node", node=node["metadata"]["name"])
         self.state.remove_node(node["metadata"]["name"])
 
 
@@ -129,36 +136,39 @@ class PodEventHandler:
 
     def on_add(self, pod: dict[str, Any]) -> None:
         if _assigned(pod):
-            log.log(V(3), kv("Add event for scheduled pod", pod=pod_key(pod)))
+            log_s(log, V(3), "Add event for scheduled pod", pod=pod_key(pod))
             self.queue.delete(pod)
             self._confirm(pod)
             self.queue.assigned_pod_added()
         elif self.responsible(pod):
-            log.log(V(3), kv("Add event for unscheduled pod", pod=pod_key(pod)))
+            log_s(log, V(3), "Add event for unscheduled pod", pod=pod_key(pod))
             if pod_key(pod) not in self.binding:
                 self.queue.add(pod)
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         if _assigned(new):
-            log.log(V(4), kv("Update event for scheduled pod", pod=pod_key(new)))
+            log_s(log, V(4), "Update event for scheduled pod", pod=pod_key(new))
             if not _assigned(old):
                 self.queue.delete(new)
                 self._confirm(new)
-            else:
+                self.queue.assigned_pod_added()
+            elif _scheduling_relevant(old) != _scheduling_relevant(new):
+                # Status-only updates (the kubelet's, kwok's) change nothing the scheduler counts.
                 with self.state.lock:
                     self.state.update_pod(old, new)
-            self.queue.move_all_to_active_or_backoff("AssignedPodUpdate", ("InterPodAffinity", "PodTopologySpread"))
+                self.queue.move_all_to_active_or_backoff("AssignedPodUpdate",
+                                                         ("InterPodAffinity", "PodTopologySpread"))
         elif self.responsible(new) and pod_key(new) not in self.binding:
             self.queue.update(new)
 
     def on_delete(self, pod: dict[str, Any]) -> None:
         if _assigned(pod):
-            log.log(V(3), kv("Delete event for scheduled pod", pod=pod_key(pod)))
+            log_s(log, V(3), "Delete event for scheduled pod", pod=pod_key(pod))
             with self.state.lock:
                 self.state.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
         else:
-            log.log(V(3), kv("Delete event for unscheduled pod", pod=pod_key(pod)))
+            log_s(log, V(3), "Delete event for unscheduled pod", pod=pod_key(pod))
             self.queue.delete(pod)
 
 
@@ -447,10 +457,10 @@ class SchedulerApp:
             self.queue.done(info)
             return
         if meta.get("deletionTimestamp"):
-            log.log(V(3), kv("Skip schedule deleting pod", pod=info.key))
+            log_s(log, V(3), "Skip schedule deleting pod", pod=info.key)
             self.queue.done(info)
             return
-        log.log(V(3), kv("Attempting to schedule pod", pod=info.key))
+        log_s(log, V(3), "Attempting to schedule pod", pod=info.key)
         started = time.perf_counter()
         try:
             with self.state.lock:
@@ -478,7 +488,7 @@ class SchedulerApp:
         plugins = tuple(getattr(result, "unschedulable_plugins", ()) or ())
         self.metrics.attempt("unschedulable", name, time.perf_counter() - started)
         self.queue.add_unschedulable(info, plugins)
-        log.log(V(2), kv("Unable to schedule pod; no fit; waiting", pod=info.key, err=message))
+        log_s(log, V(2), "Unable to schedule pod; no fit; waiting", pod=info.key, err=message)
         self.events.failed_scheduling(pod, message, name)
         if not condition_is_current(pod, message):
             self.binder.run_in_pool(lambda: self.binder.patch_status(pod, unschedulable_condition_patch(message)))
@@ -492,9 +502,9 @@ class SchedulerApp:
             self.metrics.attempt("scheduled", job.scheduler_name, now - job.started)
             if info.initial_attempt_timestamp is not None:
                 self.metrics.scheduled(info.attempts, max(0.0, time.monotonic() - info.initial_attempt_timestamp))
-            log.log(V(2), kv("Successfully bound pod to node", pod=key, node=job.node,
+            log_s(log, V(2), "Successfully bound pod to node", pod=key, node=job.node,
                              evaluatedNodes=int(getattr(result, "evaluated_nodes", 0) or 0),
-                             feasibleNodes=int(getattr(result, "feasible_nodes", 0) or 0)))
+                             feasibleNodes=int(getattr(result, "feasible_nodes", 0) or 0))
             if job.scheduler_name in self._random_profiles:
                 log.info(f"Placed pod [{key}] on {job.node}")
             self.events.scheduled(job.pod, job.node, job.scheduler_name)
@@ -506,10 +516,10 @@ class SchedulerApp:
                 self.state.forget_pod(job.pod)
         cause = error.cause
         if error.error_class is ErrorClass.FINAL:
-            log.log(V(2), kv("Pod not bound: already assigned or gone", pod=key, node=job.node, err=str(cause)))
+            log_s(log, V(2), "Pod not bound: already assigned or gone", pod=key, node=job.node, err=str(cause))
             return
         if type(cause).__name__ == "NotLeader":
-            log.log(V(2), kv("Bind not sent: not leading", pod=key))
+            log_s(log, V(2), "Bind not sent: not leading", pod=key)
             self.queue.readd_after_bind_failure(info)
             return
         self.metrics.attempt("error", job.scheduler_name, time.perf_counter() - job.started)

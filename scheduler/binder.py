@@ -28,7 +28,7 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
-from scheduler.klog import V, kv
+from scheduler.klog import V, kv, log_s
 from scheduler.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
 from scheduler.leader import micro_time
 
@@ -167,8 +167,8 @@ class Binder:
             for attempt in self._retrying():
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
-                        log.log(V(2), kv("Retrying bind", pod=_key(pod), node=node,
-                                         attempt=attempt.retry_state.attempt_number))
+                        log_s(log, V(2), "Retrying bind", pod=_key(pod), node=node,
+                                         attempt=attempt.retry_state.attempt_number)
                     self._send_fenced("POST", path, body)
         except NotLeader:
             raise
@@ -185,7 +185,7 @@ class Binder:
     def _run(self, job: BindJob) -> None:
         error: BindError | None = None
         try:
-            log.log(V(3), kv("Attempting to bind pod to node", pod=_key(job.pod), node=job.node))
+            log_s(log, V(3), "Attempting to bind pod to node", pod=_key(job.pod), node=job.node)
             self.bind(job.pod, job.node)
         except NotLeader as exc:
             error = BindError(exc, ErrorClass.FAIL)
@@ -300,7 +300,7 @@ class EventRecorder:
         try:
             self._kube.request("POST", path, body=body)
         except ApiError as exc:
-            log.log(V(2), kv("Event not written", reason=body.get("reason"), err=str(exc)))
+            log_s(log, V(2), "Event not written", reason=body.get("reason"), err=str(exc))
         finally:
             with self._lock:
                 self._backlog -= 1

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-from scheduler.klog import V, kv
+from scheduler.klog import V, kv, log_s
 from scheduler.kube import ApiError, KubeClient
 
 __all__ = [
@@ -183,8 +183,8 @@ class Reflector:
                     if self._wait(self.initial_backoff * (1.0 + self.rng.random())):
                         return
             except WatchExpired:
-                log.log(V(2), kv("Watch expired, re-listing", reflector=self.name,
-                                 resourceVersion=self.resource_version))
+                log_s(log, V(2), "Watch expired, re-listing", reflector=self.name,
+                                 resourceVersion=self.resource_version)
                 need_list = True
             except ApiError as exc:
                 if exc.status in self.give_up_on:
@@ -229,7 +229,7 @@ class Reflector:
                 self._dispatch(self.handler.on_update, old, item)
         self.resource_version = resource_version
         self.lists += 1
-        log.log(V(2), kv("Listed", reflector=self.name, items=len(fresh), resourceVersion=resource_version))
+        log_s(log, V(2), "Listed", reflector=self.name, items=len(fresh), resourceVersion=resource_version)
         self.synced.set()
 
     def _list_all(self) -> tuple[list[dict[str, Any]], str]:
@@ -287,7 +287,7 @@ class Reflector:
                 raise WatchExpired() from None
             if exc.status == 0 and "ReadTimeout" in exc.message:
                 # A quiet stream: nothing lost, resume from the last resourceVersion at once.
-                log.log(V(4), kv("Watch read timeout, resuming", reflector=self.name))
+                log_s(log, V(4), "Watch read timeout, resuming", reflector=self.name)
                 return max(received, 1)
             raise
         return received
@@ -318,7 +318,7 @@ class Reflector:
             if old is not None:
                 self._dispatch(self.handler.on_delete, obj)
         else:
-            log.log(V(4), kv("Ignoring unknown watch event", reflector=self.name, type=str(kind)))
+            log_s(log, V(4), "Ignoring unknown watch event", reflector=self.name, type=str(kind))
             return
         if rv:
             self.resource_version = rv

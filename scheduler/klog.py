@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-__all__ = ["V", "KlogFormatter", "configure", "kv"]
+__all__ = ["V", "KlogFormatter", "configure", "kv", "log_s"]
 
 _SEVERITY = ((logging.ERROR, "E"), (logging.WARNING, "W"))
 
@@ -76,3 +76,9 @@ def configure(verbosity: int, stream=None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(V(max(0, verbosity)))
     root.propagate = False
+
+
+def log_s(logger: logging.Logger, level: int, message: str, **fields: object) -> None:
+    """klog's InfoS at a verbosity: builds the line only when the level is enabled (hot paths)."""
+    if logger.isEnabledFor(level):
+        logger.log(level, kv(message, **fields), stacklevel=2)

@@ -109,6 +109,9 @@ class SchedulingQueue:
         self._seq = itertools.count()
         self._info: dict[str, QueuedPodInfo] = {}
         self._where: dict[str, str] = {}
+        # Index of the unschedulable pods, so that cluster events (one per bound pod) cost
+        # O(unschedulable), not O(all pending pods).
+        self._parked: dict[str, None] = {}
         # Heaps with lazy deletion: an entry is live only if its token is still current.
         self._active: list[tuple[Any, ...]] = []
         self._backoff: list[tuple[Any, ...]] = []
@@ -120,10 +123,23 @@ class SchedulingQueue:
 
     # -- helpers (lock held) -----------------------------------------------------------------
 
+    def _locate(self, key: str, where: str) -> None:
+        self._where[key] = where
+        if where == UNSCHEDULABLE:
+            self._parked[key] = None
+        else:
+            self._parked.pop(key, None)
+
+    def _forget(self, key: str) -> None:
+        self._info.pop(key, None)
+        self._where.pop(key, None)
+        self._token.pop(key, None)
+        self._parked.pop(key, None)
+
     def _push_active(self, info: QueuedPodInfo, event: str) -> None:
         token = next(self._tokens)
         self._token[info.key] = token
-        self._where[info.key] = ACTIVE
+        self._locate(info.key, ACTIVE)
         heapq.heappush(self._active, (-info.priority, info.created, info.seq, token, info.key))
         self._on_incoming(ACTIVE, event)
         self._nonempty.notify()
@@ -131,13 +147,13 @@ class SchedulingQueue:
     def _push_backoff(self, info: QueuedPodInfo, event: str) -> None:
         token = next(self._tokens)
         self._token[info.key] = token
-        self._where[info.key] = BACKOFF
+        self._locate(info.key, BACKOFF)
         heapq.heappush(self._backoff, (self.backoff_expiry(info), info.seq, token, info.key))
         self._on_incoming(BACKOFF, event)
 
     def _park(self, info: QueuedPodInfo, where: str, event: str) -> None:
         self._token.pop(info.key, None)
-        self._where[info.key] = where
+        self._locate(info.key, where)
         if where == UNSCHEDULABLE:
             self._on_incoming(UNSCHEDULABLE, event)
 
@@ -207,9 +223,7 @@ class SchedulingQueue:
         """The pod is gone, or was bound: forget it wherever it is (also while in flight)."""
         key = pod_key(pod)
         with self._lock:
-            self._info.pop(key, None)
-            self._where.pop(key, None)
-            self._token.pop(key, None)
+            self._forget(key)
 
     def move_all_to_active_or_backoff(self, event: str, only_plugins: Iterable[str] | None = None) -> int:
         """A cluster event that may help unschedulable pods: give them another try.
@@ -219,9 +233,7 @@ class SchedulingQueue:
         wanted = frozenset(only_plugins) if only_plugins is not None else None
         moved = 0
         with self._lock:
-            for key, where in list(self._where.items()):
-                if where != UNSCHEDULABLE:
-                    continue
+            for key in list(self._parked):
                 info = self._info[key]
                 if wanted is not None and not (info.unschedulable_plugins & wanted):
                     continue
@@ -249,7 +261,7 @@ class SchedulingQueue:
                         continue
                     info = self._info[key]
                     del self._token[key]
-                    self._where[key] = IN_FLIGHT
+                    self._locate(key, IN_FLIGHT)
                     info.attempts += 1
                     if info.initial_attempt_timestamp is None:
                         info.initial_attempt_timestamp = self._clock()
@@ -265,8 +277,7 @@ class SchedulingQueue:
         """The attempt ended with the pod bound (or handed to the binder): stop tracking it."""
         with self._lock:
             if self._info.get(info.key) is info and self._where.get(info.key) == IN_FLIGHT:
-                del self._info[info.key]
-                del self._where[info.key]
+                self._forget(info.key)
 
     def add_unschedulable(self, info: QueuedPodInfo, plugins: Iterable[str] = ()) -> str | None:
         """The attempt found no node. Returns the queue the pod went to, None if it was dropped."""
@@ -324,9 +335,9 @@ class SchedulingQueue:
         moved = 0
         with self._lock:
             now = self._clock()
-            for key, where in list(self._where.items()):
+            for key in list(self._parked):
                 info = self._info[key]
-                if where == UNSCHEDULABLE and now - info.timestamp > self.max_unschedulable_seconds:
+                if now - info.timestamp > self.max_unschedulable_seconds:
                     self._active_or_backoff(info, "UnschedulableTimeout")
                     moved += 1
         return moved
@@ -352,11 +363,10 @@ class SchedulingQueue:
         """(plugin, profile) -> pods held back by that plugin, for scheduler_unschedulable_pods."""
         counts: Counter[tuple[str, str]] = Counter()
         with self._lock:
-            for key, where in self._where.items():
-                if where == UNSCHEDULABLE:
-                    info = self._info[key]
-                    for plugin in info.unschedulable_plugins:
-                        counts[(plugin, info.scheduler_name)] += 1
+            for key in self._parked:
+                info = self._info[key]
+                for plugin in info.unschedulable_plugins:
+                    counts[(plugin, info.scheduler_name)] += 1
         return dict(counts)
 
     def __len__(self) -> int:

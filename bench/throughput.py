@@ -1,0 +1,295 @@
+"""Scheduling throughput of a scheduler process on a live cluster (pods bound per second).
+
+    run_throughput(kubeconfig, scheduler_cmd, nodes=500, pods=2000, scheduler_name="bench-scheduler")
+
+Method (close to scheduler_perf's SchedulingBasic, but against a real API server):
+
+1. register `nodes` kwok nodes (annotation kwok.x-k8s.io/node=fake, so the lab's kwok keeps them
+   Ready), labelled and tainted `scheduler-lab.dev/bench` so nothing else lands on them;
+2. create `pods` small pending pods for `scheduler_name` in a fresh namespace *before* the
+   scheduler starts, so pod creation never limits the measurement;
+3. start `scheduler_cmd`, watch the namespace, and record when each pod is seen bound;
+4. throughput = pods bound after the first / (last bind - first bind); also per-second samples
+   like scheduler_perf's SchedulingThroughput (average, p50, p90 of 1 s buckets).
+
+The scheduler is stopped with SIGTERM afterwards; the namespace is deleted, and the nodes too
+unless `keep_nodes=True` (handy to measure two schedulers on the very same nodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scheduler.informer import KubeListWatch, Reflector
+from scheduler.kube import ApiError, KubeClient, load_configuration
+
+__all__ = ["ThroughputResult", "run_throughput", "python_scheduler_command", "bench_nodes", "BENCH_LABEL"]
+
+BENCH_LABEL = "scheduler-lab.dev/bench"
+NODE_CAPACITY = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+
+
+@dataclass
+class ThroughputResult:
+    scheduler: str
+    nodes: int
+    pods: int
+    bound: int
+    seconds: float  # first bind -> last bind
+    pods_per_second: float
+    startup_seconds: float  # scheduler start -> first bind (lists, cache sync, leader election)
+    samples: list[int] = field(default_factory=list)  # pods bound in each whole second
+    average_sample: float = 0.0
+    p50_sample: float = 0.0
+    p90_sample: float = 0.0
+    log_path: str = ""
+
+    def summary(self) -> str:
+        return (f"{self.scheduler}: {self.bound}/{self.pods} pods on {self.nodes} nodes in {self.seconds:.2f}s = "
+                f"{self.pods_per_second:.1f} pods/s (1s samples: avg {self.average_sample:.1f}, "
+                f"p50 {self.p50_sample:.0f}, p90 {self.p90_sample:.0f}; start-up {self.startup_seconds:.1f}s)")
+
+
+def bench_nodes(count: int) -> list[dict[str, Any]]:
+    nodes = []
+    for i in range(count):
+        name = f"bench-node-{i:04d}"
+        nodes.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name,
+                         "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                    "kubernetes.io/arch": "amd64", "type": "kwok", BENCH_LABEL: "true"},
+                         "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"}},
+            "spec": {"taints": [{"key": BENCH_LABEL, "value": "true", "effect": "NoSchedule"}]},
+            "status": {"capacity": dict(NODE_CAPACITY), "allocatable": dict(NODE_CAPACITY)},
+        })
+    return nodes
+
+
+def bench_pod(name: str, scheduler_name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "bench"}},
+        "spec": {
+            "schedulerName": scheduler_name,
+            "nodeSelector": {BENCH_LABEL: "true"},
+            "tolerations": [{"key": BENCH_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+            "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9",
+                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+        },
+    }
+
+
+def _create_all(kube: KubeClient, path: str, bodies: Sequence[dict[str, Any]], workers: int = 8) -> None:
+    def create(body: dict[str, Any]) -> None:
+        for attempt in range(5):
+            try:
+                kube.request("POST", path, body=body, rate_limited=False)
+                return
+            except ApiError as exc:
+                if exc.status == 409:
+                    return  # already there (nodes kept from an earlier run)
+                if attempt == 4 or exc.status not in (0, 429, 500, 503, 504):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(create, bodies))
+
+
+def _wait_nodes_ready(kube: KubeClient, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        items = kube.request("GET", "/api/v1/nodes", query={"labelSelector": f"{BENCH_LABEL}=true"})["items"]
+        ready = sum(1 for n in items if any(c.get("type") == "Ready" and c.get("status") == "True"
+                                            for c in (n.get("status") or {}).get("conditions") or []))
+        if ready >= count:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {ready}/{count} bench nodes Ready after {timeout:.0f}s (is kwok running?)")
+        time.sleep(0.5)
+
+
+class _BindRecorder:
+    """Reflector handler: the monotonic time each pod was first seen with spec.nodeName."""
+
+    def __init__(self) -> None:
+        self.bound_at: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+
+    def _see(self, pod: dict[str, Any]) -> None:
+        if (pod.get("spec") or {}).get("nodeName"):
+            name = pod["metadata"]["name"]
+            with self.lock:
+                if name not in self.bound_at:
+                    self.bound_at[name] = time.monotonic()
+                    self.changed.notify_all()
+
+    def on_add(self, pod: dict[str, Any]) -> None:
+        self._see(pod)
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self._see(new)
+
+    def on_delete(self, pod: dict[str, Any]) -> None:
+        pass
+
+    def wait_count(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while len(self.bound_at) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.changed.wait(min(remaining, 1.0))
+        return True
+
+
+def _samples(times: list[float]) -> list[int]:
+    if not times:
+        return []
+    start = times[0]
+    buckets = [0] * (int(times[-1] - start) + 1)
+    for t in times:
+        buckets[int(t - start)] += 1
+    # The last bucket is partial: keep it only if it is the only one.
+    return buckets[:-1] if len(buckets) > 1 else buckets
+
+
+def python_scheduler_command(kubeconfig: str | Path, scheduler_name: str, *, workdir: str | Path,
+                             qps: float = 100, burst: int = 200, verbosity: int = 1) -> list[str]:
+    """A command running the Python scheduler with one default-plugins profile, no leader election."""
+    config = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"qps": qps, "burst": burst},
+        "leaderElection": {"leaderElect": False},
+        "profiles": [{"schedulerName": scheduler_name}],
+    }
+    path = Path(workdir) / f"{scheduler_name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return [sys.executable, "-m", "scheduler", f"--config={path}", f"--kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1", "--secure-port=0", "--port=0", f"--v={verbosity}"]
+
+
+def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: int = 500, pods: int = 2000, *,
+                   scheduler_name: str = "bench-scheduler", label: str | None = None, timeout: float = 600.0,
+                   keep_nodes: bool = False, log_dir: str | Path | None = None) -> ThroughputResult:
+    """Measure how fast `scheduler_cmd` binds `pods` pending pods (schedulerName `scheduler_name`)."""
+    kube = KubeClient(load_configuration(str(kubeconfig)), qps=0, burst=1, user_agent="scheduler-lab-bench",
+                      pool_size=16)
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="bench-"))
+    log_path = log_dir / f"{label or scheduler_name}-{namespace}.log"
+    proc: subprocess.Popen | None = None
+    reflector: Reflector | None = None
+    try:
+        _create_all(kube, "/api/v1/nodes", bench_nodes(nodes))
+        _wait_nodes_ready(kube, nodes, timeout=120)
+        kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": namespace,
+                                                                      "labels": {BENCH_LABEL: "true"}}})
+        _wait_default_service_account(kube, namespace)
+        _create_all(kube, f"/api/v1/namespaces/{namespace}/pods",
+                    [bench_pod(f"bench-{i:05d}", scheduler_name) for i in range(pods)])
+
+        recorder = _BindRecorder()
+        reflector = Reflector(KubeListWatch(kube), name="bench-pods", path=f"/api/v1/namespaces/{namespace}/pods",
+                              handler=recorder)
+        reflector.start()
+        reflector.synced.wait(60)
+
+        with open(log_path, "wb") as log:
+            started = time.monotonic()
+            proc = subprocess.Popen(list(scheduler_cmd), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        recorder.wait_count(pods, timeout)
+        with recorder.lock:
+            times = sorted(recorder.bound_at.values())
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(15)
+        if reflector is not None:
+            reflector.stop()
+        _cleanup(kube, namespace, delete_nodes=not keep_nodes)
+
+    bound = len(times)
+    seconds = (times[-1] - times[0]) if bound > 1 else 0.0
+    samples = _samples(times)
+    quantiles = statistics.quantiles(samples, n=10) if len(samples) >= 2 else [float(s) for s in samples] * 9
+    return ThroughputResult(
+        scheduler=label or scheduler_name, nodes=nodes, pods=pods, bound=bound, seconds=seconds,
+        pods_per_second=(bound - 1) / seconds if seconds > 0 else 0.0,
+        startup_seconds=(times[0] - started) if times else float("nan"),
+        samples=samples, average_sample=statistics.fmean(samples) if samples else 0.0,
+        p50_sample=statistics.median(samples) if samples else 0.0,
+        p90_sample=quantiles[8] if quantiles else 0.0, log_path=str(log_path))
+
+
+def _wait_default_service_account(kube: KubeClient, namespace: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            kube.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/default")
+            return
+        except ApiError as exc:
+            if exc.status != 404 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
+def _cleanup(kube: KubeClient, namespace: str, *, delete_nodes: bool) -> None:
+    try:
+        kube.request("DELETE", f"/api/v1/namespaces/{namespace}", body={"propagationPolicy": "Background"})
+    except ApiError:
+        pass
+    if delete_nodes:
+        try:
+            kube.request("DELETE", "/api/v1/nodes", query={"labelSelector": f"{BENCH_LABEL}=true"})
+        except ApiError:
+            pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput",
+                                     description="Scheduling throughput of the Python scheduler on a live cluster")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--nodes", type=int, default=500)
+    parser.add_argument("--pods", type=int, default=2000)
+    parser.add_argument("--qps", type=float, default=100)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--keep-nodes", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    name = f"bench-py-{uuid.uuid4().hex[:4]}"
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        cmd = python_scheduler_command(args.kubeconfig, name, workdir=workdir, qps=args.qps, burst=args.burst)
+        result = run_throughput(args.kubeconfig, cmd, nodes=args.nodes, pods=args.pods, scheduler_name=name,
+                                label="python-scheduler", keep_nodes=args.keep_nodes, log_dir=workdir)
+        print(json.dumps(asdict(result)) if args.json else result.summary())
+    return 0 if result.bound == result.pods else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
