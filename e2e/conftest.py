@@ -85,10 +85,12 @@ def namespace(cluster: LabCluster, request: pytest.FixtureRequest):
         except ApiException as exc:
             raise NotYet(f"HTTP {exc.status}") from None
 
-    wait_for(default_sa, timeout=60, what=f"the default ServiceAccount in {name}")
     request.node.lab_namespace = name
-    yield name
-    cluster.core.delete_namespace(name, propagation_policy="Background")
+    try:
+        wait_for(default_sa, timeout=60, what=f"the default ServiceAccount in {name}")
+        yield name
+    finally:
+        cluster.core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.hookimpl(hookwrapper=True)
