@@ -153,3 +153,29 @@ def test_no_pod_bound_twice_or_lost_across_failover(cluster: LabCluster, namespa
     assert set(counts.values()) == {1}, f"pods with more than one Scheduled event: {counts}"
     for proc in (leader, standby):
         assert "already assigned" not in proc.log(), f"{proc.name} tried to bind a bound pod"
+
+
+def test_leader_whose_lease_is_taken_stops_at_once_and_exits_1(
+        cluster: LabCluster, namespace: str, fleet: SchedulerFleet, pair: tuple[str, list[SchedulerProcess]]) -> None:
+    name, procs = pair
+    leader = fleet.wait_for_one_leader(procs)
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+    # Somebody else writes itself into the Lease: the leader's next renewal conflicts, it reads
+    # the Lease, sees another holder and must stop binding right away.
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    cluster.kubectl("patch", "lease", name, "-n", namespace, "--type=merge", "-p",
+                    '{"spec": {"holderIdentity": "intruder", "renewTime": "%s", "acquireTime": "%s"}}' % (now, now))
+    stolen = time.monotonic()
+    wait_for(lambda: "lock is held by intruder" in leader.log() or
+             (_ for _ in ()).throw(NotYet("leader has not seen the intruder")), timeout=10, interval=0.1)
+    # It still runs (it exits when renewDeadline passes) but must not bind anything any more.
+    assert leader.alive()
+    cluster.apply(pod_manifest("while-intruder", scheduler=name), namespace)
+    assert leader.wait_exit(10 + 2 + 10) == 1, "the leader should exit 1 when it loses the Lease"
+    took = time.monotonic() - stolen
+    assert "Leaderelection lost" in leader.log()
+    print(f"leader exited {took:.1f}s after the Lease was taken")
+    # The intruder never renews: the standby takes over once the intruder's lease expires.
+    wait_for(lambda: bound_node(cluster, namespace, "while-intruder"), timeout=LEASE_DURATION + RETRY_PERIOD + 20)
+    assert "while-intruder" not in bound_by(leader)
+    assert cluster.get(path)["spec"]["holderIdentity"] != "intruder"
