@@ -98,3 +98,63 @@ def test_simulate_is_dispatched(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scheduler, "simulate", fake, raising=False)
     assert cli.main(["simulate", "--config", "c.yaml", "--cluster", "s.yaml"]) == 7
     assert seen == [["--config", "c.yaml", "--cluster", "s.yaml"]]
+
+
+PLUGIN = '''
+from scheduler.framework import MAX_NODE_SCORE, Plugin
+
+
+class MostAvailableCPU(Plugin):
+    name = "MostAvailableCPU"
+
+    def score(self, cycle, pod, node):
+        return max(0, node.allocatable.milli_cpu - node.requested.milli_cpu)
+
+    def normalize_score(self, cycle, pod, nodes, scores):
+        best = max(scores) or 1
+        scores[:] = [s * MAX_NODE_SCORE // best for s in scores]
+'''
+
+PLUGIN_CONFIG = """\
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+leaderElection:
+  leaderElect: false
+profiles:
+  - schedulerName: most-available-cpu
+    plugins:
+      score:
+        disabled:
+          - name: "*"
+        enabled:
+          - name: MostAvailableCPU
+            weight: 1
+"""
+
+
+def test_plugin_from_a_file_is_registered_and_usable_by_a_profile(tmp_path: Path) -> None:
+    from scheduler.config import load_config
+    from scheduler.framework import build_profiles
+
+    plugin = tmp_path / "most_available_cpu.py"
+    plugin.write_text(PLUGIN)
+    config = tmp_path / "c.yaml"
+    config.write_text(PLUGIN_CONFIG)
+    registry = cli.plugin_registry([f"{plugin}:MostAvailableCPU"])
+    assert registry.has("MostAvailableCPU")
+    profiles = build_profiles(load_config(str(config), registry), registry)
+    assert profiles["most-available-cpu"].plugin_names("score") == ["MostAvailableCPU"]
+
+
+def test_config_naming_an_unregistered_plugin_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(PLUGIN_CONFIG)
+    assert_one_line_error(run("--config", str(config)), "c.yaml", "MostAvailableCPU")
+
+
+def test_plugin_class_missing_is_one_line(tmp_path: Path) -> None:
+    plugin = tmp_path / "p.py"
+    plugin.write_text(PLUGIN)
+    config = tmp_path / "c.yaml"
+    config.write_text(PLUGIN_CONFIG)
+    assert_one_line_error(run("--config", str(config), "--plugin", f"{plugin}:NoSuchClass"), "--plugin", "NoSuchClass")
