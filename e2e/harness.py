@@ -123,6 +123,29 @@ class LabCluster:
         deploy.kill_leader(provider, self.workdir, app, signal_name=signal_name)
         return holder
 
+    def replica_get(self, app: str, path: str) -> list[tuple[str, int, str]]:
+        """GET ``path`` from every replica of ``app``: [(replica, HTTP status, body)].
+
+        Local replicas are processes on 127.0.0.1; elsewhere the API server's pod proxy
+        reaches the pods' secure port (10259).
+        """
+        from lab import deploy
+
+        out = []
+        if self.provider == "local":
+            ports = deploy._ports(self.workdir)
+            for replica in deploy.replica_names(app):
+                code, body = deploy._get(f"https://127.0.0.1:{ports[replica]}{path}")
+                out.append((replica, code, body))
+            return out
+        pods = self.pods("kube-system", f"app.kubernetes.io/name={app}")
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            proxied = self.kubectl("get", "--raw", f"/api/v1/namespaces/kube-system/pods/https:{name}:10259/proxy{path}",
+                                   check=False)
+            out.append((name, 200 if proxied.returncode == 0 else 500, proxied.stdout))
+        return out
+
     def describe(self, namespace: str, kind_name: str) -> str:
         out = self.kubectl("describe", "-n", namespace, kind_name, check=False)
         return out.stdout + out.stderr
