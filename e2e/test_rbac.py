@@ -13,6 +13,11 @@ NEEDED = [  # (verb, group, resource, subresource, name) every scheduler must be
     ("watch", "", "nodes", "", ""), ("create", "", "pods", "binding", ""), ("patch", "", "pods", "status", ""),
     ("create", "events.k8s.io", "events", "", ""), ("create", "", "events", "", ""),
     ("create", "coordination.k8s.io", "leases", "", ""),
+    # The objects behind PodTopologySpread's system defaults and namespace selectors: without
+    # them a Deployment's pods would not score as kube-scheduler scores them.
+    ("list", "", "services", "", ""), ("watch", "", "services", "", ""),
+    ("list", "apps", "replicasets", "", ""), ("watch", "apps", "statefulsets", "", ""),
+    ("list", "", "replicationcontrollers", "", ""), ("list", "", "namespaces", "", ""),
 ]
 FORBIDDEN = [  # what no scheduler of ours may do
     ("get", "", "secrets", "", ""), ("list", "", "secrets", "", ""), ("watch", "", "secrets", "", ""),
