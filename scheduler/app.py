@@ -189,14 +189,21 @@ class ObjectEventHandler:
 
 
 class _LeaseNudger:
+    """Wakes a standby when the Lease changes hands or is released (not on every renewal)."""
+
     def __init__(self, nudge: Callable[[], None]) -> None:
         self._nudge = nudge
+
+    @staticmethod
+    def _holder(lease: Mapping[str, Any]) -> str:
+        return str((lease.get("spec") or {}).get("holderIdentity") or "")
 
     def on_add(self, obj: dict[str, Any]) -> None:
         self._nudge()
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        self._nudge()
+        if self._holder(old) != self._holder(new):
+            self._nudge()
 
     def on_delete(self, obj: dict[str, Any]) -> None:
         self._nudge()

@@ -254,3 +254,28 @@ def test_random_profile_logs_like_the_go_random_scheduler(caplog: pytest.LogCapt
     app.pod_reflector.handler.on_add(pod("sleep-1", scheduler="random-scheduler"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: "Placed pod [ns/sleep-1] on n1" in caplog.text)
+
+
+def test_lease_nudger_wakes_the_standby_only_on_a_change_of_holder() -> None:
+    from scheduler.app import _LeaseNudger
+
+    nudges: list[int] = []
+    nudger = _LeaseNudger(lambda: nudges.append(1))
+    held = {"spec": {"holderIdentity": "a", "renewTime": "t1"}}
+    renewed = {"spec": {"holderIdentity": "a", "renewTime": "t2"}}
+    released = {"spec": {"holderIdentity": "", "renewTime": "t3"}}
+    nudger.on_update(held, renewed)
+    assert nudges == []
+    nudger.on_update(renewed, released)
+    assert nudges == [1]
+
+
+def test_lost_lease_ends_the_process_with_1_and_requested_stop_with_0() -> None:
+    lost = make_app(FixedProfile())
+    lost._stopped_leading(False)
+    assert lost._exit.code == 1
+    assert lost.queue.pop(timeout=0) is None  # closed: nothing more is scheduled
+    asked = make_app(FixedProfile())
+    asked._stopping.set()
+    asked._stopped_leading(True)
+    assert asked._exit.code == 0
