@@ -321,7 +321,14 @@ class SchedulerApp:
                     handler=_LeaseNudger(self.elector.nudge), give_up_on=frozenset({403, 404}))
         self.can_act: Callable[[], bool] = (
             self.elector.can_act if self.elector else (lambda: not self._stopping.is_set()))
-        self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS)
+        # A bind may leave up to renewDeadline after the last renewal began; bounding it by
+        # leaseDuration - renewDeadline means it is answered (or abandoned) before any standby
+        # can possibly take the Lease over.
+        bind_timeout = 10.0
+        if self.elector is not None:
+            bind_timeout = max(1.0, min(bind_timeout, float(le.lease_duration) - float(le.renew_deadline)))
+        self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS,
+                             request_timeout=bind_timeout)
 
         self.metrics.snapshot.pending = self.queue.pending_counts
         self.metrics.snapshot.unschedulable = self.queue.unschedulable_by_plugin
@@ -379,10 +386,8 @@ class SchedulerApp:
             threading.Thread(target=self.elector.run, name="leader-election", daemon=True).start()
         else:
             self._start_scheduling()
-        while not self._exit.event.wait(0.5):
-            if self._stopping.is_set() and self.elector is None:
-                self._drain()
-                self._exit.set(0)
+        while not self._exit.event.wait(0.5):  # a timed wait keeps signal handlers responsive
+            pass
         return self._exit.code or 0
 
     def _install_signals(self) -> None:
@@ -400,13 +405,15 @@ class SchedulerApp:
         threading.Thread(target=self._terminate, name="terminate", daemon=True).start()
 
     def _terminate(self) -> None:
-        if self.elector is not None:
-            self.elector.fence()
+        if self.elector is None:
+            self._drain()
+            self._exit.set(0)
+            return
+        self.elector.fence()
         self._drain()
-        if self.elector is not None:
-            self.elector.stop()  # its thread releases the Lease and calls _stopped_leading(True)
-            if not self._exit.event.wait(5.0):
-                self._exit.set(0)
+        self.elector.stop()  # its thread releases the Lease and calls _stopped_leading(True)
+        if not self._exit.event.wait(5.0):
+            self._exit.set(0)
 
     def _drain(self) -> None:
         self.queue.close()
