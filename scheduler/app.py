@@ -65,6 +65,10 @@ def _assigned(pod: Mapping[str, Any]) -> bool:
     return bool((pod.get("spec") or {}).get("nodeName"))
 
 
+def _uid(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("uid") or "")
+
+
 def _scheduler_name(pod: Mapping[str, Any]) -> str:
     return str((pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
 
@@ -126,12 +130,17 @@ class PodEventHandler:
         self.state = state
         self.queue = queue
         self.responsible = responsible
-        # namespace/name -> node for pods assumed and not yet seen bound (shared with the app).
+        # namespace/name -> uid of pods assumed and not yet seen bound (shared with the app).
         self.binding = binding
+
+    def _binding(self, pod: Mapping[str, Any]) -> bool:
+        """Is a bind of this very pod (same uid, not a re-created namesake) in flight?"""
+        return self.binding.get(pod_key(pod)) == _uid(pod)
 
     def _confirm(self, pod: dict[str, Any]) -> None:
         with self.state.lock:
-            self.binding.pop(pod_key(pod), None)
+            if self._binding(pod):
+                del self.binding[pod_key(pod)]
             self.state.add_pod(pod)
 
     def on_add(self, pod: dict[str, Any]) -> None:
@@ -142,7 +151,7 @@ class PodEventHandler:
             self.queue.assigned_pod_added()
         elif self.responsible(pod):
             log_s(log, V(3), "Add event for unscheduled pod", pod=pod_key(pod))
-            if pod_key(pod) not in self.binding:
+            if not self._binding(pod):
                 self.queue.add(pod)
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -158,7 +167,7 @@ class PodEventHandler:
                     self.state.update_pod(old, new)
                 self.queue.move_all_to_active_or_backoff("AssignedPodUpdate",
                                                          ("InterPodAffinity", "PodTopologySpread"))
-        elif self.responsible(new) and pod_key(new) not in self.binding:
+        elif self.responsible(new) and not self._binding(new):
             self.queue.update(new)
 
     def on_delete(self, pod: dict[str, Any]) -> None:
@@ -467,7 +476,7 @@ class SchedulerApp:
         name = _scheduler_name(pod)
         profile = self.profiles.get(name)
         meta = pod.get("metadata") or {}
-        if profile is None or _assigned(pod) or info.key in self.binding:
+        if profile is None or _assigned(pod) or self.binding.get(info.key) == _uid(pod):
             self.queue.done(info)
             return
         if meta.get("deletionTimestamp"):
@@ -481,7 +490,7 @@ class SchedulerApp:
                 result = profile.schedule(self.state, pod, self.rng)
                 if result.node:
                     self.state.assume_pod(pod, result.node)
-                    self.binding[info.key] = result.node
+                    self.binding[info.key] = _uid(pod)
         except Exception as exc:
             log.exception(kv("Error scheduling pod; retrying", pod=info.key))
             self.metrics.attempt("error", name, time.perf_counter() - started)
@@ -526,7 +535,8 @@ class SchedulerApp:
         with self.state.lock:
             # Forget only what the watch has not confirmed meanwhile (a retried bind may get 409
             # for a pod its own first attempt did bind).
-            if self.binding.pop(key, None) is not None:
+            if self.binding.get(key) == _uid(job.pod):
+                del self.binding[key]
                 self.state.forget_pod(job.pod)
         cause = error.cause
         if error.error_class is ErrorClass.FINAL:

@@ -279,3 +279,21 @@ def test_lost_lease_ends_the_process_with_1_and_requested_stop_with_0() -> None:
     asked._stopping.set()
     asked._stopped_leading(True)
     assert asked._exit.code == 0
+
+
+def test_a_recreated_namesake_is_queued_while_the_old_pods_bind_is_in_flight() -> None:
+    kube = FakeKube()
+    app = make_app(FixedProfile(), kube)
+    release = __import__("threading").Event()
+    kube.responder = lambda m, p, b: release.wait(10) and (_ for _ in ()).throw(ApiError(404, "gone"))
+    handler = app.pod_reflector.handler
+    handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    handler.on_delete(pod("p"))
+    reborn = pod("p")
+    reborn["metadata"]["uid"] = "uid-p-2"
+    handler.on_add(reborn)
+    assert app.queue.where("ns/p") == "active"
+    release.set()
+    wait_until(lambda: app.binder.pending() == 0)
+    assert app.queue.where("ns/p") == "active"  # the old bind's failure does not touch the new pod
