@@ -259,16 +259,35 @@ def _wait_default_service_account(kube: KubeClient, namespace: str, timeout: flo
         time.sleep(0.2)
 
 
-def _cleanup(kube: KubeClient, namespace: str, *, delete_nodes: bool) -> None:
+def _cleanup(kube: KubeClient, namespace: str, *, delete_nodes: bool, timeout: float = 180.0) -> None:
+    """Delete what the run created and wait until it is gone, so back-to-back runs start equal.
+
+    The namespace goes first: its pods sit on the bench nodes, and kwok (the nodes' "kubelet")
+    only finishes deleting them while the nodes still exist.
+    """
+    deadline = time.monotonic() + timeout
     try:
         kube.request("DELETE", f"/api/v1/namespaces/{namespace}", body={"propagationPolicy": "Background"})
     except ApiError:
         pass
-    if delete_nodes:
+    while time.monotonic() < deadline:
         try:
-            kube.request("DELETE", "/api/v1/nodes", query={"labelSelector": f"{BENCH_LABEL}=true"})
-        except ApiError:
-            pass
+            kube.request("GET", f"/api/v1/namespaces/{namespace}")
+        except ApiError as exc:
+            if exc.status == 404:
+                break
+        time.sleep(0.5)
+    if not delete_nodes:
+        return
+    try:
+        kube.request("DELETE", "/api/v1/nodes", query={"labelSelector": f"{BENCH_LABEL}=true"})
+    except ApiError:
+        pass
+    while time.monotonic() < deadline:
+        query = {"labelSelector": f"{BENCH_LABEL}=true", "limit": 1}
+        if not kube.request("GET", "/api/v1/nodes", query=query)["items"]:
+            return
+        time.sleep(0.5)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
