@@ -151,6 +151,36 @@ class LabCluster:
         return out.stdout + out.stderr
 
 
+# The objects behind PodTopologySpread's system defaults (helper.DefaultSelector) and namespace
+# selectors; list items carry no "kind", so it is set here.
+STATE_OBJECTS = (("/api/v1/services", "Service"), ("/api/v1/replicationcontrollers", "ReplicationController"),
+                 ("/apis/apps/v1/replicasets", "ReplicaSet"), ("/apis/apps/v1/statefulsets", "StatefulSet"),
+                 ("/api/v1/namespaces", "Namespace"))
+
+
+def snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
+    """Nodes and the non-terminal pods bound to them, as a scheduler's cache would hold them."""
+    nodes = cluster.get("/api/v1/nodes")["items"]
+    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+    return nodes, [p for p in pods if p["spec"].get("nodeName") and not p["metadata"].get("deletionTimestamp")]
+
+
+def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]]):
+    """The Python core's ClusterState for a snapshot (plus the cluster's workload objects now)."""
+    from scheduler.state import ClusterState
+
+    state = ClusterState()
+    nodes, assigned = base
+    for n in nodes:
+        state.add_node(n)
+    for p in assigned:
+        state.add_pod(p)
+    for path, kind in STATE_OBJECTS:
+        for obj in cluster.get(path)["items"]:
+            state.add_object({**obj, "kind": kind})
+    return state
+
+
 def _core_to_events(e: dict) -> dict:
     return {"metadata": e["metadata"], "reason": e.get("reason"), "note": e.get("message"),
             "type": e.get("type"), "reportingController": e.get("reportingComponent")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, wait_for
+from e2e.harness import LabCluster, NotYet, bound_node, core_state, pod_manifest, snapshot, wait_for
 
 CONFIG = """
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -67,12 +67,6 @@ def upstream_scheduler(cluster: LabCluster, tmp_path_factory: pytest.TempPathFac
         proc.wait(timeout=30)
 
 
-def _snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
-    nodes = cluster.get("/api/v1/nodes")["items"]
-    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
-    return nodes, [p for p in pods if p["spec"].get("nodeName")]
-
-
 def _upstream_scores(log: Path, key: str) -> dict[str, dict[str, int]]:
     scores: dict[str, dict[str, int]] = {}
     for m in LINE.finditer(log.read_text()):
@@ -90,25 +84,12 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
              base: tuple[list[dict], list[dict]]) -> list[str]:
     from scheduler.config import load_config
     from scheduler.framework import build_profiles
-    from scheduler.state import ClusterState
 
     profiles = build_profiles(load_config(str(config)))
     order = [m["pod"] for m in ATTEMPT.finditer(log.read_text()) if m["pod"].startswith(namespace + "/")]
     order = list(dict.fromkeys(order))  # first attempt of each pod
     assert sorted(order) == sorted(f"{namespace}/{n}" for n in names), order
-    state = ClusterState()
-    nodes, assigned = base
-    for n in nodes:
-        state.add_node(n)
-    for p in assigned:
-        state.add_pod(p)
-    # The objects behind PodTopologySpread's system defaults (helper.DefaultSelector) and
-    # namespace selectors; list items carry no "kind", so it is set here.
-    for path, kind in (("/api/v1/services", "Service"), ("/api/v1/replicationcontrollers", "ReplicationController"),
-                       ("/apis/apps/v1/replicasets", "ReplicaSet"), ("/apis/apps/v1/statefulsets", "StatefulSet"),
-                       ("/api/v1/namespaces", "Namespace")):
-        for obj in cluster.get(path)["items"]:
-            state.add_object({**obj, "kind": kind})
+    state = core_state(cluster, base)
     report = []
     for key in order:
         pod = cluster.pod(*key.split("/"))
@@ -133,7 +114,7 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
 
 def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
     config, log = upstream_scheduler
-    base = _snapshot(cluster)
+    base = snapshot(cluster)
     pods = [
         pod_manifest("plain", scheduler="parity-default", cpu="250m", memory="256Mi"),
         pod_manifest("no-requests", scheduler="parity-default", cpu="0", memory="0"),
@@ -157,7 +138,7 @@ def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upst
 def test_deployment_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
     # Pods owned by a ReplicaSet get PodTopologySpread's system default constraints.
     config, log = upstream_scheduler
-    base = _snapshot(cluster)
+    base = snapshot(cluster)
     template = pod_manifest("web", scheduler="parity-default", cpu="200m", memory="128Mi")
     cluster.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                    "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "web"}},

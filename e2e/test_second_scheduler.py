@@ -2,13 +2,16 @@
 with MostAllocated, and failover when the leader dies."""
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, wait_for
+from e2e.harness import (
+    LabCluster, NotYet, bound_node, core_state, pod_manifest, scheduled_event, snapshot, wait_for,
+)
 
 APP = "custom-k8s-scheduler"
 SAMPLES = Path(__file__).resolve().parent.parent / "manifests" / "samples"
@@ -23,16 +26,26 @@ def upstream(cluster: LabCluster) -> LabCluster:
 
 
 def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: LabCluster, namespace: str) -> None:
+    from scheduler.config import load_config_text
+    from scheduler.framework import build_profiles
+
     sample = yaml.safe_load((SAMPLES / "sample-pod.yaml").read_text())
+    state = core_state(upstream, snapshot(upstream))
     upstream.apply(sample, namespace)
     node = wait_for(lambda: bound_node(upstream, namespace, "sample"), timeout=60, what="the sample pod bound")
     event = wait_for(lambda: scheduled_event(upstream, namespace, "sample"), timeout=30)
     assert event["reportingController"] == APP
     assert event["note"] == f"Successfully assigned {namespace}/sample to {node}"
-    if upstream.provider == "local":
-        # MostAllocated + a toleration for the control-plane taint: the master, which already
-        # carries the control plane's requests, is the most allocated of the four candidates.
-        assert node == upstream.spec.control_plane.name
+    # Placement check: kube-scheduler's choice is one the Python core, given the same state and
+    # the same KubeSchedulerConfiguration (read back from the cluster), scores highest.
+    cm = upstream.get(f"/api/v1/namespaces/kube-system/configmaps/{APP}-config")
+    profiles = build_profiles(load_config_text(cm["data"][f"{APP}-config.yaml"], source="configmap"))
+    pod = upstream.pod(namespace, "sample")
+    pending = {**pod, "spec": {k: v for k, v in pod["spec"].items() if k != "nodeName"}, "status": {}}
+    ours = profiles[APP].schedule(state, pending, random.Random(0))
+    totals = {n: s["total"] for n, s in ours.scores.items()}
+    assert ours.feasible_nodes == 4, "the sample tolerates the control-plane taint: all four nodes are candidates"
+    assert totals[node] == max(totals.values()), f"kube-scheduler chose {node}; the core scores {totals}"
 
 
 def test_most_allocated_packs_pods_onto_one_worker(upstream: LabCluster, namespace: str) -> None:
