@@ -119,9 +119,12 @@ def run(args: argparse.Namespace) -> int:
     name = next(iter(profiles), "scheduler")
     kube = KubeClient(configuration, qps=float(conn.qps), burst=int(conn.burst), user_agent=f"{name}/scheduler-lab",
                       pool_size=32)
-    app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
-                       serving=ServingOptions(bind_address=args.bind_address, port=args.port,
-                                              secure_port=args.secure_port))
+    try:
+        app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
+                           serving=ServingOptions(bind_address=args.bind_address, port=args.port,
+                                                  secure_port=args.secure_port))
+    except ValueError as exc:  # e.g. leader-election durations the elector cannot work with
+        raise UsageError(f"{args.config or 'configuration'}: {exc}") from None
     log.info(klog.kv("Starting scheduler", version="scheduler-lab", profiles=",".join(profiles),
                      leaderElect=bool(cfg.leader_election.leader_elect), identity=app.identity))
     try:
