@@ -506,15 +506,26 @@ class SchedulerApp:
                                    context={"info": info, "result": result}))
 
     def _unschedulable(self, info: QueuedPodInfo, result: Any, name: str, started: float) -> None:
+        """No node: FailedScheduling event, PodScheduled=False, and the pod waits for a change.
+
+        A scheduler error (no nodes at all) is reported the same way with reason SchedulerError
+        and retried after backoff, as kube-scheduler's handleSchedulingFailure does.
+        """
         pod = info.pod
         message = str(result.message or "")
-        plugins = tuple(getattr(result, "unschedulable_plugins", ()) or ())
-        self.metrics.attempt("unschedulable", name, time.perf_counter() - started)
-        self.queue.add_unschedulable(info, plugins)
-        log_s(log, V(2), "Unable to schedule pod; no fit; waiting", pod=info.key, err=message)
+        failed = getattr(result, "status", "unschedulable") == "error"
+        plugins = () if failed else tuple(getattr(result, "unschedulable_plugins", ()) or ())
+        reason = "SchedulerError" if failed else "Unschedulable"
+        self.metrics.attempt("error" if failed else "unschedulable", name, time.perf_counter() - started)
+        self.queue.add_unschedulable(info, plugins)  # no plugins: backoff, not the unschedulable pool
+        if failed:
+            log.error(kv("Error scheduling pod; retrying", pod=info.key, err=message))
+        else:
+            log_s(log, V(2), "Unable to schedule pod; no fit; waiting", pod=info.key, err=message)
         self.events.failed_scheduling(pod, message, name)
-        if not condition_is_current(pod, message):
-            self.binder.run_in_pool(lambda: self.binder.patch_status(pod, unschedulable_condition_patch(message)))
+        if not condition_is_current(pod, message, reason):
+            patch = unschedulable_condition_patch(message, reason)
+            self.binder.run_in_pool(lambda: self.binder.patch_status(pod, patch))
 
     def _bind_done(self, job: BindJob, error: BindError | None) -> None:
         info: QueuedPodInfo = job.context["info"]

@@ -297,3 +297,25 @@ def test_a_recreated_namesake_is_queued_while_the_old_pods_bind_is_in_flight() -
     release.set()
     wait_until(lambda: app.binder.pending() == 0)
     assert app.queue.where("ns/p") == "active"  # the old bind's failure does not touch the new pod
+
+
+def test_no_nodes_is_a_scheduler_error_retried_after_backoff() -> None:
+    kube = FakeKube()
+    profile = FixedProfile(target=None, message="no nodes available to schedule pods")
+    app = make_app(profile, kube)
+    original = profile.schedule
+
+    def no_nodes(state, p, rng=None):
+        result = original(state, p, rng)
+        result.status, result.unschedulable_plugins = "error", set()
+        return result
+
+    profile.schedule = no_nodes
+    app.pod_reflector.handler.on_add(pod("p"))
+    app.schedule_one(app.queue.pop(timeout=0))
+    assert app.queue.where("ns/p") == BACKOFF
+    wait_until(lambda: kube.calls("PATCH", "/pods/p/status"))
+    cond = kube.calls("PATCH", "/pods/p/status")[0][2]["status"]["conditions"][0]
+    assert (cond["reason"], cond["message"]) == ("SchedulerError", "no nodes available to schedule pods")
+    text = app.metrics.exposition(None)[0].decode()
+    assert 'scheduler_schedule_attempts_total{profile="test-scheduler",result="error"} 1.0' in text
