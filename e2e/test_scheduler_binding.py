@@ -11,13 +11,11 @@ from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
 
 @pytest.fixture
-def fleet(cluster: LabCluster, tmp_path: Path, request: pytest.FixtureRequest):
+def fleet(cluster: LabCluster, tmp_path: Path):
     fleet = SchedulerFleet(cluster, tmp_path)
     yield fleet
     fleet.stop_all()
-    report = getattr(request.node, "rep_call", None)
     print(fleet.dump_logs())  # shown by pytest only when the test fails
-    del report
 
 
 def _events(cluster: LabCluster, namespace: str, pod: str, reason: str) -> list[dict]:
@@ -37,8 +35,8 @@ def test_pod_is_bound_with_a_scheduled_event_from_the_scheduler(
     assert event["type"] == "Normal" and event["action"] == "Binding"
     assert node in [w.name for w in cluster.spec.workers]  # no toleration for the master's taint
     # kubectl names the scheduler too (what a workshop participant looks at).
-    assert f"{name}  Successfully assigned {namespace}/web to {node}" in " ".join(
-        cluster.describe(namespace, "pod/web").split(" "))
+    described = " ".join(cluster.describe(namespace, "pod/web").split())
+    assert f"{name} Successfully assigned {namespace}/web to {node}" in described, described[-600:]
 
     random_node = wait_for(lambda: bound_node(cluster, namespace, "sleep"), timeout=30, what="sleep bound")
     random_event = wait_for(lambda: scheduled_event(cluster, namespace, "sleep"), timeout=30)
