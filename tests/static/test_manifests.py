@@ -329,6 +329,11 @@ def test_py_scheduler_needs_less_than_kube_scheduler() -> None:
     assert {("", "nodes", "list"), ("", "nodes", "watch"), ("", "pods", "list"), ("", "pods", "watch"),
             ("", "pods/binding", "create"), ("", "pods/status", "patch"), ("", "events", "create"),
             ("events.k8s.io", "events", "create")} <= py
+    # The informers behind PodTopologySpread's defaults and InterPodAffinity's namespaceSelector.
+    workloads = {"": ["services", "replicationcontrollers", "namespaces"], "apps": ["replicasets", "statefulsets"]}
+    assert {(g, r, v) for g, rs in workloads.items() for r in rs for v in ("list", "watch")} <= py
+    assert not {t for t in py if t[1] in ("persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets")
+                or t[2] == "delete"}
 
 
 def test_bindings_only_grant_the_schedulers_roles() -> None:
