@@ -61,14 +61,31 @@ def cluster(request: pytest.FixtureRequest):
             (workdir / "provider.json").write_text('{"provider": "local"}\n')
         handle = LabCluster(provider=name, kubeconfig=kubeconfig, spec=spec, workdir=workdir,
                             kubectl_path=_kubectl_for(name, workdir))
+        if name == "kind":
+            handle.kind = _pytest_kind_cluster(provider, kubeconfig, handle.kubectl_path)
     except ProviderError as exc:
         pytest.exit(f"--provider {name}: {exc}", returncode=4)
     yield handle
-    if not was_up and not request.config.getoption("keep_lab") and name in ("local",):
+    if not was_up and not request.config.getoption("keep_lab") and name in ("local", "kind"):
         from lab import deploy
 
         deploy.stop_local_schedulers(workdir)
         provider.down(wipe=False)
+
+
+def _pytest_kind_cluster(provider, kubeconfig: Path, kubectl: str):
+    """pytest-kind's handle on the cluster our KindProvider made (4 nodes from lab.yaml).
+
+    pytest-kind would otherwise fetch its bundled kind v0.17.0 and, in create(), silently reuse
+    any cluster of the same name; pointed at the pinned kind binary and an existing cluster, its
+    create() only writes the kubeconfig, and its helpers (load_docker_image, kubectl) work.
+    """
+    from pytest_kind import KindCluster
+
+    kind = KindCluster(provider.cluster_name, kubeconfig=kubeconfig, kind_path=Path(provider.kind_binary()),
+                       kubectl_path=Path(kubectl))
+    kind.create()
+    return kind
 
 
 @pytest.fixture

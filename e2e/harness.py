@@ -59,6 +59,7 @@ class LabCluster:
     workdir: Path
     kubectl_path: str
     api: client.ApiClient = field(init=False)
+    kind: Any = None  # pytest-kind's KindCluster on the kind provider
 
     def __post_init__(self) -> None:
         self.api = api_client(self.kubeconfig)
