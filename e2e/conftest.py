@@ -55,8 +55,11 @@ def cluster(request: pytest.FixtureRequest):
     try:
         provider = make_provider(name, spec, workdir, kubeconfig=request.config.getoption("kubeconfig"))
         provider.check_prerequisites()
-        was_up = provider.status().up
-        kubeconfig = provider.up() if not was_up else provider.kubeconfig
+        before = provider.status()
+        # A lab that exists (even with a component down) belongs to someone: repair it with up(),
+        # but only stop at the end a lab that this session created.
+        existed = before.up or any(c.pid for c in before.components)
+        kubeconfig = provider.up() if not before.up else provider.kubeconfig
         if name == "local":
             (workdir / "provider.json").write_text('{"provider": "local"}\n')
         handle = LabCluster(provider=name, kubeconfig=kubeconfig, spec=spec, workdir=workdir,
@@ -66,7 +69,7 @@ def cluster(request: pytest.FixtureRequest):
     except ProviderError as exc:
         pytest.exit(f"--provider {name}: {exc}", returncode=4)
     yield handle
-    if not was_up and not request.config.getoption("keep_lab") and name in ("local", "kind"):
+    if not existed and not request.config.getoption("keep_lab") and name in ("local", "kind"):
         from lab import deploy
 
         deploy.stop_local_schedulers(workdir)

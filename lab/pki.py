@@ -83,13 +83,28 @@ class Pki:
             if not self.pair(stem).cert.exists():
                 self._sign(stem, _name(cn, org), ca_cert, ca_key, server=False)
 
-    def _make_ca(self) -> None:
+    def ensure_front_proxy(self) -> None:
+        """The aggregation layer's request-header CA and client (kubeadm's front-proxy pair).
+
+        Without it every component that delegates authentication logs, every few seconds, that
+        the requestheader-client-ca-file bundle is missing.
+        """
+        ca = self.pair("front-proxy-ca")
+        if not ca.cert.exists():
+            self._make_ca(ca, "front-proxy-ca")
+        if not self.pair("front-proxy-client").cert.exists():
+            ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+            ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+            self._sign("front-proxy-client", _name("front-proxy-client"), ca_cert, ca_key, server=False)
+
+    def _make_ca(self, pair: CertPair | None = None, cn: str = "scheduler-lab-ca") -> None:
+        pair = pair or self.ca
         key = _key()
         now = dt.datetime.now(dt.timezone.utc)
         cert = (
             x509.CertificateBuilder()
-            .subject_name(_name("scheduler-lab-ca"))
-            .issuer_name(_name("scheduler-lab-ca"))
+            .subject_name(_name(cn))
+            .issuer_name(_name(cn))
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
@@ -103,8 +118,8 @@ class Pki:
             )
             .sign(key, hashes.SHA256())
         )
-        _write_key(key, self.ca.key)
-        self.ca.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_key(key, pair.key)
+        pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     def _sign(self, stem: str, subject: x509.Name, ca_cert: x509.Certificate, ca_key, *, server: bool,
               sans: list[x509.GeneralName] | None = None) -> None:

@@ -10,6 +10,7 @@ import base64
 import json
 import socket
 import ssl
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +43,12 @@ CONTROL_PLANE_PODS = {
     "kube-scheduler": {"cpu": "100m"},
 }
 READY_TIMEOUT = 120.0
+# Restarted when they exit, as kubelet restarts static pods: kube-scheduler exits by design when
+# it loses its Lease (e.g. while the API server restarts), and a lab should heal like a cluster.
+RESTARTED = ("kube-controller-manager", "kube-scheduler", "kwok")
+# Seconds to wait after SIGTERM before SIGKILL. kube-apiserver stops listening at once but its
+# process can linger for a long time after that; etcd gets time to close its database cleanly.
+STOP_GRACE = {"etcd": 10.0, "kube-apiserver": 3.0}
 
 
 def _free_port() -> int:
@@ -151,6 +158,13 @@ class LocalProvider(Provider):
                 # No kube-proxy and no real endpoints: the apiserver must not publish itself.
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true", "--profiling=false",
+                f"--requestheader-client-ca-file={pki.pair('front-proxy-ca').cert}",
+                f"--proxy-client-cert-file={pki.pair('front-proxy-client').cert}",
+                f"--proxy-client-key-file={pki.pair('front-proxy-client').key}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-username-headers=X-Remote-User",
                 f"--kubelet-certificate-authority={pki.ca.cert}",
                 "--kubelet-preferred-address-types=InternalIP",
                 "--v=1",
@@ -363,13 +377,14 @@ class LocalProvider(Provider):
                         f"to choose new ports")
             say("preparing certificates and kubeconfigs")
             self.pki.ensure(CLIENTS, serving_ips=["127.0.0.1"])
+            self.pki.ensure_front_proxy()
             for client in CLIENTS:
                 self.write_kubeconfig(self._component_kubeconfig(client), client)
             commands = self._commands(bins)
             for comp in COMPONENTS:
                 current = comp
                 if self.sup.pid(comp) is None:
-                    self.sup.start(comp, commands[comp])
+                    self._start(comp, commands[comp])
                     started.append(comp)
                 if comp != "kwok":
                     self._wait_healthy(comp)
@@ -409,6 +424,25 @@ class LocalProvider(Provider):
         say(f"lab is up in {time.monotonic() - t0:.1f}s")
         return self.kubeconfig
 
+    def _start(self, comp: str, command: list[str]) -> None:
+        if comp in RESTARTED:
+            child = self.sup.run_dir / f"{comp}.child"
+            command = [sys.executable, "-m", "lab.replica", "--name", comp, "--child-pid-file", str(child),
+                       "--", *command]
+        self.sup.start(comp, command, env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+
+    def restart(self, component: str) -> float:
+        """Stop and start one control-plane component (same flags); seconds until healthy again."""
+        if component not in COMPONENTS:
+            raise ProviderError(f"restart: {component!r} is not one of {', '.join(COMPONENTS)}")
+        bins = Binaries(Path(self._state()["bin_dir"]))
+        t0 = time.monotonic()
+        self.sup.stop(component, timeout=STOP_GRACE.get(component, 5.0))
+        self._start(component, self._commands(bins)[component])
+        if component != "kwok":
+            self._wait_healthy(component)
+        return time.monotonic() - t0
+
     def _link_bin(self, bins: Binaries) -> None:
         """.lab/bin holds the built kubectl and friends, for `export PATH=$PWD/.lab/bin:$PATH`."""
         link = self.workdir / "bin"
@@ -417,7 +451,8 @@ class LocalProvider(Provider):
         link.symlink_to(bins.bin_dir)
 
     def down(self, wipe: bool = False) -> None:
-        stopped = self.sup.stop_all(order=list(reversed(COMPONENTS)))
+        stopped = [c for c in reversed(COMPONENTS) if self.sup.stop(c, timeout=STOP_GRACE.get(c, 5.0))]
+        stopped += self.sup.stop_all()  # anything else recorded, then a sweep for orphans
         if stopped:
             self.say(f"stopped: {', '.join(stopped)}")
         if wipe:
