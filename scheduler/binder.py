@@ -279,10 +279,11 @@ def _key(pod: Mapping[str, Any]) -> str:
 class EventRecorder:
     """Best-effort events, written from one background thread with their own QPS bucket."""
 
-    def __init__(self, kube: KubeClient, *, hostname: str | None = None, max_backlog: int = 1000) -> None:
+    def __init__(self, kube: KubeClient, *, hostname: str | None = None, max_backlog: int = 1000,
+                 workers: int = 4) -> None:
         self._kube = kube
         self.hostname = hostname or socket.gethostname()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="events")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="events")
         self._backlog = 0
         self._max_backlog = max_backlog
         self._lock = threading.Lock()

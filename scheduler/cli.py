@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     conn = cfg.client_connection
     name = next(iter(profiles), "scheduler")
     kube = KubeClient(configuration, qps=float(conn.qps), burst=int(conn.burst), user_agent=f"{name}/scheduler-lab",
-                      pool_size=32)
+                      pool_size=72)  # the bind workers plus the reflectors' watches
     try:
         app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
                            serving=ServingOptions(bind_address=args.bind_address, port=args.port,
