@@ -302,10 +302,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     name = f"bench-py-{uuid.uuid4().hex[:4]}"
+    from scheduler.kube import KubeConfigError
+
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         cmd = python_scheduler_command(args.kubeconfig, name, workdir=workdir, qps=args.qps, burst=args.burst)
-        result = run_throughput(args.kubeconfig, cmd, nodes=args.nodes, pods=args.pods, scheduler_name=name,
-                                label="python-scheduler", keep_nodes=args.keep_nodes, log_dir=workdir)
+        try:
+            result = run_throughput(args.kubeconfig, cmd, nodes=args.nodes, pods=args.pods, scheduler_name=name,
+                                    label="python-scheduler", keep_nodes=args.keep_nodes, log_dir=workdir)
+        except (ApiError, KubeConfigError, TimeoutError) as exc:
+            print(f"python -m bench.throughput: {exc}", file=sys.stderr)
+            return 1
         print(json.dumps(asdict(result)) if args.json else result.summary())
     return 0 if result.bound == result.pods else 1
 
