@@ -112,9 +112,9 @@ class Binder:
         can_act: Callable[[], bool],
         on_done: Callable[[BindJob, BindError | None], None],
         workers: int = 8,
-        max_attempts: int = 5,
+        max_attempts: int = 8,
         retry_budget: float = 15.0,
-        initial_wait: float = 0.1,
+        initial_wait: float = 0.2,
         max_wait: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
         request_timeout: float = 10.0,
@@ -280,8 +280,10 @@ class EventRecorder:
     """Best-effort events, written from one background thread with their own QPS bucket."""
 
     def __init__(self, kube: KubeClient, *, hostname: str | None = None, max_backlog: int = 1000,
-                 workers: int = 4) -> None:
+                 workers: int = 4, retry_budget: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self._kube = kube
+        self._retry_budget = retry_budget
+        self._sleep = sleep
         self.hostname = hostname or socket.gethostname()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="events")
         self._backlog = 0
@@ -298,8 +300,16 @@ class EventRecorder:
         self._pool.submit(self._write, path, body)
 
     def _write(self, path: str, body: dict[str, Any]) -> None:
+        # Like client-go's broadcaster, ride out an API server restart; give up on anything else.
+        retrying = Retrying(
+            stop=stop_before_delay(self._retry_budget),
+            wait=lambda state: _wait_for(state, initial=0.5, maximum=5.0),
+            retry=retry_if_exception(lambda exc: classify(exc) is ErrorClass.RETRY),
+            sleep=self._sleep, reraise=True)
         try:
-            self._kube.request("POST", path, body=body)
+            for attempt in retrying:
+                with attempt:
+                    self._kube.request("POST", path, body=body)
         except ApiError as exc:
             log_s(log, V(2), "Event not written", reason=body.get("reason"), err=str(exc))
         finally:

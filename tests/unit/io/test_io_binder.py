@@ -178,3 +178,24 @@ def test_long_notes_are_truncated_like_kube_scheduler() -> None:
     note = truncate_note("x" * 2000)
     assert len(note) == NOTE_LENGTH_LIMIT and note.endswith(" ...")
     assert truncate_note("short") == "short"
+
+
+def test_events_ride_out_an_api_server_restart() -> None:
+    kube = FakeKube()
+    kube.answer("/events", ApiError(0, "NewConnectionError: connection refused"), ApiError(503, "starting"),
+                {"kind": "Event"})
+    slept: list[float] = []
+    recorder = EventRecorder(kube, hostname="h", sleep=slept.append)
+    recorder.scheduled(POD, "n1", "py-scheduler")
+    assert recorder.flush(10)
+    assert len(kube.calls("POST", "/events")) == 3
+    assert slept == [0.5, 1.0]
+
+
+def test_refused_events_are_not_retried() -> None:
+    kube = FakeKube()
+    kube.answer("/events", ApiError(422, "invalid"))
+    recorder = EventRecorder(kube, hostname="h", sleep=lambda s: None)
+    recorder.scheduled(POD, "n1", "py-scheduler")
+    assert recorder.flush(10)
+    assert len(kube.calls("POST", "/events")) == 1
