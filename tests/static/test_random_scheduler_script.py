@@ -124,8 +124,11 @@ def test_sigterm_stops_the_loop_and_its_proxy(api: dict) -> None:
 
 
 def test_sigint_stops_cleanly_too(api: dict) -> None:
+    # A shell ignores SIGINT for good if it starts with SIGINT ignored (as everything launched in
+    # the background of a non-interactive shell does, e.g. a CI job): give the script the default.
     proc = subprocess.Popen(["bash", str(SCRIPT), "-n", "lab-a", "--interval", "1"], env=api["env"],
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().startswith("Assigned lab-a/")
         pid = proxy_pid(api["log"])
