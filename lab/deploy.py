@@ -170,14 +170,29 @@ def _ports(workdir: Path) -> dict[str, int]:
     return ports
 
 
+# Flags a local replica sets itself (paths and addresses differ from the pod's); every other
+# flag of the Deployment's container is kept, so a local replica runs as the manifest says.
+LOCAL_FLAGS = ("--config", "--kubeconfig", "--bind-address", "--secure-port", "--port")
+
+
+def manifest_flags(app: SchedulerApp) -> list[str]:
+    """The scheduler container's flags from the app's Deployment, minus the LOCAL_FLAGS."""
+    deployment = next(d for d in render(app, local_processes=False) if d.get("kind") == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    words = list(container.get("command", [])) + list(container.get("args", []))
+    return [w for w in words if w.startswith("--") and w.split("=", 1)[0] not in LOCAL_FLAGS]
+
+
 def replica_command(workdir: Path, app: SchedulerApp, config: Path, kubeconfig: Path, port: int) -> list[str]:
+    local = [f"--config={config}", "--bind-address=127.0.0.1", f"--secure-port={port}"]
     if app.upstream:
-        return [str(workdir / "bin" / "kube-scheduler"), f"--config={config}",
+        # kube-scheduler ignores --kubeconfig when --config is given (clientConnection.kubeconfig
+        # serves); delegated authn/authz need theirs explicitly outside a pod.
+        return [str(workdir / "bin" / "kube-scheduler"), *local,
                 f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
-                "--bind-address=127.0.0.1", f"--secure-port={port}",
-                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics", "--v=5"]
-    return [sys.executable, "-m", "scheduler", f"--config={config}", f"--kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}", "--v=2"]
+                # Locally nobody but this user reaches 127.0.0.1; the lab reads leaders off /metrics.
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics", *manifest_flags(app)]
+    return [sys.executable, "-m", "scheduler", *local, f"--kubeconfig={kubeconfig}", *manifest_flags(app)]
 
 
 def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
