@@ -61,7 +61,13 @@ def test_two_replicas_exactly_one_leader(cluster: LabCluster, namespace: str, fl
     cluster.apply([pod_manifest(f"p{i}", scheduler=name) for i in range(5)], namespace)
     for i in range(5):
         wait_for(lambda i=i: bound_node(cluster, namespace, f"p{i}"), timeout=30)
-    assert bound_by(leader) == {f"p{i}" for i in range(5)}
+    # The leader logs each bind just after the API has it: poll its log rather than race it.
+    wanted = {f"p{i}" for i in range(5)}
+
+    def leader_logged_all() -> None:
+        assert bound_by(leader) == wanted, f"leader logged {sorted(bound_by(leader))}"
+
+    wait_for(leader_logged_all, timeout=10)
     assert bound_by(standby) == set()
 
 
