@@ -153,6 +153,12 @@ def test_three_dots_are_a_wildcard() -> None:
     ]
 
 
+def test_a_line_of_only_three_dots_stands_for_omitted_lines() -> None:
+    assert missing_lines("first\n...\nsecond", "first\nsecond\n") == []
+    assert missing_lines("first\n...\nsecond", "first\nx\ny\nsecond\n") == []
+    assert missing_lines("...", "") == []
+
+
 def test_longer_runs_of_dots_are_literal_so_allocation_bars_are_compared() -> None:
     empty = "worker-node01   yes    [................]    0% 0.00/2"
     full = "worker-node01   yes    [########........]   50% 1.00/2"
