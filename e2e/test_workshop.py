@@ -162,10 +162,15 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
     """The outputs assume an empty default namespace and workers that carry nothing else."""
     default = _live(cluster.get("/api/v1/namespaces/default/pods")["items"])
     if default:
+        owners = sorted(
+            {(o["kind"], o["name"]) for p in default for o in p["metadata"].get("ownerReferences", [])}
+        )
         pytest.fail(
-            "the workshop needs an empty default namespace; it has: "
-            + ", ".join(p["metadata"]["name"] for p in default)
-            + " (left by an interrupted run? step 10's commands remove the workshop's pods)",
+            "the workshop needs an empty default namespace (its steps create pods there, as the seeds do); "
+            f"it has pods {', '.join(p['metadata']['name'] for p in default)}"
+            + (f" (owned by {', '.join(f'{k} {n}' for k, n in owners)})" if owners else "")
+            + ". Left by an interrupted workshop run? step 10's commands remove its objects; otherwise whoever "
+            "created them should delete them.",
             pytrace=False,
         )
 
