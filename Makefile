@@ -56,6 +56,7 @@ bench: venv
 	$(PY) -m bench
 
 verify: venv
+	@test -n "$(STEP)" || { echo "make verify: say which step, e.g. make verify STEP=05 (make steps lists them)" >&2; exit 2; }
 	$(PY) -m lab verify $(STEP)
 
 steps: venv
