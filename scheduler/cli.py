@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         return app.run()
     except OSError as exc:
         # Typically the serving port is taken.
-        raise UsageError(f"cannot serve on {args.bind_address}: {exc.strerror or exc}") from None
+        where = ", ".join(f"{args.bind_address}:{p}" for p in (args.secure_port, args.port) if p)
+        raise UsageError(f"cannot serve on {where or args.bind_address}: {exc.strerror or exc}") from None
 
 
 def _with_leader_elect(cfg: Any, value: bool) -> Any:
