@@ -33,6 +33,8 @@ unit: venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 e2e: venv
+	@# The first local run builds Kubernetes (minutes): do it before pytest's per-test timeouts.
+	@if [ "$(PROVIDER)" = local ]; then $(PY) -m lab build; fi
 	$(PY) -m pytest e2e --provider=$(PROVIDER) $(PYTEST_ARGS)
 
 lint: venv

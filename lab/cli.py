@@ -70,6 +70,15 @@ def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
+    """Build (or find cached) the local lab's pinned binaries, without starting anything."""
+    from lab.build import ensure_binaries
+
+    bins = ensure_binaries(spec, args.workdir / "logs")
+    print(f"control-plane binaries ready in {bins.bin_dir}")
+    return 0
+
+
 def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
     name = recorded_provider(args.workdir)
     provider = make_provider(name, spec, args.workdir)
@@ -134,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS)
     up.add_argument("--kubeconfig", default=None, help="with --provider existing: the cluster to use")
     up.set_defaults(func=cmd_up)
+    sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)").set_defaults(
+        func=cmd_build)
     down = sub.add_parser("down", help="stop everything the lab started")
     down.add_argument("--wipe", action="store_true", help="also delete cluster state")
     down.set_defaults(func=cmd_down)
