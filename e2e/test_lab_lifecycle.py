@@ -59,12 +59,15 @@ def test_down_after_a_killed_up_leaves_nothing(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGKILL)  # a crash of `lab up` half-way: no cleanup code runs
         proc.wait(timeout=30)
-    ports = json.loads((workdir / "state.json").read_text())["ports"]
-    assert processes_mentioning(str(workdir)), "expected the half-started lab's processes to be running"
-    down = lab(workdir, "down")
-    assert down.returncode == 0, down.stderr
-    assert processes_mentioning(str(workdir)) == []
-    assert [p for p in ports.values() if listening(p)] == []
+    try:
+        ports = json.loads((workdir / "state.json").read_text())["ports"]
+        assert processes_mentioning(str(workdir)), "expected the half-started lab's processes to be running"
+        down = lab(workdir, "down")
+        assert down.returncode == 0, down.stderr
+        assert processes_mentioning(str(workdir)) == []
+        assert [p for p in ports.values() if listening(p)] == []
+    finally:
+        lab(workdir, "down")  # whatever failed above, leave no control plane running
 
 
 def test_up_twice_is_safe_and_failures_name_the_component(tmp_path: Path) -> None:
