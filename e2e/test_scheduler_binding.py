@@ -2,20 +2,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
-import pytest
 
 from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, wait_for
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
-
-
-@pytest.fixture
-def fleet(cluster: LabCluster, tmp_path: Path):
-    fleet = SchedulerFleet(cluster, tmp_path)
-    yield fleet
-    fleet.stop_all()
-    print(fleet.dump_logs())  # shown by pytest only when the test fails
 
 
 def _events(cluster: LabCluster, namespace: str, pod: str, reason: str) -> list[dict]:

@@ -6,7 +6,6 @@ import signal
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,6 @@ from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, wait_for
 from e2e.pyscheduler import SchedulerFleet, SchedulerProcess, scheduler_config, unique_name
 
 LEASE_DURATION, RETRY_PERIOD = 15.0, 2.0
-
-
-@pytest.fixture
-def fleet(cluster: LabCluster, tmp_path: Path):
-    fleet = SchedulerFleet(cluster, tmp_path)
-    yield fleet
-    fleet.stop_all()
-    print(fleet.dump_logs())  # shown by pytest only when the test fails
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from lab.procs import Supervisor, _alive, _group_alive
 
 
 def sleeper(tmp: Path) -> list[str]:
-    return [sys.executable, "-c", f"import time; open({str(tmp / 'started')!r}, 'a').close(); time.sleep(600)"]
+    return [sys.executable, "-c", f"import signal; open({str(tmp / 'started')!r}, 'a').close(); signal.pause()"]
 
 
 def test_start_records_pid_and_stop_kills_the_group(tmp_path: Path) -> None:

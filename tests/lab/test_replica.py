@@ -18,8 +18,8 @@ def poll(check, timeout=20):
 
 def test_replica_restarts_its_child_and_forwards_sigterm(tmp_path: Path) -> None:
     counter = tmp_path / "runs"
-    child = (f"import time,sys; open({str(counter)!r},'a').write('x'); "
-             "sys.exit(1) if len(open(%r).read()) < 2 else time.sleep(600)" % str(counter))
+    child = (f"import signal,sys; open({str(counter)!r},'a').write('x'); "
+             "sys.exit(1) if len(open(%r).read()) < 2 else signal.pause()" % str(counter))
     pidfile = tmp_path / "child.pid"
     wrapper = subprocess.Popen([sys.executable, "-m", "lab.replica", "--name", "r0", "--child-pid-file",
                                 str(pidfile), "--", sys.executable, "-c", child],
