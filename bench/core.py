@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from bench import register_benchmark
-from scheduler.config import load_config_text
-from scheduler.framework import Profile, build_profiles
-from scheduler.state import ClusterState
+from scheduler.core.config import load_config_text
+from scheduler.core.framework import Profile, build_profiles
+from scheduler.core.state import ClusterState
 
 HEAD = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
 MOST_ALLOCATED = HEAD + """profiles:

@@ -37,8 +37,8 @@ from typing import Any
 
 import yaml
 
-from scheduler.informer import KubeListWatch, Reflector
-from scheduler.kube import ApiError, KubeClient, load_configuration
+from scheduler.runtime.informer import KubeListWatch, Reflector
+from scheduler.runtime.kube import ApiError, KubeClient, load_configuration
 
 __all__ = ["ThroughputResult", "run_throughput", "python_scheduler_command", "bench_nodes", "BENCH_LABEL"]
 
@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     name = f"bench-py-{uuid.uuid4().hex[:4]}"
-    from scheduler.kube import KubeConfigError
+    from scheduler.runtime.kube import KubeConfigError
 
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         cmd = python_scheduler_command(args.kubeconfig, name, workdir=workdir, qps=args.qps, burst=args.burst)

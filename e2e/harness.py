@@ -170,7 +170,7 @@ def snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
 
 def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]]):
     """The Python core's ClusterState for a snapshot (plus the cluster's workload objects now)."""
-    from scheduler.state import ClusterState
+    from scheduler.core.state import ClusterState
 
     state = ClusterState()
     nodes, assigned = base

@@ -88,7 +88,7 @@ def _place_20(cluster: LabCluster, namespace: str, fleet: SchedulerFleet, strate
 
 def _free_millicpu(cluster: LabCluster) -> dict[str, int]:
     """Allocatable minus requested cpu per worker (what the scheduler sees before the test pods)."""
-    from scheduler.resources import pod_resource  # the same request rules the scheduler uses
+    from scheduler.core.resources import pod_resource  # the same request rules the scheduler uses
 
     free = {}
     pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]

@@ -83,8 +83,8 @@ def _upstream_scores(log: Path, key: str) -> dict[str, dict[str, int]]:
 
 def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names: list[str],
              base: tuple[list[dict], list[dict]]) -> list[str]:
-    from scheduler.config import load_config
-    from scheduler.framework import build_profiles
+    from scheduler.core.config import load_config
+    from scheduler.core.framework import build_profiles
 
     profiles = build_profiles(load_config(str(config)))
     order = [m["pod"] for m in ATTEMPT.finditer(log.read_text()) if m["pod"].startswith(namespace + "/")]
@@ -158,7 +158,7 @@ def test_deployment_pods_score_like_upstream(cluster: LabCluster, namespace: str
 
 
 def test_config_is_accepted_by_both(upstream_scheduler) -> None:
-    from scheduler.config import load_config
+    from scheduler.core.config import load_config
 
     config, log = upstream_scheduler
     parsed = load_config(str(config))

@@ -26,8 +26,8 @@ def upstream(cluster: LabCluster) -> LabCluster:
 
 
 def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: LabCluster, namespace: str) -> None:
-    from scheduler.config import load_config_text
-    from scheduler.framework import build_profiles
+    from scheduler.core.config import load_config_text
+    from scheduler.core.framework import build_profiles
 
     sample = yaml.safe_load((SAMPLES / "sample-pod.yaml").read_text())
     state = core_state(upstream, snapshot(upstream))

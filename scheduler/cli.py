@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from scheduler import klog
+from scheduler.runtime import klog
 
 __all__ = ["main", "build_parser", "UsageError"]
 
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def plugin_registry(specs: Sequence[str]) -> Any:
     """The in-tree plugins, entry-point plugins, and every `--plugin MODULE:CLASS` given."""
-    from scheduler.plugins.registry import PluginLoadError, default_registry
+    from scheduler.core.plugins.registry import PluginLoadError, default_registry
 
     registry = default_registry()
     for spec in specs:
@@ -89,11 +89,11 @@ def plugin_registry(specs: Sequence[str]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scheduler import config as config_module
-    from scheduler.app import SchedulerApp, ServingOptions
-    from scheduler.framework import build_profiles
-    from scheduler.kube import KubeClient, KubeConfigError, load_configuration
-    from scheduler.state import ClusterState
+    from scheduler.core import config as config_module
+    from scheduler.runtime.app import SchedulerApp, ServingOptions
+    from scheduler.core.framework import build_profiles
+    from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
+    from scheduler.core.state import ClusterState
 
     klog.configure(args.v)
     registry = plugin_registry(args.plugin)
@@ -147,7 +147,7 @@ def _with_leader_elect(cfg: Any, value: bool) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "simulate":
-        from scheduler import simulate
+        from scheduler.core import simulate
 
         return int(simulate.main(args_list[1:]) or 0)
     if args_list and args_list[0] == "run":

@@ -8,7 +8,7 @@ Enable it from a KubeSchedulerConfiguration (examples/configs/most-available-cpu
 or with ``--plugin examples/plugins/most_available_cpu.py:MostAvailableCPU``.
 """
 
-from scheduler.framework import MAX_NODE_SCORE, Plugin
+from scheduler.core.framework import MAX_NODE_SCORE, Plugin
 
 
 class MostAvailableCPU(Plugin):

@@ -6,9 +6,9 @@ import itertools
 import random
 from typing import Any
 
-from scheduler.config import load_config_text
-from scheduler.framework import Profile, build_profiles
-from scheduler.state import ClusterState
+from scheduler.core.config import load_config_text
+from scheduler.core.framework import Profile, build_profiles
+from scheduler.core.state import ClusterState
 
 _uid = itertools.count(1)
 

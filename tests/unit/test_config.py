@@ -5,7 +5,7 @@ import os
 import pytest
 from sched_builders import CONFIG_HEAD
 
-from scheduler.config import ConfigError, default_config, load_config, load_config_text, parse_go_duration
+from scheduler.core.config import ConfigError, default_config, load_config, load_config_text, parse_go_duration
 
 HERE = os.path.dirname(__file__)
 EXAMPLES = os.path.join(HERE, "..", "..", "examples", "configs")

@@ -5,15 +5,15 @@ import random
 import pytest
 from sched_builders import cluster, container, node, pod
 
-from scheduler.framework import SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState
-from scheduler.plugins.interpodaffinity import InterPodAffinity
-from scheduler.plugins.nodeaffinity import NodeAffinity
-from scheduler.plugins.nodename import NodeName
-from scheduler.plugins.nodeports import NodePorts
-from scheduler.plugins.noderesourcesfit import NodeResourcesFit
-from scheduler.plugins.nodeunschedulable import NodeUnschedulable
-from scheduler.plugins.podtopologyspread import PodTopologySpread
-from scheduler.plugins.tainttoleration import TaintToleration
+from scheduler.core.framework import SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState
+from scheduler.core.plugins.interpodaffinity import InterPodAffinity
+from scheduler.core.plugins.nodeaffinity import NodeAffinity
+from scheduler.core.plugins.nodename import NodeName
+from scheduler.core.plugins.nodeports import NodePorts
+from scheduler.core.plugins.noderesourcesfit import NodeResourcesFit
+from scheduler.core.plugins.nodeunschedulable import NodeUnschedulable
+from scheduler.core.plugins.podtopologyspread import PodTopologySpread
+from scheduler.core.plugins.tainttoleration import TaintToleration
 
 
 def run_filter(plugin, state, p):

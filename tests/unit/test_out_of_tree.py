@@ -7,10 +7,10 @@ import random
 import pytest
 from sched_builders import CONFIG_HEAD, cluster, node, pod
 
-from scheduler.config import ConfigError, load_config, load_config_text
-from scheduler.framework import Plugin, build_profiles
-from scheduler.plugins.registry import default_registry
-from scheduler.simulate import main
+from scheduler.core.config import ConfigError, load_config, load_config_text
+from scheduler.core.framework import Plugin, build_profiles
+from scheduler.core.plugins.registry import default_registry
+from scheduler.core.simulate import main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLUGIN_FILE = os.path.join(ROOT, "examples", "plugins", "most_available_cpu.py")

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 from sched_builders import container, pod
 
-from scheduler.resources import (
+from scheduler.core.resources import (
     DEFAULT_MEMORY_REQUEST, NON_ZERO_DEFAULTS, QuantityError, milli_value, non_zero_requests, parse_quantity,
     pod_requests, pod_resource, value,
 )

@@ -6,15 +6,15 @@ import random
 import pytest
 from sched_builders import cluster, container, node, pod
 
-from scheduler.framework import SKIP, CycleState
-from scheduler.plugins.balancedallocation import NodeResourcesBalancedAllocation
-from scheduler.plugins.helper import default_normalize_score
-from scheduler.plugins.imagelocality import ImageLocality, calculate_priority, normalized_image_name
-from scheduler.plugins.interpodaffinity import InterPodAffinity
-from scheduler.plugins.nodeaffinity import NodeAffinity
-from scheduler.plugins.noderesourcesfit import NodeResourcesFit, broken_linear_function
-from scheduler.plugins.podtopologyspread import PodTopologySpread
-from scheduler.plugins.tainttoleration import TaintToleration
+from scheduler.core.framework import SKIP, CycleState
+from scheduler.core.plugins.balancedallocation import NodeResourcesBalancedAllocation
+from scheduler.core.plugins.helper import default_normalize_score
+from scheduler.core.plugins.imagelocality import ImageLocality, calculate_priority, normalized_image_name
+from scheduler.core.plugins.interpodaffinity import InterPodAffinity
+from scheduler.core.plugins.nodeaffinity import NodeAffinity
+from scheduler.core.plugins.noderesourcesfit import NodeResourcesFit, broken_linear_function
+from scheduler.core.plugins.podtopologyspread import PodTopologySpread
+from scheduler.core.plugins.tainttoleration import TaintToleration
 
 DEFAULT_RES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
 EXT = "intel.com/foo"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from scheduler.simulate import main
+from scheduler.core.simulate import main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LAB = os.path.join(ROOT, "examples", "states", "lab-4-nodes.yaml")
@@ -131,7 +131,7 @@ def test_cli_bad_configs_exit_non_zero_with_exactly_one_stderr_line(case, needle
         config.write_text(texts[case])
     else:
         config = os.path.join(ROOT, "tests", "unit", "fixtures", "seed002-v1beta1.yaml")
-    proc = subprocess.run([sys.executable, "-c", "import sys; from scheduler.simulate import main; sys.exit(main())",
+    proc = subprocess.run([sys.executable, "-c", "import sys; from scheduler.core.simulate import main; sys.exit(main())",
                            "--config", str(config), "--cluster", LAB], capture_output=True, text=True, cwd=ROOT,
                           timeout=60)
     assert proc.returncode == 1

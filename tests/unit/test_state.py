@@ -2,7 +2,7 @@
 
 from sched_builders import cluster, container, node, pod
 
-from scheduler.state import ClusterState
+from scheduler.core.state import ClusterState
 
 
 def test_aggregates_follow_add_update_remove():

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from scheduler.kube import ApiError, TokenBucket
+from scheduler.runtime.kube import ApiError, TokenBucket
 
 
 class FakeKube:

@@ -9,12 +9,12 @@ import pytest
 from io_fakes import FakeKube, conflict, derive_self
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from scheduler.app import SchedulerApp, ServingOptions, node_change_events
-from scheduler.config import ClientConnectionConfig, LeaderElectionConfig
-from scheduler.framework import ScheduleResult
-from scheduler.kube import ApiError
-from scheduler.queue import BACKOFF, UNSCHEDULABLE
-from scheduler.state import ClusterState
+from scheduler.runtime.app import SchedulerApp, ServingOptions, node_change_events
+from scheduler.core.config import ClientConnectionConfig, LeaderElectionConfig
+from scheduler.core.framework import ScheduleResult
+from scheduler.runtime.kube import ApiError
+from scheduler.runtime.queue import BACKOFF, UNSCHEDULABLE
+from scheduler.core.state import ClusterState
 
 
 def node(name: str, cpu: str = "4") -> dict:
@@ -259,7 +259,7 @@ def test_random_profile_logs_like_the_go_random_scheduler(caplog: pytest.LogCapt
 
 
 def test_lease_nudger_wakes_the_standby_only_on_a_change_of_holder() -> None:
-    from scheduler.app import _LeaseNudger
+    from scheduler.runtime.app import _LeaseNudger
 
     nudges: list[int] = []
     nudger = _LeaseNudger(lambda: nudges.append(1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.binder import (
+from scheduler.runtime.binder import (
     NOTE_LENGTH_LIMIT,
     Binder,
     BindError,
@@ -17,7 +17,7 @@ from scheduler.binder import (
     truncate_note,
     unschedulable_condition_patch,
 )
-from scheduler.kube import ApiError
+from scheduler.runtime.kube import ApiError
 from io_fakes import FakeKube, conflict
 
 POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u-1", "resourceVersion": "7"}, "spec": {}}
@@ -121,7 +121,7 @@ def test_pool_reports_outcomes_and_waits_for_requests_on_the_wire() -> None:
     kube.answer("/binding", {"status": "Success"}, conflict())
     done: list = []
     b = Binder(kube, can_act=lambda: True, on_done=lambda job, err: done.append((job.node, err)), workers=1)
-    from scheduler.binder import BindJob
+    from scheduler.runtime.binder import BindJob
 
     b.submit(BindJob(pod=POD, node="a", scheduler_name="s"))
     b.submit(BindJob(pod=POD, node="b", scheduler_name="s"))

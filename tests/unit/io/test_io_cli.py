@@ -90,18 +90,18 @@ def test_flags_parse() -> None:
 
 def test_simulate_is_dispatched(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
-    fake = types.ModuleType("scheduler.simulate")
+    fake = types.ModuleType("scheduler.core.simulate")
     fake.main = lambda argv: seen.append(list(argv)) or 7
-    monkeypatch.setitem(sys.modules, "scheduler.simulate", fake)
-    import scheduler
+    monkeypatch.setitem(sys.modules, "scheduler.core.simulate", fake)
+    import scheduler.core
 
-    monkeypatch.setattr(scheduler, "simulate", fake, raising=False)
+    monkeypatch.setattr(scheduler.core, "simulate", fake, raising=False)
     assert cli.main(["simulate", "--config", "c.yaml", "--cluster", "s.yaml"]) == 7
     assert seen == [["--config", "c.yaml", "--cluster", "s.yaml"]]
 
 
 PLUGIN = '''
-from scheduler.framework import MAX_NODE_SCORE, Plugin
+from scheduler.core.framework import MAX_NODE_SCORE, Plugin
 
 
 class MostAvailableCPU(Plugin):
@@ -133,8 +133,8 @@ profiles:
 
 
 def test_plugin_from_a_file_is_registered_and_usable_by_a_profile(tmp_path: Path) -> None:
-    from scheduler.config import load_config
-    from scheduler.framework import build_profiles
+    from scheduler.core.config import load_config
+    from scheduler.core.framework import build_profiles
 
     plugin = tmp_path / "most_available_cpu.py"
     plugin.write_text(PLUGIN)

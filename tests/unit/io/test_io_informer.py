@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scheduler.informer import Reflector, object_key
-from scheduler.kube import ApiError
+from scheduler.runtime.informer import Reflector, object_key
+from scheduler.runtime.kube import ApiError
 
 
 def obj(name: str, rv: str, ns: str = "ns", **extra) -> dict:

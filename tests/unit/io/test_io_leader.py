@@ -9,8 +9,8 @@ import threading
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from scheduler.kube import ApiError
-from scheduler.leader import LeaderElectionRecord, LeaderElector
+from scheduler.runtime.kube import ApiError
+from scheduler.runtime.leader import LeaderElectionRecord, LeaderElector
 
 
 class LeaseServer:

@@ -12,9 +12,9 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 
-from scheduler.kube import ApiError, TokenBucket
-from scheduler.metrics import SchedulerMetrics, attempts_label, exponential_buckets
-from scheduler.server import Checks, ProbeServer
+from scheduler.runtime.kube import ApiError, TokenBucket
+from scheduler.runtime.metrics import SchedulerMetrics, attempts_label, exponential_buckets
+from scheduler.runtime.server import Checks, ProbeServer
 
 
 def exposition(metrics: SchedulerMetrics) -> str:

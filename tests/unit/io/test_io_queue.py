@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from scheduler.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE, SchedulingQueue
+from scheduler.runtime.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE, SchedulingQueue
 
 
 class Clock:

@@ -23,11 +23,11 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
-from scheduler.config import ConfigError, default_config, load_config
-from scheduler.framework import Profile, ScheduleResult, build_profiles
-from scheduler.messages import scheduled_message
-from scheduler.resources import QuantityError
-from scheduler.state import ClusterState, is_terminal, pod_key
+from scheduler.core.config import ConfigError, default_config, load_config
+from scheduler.core.framework import Profile, ScheduleResult, build_profiles
+from scheduler.core.messages import scheduled_message
+from scheduler.core.resources import QuantityError
+from scheduler.core.state import ClusterState, is_terminal, pod_key
 
 WORKLOAD_KINDS = ("Service", "ReplicaSet", "ReplicationController", "StatefulSet", "Namespace")
 SHORT_NAMES = {
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        from scheduler.plugins.registry import PluginLoadError, default_registry
+        from scheduler.core.plugins.registry import PluginLoadError, default_registry
 
         registry = default_registry()
         for spec in args.plugin:

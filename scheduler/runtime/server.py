@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from scheduler.klog import V, kv
-from scheduler.metrics import SchedulerMetrics
+from scheduler.runtime.klog import V, kv
+from scheduler.runtime.metrics import SchedulerMetrics
 
 __all__ = ["Checks", "ProbeServer", "self_signed_context"]
 
-log = logging.getLogger("scheduler.server")
+log = logging.getLogger("scheduler.runtime.server")
 
 Check = Callable[[], "str | None"]  # None when healthy, else the reason
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scheduler.binder import (
+from scheduler.runtime.binder import (
     Binder,
     BindError,
     BindJob,
@@ -37,17 +37,17 @@ from scheduler.binder import (
     condition_is_current,
     unschedulable_condition_patch,
 )
-from scheduler.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
-from scheduler.klog import V, kv, log_s
-from scheduler.kube import KubeClient
-from scheduler.leader import KubeLeaseStore, LeaderElector
-from scheduler.metrics import SchedulerMetrics
-from scheduler.queue import QueuedPodInfo, SchedulingQueue, pod_key
-from scheduler.server import Checks, ProbeServer
+from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
+from scheduler.runtime.klog import V, kv, log_s
+from scheduler.runtime.kube import KubeClient
+from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
+from scheduler.runtime.metrics import SchedulerMetrics
+from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key
+from scheduler.runtime.server import Checks, ProbeServer
 
 __all__ = ["SchedulerApp", "ServingOptions", "PodEventHandler", "NodeEventHandler", "node_change_events"]
 
-log = logging.getLogger("scheduler.app")
+log = logging.getLogger("scheduler.runtime.app")
 
 # kube-scheduler binds each pod in its own goroutine. Threads are dearer, but binds mostly wait on
 # the API server: with ~100 binds/s allowed (qps) and 150 ms answers under load, 16 threads would

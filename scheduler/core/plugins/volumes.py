@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import SKIP, CycleState, Plugin, Status
-from scheduler.state import NodeInfo
+from scheduler.core.framework import SKIP, CycleState, Plugin, Status
+from scheduler.core.state import NodeInfo
 
 
 class _NoVolumeTracking(Plugin):

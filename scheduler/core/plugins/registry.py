@@ -6,7 +6,7 @@ Out-of-tree plugins can come from
 * an import spec given by the caller (``--plugin module:Class`` or ``path/to/file.py:Class``),
 * ``pluginConfig[].args.importPath`` in the KubeSchedulerConfiguration.
 
-A plugin is a class (subclass of ``scheduler.framework.Plugin``) constructed as
+A plugin is a class (subclass of ``scheduler.core.framework.Plugin``) constructed as
 ``cls(args, handle)``; which extension points it extends follows from the methods it
 defines (see ``METHOD_FOR_POINT``).
 """
@@ -136,7 +136,7 @@ class PluginRegistry:
 
 
 def in_tree_factories() -> dict[str, Callable[..., Any]]:
-    from scheduler.plugins import (
+    from scheduler.core.plugins import (
         balancedallocation, defaultbinder, defaultpreemption, imagelocality, interpodaffinity,
         nodeaffinity, nodename, nodeports, noderesourcesfit, nodeunschedulable, podtopologyspread,
         queuesort, random_score, schedulinggates, tainttoleration, volumes,

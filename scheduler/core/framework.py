@@ -26,12 +26,12 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from scheduler.config import SchedulerConfiguration
-from scheduler.messages import NO_NODES_AVAILABLE, fit_error_message
-from scheduler.state import ClusterState, NodeInfo, PodInfo, pod_key
+from scheduler.core.config import SchedulerConfiguration
+from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
+from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key
 
 if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.plugins.registry import PluginRegistry
+    from scheduler.core.plugins.registry import PluginRegistry
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -483,7 +483,7 @@ def build_profiles(config: SchedulerConfiguration,
     if registry is None:
         registry = config.registry
     if registry is None:
-        from scheduler.plugins.registry import default_registry
+        from scheduler.core.plugins.registry import default_registry
         registry = default_registry()
     start = _StartIndex()
     profiles: dict[str, Profile] = {}

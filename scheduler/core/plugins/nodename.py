@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
-from scheduler.state import NodeInfo
+from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.state import NodeInfo
 
 ERR_REASON = "node(s) didn't match the requested node name"
 

@@ -24,8 +24,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-from scheduler.klog import V, kv, log_s
-from scheduler.kube import ApiError, KubeClient
+from scheduler.runtime.klog import V, kv, log_s
+from scheduler.runtime.kube import ApiError, KubeClient
 
 __all__ = [
     "EventHandler",
@@ -36,7 +36,7 @@ __all__ = [
     "NON_TERMINAL_PODS",
 ]
 
-log = logging.getLogger("scheduler.informer")
+log = logging.getLogger("scheduler.runtime.informer")
 
 # kube-scheduler's pod informer sees every pod that still occupies (or may occupy) a node.
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"

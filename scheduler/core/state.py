@@ -19,10 +19,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterable, Mapping
 
-from scheduler.plugins.helper import (
+from scheduler.core.plugins.helper import (
     LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
 )
-from scheduler.resources import Resource, node_allocatable, non_zero_requests, pod_resource
+from scheduler.core.resources import Resource, node_allocatable, non_zero_requests, pod_resource
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import yaml
 
 if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.plugins.registry import PluginRegistry
+    from scheduler.core.plugins.registry import PluginRegistry
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"
@@ -477,7 +477,7 @@ def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegis
                 decoder.check(args, schema, path)
 
     if registry is None:
-        from scheduler.plugins.registry import default_registry
+        from scheduler.core.plugins.registry import default_registry
         registry = default_registry()
     registry = registry.copy()
     return _build(data, source, registry, base_dir)

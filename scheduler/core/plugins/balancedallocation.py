@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin
-from scheduler.plugins.noderesourcesfit import allocatable_and_requested
-from scheduler.resources import CPU, MEMORY, pod_requests
-from scheduler.state import NodeInfo
+from scheduler.core.framework import MAX_NODE_SCORE, CycleState, Plugin
+from scheduler.core.plugins.noderesourcesfit import allocatable_and_requested
+from scheduler.core.resources import CPU, MEMORY, pod_requests
+from scheduler.core.state import NodeInfo
 
 _PRESCORE = "PreScoreNodeResourcesBalancedAllocation"
 

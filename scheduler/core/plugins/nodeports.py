@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import SKIP, UNSCHEDULABLE, CycleState, Plugin, Status
-from scheduler.state import NodeInfo
+from scheduler.core.framework import SKIP, UNSCHEDULABLE, CycleState, Plugin, Status
+from scheduler.core.state import NodeInfo
 
 ERR_REASON = "node(s) didn't have free ports for the requested pod ports"
 

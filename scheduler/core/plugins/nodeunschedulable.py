@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
-from scheduler.plugins.helper import TAINT_NO_SCHEDULE, parse_tolerations, tolerations_tolerate
-from scheduler.state import NodeInfo
+from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.plugins.helper import TAINT_NO_SCHEDULE, parse_tolerations, tolerations_tolerate
+from scheduler.core.state import NodeInfo
 
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "", TAINT_NO_SCHEDULE)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import (
+from scheduler.core.framework import (
     SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, PreFilterResult, Status,
 )
-from scheduler.plugins.helper import (
+from scheduler.core.plugins.helper import (
     RequiredNodeAffinity, compile_node_selector_term, default_normalize_score, preferred_node_terms,
 )
-from scheduler.state import NodeInfo
+from scheduler.core.state import NodeInfo
 
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 ERR_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity"

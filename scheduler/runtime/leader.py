@@ -32,8 +32,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from scheduler.klog import V
-from scheduler.kube import ApiError, KubeClient
+from scheduler.runtime.klog import V
+from scheduler.runtime.kube import ApiError, KubeClient
 
 __all__ = [
     "LeaderElectionRecord",

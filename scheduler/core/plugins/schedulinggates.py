@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, Plugin, Status, scheduling_gates
+from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, Plugin, Status, scheduling_gates
 
 
 class SchedulingGates(Plugin):

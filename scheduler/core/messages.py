@@ -6,7 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.framework import Status
+    from scheduler.core.framework import Status
 
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from scheduler.framework import UNSCHEDULABLE, CycleState, Plugin, Status
-from scheduler.plugins.helper import MAX_NODE_SCORE, div_trunc, go_round
-from scheduler.resources import (
+from scheduler.core.framework import UNSCHEDULABLE, CycleState, Plugin, Status
+from scheduler.core.plugins.helper import MAX_NODE_SCORE, div_trunc, go_round
+from scheduler.core.resources import (
     CPU, EPHEMERAL_STORAGE, MEMORY, NON_ZERO_DEFAULTS, is_scalar_resource, pod_requests,
 )
-from scheduler.state import NodeInfo
+from scheduler.core.state import NodeInfo
 
 _PREFILTER = "PreFilterNodeResourcesFit"
 _PRESCORE = "PreScoreNodeResourcesFit"

@@ -28,9 +28,9 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
-from scheduler.klog import V, kv, log_s
-from scheduler.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
-from scheduler.leader import micro_time
+from scheduler.runtime.klog import V, kv, log_s
+from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
+from scheduler.runtime.leader import micro_time
 
 __all__ = [
     "BindError",
@@ -44,7 +44,7 @@ __all__ = [
     "NOTE_LENGTH_LIMIT",
 ]
 
-log = logging.getLogger("scheduler.binder")
+log = logging.getLogger("scheduler.runtime.binder")
 
 NOTE_LENGTH_LIMIT = 1024  # events.k8s.io note limit; kube-scheduler truncates with " ..."
 RETRYABLE_STATUS = frozenset({0, 429, 500, 502, 503, 504})

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import MAX_NODE_SCORE, CycleState, Plugin
-from scheduler.state import NodeInfo
+from scheduler.core.framework import MAX_NODE_SCORE, CycleState, Plugin
+from scheduler.core.state import NodeInfo
 
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import Plugin
-from scheduler.state import pod_priority
+from scheduler.core.framework import Plugin
+from scheduler.core.state import pod_priority
 
 
 def _timestamp(pod: Mapping[str, Any]) -> str:

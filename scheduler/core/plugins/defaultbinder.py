@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler.framework import Plugin
+from scheduler.core.framework import Plugin
 
 
 class DefaultBinder(Plugin):

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import (
+from scheduler.core.framework import (
     SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, PostFilterResult, Status,
 )
-from scheduler.messages import (
+from scheduler.core.messages import (
     NO_PREEMPTION_VICTIMS, NOT_ELIGIBLE_NEVER, NOT_ELIGIBLE_TERMINATING, PREEMPTION_NOT_HELPFUL,
     fit_error_message,
 )
-from scheduler.state import NodeInfo, PodInfo
+from scheduler.core.state import NodeInfo, PodInfo
 
 MAX_INT32 = 2**31 - 1
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
-from scheduler.plugins.helper import (
+from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.plugins.helper import (
     TAINT_PREFER_NO_SCHEDULE, default_normalize_score, find_untolerated_do_not_schedule, parse_tolerations,
     tolerations_tolerate,
 )
-from scheduler.state import NodeInfo
+from scheduler.core.state import NodeInfo
 
 _TOLERATIONS = "TaintToleration/tolerations"
 _PREFER = "PreScoreTaintToleration"
