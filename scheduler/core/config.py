@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-import yaml
+from scheduler.core.validation.text import describe, quote, safe_text
+from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.core.plugins.registry import PluginRegistry
@@ -155,32 +156,6 @@ class SchedulerConfiguration:
 
 
 # ------------------------------------------------------------------ strict decoding
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (kube-scheduler decodes strictly)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate field {key!r}", key_node.start_mark)
-        seen[key] = loader.construct_object(value_node, deep=deep)
-    return seen
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _yaml_error_line(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return f"{where}{problem}"
-
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -414,28 +389,39 @@ def default_config(registry: "PluginRegistry | None" = None) -> SchedulerConfigu
     return load_config_data({"apiVersion": API_VERSION, "kind": KIND}, "<default>", registry)
 
 
-def load_config(path: str, registry: "PluginRegistry | None" = None) -> SchedulerConfiguration:
-    source = os.path.basename(path) or path
+def load_config(path: str, registry: "PluginRegistry | None" = None,
+                limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
+    if not path:
+        raise ConfigError("--config", "", "empty path; omit --config for the default configuration")
+    shown = safe_text(path)
+    source = safe_text(os.path.basename(path) or path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        size = os.path.getsize(path)
+        if size > limits.max_bytes:
+            raise ConfigError(shown, "", f"{size} bytes is larger than the {limits.max_bytes}-byte limit")
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_bytes + 1)
     except FileNotFoundError:
-        raise ConfigError(path, "", "no such file") from None
+        raise ConfigError(shown, "", "no such file") from None
     except IsADirectoryError:
-        raise ConfigError(path, "", "is a directory, expected a KubeSchedulerConfiguration file") from None
+        raise ConfigError(shown, "", "is a directory, expected a KubeSchedulerConfiguration file") from None
     except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+        raise ConfigError(shown, "", f"cannot read: {exc.strerror}") from None
+    if os.path.isdir(path):
+        raise ConfigError(shown, "", "is a directory, expected a KubeSchedulerConfiguration file")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(path, "", "not a text file (expected YAML or JSON)") from None
-    return load_config_text(text, source, registry, base_dir=os.path.dirname(os.path.abspath(path)))
+        raise ConfigError(shown, "", "not a text file (expected YAML or JSON)") from None
+    return load_config_text(text, source, registry, base_dir=os.path.dirname(os.path.abspath(path)), limits=limits)
 
 
 def load_config_text(text: str, source: str = "<config>", registry: "PluginRegistry | None" = None,
-                     base_dir: str | None = None) -> SchedulerConfiguration:
+                     base_dir: str | None = None, limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "", f"invalid YAML: {_yaml_error_line(exc)}") from None
+        docs = [d for d in load_yaml_documents(text, limits) if d is not None]
+    except YAMLLoadError as exc:
+        raise ConfigError(source, "", str(exc)) from None
     if not docs:
         raise ConfigError(source, "", "empty file; expected a KubeSchedulerConfiguration")
     if len(docs) > 1:
