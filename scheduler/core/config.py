@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from scheduler.core.validation.names import qualified_name
-from scheduler.core.validation.objects import ObjectError, node_selector_term
+from scheduler.core.validation.objects import ObjectError, parsed_node_selector_term
 from scheduler.core.validation.text import describe, quote, safe_text
 from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
 
@@ -474,7 +474,16 @@ def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegis
         from scheduler.core.plugins.registry import default_registry
         registry = default_registry()
     registry = registry.copy()
-    return _build(data, source, registry, base_dir)
+    return _build(_drop_nulls(data), source, registry, base_dir)
+
+
+def _drop_nulls(value: Any) -> Any:
+    """Null means "unset" (the Go zero value, then defaulting): drop null mapping values."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
 
 
 def json_str(value: Any) -> str:
@@ -652,7 +661,9 @@ def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry"
                 fail(f"plugins.{point}.enabled[{k}]", _unknown_plugin(ref.name, registry))
             if ref.weight is not None and ref.weight < 0:
                 fail(f"plugins.{point}.enabled[{k}].weight",
-                     f"Invalid value: {ref.weight}: a plugin weight must not be negative")
+                     f"Invalid value: {ref.weight}: a plugin weight must not be negative (scheduler-lab is "
+                     "deliberately stricter than kube-scheduler v1.29, which accepts it and inverts the plugin's "
+                     "preference)")
         sets[point] = merge_plugin_set(sets[point], custom_set)
 
     # Plugin args: user-provided (defaulted) plus defaults for every enabled plugin that has args.
@@ -861,6 +872,6 @@ def _validate_args(name: str, args: dict[str, Any], path: str, source: str) -> N
                    for i, p in enumerate(added.get("preferredDuringSchedulingIgnoredDuringExecution") or ())]
         for term, tpath in checks:
             try:
-                node_selector_term(term, f"{path}.{tpath}")
+                parsed_node_selector_term(term, f"{path}.{tpath}")
             except ObjectError as exc:
                 fail(exc.path, exc.message)

@@ -19,6 +19,7 @@ for the first problem.  ``null`` means "unset" for optional fields, as in JSON d
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 from typing import Any, Callable, Mapping
 
@@ -246,7 +247,12 @@ label_selector = obj({
 
 
 def _node_requirement_hook(value: dict, path: str) -> None:
-    """``ValidateNodeSelectorRequirement`` (pkg/apis/core/validation)."""
+    """``ValidateNodeSelectorRequirement`` (pkg/apis/core/validation).
+
+    The API server checks neither the values' grammar nor that a Gt/Lt value is an integer
+    (the scheduler's lazy-error node selector then matches nothing); ``_parsed_requirement_hook``
+    adds those checks where upstream parses eagerly (NodeAffinityArgs.addedAffinity).
+    """
     if value.get("key") is None:
         fail(f"{path}.key", "Required value")
     if value.get("operator") is None:
@@ -256,12 +262,24 @@ def _node_requirement_hook(value: dict, path: str) -> None:
         fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
     if op in ("Exists", "DoesNotExist") and values:
         fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
-    if op in ("Gt", "Lt"):
-        if len(values) != 1:
-            fail(f"{path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
+    if op in ("Gt", "Lt") and len(values) != 1:
+        fail(f"{path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
+
+
+def _parsed_requirement_hook(value: dict, path: str) -> None:
+    """``nodeaffinity.NewNodeSelector``'s parse (``labels.NewRequirement``): values are label values and a
+    Gt/Lt value is an integer."""
+    _node_requirement_hook(value, path)
+    values = value.get("values") or []
+    if value["operator"] in ("Gt", "Lt"):
         if not _INT_RE.fullmatch(values[0]) or not -MAX_INT64 - 1 <= int(values[0]) <= MAX_INT64:
             fail(f"{path}.values[0]", f"Invalid value: {quote(values[0])}: must be an integer when `operator` "
                                       "is 'Lt' or 'Gt'")
+        return
+    for i, val in enumerate(values):
+        err = label_value(val)
+        if err:
+            fail(f"{path}.values[{i}]", f"Invalid value: {quote(val)}: {err}")
 
 
 def _node_field_requirement_hook(value: dict, path: str) -> None:
@@ -278,6 +296,12 @@ def _node_field_requirement_hook(value: dict, path: str) -> None:
 node_selector_term = obj({
     "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
                                 _node_requirement_hook)),
+    "matchFields": lst(obj({"key": s, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
+                           _node_field_requirement_hook)),
+})
+parsed_node_selector_term = obj({
+    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
+                                _parsed_requirement_hook)),
     "matchFields": lst(obj({"key": s, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
                            _node_field_requirement_hook)),
 })
@@ -459,8 +483,18 @@ def _port_hook(value: dict, path: str) -> None:
         fail(f"{path}.hostPort", f"Invalid value: {host}: must be between 1 and 65535, inclusive")
 
 
+def _ip(value: Any, path: str) -> None:
+    s(value, path)
+    if not value:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        fail(path, f"Invalid value: {quote(value)}: must be a valid IP address")
+
+
 container_port = obj({"containerPort": i32, "hostPort": i32, "protocol": enum("SCTP", "TCP", "UDP"),
-                      "hostIP": s, "name": s}, _port_hook)
+                      "hostIP": _ip, "name": s}, _port_hook)
 
 
 def _container_hook(value: dict, path: str) -> None:
@@ -470,6 +504,11 @@ def _container_hook(value: dict, path: str) -> None:
     err = dns1123_label(name)
     if err:
         fail(f"{path}.name", f"Invalid value: {quote(name)}: {err}")
+    image = value.get("image")
+    if not image:
+        fail(f"{path}.image", "Required value")
+    if image != image.strip():
+        fail(f"{path}.image", f"Invalid value: {quote(image)}: must not have leading or trailing whitespace")
 
 
 _CONTAINER_FIELDS = {"name": s, "image": s, "resources": container_resources, "ports": lst(container_port)}
@@ -524,6 +563,12 @@ def _pod_spec_hook(value: dict, path: str) -> None:
         if name in gates:
             fail(f"{path}.schedulingGates[{i}].name", f"Duplicate value: {quote(name)}")
         gates.add(name)
+    for field_name in ("schedulerName", "priorityClassName"):
+        text = value.get(field_name)
+        if text:
+            err = dns1123_subdomain(text)
+            if err:
+                fail(f"{path}.{field_name}", f"Invalid value: {quote(text)}: {err}")
     node_name = value.get("nodeName")
     if node_name:
         err = dns1123_subdomain(node_name)
@@ -564,12 +609,21 @@ KIND_SCHEMAS: dict[str, Check] = {
 }
 
 CLUSTER_SCOPED = ("Node", "Namespace")
+API_VERSIONS = {"Node": "v1", "Pod": "v1", "Service": "v1", "ReplicationController": "v1", "Namespace": "v1",
+                "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1"}
 
 
 def validate_object(value: Any) -> None:
     """Validate one object of a kind scheduling reads (others are ignored); raises ``ObjectError``."""
     check = KIND_SCHEMAS.get(value.get("kind"))
     if check is not None:
+        api_version = value.get("apiVersion")
+        if api_version is not None:  # absent is accepted: List items often leave it out
+            s(api_version, "apiVersion")
+            want = API_VERSIONS[value["kind"]]
+            if api_version != want:
+                fail("apiVersion", f"Invalid value: {quote(api_version)}: {value['kind']} is served as {want} in "
+                                   "v1.29")
         if value.get("metadata") is None:
             fail("metadata.name", "Required value: name or generateName is required")
         check(value, "")
