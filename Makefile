@@ -8,14 +8,15 @@ STAMP := $(VENV)/.installed
 PROVIDER ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help venv test unit e2e lint lab-up lab-down lab-status lab-deploy bench verify steps clean
+.PHONY: help venv test unit e2e lint lab-up lab-down lab-status lab-deploy bench fuzz verify steps clean
 
 help:
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
 	@echo "make test        lint + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
-	@echo "make bench       decision and throughput benchmarks"
+	@echo "make bench       decision, throughput and 10,000-node input benchmarks"
+	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
 	@echo "make verify STEP=NN  check the cluster is where workshop step NN leaves it"
@@ -56,6 +57,11 @@ lab-status: venv
 
 bench: venv
 	$(PY) -m bench
+
+FUZZ_CASES ?= 10000
+FUZZ_SEED ?= 1
+fuzz: venv
+	$(PY) tests/unit/validation/fuzz.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 verify: venv
 	@test -n "$(STEP)" || { echo "make verify: say which step, e.g. make verify STEP=05 (make steps lists them)" >&2; exit 2; }

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,11 @@ try:  # libyaml: ~10x faster than the pure-Python reader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
     HAVE_LIBYAML = False
+
+try:  # a Rust YAML reader (~8x faster than libyaml through PyYAML); optional, see _fast_load
+    import yaml_rs as _yaml_rs
+except ImportError:  # pragma: no cover - the pure path is complete on its own
+    _yaml_rs = None
 
 MiB = 1 << 20
 
@@ -178,7 +184,81 @@ def _problem(exc: yaml.YAMLError) -> str:
     return f"invalid YAML: {where}{truncate(str(problem), 120)}"
 
 
-def load_yaml_documents(text: str | bytes, limits: YAMLLimits = DEFAULT_LIMITS) -> list[Any]:
+# Anything whose meaning could differ between the YAML 1.1 rules PyYAML (and the API server's go-yaml)
+# applies and yaml_rs's YAML 1.2 rules, or that needs the budgets above, takes the PyYAML path:
+# tags, anchors/aliases, merge keys, complex keys, directives, "..." markers, control characters,
+# and plain scalars (values, items, keys, flow entries) such as yes/no/on/off, 0755, 0o7, 0b1,
+# 1e3, 1_000, 12:30, timestamps, .inf/.nan.  Each pattern starts with a literal so the scan is fast.
+_TOKEN = (
+    r"(?=[-+.0-9=<yYnNoO])(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|<<"
+    r"|[-+]?0[0-9_]+|[-+]?0[oObBxX][0-9a-fA-F_]*|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?"
+    r"|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*[eE][-+]?[0-9]+|[-+]?[0-9]*_[0-9_.]*"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ][^\n]*)?|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|[-+]?\.[0-9_]*)"
+)
+_RISKY = (
+    re.compile(r": +" + _TOKEN + r"[ \t]*(?:$|#|\r)", re.MULTILINE),             # mapping values
+    re.compile(r"- +" + _TOKEN + r"[ \t]*(?:$|#|\r)", re.MULTILINE),             # sequence items
+    # keys: anything that starts like a number, or is a YAML 1.1 boolean word (cheap superset of _TOKEN)
+    re.compile(r"\n[ \t]*(?:- +)?(?:[-+]?[.0-9]|=|<<|(?:[yY](?:es|ES)?|[nN](?:o|O)?|[oO](?:n|N|ff|FF))[ \t]*:)"),
+    re.compile(r"\n[ \t]*\?(?:[ \t]|$)", re.MULTILINE),                           # complex keys
+    # characters libyaml refuses (yaml_rs accepts them)
+    re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"),
+)
+_FLOW_RISKY = re.compile(r"[,\[{] *" + _TOKEN + r" *[,\]}:]")  # flow entries
+_RISKY_LITERALS = (" &", " *", " !", "]:", "}:", "\n%", "\n...", "\t")
+_FLOW_LITERALS = ("[&", "[*", "[!", ",&", ",*", ",!", "{&", "{*", "{!")
+
+
+def _risky(text: str) -> bool:
+    head = "\n" + text[:200]  # the first line has no "\n" before it
+    if head.lstrip().startswith(("%", "?", "!", "&", "*", "...")):
+        return True
+    if any(lit in text for lit in _RISKY_LITERALS):
+        return True
+    if ("[" in text or "{" in text) and (any(lit in text for lit in _FLOW_LITERALS) or _FLOW_RISKY.search(text)):
+        return True
+    return any(rx.search(head) or rx.search(text) for rx in _RISKY)
+
+
+_MARKER_RE = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_CONTENT_RE = re.compile(r"^[ \t]*[^\s#]", re.MULTILINE)
+
+FAST_PATH_USED = [0]  # how many texts took the yaml_rs path (for the benchmark's report)
+
+
+_DEEP_INDENT_RE = re.compile(r"\n {40,}\S")
+
+
+def _shallow(text: str) -> bool:
+    """Cheap proof that the nesting is < 100 levels: block levels need indentation (< 40 columns here),
+    compact sequences ("- - ") and flow brackets are absent or few."""
+    return ("- - " not in text and text.count("[") + text.count("{") < 40
+            and not _DEEP_INDENT_RE.search(text))
+
+
+def _fast_load(text: str, limits: YAMLLimits) -> list[Any] | None:
+    """The documents via yaml_rs when the text needs none of the PyYAML path's rules; None otherwise."""
+    if _yaml_rs is None or os.environ.get("SCHEDULER_YAML_READER") == "libyaml" or _risky(text):
+        return None
+    markers = _MARKER_RE.findall(text)
+    first = _MARKER_RE.search(text)
+    head = text[:first.start()] if first else text
+    count = len(markers) + (1 if not markers or _CONTENT_RE.search(head) else 0)
+    try:
+        result = _yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # noqa: BLE001 - the PyYAML path reports the error with its line and column
+        return None
+    if count == 1:
+        docs = [result]
+    elif isinstance(result, list) and len(result) == count:
+        docs = result
+    else:
+        return None
+    FAST_PATH_USED[0] += 1
+    return docs
+
+
+def load_yaml_documents(text: str | bytes, limits: YAMLLimits = DEFAULT_LIMITS, fast: bool = True) -> list[Any]:
     """All documents of ``text`` (``None`` for empty ones), or ``YAMLLoadError``."""
     if isinstance(text, bytes):
         if len(text) > limits.max_bytes:
@@ -193,7 +273,12 @@ def load_yaml_documents(text: str | bytes, limits: YAMLLimits = DEFAULT_LIMITS) 
     if "\x00" in text:
         raise YAMLLoadError("contains a NUL character: not a text file")
     try:
-        if _depth_bound(text) > _SAFE_BOUND:
+        if fast and limits.max_depth >= 100 and _shallow(text):
+            docs = _fast_load(text, limits)
+            if docs is not None:
+                return docs
+        bound = _depth_bound(text)
+        if bound > _SAFE_BOUND:
             _event_depth(text, limits.max_depth)
         loader = _Loader(text)
         try:
