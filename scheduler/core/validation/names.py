@@ -5,6 +5,7 @@ the upstream message."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _QNAME_CHAR = r"[A-Za-z0-9]"
 _QUALIFIED_NAME_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]", re.ASCII)
@@ -15,6 +16,7 @@ QUALIFIED_NAME_MSG = ("name part must consist of alphanumeric characters, '-', '
                       "end with an alphanumeric character")
 
 
+@lru_cache(maxsize=65536)
 def dns1123_subdomain(value: str) -> str | None:
     if len(value) > 253:
         return "must be no more than 253 characters"
@@ -24,6 +26,7 @@ def dns1123_subdomain(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def dns1123_label(value: str) -> str | None:
     if len(value) > 63:
         return "must be no more than 63 characters"
@@ -33,6 +36,7 @@ def dns1123_label(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def qualified_name(value: str) -> str | None:
     """``IsQualifiedName``: ``[prefix/]name``, prefix a DNS subdomain, name at most 63 characters."""
     parts = value.split("/")
@@ -57,6 +61,7 @@ def qualified_name(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def label_value(value: str) -> str | None:
     if len(value) > 63:
         return "must be no more than 63 characters"

@@ -190,22 +190,24 @@ def _problem(exc: yaml.YAMLError) -> str:
 # and plain scalars (values, items, keys, flow entries) such as yes/no/on/off, 0755, 0o7, 0b1,
 # 1e3, 1_000, 12:30, timestamps, .inf/.nan.  Each pattern starts with a literal so the scan is fast.
 _TOKEN = (
-    r"(?=[-+.0-9=<yYnNoO])(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|<<"
+    r"(?=[-+.0-9=<yYnNoO_])(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|<<"
     r"|[-+]?0[0-9_]+|[-+]?0[oObBxX][0-9a-fA-F_]*|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?"
-    r"|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*[eE][-+]?[0-9]+|[-+]?[0-9]*_[0-9_.]*"
+    r"|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*[eE][-+]?[0-9_]+|[-+]?[0-9]*_[0-9_.a-fA-F]*"
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ][^\n]*)?|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)|[-+]?\.[0-9_]*)"
 )
 _RISKY = (
-    re.compile(r": +" + _TOKEN + r"[ \t]*(?:$|#|\r)", re.MULTILINE),             # mapping values
+    re.compile(r": +" + _TOKEN + r"[ \t]*(?:$|[#\r,\]}])", re.MULTILINE),        # mapping values
     re.compile(r"- +" + _TOKEN + r"[ \t]*(?:$|#|\r)", re.MULTILINE),             # sequence items
     # keys: anything that starts like a number, or is a YAML 1.1 boolean word (cheap superset of _TOKEN)
-    re.compile(r"\n[ \t]*(?:- +)?(?:[-+]?[.0-9]|=|<<|(?:[yY](?:es|ES)?|[nN](?:o|O)?|[oO](?:n|N|ff|FF))[ \t]*:)"),
+    re.compile(r"\n[ \t]*(?:- +)?(?:[-+]?[._0-9]|=|<<|(?:[yY](?:es|ES)?|[nN](?:o|O)?|[oO](?:n|N|ff|FF))[ \t]*(?::|$))",
+               re.MULTILINE),
     re.compile(r"\n[ \t]*\?(?:[ \t]|$)", re.MULTILINE),                           # complex keys
     # characters libyaml refuses (yaml_rs accepts them)
     re.compile("[^\t\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"),
 )
-_FLOW_RISKY = re.compile(r"[,\[{] *" + _TOKEN + r" *[,\]}:]")  # flow entries
-_RISKY_LITERALS = (" &", " *", " !", "]:", "}:", "\n%", "\n...", "\t")
+_FLOW_RISKY = re.compile(r"[,\[{:?] *" + _TOKEN + r"[ \t]*(?:[,\]}:#\r]|$)|[\[{,] *\?",  # flow entries
+                         re.MULTILINE)
+_RISKY_LITERALS = (" &", " *", " !", "]:", "}:", "\n%", "\n...", "\t", " |", " >", "\n|", "\n>", "\n&", "\n*", "\n!")
 _FLOW_LITERALS = ("[&", "[*", "[!", ",&", ",*", ",!", "{&", "{*", "{!")
 
 
@@ -213,7 +215,7 @@ def _risky(text: str) -> bool:
     head = "\n" + text[:200]  # the first line has no "\n" before it
     if head.lstrip().startswith(("%", "?", "!", "&", "*", "...")):
         return True
-    if any(lit in text for lit in _RISKY_LITERALS):
+    if any(lit in text or lit in head for lit in _RISKY_LITERALS):
         return True
     if ("[" in text or "{" in text) and (any(lit in text for lit in _FLOW_LITERALS) or _FLOW_RISKY.search(text)):
         return True
@@ -240,10 +242,11 @@ def _fast_load(text: str, limits: YAMLLimits) -> list[Any] | None:
     """The documents via yaml_rs when the text needs none of the PyYAML path's rules; None otherwise."""
     if _yaml_rs is None or os.environ.get("SCHEDULER_YAML_READER") == "libyaml" or _risky(text):
         return None
-    markers = _MARKER_RE.findall(text)
-    first = _MARKER_RE.search(text)
-    head = text[:first.start()] if first else text
-    count = len(markers) + (1 if not markers or _CONTENT_RE.search(head) else 0)
+    markers = list(_MARKER_RE.finditer(text)) if "---" in text else []
+    head = text[:markers[0].start()] if markers else text
+    count = len(markers) + (1 if _CONTENT_RE.search(head) else 0)
+    if count == 0:
+        return []  # only comments and blank lines: no documents, as PyYAML reads it
     try:
         result = _yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # noqa: BLE001 - the PyYAML path reports the error with its line and column

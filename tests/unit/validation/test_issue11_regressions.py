@@ -10,7 +10,6 @@ import copy
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -221,30 +220,28 @@ def test_alias_bomb_fails_fast():
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(9))
     assert len(bomb) < 700
-    start = time.perf_counter()
-    line = rejected(simulate_texts(bomb), "aliases expand to more than")
-    assert time.perf_counter() - start < 1.0
+    out = simulate_texts(bomb)
+    line = rejected(out, "aliases expand to more than")
+    assert out.seconds < 1.0
     assert len(line) < 300
     rejected(simulate_texts(dump_state(base_state()), bomb), "aliases expand")
 
 
 def test_cpu_exponent_1e9999999999():
-    start = time.perf_counter()
-    line = rejected(simulate_texts(state_with(
-        lambda o: node(o, "n1")["status"]["allocatable"].__setitem__("cpu", "1e9999999999"))),
-        "Node n1", 'status.allocatable["cpu"]', "exponent out of the range")
+    out = simulate_texts(state_with(
+        lambda o: node(o, "n1")["status"]["allocatable"].__setitem__("cpu", "1e9999999999")))
+    line = rejected(out, "Node n1", 'status.allocatable["cpu"]', "exponent out of the range")
     assert "deliberately stricter" in line
-    assert time.perf_counter() - start < 1.0
+    assert out.seconds < 1.0
 
 
 def test_big_files_are_fast_or_refused(tmp_path, monkeypatch):
     # 50 MB of YAML: read within the 5 s budget (here one long scalar inside a valid state) ...
     big = dump_state(base_state()) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: " \
         + "a" * (50 * 2**20) + "\n"
-    start = time.perf_counter()
     out = simulate_texts(big)
-    assert out.code == 0, out.err
-    assert time.perf_counter() - start < 5.0
+    assert out.code == 0, (out.err, out.exception)
+    assert out.seconds < 5.0  # CPU seconds
     # ... and past the (configurable) size limit refused before parsing.
     monkeypatch.setenv("SCHEDULER_MAX_INPUT_BYTES", str(2**20))
     rejected(simulate_texts(big), "is larger than the 1048576-byte limit")
