@@ -5,6 +5,13 @@ every plugin's weighted score and each node's total for every pod it schedules. 
 creates pods for it, rebuilds the cluster state each decision saw (the state before the batch
 plus the pods bound earlier in the scheduler's own order), runs the Python core on that state
 with the same KubeSchedulerConfiguration, and compares node by node.
+
+"The state before the batch" is what upstream's cache held, not what the API server returns: on a
+busy machine upstream's informer may lag the API by a moment (a pod bound or deleted just before
+the snapshot). So the test replays upstream's own cache events from its --v=10 log
+("Add/Delete event for scheduled pod", eventhandlers.go addPodToCache/deletePodFromCache) and
+rebuilds, for every decision, exactly the assigned pods its cache held when "Attempting to schedule
+pod" was logged; and before creating a batch it waits until upstream's cache holds what the API holds.
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.harness import LabCluster, NotYet, bound_node, core_state, pod_manifest, snapshot, wait_for
+from e2e.harness import LabCluster, NotYet, bound_node, core_state, pod_manifest, wait_for
 
 CONFIG = """
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -41,6 +48,9 @@ profiles:
 LINE = re.compile(r'"(?P<what>Plugin scored node for pod|Calculated node\'s final score for pod)" '
                   r'pod="(?P<pod>[^"]+)"(?: plugin="(?P<plugin>[^"]+)")? node="(?P<node>[^"]+)" score=(?P<score>-?\d+)')
 ATTEMPT = re.compile(r'"Attempting to schedule pod" pod="(?P<pod>[^"]+)"')
+# Upstream's cache feed (eventhandlers.go, V(3)) and scheduling attempts, in log order.
+CACHE_OR_ATTEMPT = re.compile(r'"(?P<what>Add event for scheduled pod|Delete event for scheduled pod|'
+                              r'Attempting to schedule pod)" pod="(?P<pod>[^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +91,43 @@ def _upstream_scores(log: Path, key: str) -> dict[str, dict[str, int]]:
     return scores
 
 
+def _upstream_cache(log: Path) -> tuple[set[str], dict[str, set[str]]]:
+    """Replay upstream's cache events: the assigned pods it holds now, and at each pod's first attempt."""
+    cache: set[str] = set()
+    at_attempt: dict[str, set[str]] = {}
+    for m in CACHE_OR_ATTEMPT.finditer(log.read_text()):
+        if m["what"].startswith("Add"):
+            cache.add(m["pod"])
+        elif m["what"].startswith("Delete"):
+            cache.discard(m["pod"])
+        else:
+            at_attempt.setdefault(m["pod"], set(cache))
+    return cache, at_attempt
+
+
+def _assigned_pods(cluster: LabCluster) -> dict[str, dict]:
+    """Every assigned non-terminal pod, terminating ones included (upstream's cache keeps them)."""
+    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+    return {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p for p in pods if p["spec"].get("nodeName")}
+
+
+def caught_up_base(cluster: LabCluster, log: Path) -> tuple[list[dict], dict[str, dict]]:
+    """Nodes and assigned pods once upstream's cache holds exactly the API's assigned pods (pacing)."""
+
+    def agree() -> tuple[list[dict], dict[str, dict]]:
+        nodes = cluster.get("/api/v1/nodes")["items"]
+        pods = _assigned_pods(cluster)
+        cache, _ = _upstream_cache(log)
+        if cache != set(pods):
+            raise NotYet(f"upstream's cache lags the API: only there {sorted(cache - set(pods))[:5]}, "
+                         f"not yet there {sorted(set(pods) - cache)[:5]}")
+        return nodes, pods
+
+    return wait_for(agree, timeout=60, what="upstream's cache to catch up with the API")
+
+
 def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names: list[str],
-             base: tuple[list[dict], list[dict]]) -> list[str]:
+             base: tuple[list[dict], dict[str, dict]]) -> list[str]:
     from scheduler.core.config import load_config
     from scheduler.core.framework import build_profiles
 
@@ -90,9 +135,15 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
     order = [m["pod"] for m in ATTEMPT.finditer(log.read_text()) if m["pod"].startswith(namespace + "/")]
     order = list(dict.fromkeys(order))  # first attempt of each pod
     assert sorted(order) == sorted(f"{namespace}/{n}" for n in names), order
-    state = core_state(cluster, base)
+    nodes, known = base
+    _, at_attempt = _upstream_cache(log)
+    earlier: list[dict] = []  # this batch's pods decided before, assumed in upstream's cache
     report = []
     for key in order:
+        held = at_attempt[key] - {f"{namespace}/{p['metadata']['name']}" for p in earlier}
+        unknown = sorted(k for k in held if k not in known and not k.startswith(namespace + "/"))
+        assert not unknown, f"{key}: upstream's cache held pods the test never saw: {unknown}"
+        state = core_state(cluster, (nodes, [known[k] for k in sorted(held) if k in known] + earlier))
         pod = cluster.pod(*key.split("/"))
         chosen = pod["spec"]["nodeName"]
         pending = {**pod, "spec": {k: v for k, v in pod["spec"].items() if k != "nodeName"},
@@ -109,13 +160,13 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
         else:
             assert ours.node == chosen, f"{key}: single feasible node {chosen}, we chose {ours.node}"
         report.append(f"{key} -> {chosen} {theirs.get(chosen, {}).get('total', '-')}")
-        state.add_pod(pod)  # what the next decision saw
+        earlier.append(pod)  # what the next decision saw
     return report
 
 
 def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
     config, log = upstream_scheduler
-    base = snapshot(cluster)
+    base = caught_up_base(cluster, log)
     pods = [
         pod_manifest("plain", scheduler="parity-default", cpu="250m", memory="256Mi"),
         pod_manifest("no-requests", scheduler="parity-default", cpu="0", memory="0"),
@@ -139,7 +190,7 @@ def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upst
 def test_deployment_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
     # Pods owned by a ReplicaSet get PodTopologySpread's system default constraints.
     config, log = upstream_scheduler
-    base = snapshot(cluster)
+    base = caught_up_base(cluster, log)
     template = pod_manifest("web", scheduler="parity-default", cpu="200m", memory="128Mi")
     cluster.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                    "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "web"}},

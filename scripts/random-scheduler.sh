@@ -13,6 +13,11 @@
 #                       INTERVAL=10 KUBECTL=kubectl (KUBECONFIG as usual)
 # Prints one line per decision: "Assigned NAMESPACE/POD to NODE".
 set -euo pipefail
+# The loop uses no command substitution ($(...)): bash 5.2 re-parses one when it expands it, and a
+# trap that runs meanwhile (Ctrl-C landing there) is parsed in the middle of that parse and fails
+# ("interrupt trap: unexpected EOF while looking for matching `)'", exit 2). Pipelines ending in
+# the current shell (lastpipe) carry the output instead.
+shopt -s lastpipe
 
 NAMESPACE="${NAMESPACE:-default}"
 ALL_NAMESPACES=false
@@ -61,6 +66,7 @@ for tool in "${KUBECTL}" curl jq; do
 done
 
 API="http://127.0.0.1:${PROXY_PORT}"
+if [[ "${ALL_NAMESPACES}" == true ]]; then WHERE="all namespaces"; else WHERE="namespace ${NAMESPACE}"; fi
 
 cleanup() {
   if [[ -n "${SLEEP_PID}" ]]; then
@@ -82,7 +88,7 @@ trap stop INT TERM
 PROXY_PID=$!
 
 # Wait (at most 15 s) until the proxy answers.
-for _ in $(seq 1 75); do
+for ((i = 0; i < 75; i++)); do
   if curl -fsS -o /dev/null "${API}/version" 2>/dev/null; then
     break
   fi
@@ -90,7 +96,7 @@ for _ in $(seq 1 75); do
   sleep 0.2
 done
 curl -fsS -o /dev/null "${API}/version" || { echo "random-scheduler: kubectl proxy on ${API} does not answer" >&2; exit 1; }
-echo "random-scheduler: ${SCHEDULER_NAME} watching $([[ ${ALL_NAMESPACES} == true ]] && echo "all namespaces" || echo "namespace ${NAMESPACE}") through ${API}" >&2
+echo "random-scheduler: ${SCHEDULER_NAME} watching ${WHERE} through ${API}" >&2
 
 # Unbound Pending pods, server-side: fieldSelector spec.nodeName=,status.phase=Pending
 PENDING_SELECTOR="fieldSelector=spec.nodeName%3D%2Cstatus.phase%3DPending"
@@ -116,32 +122,33 @@ pending_pods() {
 }
 
 bind() {
-  local namespace="$1" pod="$2" node="$3" body
-  body="$(jq -cn --arg pod "${pod}" --arg node "${node}" \
-    '{apiVersion: "v1", kind: "Binding", metadata: {name: $pod}, target: {apiVersion: "v1", kind: "Node", name: $node}}')"
-  curl -fsS -o /dev/null -X POST -H "Content-Type: application/json" --data "${body}" \
-    "${API}/api/v1/namespaces/${namespace}/pods/${pod}/binding"
+  local namespace="$1" pod="$2" node="$3"
+  jq -cn --arg pod "${pod}" --arg node "${node}" \
+    '{apiVersion: "v1", kind: "Binding", metadata: {name: $pod}, target: {apiVersion: "v1", kind: "Node", name: $node}}' \
+    | curl -fsS -o /dev/null -X POST -H "Content-Type: application/json" --data @- \
+      "${API}/api/v1/namespaces/${namespace}/pods/${pod}/binding"
 }
 
 schedule_once() {
-  local nodes_text pods_text namespace pod chosen
-  local -a nodes
-  nodes_text="$(schedulable_nodes)" || { echo "random-scheduler: could not list nodes" >&2; return 1; }
-  pods_text="$(pending_pods)" || { echo "random-scheduler: could not list pods" >&2; return 1; }
-  [[ -n "${pods_text}" ]] || return 0
-  mapfile -t nodes <<< "${nodes_text}"
-  if [[ -z "${nodes_text}" ]]; then
+  local entry namespace pod chosen
+  local -a nodes pods
+  schedulable_nodes | mapfile -t nodes || { echo "random-scheduler: could not list nodes" >&2; return 1; }
+  pending_pods | mapfile -t pods || { echo "random-scheduler: could not list pods" >&2; return 1; }
+  (( ${#pods[@]} > 0 )) || return 0
+  if (( ${#nodes[@]} == 0 )); then
     echo "random-scheduler: pods are waiting but no node is schedulable" >&2
     return 0
   fi
-  while read -r namespace pod; do
+  for entry in "${pods[@]}"; do
+    namespace="${entry%% *}"
+    pod="${entry#* }"
     chosen="${nodes[RANDOM % ${#nodes[@]}]}"
     if bind "${namespace}" "${pod}" "${chosen}"; then
       echo "Assigned ${namespace}/${pod} to ${chosen}"
     else
       echo "random-scheduler: binding ${namespace}/${pod} to ${chosen} failed (already bound or deleted?)" >&2
     fi
-  done <<< "${pods_text}"
+  done
 }
 
 while true; do

@@ -4,7 +4,7 @@ Plugins are plain classes (see ``Plugin``) that implement any of these methods, 
 one an extension point:
 
     pre_enqueue(pod) -> Status | None
-    less(pod_a, pod_b) -> bool                                    (queueSort)
+    less(queued_a, queued_b) -> bool                              (queueSort)
     pre_filter(cycle, pod) -> None | Status | PreFilterResult     (Status(SKIP) skips its filter)
     filter(cycle, pod, node_info) -> None | Status                (None means the node fits)
     post_filter(cycle, pod, statuses) -> (PostFilterResult | None, Status)
@@ -248,10 +248,10 @@ class Profile:
         }[point]
         return [pl.name for pl in attr]
 
-    def less(self, pod_a: Mapping[str, Any], pod_b: Mapping[str, Any]) -> bool:
-        """QueueSort order (PrioritySort when enabled)."""
+    def less(self, a: Any, b: Any) -> bool:
+        """QueueSort order (PrioritySort when enabled) of two queued pods (``.pod``, ``.timestamp``)."""
         if self.queue_sort_plugins:
-            return bool(self.queue_sort_plugins[0].less(pod_a, pod_b))
+            return bool(self.queue_sort_plugins[0].less(a, b))
         return False
 
     # --------------------------------------------------------------- helpers for plugins

@@ -31,6 +31,10 @@ ZONE_LABELS = ("failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io
 REGION_LABELS = ("failure-domain.beta.kubernetes.io/region", "topology.kubernetes.io/region")
 
 
+class AlreadyInCache(Exception):
+    """assume_pod refused: the pod (same uid) is already counted, assumed or bound."""
+
+
 def pod_key(pod: Mapping[str, Any]) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
@@ -259,7 +263,11 @@ class ClusterState:
         self._node_zone: dict[str, str] = {}
         self._pod_node: dict[str, str] = {}  # uid -> node name
         self._by_namespace: dict[str, dict[str, PodInfo]] = {}  # namespace -> uid -> counted pod
-        self._assumed: set[str] = set()
+        # The one record of "assumed, not yet confirmed by the watch" (kube-scheduler's
+        # cacheImpl.assumedPods): uid -> namespace/name, plus the name index event handlers and
+        # the binder ask ("is a bind of this very pod in flight?").
+        self._assumed: dict[str, str] = {}
+        self._assumed_by_key: dict[str, str] = {}
         self._image_nodes: dict[str, set[str]] = {}  # image name -> nodes that have it
         self._list_cache: list[NodeInfo] | None = None
         # Nodes hosting pods with (anti-)affinity terms, so InterPodAffinity never scans all nodes.
@@ -316,7 +324,10 @@ class ClusterState:
 
     # ------------------------------------------------------------ pods
     def add_pod(self, pod: Mapping[str, Any]) -> None:
-        """Account a bound pod (``spec.nodeName`` set); pending pods are ignored here."""
+        """Account a bound pod (``spec.nodeName`` set); pending pods are ignored here.
+
+        Confirms an assumed pod of the same uid (cacheImpl.AddPod: "assumed pod added").
+        """
         node_name = (pod.get("spec") or {}).get("nodeName")
         with self.lock:
             uid = pod_uid(pod)
@@ -325,7 +336,7 @@ class ClusterState:
             if uid in self._pod_node:
                 # Confirms an assumed pod, or a re-list: replace what we counted.
                 self._remove_uid(uid)
-            self._assumed.discard(uid)
+            self._unassume(uid)
             if not node_name or is_terminal(pod):
                 self.generation += 1
                 return
@@ -338,32 +349,64 @@ class ClusterState:
             self.add_pod(new)
 
     def remove_pod(self, pod: Mapping[str, Any]) -> None:
+        """Drop the pod of this uid, assumed or bound (cacheImpl.RemovePod; a tombstone's pod may
+        carry no nodeName, the uid still finds what was counted)."""
         with self.lock:
             uid = pod_uid(pod)
-            self._assumed.discard(uid)
+            self._unassume(uid)
             self._remove_uid(uid)
             self.generation += 1
 
     def assume_pod(self, pod: Mapping[str, Any], node_name: str) -> None:
-        """Count ``pod`` on ``node_name`` now, before the binding is observed (keyed by uid)."""
-        with self.lock:
-            uid = pod_uid(pod)
-            if uid in self._pod_node:
-                self._remove_uid(uid)
-            self._place(PodInfo(pod, node_name), node_name)
-            self._assumed.add(uid)
+        """Count ``pod`` on ``node_name`` now, before the binding is observed (keyed by uid).
 
-    def forget_pod(self, pod: Mapping[str, Any]) -> None:
-        """Undo ``assume_pod`` (binding failed)."""
+        Refuses a pod already in the cache, assumed or bound, like cacheImpl.AssumePod ("pod %v(%v)
+        is in the cache, so can't be assumed"): re-assuming a bound pod would let a later
+        ForgetPod drop a running pod from the cache for good.
+        """
         with self.lock:
             uid = pod_uid(pod)
-            if uid in self._assumed:
-                self._assumed.discard(uid)
-                self._remove_uid(uid)
-                self.generation += 1
+            if uid in self._pod_node or uid in self._assumed:
+                raise AlreadyInCache(f"pod {pod_key(pod)}({uid}) is in the cache, so can't be assumed")
+            self._place(PodInfo(pod, node_name), node_name)
+            self._assumed[uid] = pod_key(pod)
+            self._assumed_by_key[pod_key(pod)] = uid
+
+    def forget_pod(self, pod: Mapping[str, Any]) -> bool:
+        """Undo ``assume_pod`` (binding failed). Only a still-assumed pod is forgotten: one the watch
+        confirmed meanwhile stays counted (cacheImpl.ForgetPod). Returns whether it forgot."""
+        with self.lock:
+            uid = pod_uid(pod)
+            if uid not in self._assumed:
+                return False
+            self._unassume(uid)
+            self._remove_uid(uid)
+            self.generation += 1
+            return True
 
     def is_assumed(self, pod: Mapping[str, Any]) -> bool:
-        return pod_uid(pod) in self._assumed
+        """Is this very pod (same uid) assumed and not yet confirmed? (cacheImpl.IsAssumedPod)"""
+        with self.lock:
+            return pod_uid(pod) in self._assumed
+
+    def assumed_uid(self, key: str) -> str | None:
+        """The uid of the pod assumed under ``namespace/name``, if any (the name index)."""
+        with self.lock:
+            return self._assumed_by_key.get(key)
+
+    def assumed_keys(self) -> dict[str, str]:
+        """namespace/name -> uid of every assumed pod (a copy, for metrics and the cache debugger)."""
+        with self.lock:
+            return dict(self._assumed_by_key)
+
+    @property
+    def num_assumed(self) -> int:
+        return len(self._assumed)
+
+    def _unassume(self, uid: str) -> None:
+        key = self._assumed.pop(uid, None)
+        if key is not None and self._assumed_by_key.get(key) == uid:
+            del self._assumed_by_key[key]
 
     def _place(self, info: PodInfo, node_name: str) -> None:
         node = self._nodes.get(node_name)
@@ -534,4 +577,4 @@ class ClusterState:
         return [n for n in self.node_list() if n.name in self._affinity_nodes]
 
 
-__all__ = ["ClusterState", "NodeInfo", "PodInfo", "pod_key", "pod_uid", "pod_priority", "LABEL_HOSTNAME"]
+__all__ = ["AlreadyInCache", "ClusterState", "NodeInfo", "PodInfo", "pod_key", "pod_uid", "pod_priority", "LABEL_HOSTNAME"]

@@ -28,6 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler.core.cachecompare import compare_cache
+from scheduler.core.events import EVENTS_TO_REGISTER, ClusterEvent, worth_requeuing
+from scheduler.core.state import AlreadyInCache
 from scheduler.runtime.binder import (
     Binder,
     BindError,
@@ -42,7 +45,7 @@ from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import KubeClient
 from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
 from scheduler.runtime.metrics import SchedulerMetrics
-from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key
+from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
 from scheduler.runtime.server import Checks, ProbeServer
 
 __all__ = ["SchedulerApp", "ServingOptions", "PodEventHandler", "NodeEventHandler", "node_change_events"]
@@ -56,6 +59,16 @@ BIND_WORKERS = 64
 EVENT_WORKERS = 8
 UNSCHEDULABLE_FLUSH_PERIOD = 30.0
 BACKOFF_FLUSH_PERIOD = 1.0
+BIND_TIMEOUT = 10.0  # the whole bind request, connect and read
+
+
+def _queue_sort(profiles: Mapping[str, Any]) -> Callable[[Any, Any], bool]:
+    """The profiles' QueueSort plugin (config validation makes it the same for all profiles);
+    PrioritySort's order when a profile has none (test doubles)."""
+    for profile in profiles.values():
+        if getattr(profile, "queue_sort_plugins", None):
+            return profile.less
+    return priority_sort_less
 
 
 @dataclass
@@ -71,6 +84,10 @@ def _assigned(pod: Mapping[str, Any]) -> bool:
 
 def _uid(pod: Mapping[str, Any]) -> str:
     return str((pod.get("metadata") or {}).get("uid") or "")
+
+
+def _rv(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _scheduler_name(pod: Mapping[str, Any]) -> str:
@@ -127,62 +144,113 @@ class NodeEventHandler:
 
 
 class PodEventHandler:
-    """kube-scheduler's eventhandlers.go: assigned pods feed the cache, pending ones the queue."""
+    """kube-scheduler's eventhandlers.go: assigned pods feed the cache, pending ones the queue.
 
-    def __init__(self, state: Any, queue: SchedulingQueue, responsible: Callable[[Mapping[str, Any]], bool],
-                 binding: dict[str, str]) -> None:
+    Both sides are client-go FilteringResourceEventHandlers, mirrored exactly: an update that
+    moves a pod across a filter becomes an add on one side and a delete of the *old* object on the
+    other (assigned -> unassigned is a delete from the cache); an update whose uid changed (a pod
+    deleted and re-created under its name during a watch gap) removes the old pod and adds the new;
+    a tombstone from a re-list goes to the cache whatever the stale object says.
+
+    The assumed / in-flight state is the ClusterState's (one owner); the handler only reads it.
+    """
+
+    def __init__(self, state: Any, queue: SchedulingQueue, responsible: Callable[[Mapping[str, Any]], bool]) -> None:
         self.state = state
         self.queue = queue
         self.responsible = responsible
-        # namespace/name -> uid of pods assumed and not yet seen bound (shared with the app).
-        self.binding = binding
 
-    def _binding(self, pod: Mapping[str, Any]) -> bool:
-        """Is a bind of this very pod (same uid, not a re-created namesake) in flight?"""
-        return self.binding.get(pod_key(pod)) == _uid(pod)
+    def _for_queue(self, pod: Mapping[str, Any]) -> bool:
+        return not _assigned(pod) and self.responsible(pod)
 
-    def _confirm(self, pod: dict[str, Any]) -> None:
+    # -- the cache side (addPodToCache / updatePodInCache / deletePodFromCache) -----------------
+
+    def _add_to_cache(self, pod: dict[str, Any]) -> None:
+        log_s(log, V(3), "Add event for scheduled pod", pod=pod_key(pod))
+        self.queue.delete(pod)  # a re-list may show bound a pod the queue still holds
         with self.state.lock:
-            if self._binding(pod):
-                del self.binding[pod_key(pod)]
             self.state.add_pod(pod)
+        self.queue.assigned_pod_added()
+
+    def _update_in_cache(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        log_s(log, V(4), "Update event for scheduled pod", pod=pod_key(old))
+        if _uid(old) != _uid(new):
+            # updatePodInCache: "a delete event followed by an immediate add event" was merged.
+            self._delete_from_cache(old)
+            self._add_to_cache(new)
+            return
+        if _scheduling_relevant(old) == _scheduling_relevant(new):
+            return  # status-only updates (the kubelet's, kwok's) change nothing the scheduler counts
+        with self.state.lock:
+            self.state.update_pod(old, new)
+        self.queue.move_all_to_active_or_backoff("AssignedPodUpdate")
+
+    def _delete_from_cache(self, pod: dict[str, Any]) -> None:
+        log_s(log, V(3), "Delete event for scheduled pod", pod=pod_key(pod))
+        with self.state.lock:
+            self.state.remove_pod(pod)  # by uid: finds an assumed pod too
+        self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
+
+    # -- the queue side (add/update/deletePodFromSchedulingQueue) -------------------------------
+
+    def _add_to_queue(self, pod: dict[str, Any]) -> None:
+        log_s(log, V(3), "Add event for unscheduled pod", pod=pod_key(pod))
+        if not self.state.is_assumed(pod):
+            self.queue.add(pod)
+
+    def _update_in_queue(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        # updatePodInSchedulingQueue: identical objects (a re-list) and assumed pods are skipped;
+        # the binder re-reads the pod from the informer if its bind fails.
+        if _rv(old) == _rv(new) and _uid(old) == _uid(new):
+            return
+        if self.state.is_assumed(new):
+            return
+        self.queue.update(new)
+
+    def _delete_from_queue(self, pod: dict[str, Any]) -> None:
+        log_s(log, V(3), "Delete event for unscheduled pod", pod=pod_key(pod))
+        self.queue.delete(pod)
+
+    # -- the informer's calls -------------------------------------------------------------------
 
     def on_add(self, pod: dict[str, Any]) -> None:
         if _assigned(pod):
-            log_s(log, V(3), "Add event for scheduled pod", pod=pod_key(pod))
-            self.queue.delete(pod)
-            self._confirm(pod)
-            self.queue.assigned_pod_added()
+            self._add_to_cache(pod)
         elif self.responsible(pod):
-            log_s(log, V(3), "Add event for unscheduled pod", pod=pod_key(pod))
-            if not self._binding(pod):
-                self.queue.add(pod)
+            self._add_to_queue(pod)
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        if _assigned(new):
-            log_s(log, V(4), "Update event for scheduled pod", pod=pod_key(new))
-            if not _assigned(old):
-                self.queue.delete(new)
-                self._confirm(new)
-                self.queue.assigned_pod_added()
-            elif _scheduling_relevant(old) != _scheduling_relevant(new):
-                # Status-only updates (the kubelet's, kwok's) change nothing the scheduler counts.
-                with self.state.lock:
-                    self.state.update_pod(old, new)
-                self.queue.move_all_to_active_or_backoff("AssignedPodUpdate",
-                                                         ("InterPodAffinity", "PodTopologySpread"))
-        elif self.responsible(new) and not self._binding(new):
-            self.queue.update(new)
+        older, newer = _assigned(old), _assigned(new)
+        if older and newer:
+            self._update_in_cache(old, new)
+        elif newer:
+            self._add_to_cache(new)
+        elif older:
+            self._delete_from_cache(old)
+        q_older, q_newer = self._for_queue(old), self._for_queue(new)
+        if q_older and q_newer:
+            if _uid(old) != _uid(new):
+                self._delete_from_queue(old)
+                self._add_to_queue(new)
+            else:
+                self._update_in_queue(old, new)
+        elif q_newer:
+            self._add_to_queue(new)
+        elif q_older:
+            self._delete_from_queue(old)
 
     def on_delete(self, pod: dict[str, Any]) -> None:
         if _assigned(pod):
-            log_s(log, V(3), "Delete event for scheduled pod", pod=pod_key(pod))
-            with self.state.lock:
-                self.state.remove_pod(pod)
-            self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
-        else:
-            log_s(log, V(3), "Delete event for unscheduled pod", pod=pod_key(pod))
-            self.queue.delete(pod)
+            self._delete_from_cache(pod)
+        elif self.responsible(pod):
+            self._delete_from_queue(pod)
+
+    def on_delete_final_state_unknown(self, pod: dict[str, Any]) -> None:
+        """A delete a re-list found: the object may be stale (pending here, bound and gone there),
+        so the cache cleans up by uid anyway ("Attempting to cleanup anyways", eventhandlers.go)."""
+        self._delete_from_cache(pod)
+        if self.responsible(pod):
+            self._delete_from_queue(pod)
 
 
 class ObjectEventHandler:
@@ -280,8 +348,9 @@ class SchedulerApp:
             initial_backoff=float(config.pod_initial_backoff_seconds),
             max_backoff=float(config.pod_max_backoff_seconds),
             on_incoming=self.metrics.incoming,
+            less=_queue_sort(self.profiles),
+            worth_requeuing=self._worth_requeuing,
         )
-        self.binding: dict[str, str] = {}
         self._exit = _Exit()
         self._stopping = threading.Event()
         self._scheduling_started = threading.Event()
@@ -292,7 +361,7 @@ class SchedulerApp:
                                         handler=NodeEventHandler(state, self.queue))
         self.pod_reflector = Reflector(
             lw, name="pods", path="/api/v1/pods", field_selector=NON_TERMINAL_PODS, kind="Pod",
-            handler=PodEventHandler(state, self.queue, self._responsible, self.binding))
+            handler=PodEventHandler(state, self.queue, self._responsible))
         self.object_reflectors = [
             Reflector(lw, name=name, path=path, kind=kind, handler=ObjectEventHandler(state),
                       give_up_on=frozenset({403, 404}))
@@ -338,9 +407,11 @@ class SchedulerApp:
         # A bind may leave up to renewDeadline after the last renewal began; bounding it by
         # leaseDuration - renewDeadline means it is answered (or abandoned) before any standby
         # can possibly take the Lease over.
-        bind_timeout = 10.0
+        # The bound is on the whole request, connect included (Binder splits it), with no floor:
+        # a short lease gap gets a short bind.
+        bind_timeout = BIND_TIMEOUT
         if self.elector is not None:
-            bind_timeout = max(1.0, min(bind_timeout, float(le.lease_duration) - float(le.renew_deadline)))
+            bind_timeout = min(bind_timeout, float(le.lease_duration) - float(le.renew_deadline))
         self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS,
                              request_timeout=bind_timeout)
 
@@ -359,6 +430,21 @@ class SchedulerApp:
     def _responsible(self, pod: Mapping[str, Any]) -> bool:
         return _scheduler_name(pod) in self.profiles
 
+    @property
+    def binding(self) -> dict[str, str]:
+        """namespace/name -> uid of the pods assumed and not yet confirmed (read from the state)."""
+        return self.state.assumed_keys()
+
+    def _worth_requeuing(self, info: QueuedPodInfo, event: ClusterEvent) -> bool:
+        """isPodWorthRequeuing with the events the pod's profile's plugins registered for."""
+        profile = self.profiles.get(info.scheduler_name)
+        registry = getattr(profile, "events_to_register", None) or EVENTS_TO_REGISTER
+        return worth_requeuing(info.unschedulable_plugins, event, registry)
+
+    def _informer_pod(self, key: str) -> dict[str, Any] | None:
+        """The pod informer's current object (its lister), read before any re-queue."""
+        return self.pod_reflector.get(key)
+
     def synced(self) -> bool:
         return all(r.synced.is_set() for r in self._reflectors())
 
@@ -369,7 +455,7 @@ class SchedulerApp:
         with self.state.lock:
             nodes = self.state.node_list()
             return {"nodes": len(nodes), "pods": sum(n.num_pods for n in nodes),
-                    "assumed_pods": len(self.binding)}
+                    "assumed_pods": self.state.num_assumed}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -409,6 +495,9 @@ class SchedulerApp:
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: self.request_stop())
+        # kube-scheduler's cache debugger (internal/cache/debugger/signal.go): compare and dump.
+        signal.signal(signal.SIGUSR2, lambda signum, frame: threading.Thread(
+            target=self.debug_cache, name="cache-debugger", daemon=True).start())
 
     def request_stop(self) -> None:
         """SIGTERM: stop sending binds, let those on the wire finish, then release and exit 0."""
@@ -419,6 +508,9 @@ class SchedulerApp:
         threading.Thread(target=self._terminate, name="terminate", daemon=True).start()
 
     def _terminate(self) -> None:
+        """Drain, then release, within a bounded total: binds on the wire are answered or abandoned
+        within the bind timeout, the release round within renewDeadline (client-go bounds it by
+        the same context), events get a second."""
         if self.elector is None:
             self._drain()
             self._exit.set(0)
@@ -426,14 +518,39 @@ class SchedulerApp:
         self.elector.fence()
         self._drain()
         self.elector.stop()  # its thread releases the Lease and calls _stopped_leading(True)
-        if not self._exit.event.wait(5.0):
+        if not self._exit.event.wait(self.elector.renew_deadline + 1.0):
+            log.warning("Lease release did not finish in time; exiting anyway")
             self._exit.set(0)
 
     def _drain(self) -> None:
         self.queue.close()
-        if not self.binder.wait_until_nothing_in_flight(10.0):
-            log.warning("Binds still in flight after 10s; exiting anyway")
+        if not self.binder.wait_until_nothing_in_flight(self.binder.request_timeout + 1.0):
+            log.warning("Binds still in flight after their timeout; exiting anyway")
         self.events.flush(1.0)
+
+    # -- the cache debugger --------------------------------------------------------------------
+
+    def compare_cache(self) -> list[str]:
+        """The cache's differences from the API's current truth (empty when exact)."""
+        nodes = self.kube.request("GET", "/api/v1/nodes").get("items") or []
+        pods = self.kube.request("GET", "/api/v1/pods", query={"fieldSelector": NON_TERMINAL_PODS}).get("items") or []
+        return compare_cache(self.state, nodes, pods)
+
+    def debug_cache(self) -> list[str]:
+        """SIGUSR2: log every difference between the cache and the API, then dump the queue
+        (CacheDebugger.Compare + Dumper.DumpAll)."""
+        log.info("Starting the cache comparison")
+        try:
+            diffs = self.compare_cache()
+        except Exception as exc:
+            log.error(kv("Cache comparison failed", err=str(exc)))
+            return [f"comparison failed: {exc}"]
+        for diff in diffs:
+            log.info(kv("Cache mismatch", diff=diff))
+        log.info(kv("Cache comparison done", differences=len(diffs)))
+        for where, keys in self.queue.dump().items():
+            log.info(kv("Dump of scheduling queue", queue=where, pods=",".join(keys)))
+        return diffs
 
     def _stopped_leading(self, requested: bool) -> None:
         if requested or self._stopping.is_set():
@@ -481,7 +598,7 @@ class SchedulerApp:
         name = _scheduler_name(pod)
         profile = self.profiles.get(name)
         meta = pod.get("metadata") or {}
-        if profile is None or _assigned(pod) or self.binding.get(info.key) == _uid(pod):
+        if profile is None or _assigned(pod) or self.state.is_assumed(pod):
             self.queue.done(info)
             return
         if meta.get("deletionTimestamp"):
@@ -495,7 +612,17 @@ class SchedulerApp:
                 result = profile.schedule(self.state, pod, self.rng)
                 if result.node:
                     self.state.assume_pod(pod, result.node)
-                    self.binding[info.key] = _uid(pod)
+        except AlreadyInCache as exc:
+            # sched.assume failed: the pod is bound already (its watch event is on the way, or was
+            # handled); handleSchedulingFailure re-reads it and stops there.
+            log.error(kv("Error scheduling pod; retrying", pod=info.key, err=str(exc)))
+            self.metrics.attempt("error", name, time.perf_counter() - started)
+            fresh = self._informer_pod(info.key)
+            if fresh is None or _uid(fresh) != _uid(pod) or _assigned(fresh):
+                self.queue.done(info)
+            else:
+                self.queue.requeue_backoff(info)
+            return
         except Exception as exc:
             log.exception(kv("Error scheduling pod; retrying", pod=info.key))
             self.metrics.attempt("error", name, time.perf_counter() - started)
@@ -548,21 +675,27 @@ class SchedulerApp:
                 log.info(f"Placed pod [{key}] on {job.node}")
             self.events.scheduled(job.pod, job.node, job.scheduler_name)
             return
-        with self.state.lock:
-            # Forget only what the watch has not confirmed meanwhile (a retried bind may get 409
-            # for a pod its own first attempt did bind).
-            if self.binding.get(key) == _uid(job.pod):
-                del self.binding[key]
-                self.state.forget_pod(job.pod)
+        # ForgetPod: only what the watch has not confirmed meanwhile (a retried bind may get 409
+        # for a pod its own first attempt did bind).
+        self.state.forget_pod(job.pod)
         cause = error.cause
+        # handleSchedulingFailure re-reads the pod from the informer: gone, re-created under its
+        # name, or already bound means nothing to retry; otherwise retry what the pod is *now*
+        # (updates were skipped while it was assumed).
+        fresh = self._informer_pod(key)
+        retry = fresh is not None and _uid(fresh) == _uid(job.pod) and not _assigned(fresh)
         if error.error_class is ErrorClass.FINAL:
             log_s(log, V(2), "Pod not bound: already assigned or gone", pod=key, node=job.node, err=str(cause))
             return
         if type(cause).__name__ == "NotLeader":
             log_s(log, V(2), "Bind not sent: not leading", pod=key)
-            self.queue.readd_after_bind_failure(info)
+            if retry:
+                self.queue.readd_after_bind_failure(info, fresh)
             return
         self.metrics.attempt("error", job.scheduler_name, time.perf_counter() - job.started)
         log.error(kv("Error scheduling pod; retrying", pod=key, err=f"binding rejected: {cause}"))
-        self.queue.readd_after_bind_failure(info)
-        self.events.failed_scheduling(job.pod, f"Binding rejected: {cause}", job.scheduler_name)
+        if not retry:
+            log.info(kv("Pod doesn't exist in informer cache or has been assigned; not re-queued", pod=key))
+            return
+        self.queue.readd_after_bind_failure(info, fresh)
+        self.events.failed_scheduling(fresh, f"Binding rejected: {cause}", job.scheduler_name)

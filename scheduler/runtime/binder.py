@@ -128,7 +128,10 @@ class Binder:
         self._initial_wait = initial_wait
         self._max_wait = max_wait
         self._sleep = sleep
-        self._timeout = request_timeout
+        self.request_timeout = float(request_timeout)
+        # Connect and read together stay within request_timeout (the caller's bound on a bind's
+        # time in flight, e.g. leaseDuration - renewDeadline), as a Go context deadline would.
+        self._timeout = (self.request_timeout / 2, self.request_timeout / 2)
         self._pending = 0
         self._sending = 0
         self._idle = threading.Condition()

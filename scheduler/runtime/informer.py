@@ -54,6 +54,8 @@ class EventHandler(Protocol):
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None: ...
     def on_delete(self, obj: dict[str, Any]) -> None: ...
 
+    # Optional: `on_delete_final_state_unknown(obj)` takes deletes a re-list found (tombstones).
+
 
 class ListWatchApi(Protocol):
     """The two calls a reflector needs; faked in unit tests."""
@@ -216,10 +218,14 @@ class Reflector:
         """List everything (paged) and diff it into the store."""
         items, resource_version = self._list_all()
         fresh = {object_key(item): item for item in items}
-        # Order: deletions first frees capacity before additions claim it.
+        # Order: deletions first frees capacity before additions claim it. A delete found by a
+        # re-list is client-go's DeletedFinalStateUnknown: the object we hold may be stale (a pod
+        # assumed, then bound and deleted during the gap), so handlers that can take a tombstone
+        # get one and clean up whatever they hold for it (eventhandlers.go, the cache's FilterFunc).
+        on_tombstone = getattr(self.handler, "on_delete_final_state_unknown", None) or self.handler.on_delete
         for key in [k for k in self.store if k not in fresh]:
             old = self.store.pop(key)
-            self._dispatch(self.handler.on_delete, old)
+            self._dispatch(on_tombstone, old)
         for key, item in fresh.items():
             old = self.store.get(key)
             self.store[key] = item
@@ -322,6 +328,11 @@ class Reflector:
             return
         if rv:
             self.resource_version = rv
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The last object seen under `namespace/name` (the informer's lister). Safe from any thread:
+        the store is only assigned to key by key on the reflector's thread."""
+        return self.store.get(key)
 
     def _dispatch(self, fn: Callable[..., None], *args: dict[str, Any]) -> None:
         try:

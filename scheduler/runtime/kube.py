@@ -199,7 +199,7 @@ class KubeClient:
             raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-                body: Any = None, content_type: str = JSON, timeout: float | None = None,
+                body: Any = None, content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
                 rate_limited: bool = True) -> dict[str, Any]:
         """Send one request and return the decoded JSON body (a dict; {} when empty).
 
@@ -208,9 +208,12 @@ class KubeClient:
         """
         if rate_limited:
             self.bucket.acquire()
-        limit = float(timeout if timeout is not None else self.timeout)
-        response = self._send(method, path, query, body, content_type, (min(limit, 10.0), limit),
-                              preload=False)
+        if isinstance(timeout, tuple):  # (connect, read) exactly, e.g. a bind bounded in total
+            split = timeout
+        else:
+            limit = float(timeout if timeout is not None else self.timeout)
+            split = (min(limit, 10.0), limit)
+        response = self._send(method, path, query, body, content_type, split, preload=False)
         try:
             data = response.data
         except (urllib3.exceptions.HTTPError, OSError) as exc:

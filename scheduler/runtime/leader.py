@@ -342,16 +342,34 @@ class LeaderElector:
             self._nudge.wait(delay)
         return False
 
+    def _attempt_until(self, deadline: float) -> bool:
+        """One tryAcquireOrRenew, abandoned at `deadline` (client-go passes the round's
+        context.WithTimeout(RenewDeadline) into every request; a Python request cannot be
+        cancelled, so the round stops waiting for it and the late answer is ignored: the fence
+        stays closed once the round has failed)."""
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            return False
+        outcome: list[bool] = []
+        worker = threading.Thread(target=lambda: outcome.append(self.try_acquire_or_renew()),
+                                  name="lease-renew", daemon=True)
+        worker.start()
+        worker.join(remaining)
+        return bool(outcome and outcome[0])
+
     def _renew(self) -> None:
+        """client-go's renew: every retryPeriod a round of attempts, the round bounded by
+        renewDeadline *in total* (wait.PollImmediateUntil under a RenewDeadline timeout)."""
         desc = self.store.describe()
         while not self._stop.is_set():
             round_start = self._clock()
+            deadline = round_start + self.renew_deadline
             renewed = False
             while not self._stop.is_set():
-                if self.try_acquire_or_renew():
+                if self._attempt_until(deadline):
                     renewed = True
                     break
-                if self._clock() - round_start + self.retry_period > self.renew_deadline:
+                if self._clock() + self.retry_period >= deadline:
                     break
                 self._stop.wait(self.retry_period)
             self._report_transition()
@@ -378,6 +396,9 @@ class LeaderElector:
             if self.is_leader():
                 self._record_event("stopped leading")
             if requested:
-                self.release()
+                # ReleaseOnCancel, bounded like any request of the elector (renewDeadline).
+                releaser = threading.Thread(target=self.release, name="lease-release", daemon=True)
+                releaser.start()
+                releaser.join(self.renew_deadline)
         finally:
             self._on_stopped(requested)

@@ -1,17 +1,18 @@
 """The scheduling queue: active, backoff and unschedulable pods, as kube-scheduler keeps them.
 
-* **active**: pods ready to be tried, highest `spec.priority` first, then oldest
-  `metadata.creationTimestamp`, then arrival order (the PrioritySort plugin's order);
+* **active**: pods ready to be tried, in the order of the profiles' QueueSort plugin (PrioritySort:
+  highest `spec.priority` first, then the earliest time the pod entered the queue), then arrival;
 * **backoff**: pods that failed recently wait `podInitialBackoffSeconds * 2^(attempts-1)`, capped
   at `podMaxBackoffSeconds`, before they are active again;
-* **unschedulable**: pods no node could take. They only come back when the cluster changes in a
-  way that may help (a node is added or changes, an assigned pod leaves; an assigned pod arrives
-  for pods held back by inter-pod affinity or topology spread) and at the latest after 5 minutes;
+* **unschedulable**: pods no node could take. They only come back on a cluster event one of the
+  plugins that rejected them registered for (core.events, isPodWorthRequeuing) and at the latest
+  after 5 minutes;
 * **gated**: pods with `spec.schedulingGates` wait until the gates are removed.
 
-A pod being scheduled is "in flight": updates to it are kept for when its attempt ends, and if a
-cluster event arrives during its attempt, a failure sends it to backoff rather than to
-unschedulable (it may fit now: kube-scheduler's moveRequestCycle rule).
+A pod being scheduled is "in flight": an update to it (a new resourceVersion) sends it to the
+active queue when its attempt fails, as upstream's Update puts a pod found in no queue into
+activeQ; and if a cluster event arrives during its attempt, a failure sends it to backoff rather
+than to unschedulable (it may fit now: kube-scheduler's moveRequestCycle rule).
 
 Time comes from an injected monotonic clock; the periodic flushes are plain methods that the
 scheduler calls from a timer thread and tests call directly.
@@ -28,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scheduler.core.events import EVENTS, ClusterEvent, worth_requeuing
+
 __all__ = [
     "QueuedPodInfo",
     "SchedulingQueue",
@@ -43,6 +46,10 @@ ACTIVE, BACKOFF, UNSCHEDULABLE, GATED, IN_FLIGHT = "active", "backoff", "unsched
 MAX_IN_UNSCHEDULABLE_SECONDS = 300.0
 # Plugins whose verdict may change when another pod is *added* to a node.
 _POD_ADD_SENSITIVE = frozenset({"InterPodAffinity", "PodTopologySpread"})
+
+
+def _worth_requeuing(plugins: Iterable[str], event: ClusterEvent) -> bool:
+    return worth_requeuing(plugins, event)
 
 
 def pod_key(pod: Mapping[str, Any]) -> str:
@@ -78,6 +85,42 @@ class QueuedPodInfo:
         return str((self.pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
 
 
+LessFunc = Callable[[Any, Any], bool]
+
+
+def priority_sort_less(a: Any, b: Any) -> bool:
+    """PrioritySort.Less (queuesort/priority_sort.go) on queued pods: priority, then queue timestamp."""
+    pa = int((a.pod.get("spec") or {}).get("priority") or 0)
+    pb = int((b.pod.get("spec") or {}).get("priority") or 0)
+    return pa > pb or (pa == pb and a.timestamp < b.timestamp)
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """What the QueueSort plugin compares, frozen at push time so heap entries never change order."""
+
+    pod: dict[str, Any]
+    timestamp: float
+
+
+class _SortKey:
+    __slots__ = ("item", "seq", "less")
+
+    def __init__(self, item: _Queued, seq: int, less: LessFunc) -> None:
+        self.item, self.seq, self.less = item, seq, less
+
+    def __lt__(self, other: "_SortKey") -> bool:
+        if self.less(self.item, other.item):
+            return True
+        if self.less(other.item, self.item):
+            return False
+        return self.seq < other.seq  # a tie: arrival order
+
+
+def _rv(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("resourceVersion") or "")
+
+
 def _is_gated(pod: Mapping[str, Any]) -> bool:
     return bool((pod.get("spec") or {}).get("schedulingGates"))
 
@@ -98,11 +141,17 @@ class SchedulingQueue:
         clock: Callable[[], float] = time.monotonic,
         on_incoming: Callable[[str, str], None] | None = None,
         max_unschedulable_seconds: float = MAX_IN_UNSCHEDULABLE_SECONDS,
+        less: LessFunc = priority_sort_less,
+        worth_requeuing: Callable[[QueuedPodInfo, ClusterEvent], bool] | None = None,
     ) -> None:
         self.initial_backoff = float(initial_backoff)
         self.max_backoff = float(max_backoff)
         self.max_unschedulable_seconds = max_unschedulable_seconds
         self._clock = clock
+        # The profiles' QueueSort plugin (all profiles share one, config validation ensures it).
+        self._less = less
+        # isPodWorthRequeuing: by default the v1.29 in-tree plugins' registered events.
+        self._worth = worth_requeuing or (lambda info, event: _worth_requeuing(info.unschedulable_plugins, event))
         self._on_incoming = on_incoming or (lambda queue, event: None)
         self._lock = threading.Lock()
         self._nonempty = threading.Condition(self._lock)
@@ -140,7 +189,8 @@ class SchedulingQueue:
         token = next(self._tokens)
         self._token[info.key] = token
         self._locate(info.key, ACTIVE)
-        heapq.heappush(self._active, (-info.priority, info.created, info.seq, token, info.key))
+        sort_key = _SortKey(_Queued(info.pod, info.timestamp), info.seq, self._less)
+        heapq.heappush(self._active, (sort_key, token, info.key))
         self._on_incoming(ACTIVE, event)
         self._nonempty.notify()
 
@@ -217,7 +267,11 @@ class SchedulingQueue:
         elif where == UNSCHEDULABLE:
             if _significant(old) != _significant(pod):
                 self._active_or_backoff(info, "PodUpdate")
-        # BACKOFF keeps its expiry; IN_FLIGHT picks the new object up when its attempt ends.
+        elif where == IN_FLIGHT and _rv(old) != _rv(pod):
+            # Upstream's Update finds the pod in no queue and adds it to activeQ; the failing
+            # attempt's AddUnschedulableIfNotPresent then finds it there and leaves it active.
+            info.extra["updated_in_flight"] = True
+        # BACKOFF keeps its expiry.
 
     def delete(self, pod: Mapping[str, Any]) -> None:
         """The pod is gone, or was bound: forget it wherever it is (also while in flight)."""
@@ -226,16 +280,20 @@ class SchedulingQueue:
             self._forget(key)
 
     def move_all_to_active_or_backoff(self, event: str, only_plugins: Iterable[str] | None = None) -> int:
-        """A cluster event that may help unschedulable pods: give them another try.
+        """A cluster event that may help unschedulable pods: give those it may help another try
+        (moveAllToActiveOrBackoffQueue; each pod filtered by isPodWorthRequeuing).
 
-        With `only_plugins`, move only pods rejected by one of those plugins. Returns how many moved.
+        With `only_plugins`, also require a rejection by one of those plugins. Returns how many moved.
         """
         wanted = frozenset(only_plugins) if only_plugins is not None else None
+        cluster_event = EVENTS.get(event) or ClusterEvent("*", (1 << 6) - 1, event)
         moved = 0
         with self._lock:
             for key in list(self._parked):
                 info = self._info[key]
                 if wanted is not None and not (info.unschedulable_plugins & wanted):
+                    continue
+                if not self._worth(info, cluster_event):
                     continue
                 self._active_or_backoff(info, event)
                 moved += 1
@@ -256,7 +314,7 @@ class SchedulingQueue:
                 if self._closed:
                     return None
                 while self._active:
-                    _, _, _, token, key = heapq.heappop(self._active)
+                    _, token, key = heapq.heappop(self._active)
                     if self._token.get(key) != token or self._where.get(key) != ACTIVE:
                         continue
                     info = self._info[key]
@@ -284,8 +342,10 @@ class SchedulingQueue:
         with self._lock:
             if self._info.get(info.key) is not info or self._where.get(info.key) != IN_FLIGHT:
                 return None  # deleted or bound meanwhile
-            info.timestamp = self._clock()
             info.unschedulable_plugins = frozenset(plugins)
+            if self._take_in_flight_update(info):
+                return ACTIVE
+            info.timestamp = self._clock()
             cycle = int(info.extra.get("cycle", 0))
             if not info.unschedulable_plugins or self._move_request_cycle >= cycle:
                 self._push_backoff(info, "ScheduleAttemptFailure")
@@ -299,19 +359,46 @@ class SchedulingQueue:
             if self._info.get(info.key) is not info:
                 # A bind failing after `done()`: the pod is known again only if still pending.
                 return None
+            if self._where.get(info.key) == IN_FLIGHT and self._take_in_flight_update(info):
+                return ACTIVE
             info.timestamp = self._clock()
             self._push_backoff(info, event)
             return BACKOFF
 
-    def readd_after_bind_failure(self, info: QueuedPodInfo) -> str | None:
-        """A bind failed after the attempt was handed over: track the pod again, with backoff."""
+    def readd_after_bind_failure(self, info: QueuedPodInfo, pod: dict[str, Any] | None = None) -> str | None:
+        """A bind failed after the attempt was handed over: track the pod again, with backoff.
+
+        `pod` is the informer's current object (handleSchedulingFailure re-reads it): the retry
+        schedules what the pod is now, not what it was when the attempt began.
+        """
         with self._lock:
             if info.key in self._info:
                 return None  # the informer re-added it meanwhile
+            if pod is not None:
+                info.pod = pod
             info.timestamp = self._clock()
             self._info[info.key] = info
             self._push_backoff(info, "BindFailure")
             return BACKOFF
+
+    def _take_in_flight_update(self, info: QueuedPodInfo) -> bool:
+        """An update arrived during the attempt: the pod goes straight to active, as a fresh
+        QueuedPodInfo would (upstream's Update built one: attempts and timestamps start over)."""
+        if not info.extra.pop("updated_in_flight", False):
+            return False
+        info.attempts = 0
+        info.initial_attempt_timestamp = None
+        info.timestamp = self._clock()
+        self._push_active(info, "PodUpdate")
+        return True
+
+    def dump(self) -> dict[str, list[str]]:
+        """Every tracked pod by queue (the cache debugger's queue dump, dumper.go dumpSchedulingQueue)."""
+        with self._lock:
+            out: dict[str, list[str]] = {}
+            for key, where in sorted(self._where.items()):
+                out.setdefault(where, []).append(key)
+            return out
 
     def flush_backoff_completed(self) -> int:
         """Move pods whose backoff has expired to active (every second in kube-scheduler)."""

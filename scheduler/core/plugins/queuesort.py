@@ -1,21 +1,24 @@
-"""PrioritySort (QueueSort): higher spec.priority first, then older queue timestamp."""
+"""PrioritySort (QueueSort): higher spec.priority first, then the earlier time the pod entered the queue."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from scheduler.core.framework import Plugin
 from scheduler.core.state import pod_priority
 
 
-def _timestamp(pod: Mapping[str, Any]) -> str:
-    # The queue's own timestamp is not part of the object; creationTimestamp is the closest stand-in.
-    return (pod.get("metadata") or {}).get("creationTimestamp") or ""
+class QueuedPod(Protocol):
+    """What a QueueSort plugin compares (framework.QueuedPodInfo): the pod and its queue timestamp."""
+
+    pod: Mapping[str, Any]
+    timestamp: float
 
 
 class PrioritySort(Plugin):
     name = "PrioritySort"
 
-    def less(self, pod_a: Mapping[str, Any], pod_b: Mapping[str, Any]) -> bool:
-        pa, pb = pod_priority(pod_a), pod_priority(pod_b)
-        return pa > pb or (pa == pb and _timestamp(pod_a) < _timestamp(pod_b))
+    def less(self, a: QueuedPod, b: QueuedPod) -> bool:
+        """queuesort.PrioritySort.Less: priority, then pInfo.Timestamp (when it entered the queue)."""
+        pa, pb = pod_priority(a.pod), pod_priority(b.pod)
+        return pa > pb or (pa == pb and a.timestamp < b.timestamp)

@@ -25,14 +25,15 @@ class FakeKube:
 
     def request(self, method: str, path: str, *, query=None, body=None, content_type: str = "application/json",
                 timeout=None, rate_limited: bool = True) -> dict:
+        scripted = False
         with self.lock:
             self.requests.append((method, path, body))
             for suffix, outcomes in self.script.items():
                 if path.endswith(suffix) and outcomes:
-                    outcome = outcomes.pop(0)
+                    outcome, scripted = outcomes.pop(0), True
                     break
-            else:
-                outcome = self.responder(method, path, body) if self.responder else {}
+        if not scripted:  # outside the lock: a responder that blocks (a hung bind) blocks only its caller
+            outcome = self.responder(method, path, body) if self.responder else {}
         if isinstance(outcome, Exception):
             raise outcome
         return outcome

@@ -79,6 +79,12 @@ def make_app(profile: FixedProfile, kube: FakeKube | None = None, leader_elect: 
     return app
 
 
+def watch(app: SchedulerApp, kind: str, obj: dict) -> None:
+    """Deliver one watch event through the pod reflector, so its store (the informer's lister the
+    scheduler re-reads) holds what the handlers were told."""
+    app.pod_reflector._apply({"type": kind, "object": obj})
+
+
 def requested_on(app: SchedulerApp, name: str = "n1") -> int:
     with app.state.lock:
         info = app.state.get_node_info(name)
@@ -92,8 +98,7 @@ def test_pod_is_assumed_bound_reported_and_confirmed() -> None:
     # Record only the bind: the Scheduled event is posted by another thread and may come first.
     kube.responder = lambda m, path, body: (at_bind.append(requested_on(app)) if path.endswith("/binding")
                                             else None) or {"status": "Success"}
-    handler = app.pod_reflector.handler
-    handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: kube.calls("POST", "/pods/p/binding"))
     assert at_bind == [1000]  # counted on the node before the bind left
@@ -104,7 +109,7 @@ def test_pod_is_assumed_bound_reported_and_confirmed() -> None:
     assert event["reportingController"] == "test-scheduler"
     assert "ns/p" in app.binding
     # The watch shows the pod bound: the assumption is confirmed, not counted twice.
-    handler.on_update(pod("p"), pod("p", node_name="n1", rv="2"))
+    watch(app, "MODIFIED", pod("p", node_name="n1", rv="2"))
     assert "ns/p" not in app.binding
     assert requested_on(app) == 1000
     assert len(app.queue) == 0
@@ -117,7 +122,7 @@ def test_burst_of_pods_sees_earlier_assumptions() -> None:
     profile = FixedProfile()
     app = make_app(profile, kube)
     for name in ("a", "b", "c"):
-        app.pod_reflector.handler.on_add(pod(name))
+        watch(app, "ADDED", pod(name))
     for _ in range(3):
         app.schedule_one(app.queue.pop(timeout=0))
     assert profile.seen_requested == [0, 1000, 2000]
@@ -127,7 +132,7 @@ def test_conflict_forgets_the_assumption_and_does_not_retry() -> None:
     kube = FakeKube()
     kube.answer("/binding", conflict())
     app = make_app(FixedProfile(), kube)
-    app.pod_reflector.handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: "ns/p" not in app.binding)
     assert requested_on(app) == 0
@@ -138,17 +143,16 @@ def test_conflict_forgets_the_assumption_and_does_not_retry() -> None:
 def test_conflict_after_the_watch_confirmed_keeps_the_pod_counted() -> None:
     kube = FakeKube()
     app = make_app(FixedProfile(), kube)
-    handler = app.pod_reflector.handler
 
     def bind(method, path, body):
         # The first attempt landed but its answer was lost; the watch saw it; the retry gets 409.
         if len(kube.calls("POST", "/binding")) == 1:
-            handler.on_update(pod("p"), pod("p", node_name="n1", rv="2"))
+            watch(app, "MODIFIED", pod("p", node_name="n1", rv="2"))
             raise ApiError(0, "ProtocolError: connection reset")
         raise conflict()
 
     kube.responder = bind
-    handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: len(kube.calls("POST", "/binding")) == 2 and app.binder.pending() == 0)
     assert requested_on(app) == 1000
@@ -158,7 +162,7 @@ def test_failed_bind_requeues_with_backoff_and_reports() -> None:
     kube = FakeKube()
     kube.answer("/binding", *[ApiError(403, "pods/binding is forbidden")])
     app = make_app(FixedProfile(), kube)
-    app.pod_reflector.handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: app.queue.where("ns/p") == BACKOFF)
     assert requested_on(app) == 0
@@ -170,7 +174,7 @@ def test_failed_bind_requeues_with_backoff_and_reports() -> None:
 def test_unschedulable_pod_gets_event_condition_and_waits() -> None:
     kube = FakeKube()
     app = make_app(FixedProfile(target=None), kube)
-    app.pod_reflector.handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     assert app.queue.where("ns/p") == UNSCHEDULABLE
     wait_until(lambda: kube.calls("PATCH", "/pods/p/status"))
@@ -189,7 +193,7 @@ def test_unschedulable_pod_gets_event_condition_and_waits() -> None:
 
 def test_node_heartbeats_do_not_requeue_unschedulable_pods() -> None:
     app = make_app(FixedProfile(target=None))
-    app.pod_reflector.handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     beat = node("n1")
     beat["metadata"]["resourceVersion"] = "2"
@@ -217,7 +221,7 @@ def test_closed_fence_sends_no_bind_and_keeps_the_pod() -> None:
     app = make_app(FixedProfile(), kube)
     app.can_act = lambda: False
     app.binder._can_act = app.can_act
-    app.pod_reflector.handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: app.queue.where("ns/p") == BACKOFF)
     assert kube.calls("POST", "/binding") == []
@@ -229,10 +233,9 @@ def test_updates_during_a_bind_do_not_queue_the_pod_again() -> None:
     app = make_app(FixedProfile(), kube)
     release = __import__("threading").Event()
     kube.responder = lambda m, p, b: release.wait(10) and {"status": "Success"}
-    handler = app.pod_reflector.handler
-    handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
-    handler.on_update(pod("p"), pod("p", rv="2"))
+    watch(app, "MODIFIED", pod("p", rv="2"))
     assert len(app.queue) == 0
     release.set()
     wait_until(lambda: app.binder.pending() == 0)
@@ -240,12 +243,11 @@ def test_updates_during_a_bind_do_not_queue_the_pod_again() -> None:
 
 def test_pods_of_other_schedulers_are_ignored_unless_bound() -> None:
     app = make_app(FixedProfile())
-    handler = app.pod_reflector.handler
-    handler.on_add(pod("foreign", scheduler="default-scheduler"))
+    watch(app, "ADDED", pod("foreign", scheduler="default-scheduler"))
     assert len(app.queue) == 0
-    handler.on_add(pod("foreign-bound", scheduler="default-scheduler", node_name="n1"))
+    watch(app, "ADDED", pod("foreign-bound", scheduler="default-scheduler", node_name="n1"))
     assert requested_on(app) == 1000
-    handler.on_delete(pod("foreign-bound", scheduler="default-scheduler", node_name="n1"))
+    watch(app, "DELETED", pod("foreign-bound", scheduler="default-scheduler", node_name="n1"))
     assert requested_on(app) == 0
 
 
@@ -253,7 +255,7 @@ def test_random_profile_logs_like_the_go_random_scheduler(caplog: pytest.LogCapt
     kube = FakeKube()
     app = make_app(FixedProfile(name="random-scheduler", scorers=("Random",)), kube)
     caplog.set_level(logging.INFO, logger="scheduler")
-    app.pod_reflector.handler.on_add(pod("sleep-1", scheduler="random-scheduler"))
+    watch(app, "ADDED", pod("sleep-1", scheduler="random-scheduler"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: "Placed pod [ns/sleep-1] on n1" in caplog.text)
 
@@ -288,13 +290,12 @@ def test_a_recreated_namesake_is_queued_while_the_old_pods_bind_is_in_flight() -
     app = make_app(FixedProfile(), kube)
     release = __import__("threading").Event()
     kube.responder = lambda m, p, b: release.wait(10) and (_ for _ in ()).throw(ApiError(404, "gone"))
-    handler = app.pod_reflector.handler
-    handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
-    handler.on_delete(pod("p"))
+    watch(app, "DELETED", pod("p"))
     reborn = pod("p")
     reborn["metadata"]["uid"] = "uid-p-2"
-    handler.on_add(reborn)
+    watch(app, "ADDED", reborn)
     assert app.queue.where("ns/p") == "active"
     release.set()
     wait_until(lambda: app.binder.pending() == 0)
@@ -313,7 +314,7 @@ def test_no_nodes_is_a_scheduler_error_retried_after_backoff() -> None:
         return result
 
     profile.schedule = no_nodes
-    app.pod_reflector.handler.on_add(pod("p"))
+    watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     assert app.queue.where("ns/p") == BACKOFF
     wait_until(lambda: kube.calls("PATCH", "/pods/p/status"))

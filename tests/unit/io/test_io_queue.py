@@ -49,14 +49,31 @@ def drain(q: SchedulingQueue) -> list[str]:
     return names
 
 
-def test_priority_then_creation_then_arrival(q: SchedulingQueue) -> None:
+def test_priority_then_queue_time_then_arrival(q: SchedulingQueue, clock: Clock) -> None:
+    # PrioritySort.Less compares the time a pod entered the queue, not its creationTimestamp
+    # (a pod created long ago but queued just now waits behind those queued before it).
     q.add(pod("late-low", 0, "2024-01-01T00:00:09Z"))
+    clock.now += 1
     q.add(pod("early-low", 0, "2024-01-01T00:00:01Z"))
     q.add(pod("high", 1000, "2024-01-01T00:00:30Z"))
     q.add(pod("same-second-a", 0, "2024-01-01T00:00:05Z"))
     q.add(pod("same-second-b", 0, "2024-01-01T00:00:05Z"))
     q.add(pod("negative", -5, "2024-01-01T00:00:00Z"))
-    assert drain(q) == ["high", "early-low", "same-second-a", "same-second-b", "late-low", "negative"]
+    assert drain(q) == ["high", "late-low", "early-low", "same-second-a", "same-second-b", "negative"]
+
+
+def test_the_configured_queue_sort_plugin_orders_the_queue(clock: Clock) -> None:
+    # A QueueSort plugin that orders by name, descending: the queue must ask it, not hard-code its own.
+    calls: list[tuple[str, str]] = []
+
+    def by_name_desc(a, b) -> bool:
+        calls.append((a.pod["metadata"]["name"], b.pod["metadata"]["name"]))
+        return a.pod["metadata"]["name"] > b.pod["metadata"]["name"]
+
+    q = SchedulingQueue(clock=clock, less=by_name_desc)
+    for name in ("b", "a", "c"):
+        q.add(pod(name, 1000 if name == "a" else 0))
+    assert drain(q) == ["c", "b", "a"] and calls
 
 
 def test_backoff_doubles_and_caps(q: SchedulingQueue, clock: Clock) -> None:
