@@ -100,7 +100,7 @@ class PostFilterResult:
     victims: list[str] = field(default_factory=list)
     # Candidates equal to the nominated one on every pickOneNodeForPreemption criterion (upstream
     # then takes the first in its parallel dry run's order, which is not deterministic).
-    tied_nodes: list[str] = field(default_factory=list)
+    tied: dict[str, list[str]] = field(default_factory=dict)  # node -> its victims (pod keys)
     num_pdb_violations: int = 0
 
 
@@ -184,7 +184,7 @@ class ScheduleResult:
     victims: list[str] = field(default_factory=list)
     weights: dict[str, int] = field(default_factory=dict)
     # DefaultPreemption's tie set for nominated_node, and whether PostFilter cleared a nomination.
-    nominated_tie: list[str] = field(default_factory=list)
+    nominated_tie: dict[str, list[str]] = field(default_factory=dict)
     clear_nomination: bool = False
 
 
@@ -462,7 +462,7 @@ class Profile:
         post_msg = ""
         nominated: str | None = None
         victims: list[str] = []
-        tie: list[str] = []
+        tie: dict[str, list[str]] = {}
         clear = False
         if self.post_filter_plugins:
             reasons: list[str] = []
@@ -473,7 +473,7 @@ class Profile:
                 if st is None or st.code == SUCCESS:
                     if result is not None:
                         nominated, victims = result.nominated_node, list(result.victims)
-                        tie = list(result.tied_nodes)
+                        tie = dict(result.tied)
                     reasons = []
                     break
                 if st.code == UNSCHEDULABLE_AND_UNRESOLVABLE:

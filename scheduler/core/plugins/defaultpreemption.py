@@ -15,7 +15,7 @@ It reproduces the decision and the message of kube-scheduler v1.29.15's preempti
 * ``pickOneNodeForPreemption``: fewest PDB violations, lowest highest-priority victim, smallest
   priority sum, fewest victims, latest start time of the highest-priority victims.  Upstream's last
   tie-break is the order of its parallel dry run (effectively random), so the result also carries
-  the whole tie set (``PostFilterResult.tied_nodes``).
+  the whole tie set (``PostFilterResult.tied``).
 
 The decision is pure: the I/O shell (``scheduler.runtime.preemption``) sets nominatedNodeName and
 deletes the victims.
@@ -255,6 +255,6 @@ class DefaultPreemption(Plugin):
         tied = pick_candidates(candidates)
         best = tied[0]
         return (PostFilterResult(best.node, [v.key for v in best.victims],
-                                 tied_nodes=sorted(c.node for c in tied),
+                                 tied={c.node: [v.key for v in c.victims] for c in tied},
                                  num_pdb_violations=best.num_pdb_violations),
                 Status(SUCCESS))
