@@ -209,14 +209,14 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
         cpu = "2" if full else rng.choice(["1", "2", "4"])
         state.nodes.append(_node(run, sid, name, rng.choice(zones), cpu, rng.choice(["2Gi", "4Gi", "8Gi"]),
                                  rng.choice(["110"] * 6 + ["3"]), {"disk": rng.choice(["ssd", "hdd"])}, taints))
-        for k in range(rng.randint(1, 3) if full else rng.randint(0, 3)):
+        for k in range(3 if full else rng.randint(0, 3)):
             app = rng.choice(apps)
             extra: dict = {}
             if rng.random() < 0.1 and not full:
                 extra["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                     {"labelSelector": {"matchLabels": {"app": rng.choice(apps)}},
                      "topologyKey": "kubernetes.io/hostname"}]}}
-            cpu_req = rng.choice(["500m", "600m", "700m"]) if full else rng.choice(["100m", "250m", "500m", "800m"])
+            cpu_req = rng.choice(["500m", "600m"]) if full else rng.choice(["100m", "250m", "500m", "800m"])
             state.bound.append(_pod(f"b-{sid}-{j}-{k}", {"app": app, "parity-state": sid}, cpu_req,
                                     rng.choice(["128Mi", "512Mi", "1Gi"]), node=name,
                                     priority_class=rng.choice([None, "parity-low", "parity-mid"]),
@@ -254,7 +254,7 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
     elif kind == "big":
         cpu = rng.choice(["5", "3"])
     elif kind in ("preempt", "preempt-pdb"):
-        cpu, pclass = rng.choice(["800m", "1", "1200m", "1500m"]), "parity-high"
+        cpu, pclass = rng.choice(["800m", "1", "1200m"]), "parity-high"
     elif kind == "never":
         cpu, pclass = "1200m", "parity-high-never"
     state.pod = _pod(f"p-{sid}", labels, cpu, memory, scheduler=scheduler, priority_class=pclass, **spec)
