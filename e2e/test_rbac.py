@@ -31,8 +31,11 @@ EXTRA = {
     # kube-scheduler preempts (deletes victim pods) and runs the volume binder.
     "custom-k8s-scheduler": ([("delete", "", "pods", "", ""), ("list", "", "persistentvolumeclaims", "", ""),
                               ("list", "storage.k8s.io", "csinodes", "", "")], []),
-    # The Python scheduler only reports preemption; it never deletes pods.
-    "py-scheduler": ([], [("delete", "", "pods", "", ""), ("list", "", "persistentvolumeclaims", "", "")]),
+    # The Python scheduler preempts too (deletes victims, reads PDBs), but runs no volume binder.
+    "py-scheduler": ([("delete", "", "pods", "", ""), ("list", "policy", "poddisruptionbudgets", "", ""),
+                      ("watch", "policy", "poddisruptionbudgets", "", "")],
+                     [("list", "", "persistentvolumeclaims", "", ""), ("delete", "", "nodes", "", ""),
+                      ("delete", "policy", "poddisruptionbudgets", "", "")]),
 }
 
 

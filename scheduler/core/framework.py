@@ -98,6 +98,10 @@ class PreFilterResult:
 class PostFilterResult:
     nominated_node: str | None = None
     victims: list[str] = field(default_factory=list)
+    # Candidates equal to the nominated one on every pickOneNodeForPreemption criterion (upstream
+    # then takes the first in its parallel dry run's order, which is not deterministic).
+    tied: dict[str, list[str]] = field(default_factory=dict)  # node -> its victims (pod keys)
+    num_pdb_violations: int = 0
 
 
 class CycleState:
@@ -179,6 +183,9 @@ class ScheduleResult:
     nominated_node: str | None = None
     victims: list[str] = field(default_factory=list)
     weights: dict[str, int] = field(default_factory=dict)
+    # DefaultPreemption's tie set for nominated_node, and whether PostFilter cleared a nomination.
+    nominated_tie: dict[str, list[str]] = field(default_factory=dict)
+    clear_nomination: bool = False
 
 
 class _StartIndex:
@@ -455,13 +462,18 @@ class Profile:
         post_msg = ""
         nominated: str | None = None
         victims: list[str] = []
+        tie: dict[str, list[str]] = {}
+        clear = False
         if self.post_filter_plugins:
             reasons: list[str] = []
             for pl in self.post_filter_plugins:
                 result, st = pl.post_filter(cycle, pod, statuses)
+                if result is not None and not result.nominated_node:
+                    clear = True  # NewPostFilterResultWithNominatedNode("")
                 if st is None or st.code == SUCCESS:
                     if result is not None:
                         nominated, victims = result.nominated_node, list(result.victims)
+                        tie = dict(result.tied)
                     reasons = []
                     break
                 if st.code == UNSCHEDULABLE_AND_UNRESOLVABLE:
@@ -472,7 +484,8 @@ class Profile:
         message = fit_error_message(num_all, statuses, prefilter_msg, post_msg)
         return ScheduleResult(key, None, message=message, evaluated_nodes=len(statuses), feasible_nodes=0,
                               unschedulable_plugins=plugins, status="unschedulable",
-                              nominated_node=nominated, victims=victims, weights=dict(self.weights))
+                              nominated_node=nominated, victims=victims, weights=dict(self.weights),
+                              nominated_tie=tie, clear_nomination=clear and not nominated)
 
 
 # ------------------------------------------------------------------- construction

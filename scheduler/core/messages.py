@@ -26,10 +26,12 @@ def reason_histogram(statuses: Mapping[str, "Status"]) -> str:
 
 def fit_error_message(num_all_nodes: int, statuses: Mapping[str, "Status"], pre_filter_msg: str = "",
                       post_filter_msg: str = "") -> str:
-    """``FitError.Error()`` of v1.29.
+    """``FitError.Error()`` of v1.29.15 (pkg/scheduler/framework/types.go).
 
-    v1.29 appends the PostFilter message with ``" %v."``; the preemption message is
-    itself a FitError ending in ".", so 1.29 events end in ".." (fixed in 1.30).
+    The PreFilter message and the reason histogram are each appended as ``" %v."``; the
+    PostFilter message is appended as ``" %v"`` (no dot of its own). The preemption
+    message is itself a FitError ending in ".", so the whole text ends in a single ".".
+    Checked against the lab's kube-scheduler v1.29.15 by e2e/test_upstream_parity.py.
     """
     msg = f"0/{num_all_nodes} nodes are available:"
     if pre_filter_msg:
@@ -39,7 +41,7 @@ def fit_error_message(num_all_nodes: int, statuses: Mapping[str, "Status"], pre_
         if hist:
             msg += f" {hist}."
     if post_filter_msg:
-        msg += f" {post_filter_msg}."
+        msg += f" {post_filter_msg}"
     return msg
 
 

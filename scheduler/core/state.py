@@ -278,6 +278,7 @@ class ClusterState:
         self.replication_controllers: dict[str, Mapping[str, Any]] = {}
         self.replica_sets: dict[str, Mapping[str, Any]] = {}
         self.stateful_sets: dict[str, Mapping[str, Any]] = {}
+        self.pdbs: dict[str, Mapping[str, Any]] = {}
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
         self.generation = 0
 
@@ -448,6 +449,7 @@ class ClusterState:
     _KIND_STORES = {
         "Service": "services", "ReplicationController": "replication_controllers",
         "ReplicaSet": "replica_sets", "StatefulSet": "stateful_sets",
+        "PodDisruptionBudget": "pdbs",  # read by DefaultPreemption (filterPodsWithPDBViolation)
     }
 
     def add_object(self, obj: Mapping[str, Any]) -> bool:

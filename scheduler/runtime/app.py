@@ -37,14 +37,13 @@ from scheduler.runtime.binder import (
     BindJob,
     ErrorClass,
     EventRecorder,
-    condition_is_current,
-    unschedulable_condition_patch,
 )
 from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import KubeClient
 from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
 from scheduler.runtime.metrics import SchedulerMetrics
+from scheduler.runtime.preemption import Preemptor, status_patch
 from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
 from scheduler.runtime.server import Checks, ProbeServer
 
@@ -297,6 +296,7 @@ WORKLOAD_INFORMERS = (
     ("replicasets", "/apis/apps/v1/replicasets", "ReplicaSet"),
     ("statefulsets", "/apis/apps/v1/statefulsets", "StatefulSet"),
     ("namespaces", "/api/v1/namespaces", "Namespace"),
+    ("poddisruptionbudgets", "/apis/policy/v1/poddisruptionbudgets", "PodDisruptionBudget"),  # preemption
 )
 
 
@@ -414,6 +414,7 @@ class SchedulerApp:
             bind_timeout = min(bind_timeout, float(le.lease_duration) - float(le.renew_deadline))
         self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS,
                              request_timeout=bind_timeout)
+        self.preemptor = Preemptor(kube, self.events)
 
         self.metrics.snapshot.pending = self.queue.pending_counts
         self.metrics.snapshot.unschedulable = self.queue.unschedulable_by_plugin
@@ -645,6 +646,7 @@ class SchedulerApp:
         """
         pod = info.pod
         message = str(result.message or "")
+        nominated = self._preempt(pod, result, name)
         failed = getattr(result, "status", "unschedulable") == "error"
         plugins = () if failed else tuple(getattr(result, "unschedulable_plugins", ()) or ())
         reason = "SchedulerError" if failed else "Unschedulable"
@@ -655,9 +657,20 @@ class SchedulerApp:
         else:
             log_s(log, V(2), "Unable to schedule pod; no fit; waiting", pod=info.key, err=message)
         self.events.failed_scheduling(pod, message, name)
-        if not condition_is_current(pod, message, reason):
-            patch = unschedulable_condition_patch(message, reason)
+        patch = status_patch(pod, message, reason, nominated, bool(getattr(result, "clear_nomination", False)))
+        if patch is not None:
             self.binder.run_in_pool(lambda: self.binder.patch_status(pod, patch))
+
+    def _preempt(self, pod: Mapping[str, Any], result: Any, name: str) -> str | None:
+        """DefaultPreemption chose a node: evict its victims now (prepareCandidate); the nominated node."""
+        node = getattr(result, "nominated_node", None)
+        if not node or not self.can_act():
+            return None
+        keys = set(getattr(result, "victims", ()) or ())
+        with self.state.lock:
+            info = self.state.get_node_info(node)
+            victims = [p.pod for p in info.pods.values() if p.key in keys] if info is not None else []
+        return node if self.preemptor.evict(pod, node, victims, name) else None
 
     def _bind_done(self, job: BindJob, error: BindError | None) -> None:
         info: QueuedPodInfo = job.context["info"]

@@ -28,6 +28,7 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
+from scheduler.runtime.events import EventSeries, Write
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
 from scheduler.runtime.leader import micro_time
@@ -293,16 +294,17 @@ class EventRecorder:
         self._max_backlog = max_backlog
         self._lock = threading.Lock()
         self.dropped = 0
+        self.series = EventSeries()  # events.k8s.io series aggregation (scheduler/runtime/events.py)
 
-    def _submit(self, path: str, body: dict[str, Any]) -> None:
+    def _submit(self, path: str, body: dict[str, Any], method: str = "POST") -> None:
         with self._lock:
             if self._backlog >= self._max_backlog:
                 self.dropped += 1
                 return
             self._backlog += 1
-        self._pool.submit(self._write, path, body)
+        self._pool.submit(self._write, path, body, method)
 
-    def _write(self, path: str, body: dict[str, Any]) -> None:
+    def _write(self, path: str, body: dict[str, Any], method: str = "POST") -> None:
         # Like client-go's broadcaster, ride out an API server restart; give up on anything else.
         retrying = Retrying(
             stop=stop_before_delay(self._retry_budget),
@@ -312,9 +314,14 @@ class EventRecorder:
         try:
             for attempt in retrying:
                 with attempt:
-                    self._kube.request("POST", path, body=body)
+                    self._kube.request(method, path, body=body,
+                                       content_type=STRATEGIC_MERGE_PATCH if method == "PATCH" else "application/json")
         except ApiError as exc:
-            log_s(log, V(2), "Event not written", reason=body.get("reason"), err=str(exc))
+            again = self.series.recreate(Write(method, path, body)) if method == "PATCH" and exc.status == 404 else None
+            if again is not None:
+                self._write(again.path, again.body, again.method)
+            else:
+                log_s(log, V(2), "Event not written", reason=body.get("reason"), err=str(exc))
         finally:
             with self._lock:
                 self._backlog -= 1
@@ -347,7 +354,9 @@ class EventRecorder:
 
     def pod_event(self, pod: Mapping[str, Any], **kwargs: str) -> None:
         body = self.event_for_pod(pod, **kwargs)
-        self._submit(f"/apis/events.k8s.io/v1/namespaces/{body['metadata']['namespace']}/events", body)
+        for write in [self.series.observe(body), *self.series.due()]:
+            if write is not None:
+                self._submit(write.path, write.body, write.method)
 
     def scheduled(self, pod: Mapping[str, Any], node: str, scheduler_name: str) -> None:
         meta = pod.get("metadata") or {}

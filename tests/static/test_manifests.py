@@ -333,8 +333,11 @@ def test_py_scheduler_needs_less_than_kube_scheduler() -> None:
     # The informers behind PodTopologySpread's defaults and InterPodAffinity's namespaceSelector.
     workloads = {"": ["services", "replicationcontrollers", "namespaces"], "apps": ["replicasets", "statefulsets"]}
     assert {(g, r, v) for g, rs in workloads.items() for r in rs for v in ("list", "watch")} <= py
-    assert not {t for t in py if t[1] in ("persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets")
-                or t[2] == "delete"}
+    assert not {t for t in py if t[1] in ("persistentvolumeclaims", "persistentvolumes")}
+    # Preemption, as kube-scheduler: delete pods (nothing else) and read PodDisruptionBudgets.
+    assert {t for t in py if t[2] == "delete"} == {("", "pods", "delete")}
+    assert {t for t in py if t[1] == "poddisruptionbudgets"} == {("policy", "poddisruptionbudgets", "list"),
+                                                                ("policy", "poddisruptionbudgets", "watch")}
 
 
 def test_bindings_only_grant_the_schedulers_roles() -> None:

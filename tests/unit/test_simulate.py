@@ -46,6 +46,7 @@ def test_same_seed_same_decisions(capsys):
     assert simulate_json(capsys, *args) == simulate_json(capsys, *args)
 
 
+# Hard-coded v1.29.15 text; live-checked by e2e/test_upstream_parity.py (unschedulable states).
 def test_unschedulable_pods_get_the_failed_scheduling_text(tmp_path, capsys):
     state = tmp_path / "state.yaml"
     with open(LAB) as fh:
@@ -57,7 +58,7 @@ def test_unschedulable_pods_get_the_failed_scheduling_text(tmp_path, capsys):
     assert out[0]["message"] == (
         "0/4 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
         "3 Insufficient cpu. preemption: 0/4 nodes are available: 1 Preemption is not helpful for scheduling, "
-        "3 No preemption victims found for incoming pod..")
+        "3 No preemption victims found for incoming pod.")
 
 
 def test_table_output_and_skipped_pods(capsys):

@@ -1,0 +1,68 @@
+"""The live kube-scheduler v1.29.15 is the oracle: generated states, same answers (see e2e/parity.py).
+
+Per profile (default, the seed's MostAllocated, a custom-weight RequestedToCapacityRatio one) 54
+generated states — bound, unschedulable, preemption (with and without PodDisruptionBudgets) and
+``preemptionPolicy: Never`` cases — are decided by the lab's own kube-scheduler binary, and the
+Python core must agree on every one: the node (within upstream's tie set, with equal total scores),
+the FailedScheduling text, the PodScheduled condition, the nominated node (within the preemption
+tie set) and the exact victims. The three profiles share batches, so the whole run needs three.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from e2e.harness import LabCluster
+from e2e.parity import (
+    PRIORITY_CLASSES, Tally, UpstreamScheduler, compare, ensure_priority_classes, generate, make_namespace,
+    run_pending, setup_batch, snapshot_state, teardown_batch,
+)
+
+PROFILES = {"parity-default": 1000, "parity-most": 2000, "parity-custom": 3000}  # name -> base seed
+STATES_PER_PROFILE = 54  # a multiple of len(parity.KINDS): every kind of state six times
+PER_BATCH = 18  # states of each profile per batch
+
+
+@pytest.fixture(scope="module")
+def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
+    if cluster.provider != "local":
+        pytest.skip("needs the local lab's kube-scheduler v1.29.15 binary (local provider)")
+    ensure_priority_classes(cluster)
+    sched = UpstreamScheduler(cluster, tmp_path_factory.mktemp("upstream-parity"))
+    sched.start()
+    try:
+        yield sched
+    finally:
+        sched.stop()
+        cluster.kubectl("delete", "priorityclass", *[name for name, _, _ in PRIORITY_CLASSES], check=False)
+
+
+def test_python_core_decides_like_kube_scheduler(cluster: LabCluster, upstream: UpstreamScheduler) -> None:
+    from scheduler.core.config import load_config
+    from scheduler.core.framework import build_profiles
+
+    profiles = build_profiles(load_config(str(upstream.config)))
+    tallies = {name: Tally() for name in PROFILES}
+    for start in range(0, STATES_PER_PROFILE, PER_BATCH):
+        run = uuid.uuid4().hex[:6]
+        states = {name: [generate(run, f"{name.split('-')[1][0]}{i}", seed + i, name)
+                         for i in range(start, start + PER_BATCH)] for name, seed in PROFILES.items()}
+        everything = [s for batch in states.values() for s in batch]
+        namespace = make_namespace(cluster, "parity")
+        try:
+            setup_batch(cluster, namespace, run, everything)
+            core_state = snapshot_state(cluster)
+            observed = run_pending(cluster, namespace, upstream, everything)
+            for name, batch in states.items():
+                compare(profiles, core_state, upstream, batch, observed, tallies[name])
+        finally:
+            teardown_batch(cluster, namespace, run)
+    report = "\n".join(f"{name}: {t.line()}" for name, t in tallies.items())
+    print(report)
+    differences = [d for t in tallies.values() for d in t.differences]
+    assert not differences, report + "\n" + "\n".join(differences)
+    for name, tally in tallies.items():
+        assert tally.states == STATES_PER_PROFILE, report
+        # The generator must really have produced every kind of outcome, or agreement means little.
+        assert tally.unschedulable >= 3 and tally.preempted >= 3 and tally.bound >= 10, f"{name}: {tally.line()}"

@@ -1,0 +1,110 @@
+"""The I/O half of DefaultPreemption: evict the victims the pure core chose, nominate the node.
+
+Mirrors kube-scheduler v1.29.15:
+
+* ``preemption.Evaluator.prepareCandidate`` — for every victim, patch ``pods/status`` with the
+  ``DisruptionTarget`` condition (reason ``PreemptionByScheduler``; the PodDisruptionConditions gate
+  is on by default in 1.29), DELETE the pod, and record a ``Preempted`` event regarding the victim,
+  related to the preemptor: ``Preempted by pod <uid> on node <node>`` (action ``Preempting``);
+* ``schedule_one.go`` ``updatePod`` — the preemptor's ``status.nominatedNodeName`` is set in the
+  same status patch as its ``PodScheduled=False`` condition, and cleared when preemption found no
+  candidate (``NewPostFilterResultWithNominatedNode("")``).
+
+Victims are deleted synchronously in the scheduling cycle, as upstream does, so the preemptor is
+never retried before its victims are terminating.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from scheduler.runtime.klog import V, kv, log_s
+from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
+
+__all__ = ["Preemptor", "status_patch"]
+
+log = logging.getLogger("scheduler.runtime.preemption")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _ref(pod: Mapping[str, Any]) -> dict[str, Any]:
+    meta = pod.get("metadata") or {}
+    return {"apiVersion": "v1", "kind": "Pod", "name": meta.get("name"), "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+
+
+def status_patch(pod: Mapping[str, Any], message: str, reason: str, nominated: str | None,
+                 clear: bool) -> dict[str, Any] | None:
+    """``updatePod``: the PodScheduled=False condition plus nominatedNodeName when it changes.
+
+    Returns None when the pod already shows both (upstream then skips the API call).
+    """
+    status = pod.get("status") or {}
+    current = status.get("nominatedNodeName") or ""
+    wanted = nominated if nominated else ("" if clear else current)
+    cond_current = any(c.get("type") == "PodScheduled" and c.get("status") == "False"
+                       and c.get("reason") == reason and c.get("message") == message
+                       for c in status.get("conditions") or [])
+    if cond_current and wanted == current:
+        return None
+    patch: dict[str, Any] = {"status": {}}
+    if not cond_current:
+        patch["status"]["conditions"] = [{
+            "type": "PodScheduled", "status": "False", "reason": reason, "message": message,
+            "lastProbeTime": None, "lastTransitionTime": _now()}]
+    if wanted != current:
+        patch["status"]["nominatedNodeName"] = wanted or None
+    return patch
+
+
+class Preemptor:
+    """Evicts victims for one scheduler process (``prepareCandidate``)."""
+
+    def __init__(self, kube: KubeClient, events: Any, timeout: float = 10.0) -> None:
+        self.kube = kube
+        self.events = events
+        self.timeout = timeout
+
+    def evict(self, preemptor: Mapping[str, Any], node: str, victims: list[Mapping[str, Any]],
+              scheduler_name: str) -> bool:
+        """Evict ``victims`` for ``preemptor``; False if any eviction failed (the cycle then errs)."""
+        ok = True
+        uid = (preemptor.get("metadata") or {}).get("uid")
+        for victim in victims:
+            meta = victim.get("metadata") or {}
+            path = f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta.get('name')}"
+            condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                         "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+                         "lastTransitionTime": _now()}
+            try:
+                if not any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+                           and c.get("reason") == "PreemptionByScheduler"
+                           for c in (victim.get("status") or {}).get("conditions") or []):
+                    self.kube.request("PATCH", path + "/status", body={"status": {"conditions": [condition]}},
+                                      content_type=STRATEGIC_MERGE_PATCH, timeout=self.timeout)
+                self.kube.request("DELETE", path, timeout=self.timeout)
+            except ApiError as exc:
+                if exc.status != 404:  # already gone is what we wanted
+                    log.error(kv("Preempted pod", pod=f"{meta.get('namespace')}/{meta.get('name')}",
+                                 preemptor=_key(preemptor), err=str(exc)))
+                    ok = False
+                    continue
+            log_s(log, V(2), "Preemptor Pod preempted victim Pod", preemptor=_key(preemptor),
+                  victim=f"{meta.get('namespace')}/{meta.get('name')}", node=node)
+            body = self.events.event_for_pod(victim, scheduler_name=scheduler_name, type_="Normal",
+                                             reason="Preempted", action="Preempting",
+                                             note=f"Preempted by pod {uid} on node {node}")
+            body["related"] = _ref(preemptor)
+            self.events._submit(f"/apis/events.k8s.io/v1/namespaces/{meta.get('namespace')}/events", body)
+        return ok
+
+
+def _key(pod: Mapping[str, Any]) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"

@@ -1,0 +1,48 @@
+"""Event series like client-go's events.k8s.io recorder; the preemptor's status patch."""
+
+from scheduler.runtime.events import FINISH_TIME, EventSeries
+from scheduler.runtime.preemption import status_patch
+
+
+def _event(note: str = "0/3 nodes are available: 3 Insufficient cpu.", rv: str = "1") -> dict:
+    return {"metadata": {"name": "p.1", "namespace": "ns"}, "action": "Scheduling", "reason": "FailedScheduling",
+            "reportingController": "s", "note": note, "regarding": {"kind": "Pod", "name": "p", "uid": "u",
+                                                                   "resourceVersion": rv}}
+
+
+def test_first_is_created_second_patches_a_series_later_ones_only_count():
+    now = [0.0]
+    series = EventSeries(clock=lambda: now[0])
+    first = series.observe(_event())
+    assert first is not None and first.method == "POST" and first.path == "/apis/events.k8s.io/v1/namespaces/ns/events"
+    second = series.observe(_event(rv="2"))  # a status patch changed the pod's resourceVersion: same series
+    assert second is not None and second.method == "PATCH" and second.path.endswith("/events/p.1")
+    assert second.body["series"]["count"] == 2
+    assert series.observe(_event()) is None and series.observe(_event()) is None
+    other = series.observe(_event(note="0/3 nodes are available: 3 Insufficient memory."))
+    assert other is not None and other.method == "POST"
+    assert series.due() == []
+    now[0] = FINISH_TIME + 1
+    finals = series.due()
+    assert [w.body["series"]["count"] for w in finals] == [4]  # the final count is written once
+    assert len(series) == 0  # and both entries are forgotten
+
+
+def test_a_series_whose_event_expired_is_created_again():
+    series = EventSeries()
+    series.observe(_event())
+    patch = series.observe(_event())
+    again = series.recreate(patch)
+    assert again is not None and again.method == "POST" and again.body["series"]["count"] == 2
+
+
+def test_status_patch_sets_clears_or_skips_the_nomination():
+    pod = {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                      "message": "m"}]}}
+    assert status_patch(pod, "m", "Unschedulable", None, False) is None
+    assert status_patch(pod, "m", "Unschedulable", "n1", False) == {"status": {"nominatedNodeName": "n1"}}
+    nominated = {"status": {**pod["status"], "nominatedNodeName": "n1"}}
+    assert status_patch(nominated, "m", "Unschedulable", None, True) == {"status": {"nominatedNodeName": None}}
+    assert status_patch(nominated, "m", "Unschedulable", None, False) is None
+    fresh = status_patch({}, "m2", "Unschedulable", None, False)
+    assert fresh["status"]["conditions"][0]["message"] == "m2" and "nominatedNodeName" not in fresh["status"]
