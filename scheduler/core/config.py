@@ -546,7 +546,8 @@ def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | 
     if cc.burst < 0:
         fail("clientConnection.burst", f"Invalid value: {cc.burst}: must be non-negative")
     if cc.qps < 0:
-        fail("clientConnection.qps", f"Invalid value: {cc_raw.get('qps')}: must be non-negative")
+        fail("clientConnection.qps", f"Invalid value: {cc_raw.get('qps')}: must be non-negative (scheduler-lab is "
+                                     "deliberately stricter: kube-scheduler v1.29 does not check qps)")
     if not 0 <= pct <= 100:
         fail("percentageOfNodesToScore", f"Invalid value: {pct}: not in valid range [0-100]")
     if initial_backoff <= 0:

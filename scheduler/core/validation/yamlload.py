@@ -17,8 +17,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from itertools import accumulate
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,6 +263,37 @@ def _fast_load(text: str, limits: YAMLLimits) -> list[Any] | None:
     return docs
 
 
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate key")  # the PyYAML path reports it with its line and column
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)  # NaN / Infinity are not JSON
+
+
+def _json_load(text: str, limits: YAMLLimits) -> list[Any] | None:
+    """A JSON text (``kubectl get -o json``) read by the json module: JSON is YAML, and the API server
+    reads it as JSON.  Anything unusual (duplicate keys, NaN, deep nesting) takes the PyYAML path."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    # Running bracket depth, all in C (brackets inside strings can only over-count: then the PyYAML path decides).
+    steps = _FLOW_RE.findall(text)
+    if steps and max(accumulate(map(_BRACKET_STEP.__getitem__, steps))) > limits.max_depth:
+        return None
+    try:
+        doc = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return None
+    FAST_PATH_USED[0] += 1
+    return [doc]
+
+
 def load_yaml_documents(text: str | bytes, limits: YAMLLimits = DEFAULT_LIMITS, fast: bool = True) -> list[Any]:
     """All documents of ``text`` (``None`` for empty ones), or ``YAMLLoadError``."""
     if isinstance(text, bytes):
@@ -276,6 +309,10 @@ def load_yaml_documents(text: str | bytes, limits: YAMLLimits = DEFAULT_LIMITS, 
     if "\x00" in text:
         raise YAMLLoadError("contains a NUL character: not a text file")
     try:
+        if fast and os.environ.get("SCHEDULER_YAML_READER") != "libyaml":
+            docs = _json_load(text, limits)
+            if docs is not None:
+                return docs
         if fast and limits.max_depth >= 100 and _shallow(text):
             docs = _fast_load(text, limits)
             if docs is not None:

@@ -31,8 +31,8 @@ def baseline() -> str:
     return out.out
 
 
-def one_case(rng: random.Random, base_out: str) -> tuple[str, str, str]:
-    """(outcome class, target, description) of one generated case."""
+def one_case(rng: random.Random, base_out: str) -> tuple[str, str, str, str]:
+    """(outcome class, target, description, expectation) of one generated case."""
     roll = rng.random()
     if roll < 0.55:
         objects = base_state()
@@ -40,20 +40,21 @@ def one_case(rng: random.Random, base_out: str) -> tuple[str, str, str]:
         new, expect, desc = mutate(objects[i], rng, "state")
         objects[i] = new
         outcome = simulate_texts(dump_state(objects))
-        return classify(outcome, expect, base_out), "state", f"{desc} of object {i}: {outcome.err.strip()[:160]}"
+        return (classify(outcome, expect, base_out), "state", f"{desc} of object {i}: {outcome.err.strip()[:160]}",
+                expect)
     if roll < 0.8:
         new, expect, desc = mutate(BASE_CONFIG, rng, "config")
         text = yaml.safe_dump(new, sort_keys=False, allow_unicode=True)
         outcome = simulate_texts(dump_state(base_state()), config_text=text)
-        return classify(outcome, expect), "config", f"{desc}: {outcome.err.strip()[:160]}"
+        return classify(outcome, expect), "config", f"{desc}: {outcome.err.strip()[:160]}", expect
     if roll < 0.9:
         new, expect, desc = mutate(BASE_KUBECONFIG, rng, "kubeconfig")
         outcome = kubeconfig_text(yaml.safe_dump(new, sort_keys=False, allow_unicode=True))
-        return classify(outcome, expect), "kubeconfig", f"{desc}: {outcome.err.strip()[:160]}"
+        return classify(outcome, expect), "kubeconfig", f"{desc}: {outcome.err.strip()[:160]}", expect
     if roll < 0.95:
         text, desc = no_op_variants(base_state(), rng)
         outcome = simulate_texts(text)
-        return classify(outcome, "same", base_out), "state-noop", f"{desc}: {outcome.err.strip()[:160]}"
+        return classify(outcome, "same", base_out), "state-noop", f"{desc}: {outcome.err.strip()[:160]}", "same"
     text, desc = text_attacks(rng)
     target = rng.choice(("state", "config", "kubeconfig"))
     if target == "state":
@@ -62,7 +63,7 @@ def one_case(rng: random.Random, base_out: str) -> tuple[str, str, str]:
         outcome = simulate_texts(dump_state(base_state()), config_text=text)
     else:
         outcome = kubeconfig_text(text)
-    return classify(outcome, "invalid"), f"{target}-text", f"{desc}: {outcome.err.strip()[:160]}"
+    return classify(outcome, "invalid"), f"{target}-text", f"{desc}: {outcome.err.strip()[:160]}", "invalid"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     counts: collections.Counter[str] = collections.Counter()
     targets: collections.Counter[str] = collections.Counter()
     shown: collections.Counter[str] = collections.Counter()
+    expects: collections.Counter[str] = collections.Counter()
     start = time.perf_counter()
     for _ in range(args.cases):
-        result, target, desc = one_case(rng, base_out)
+        result, target, desc, expect = one_case(rng, base_out)
         counts[result] += 1
+        expects[expect] += 1
         targets[target] += 1
         if result in FAILURES and shown[result] < args.show:
             shown[result] += 1
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - start
     print(f"fuzz: {args.cases} cases in {elapsed:.1f} s (seed {args.seed}); by target: "
           + ", ".join(f"{k} {v}" for k, v in sorted(targets.items())))
+    print("fuzz: expected " + ", ".join(f"{k} {v}" for k, v in sorted(expects.items()))
+          + " (invalid: must be rejected; same: must give the unmutated result; either: any clean outcome)")
     print(f"fuzz: ok {counts['ok']}, rejected {counts['rejected']}; tracebacks {counts['traceback']}, "
           f"hangs {counts['hang']}, silent acceptances {counts['silent']}, malformed errors {counts['bad-error']}, "
           f"changed results {counts['changed']}")
