@@ -71,12 +71,42 @@ def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
 
 
 def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
-    """Build (or find cached) the local lab's pinned binaries, without starting anything."""
+    """Build (or find cached) the local lab's pinned binaries, without starting anything;
+    with --kind-node-image, the kind lab's images instead (starting Docker if it must)."""
+    if args.kind_node_image:
+        from lab.docker_netns import engine_for
+        from lab.kindimage import ensure_kind_images
+
+        engine = engine_for(args.workdir)
+        engine.ensure()
+        images = ensure_kind_images(spec, engine, args.workdir / "logs")
+        print(f"kind node image ready: {images.node_image} (Python base: {images.python_base})")
+        return 0
     from lab.build import ensure_binaries
 
     bins = ensure_binaries(spec, args.workdir / "logs")
     print(f"control-plane binaries ready in {bins.bin_dir}")
     return 0
+
+
+def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
+    """Run a command where the kind lab's API is reachable: inside the project's network
+    namespace when the project started dockerd, else as it is (a machine's own Docker)."""
+    from lab.docker_netns import engine_for
+
+    if args.argv[:1] == ["--"]:
+        args.argv = args.argv[1:]
+    if not args.argv:
+        raise ProviderError("lab exec: say which command, e.g. python -m lab exec -- kubectl get nodes")
+    engine = engine_for(args.workdir)
+    if args.start_docker:
+        engine.ensure()
+    argv = engine.wrap(list(args.argv))
+    sys.stdout.flush()
+    try:
+        os.execvpe(argv[0], argv, engine.env())
+    except FileNotFoundError:
+        raise ProviderError(f"lab exec: {argv[0]}: not found") from None
 
 
 def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
@@ -143,8 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS)
     up.add_argument("--kubeconfig", default=None, help="with --provider existing: the cluster to use")
     up.set_defaults(func=cmd_up)
-    sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)").set_defaults(
-        func=cmd_build)
+    bld = sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)")
+    bld.add_argument("--kind-node-image", action="store_true",
+                     help="build the kind lab's node and scheduler base images offline instead (cached)")
+    bld.set_defaults(func=cmd_build)
+    ex = sub.add_parser("exec", help="run a command in the kind lab's network (e.g. pytest, kubectl)")
+    ex.add_argument("--start-docker", action="store_true", help="start the project's dockerd first if needed")
+    ex.add_argument("argv", nargs=argparse.REMAINDER)
+    ex.set_defaults(func=cmd_exec)
     down = sub.add_parser("down", help="stop everything the lab started")
     down.add_argument("--wipe", action="store_true", help="also delete cluster state")
     down.set_defaults(func=cmd_down)
