@@ -31,6 +31,10 @@ from pathlib import Path
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 NETNS = "scheduler-lab"
+# A name for the host's own namespace, so tests running inside the lab's can read the host's
+# addresses (`ip netns attach`: a bind mount of a namespace reference, no network link).
+HOST_NETNS = f"{NETNS}-host"
+HOST_NETNS_REF = f"/run/netns/{HOST_NETNS}"
 CAP_SYS_RESOURCE = 24
 
 RUNC_WRAPPER = r"""#!/bin/sh
@@ -112,9 +116,16 @@ class DockerEngine:
             env["PATH"] = f"{self.bin_dir}:{env.get('PATH', '')}"
         return env
 
+    def inside(self) -> bool:
+        """True when this process already runs in the engine's network namespace."""
+        try:
+            return os.stat("/proc/self/ns/net").st_ino == os.stat(self.netns_path()).st_ino
+        except OSError:
+            return False
+
     def wrap(self, argv: list[str]) -> list[str]:
         """argv to run inside the engine's network (kind's API ports live there), when managed."""
-        if not self.managed:
+        if not self.managed or self.inside():
             return argv
         return ["nsenter", f"--net={self.netns_path()}", *argv]
 
@@ -166,6 +177,8 @@ class DockerEngine:
         if not self.netns_path().exists():
             subprocess.run(["ip", "netns", "add", self.netns], check=True)
         subprocess.run(["nsenter", f"--net={self.netns_path()}", "ip", "link", "set", "lo", "up"], check=True)
+        if not Path(HOST_NETNS_REF).exists() and not self.inside():
+            subprocess.run(["ip", "netns", "attach", HOST_NETNS, str(os.getpid())], check=True)
         self.data_root.mkdir(parents=True, exist_ok=True)
         log = open(self.state / "dockerd.log", "a")
         say(f"starting dockerd in network namespace {self.netns} (log: {self.state / 'dockerd.log'})")
@@ -229,8 +242,9 @@ class DockerEngine:
                             raise EngineError(f"dockerd (pid {pid}) still running")
             except EngineError:
                 os.kill(pid, signal.SIGKILL)
-        if self.netns_path().exists():
-            subprocess.run(["ip", "netns", "delete", self.netns], check=True)
+        for ns in (self.netns, HOST_NETNS):
+            if (Path("/run/netns") / ns).exists():
+                subprocess.run(["ip", "netns", "delete", ns], check=True)
         self.record.unlink(missing_ok=True)
 
 

@@ -165,7 +165,9 @@ class ImageMaker:
 
         tar = self.rootfs.derive("python3", ("python3", "python-is-python3", "ca-certificates"), customize,
                                  key=json.dumps(sorted(p.name for p in wheelhouse.iterdir())))
-        self._import(tar, PY_BASE_IMAGE, (PATH_ENV, "ENV LANG=C.UTF-8"))
+        # pip in an image built FROM this base finds every dependency in /wheelhouse, offline.
+        self._import(tar, PY_BASE_IMAGE, (PATH_ENV, "ENV LANG=C.UTF-8", "ENV PIP_FIND_LINKS=/wheelhouse",
+                                          "ENV PIP_NO_INDEX=1"))
         return PY_BASE_IMAGE
 
 
