@@ -39,7 +39,7 @@ def archive_path(restrict_oom_score_adj: bool) -> Path:
 def storage_manifest() -> str:
     """kind v0.27.0's default storage manifest, taken from its Go source (const_storage.go)."""
     src = (kind_source() / "pkg/build/nodeimage/const_storage.go").read_text()
-    m = re.search(r"const defaultStorageManifest = `(.*?)`\n", src, re.S)
+    m = re.search(r"const defaultStorageManifest = `(.*?\n)`", src, re.S)  # ends at a line-start backtick
     if m is None:
         raise BuildError("could not find defaultStorageManifest in kind's const_storage.go")
     text = m.group(1)
