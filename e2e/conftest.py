@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _kubectl_for(provider: str, workdir: Path) -> str:
     local = workdir / "bin" / "kubectl"
-    if provider == "local" and local.exists():
+    if provider in ("local", "kind") and local.exists():  # the lab's own kubectl v1.29.15
         return str(local)
     found = shutil.which("kubectl")
     if not found:
@@ -47,7 +47,18 @@ def _kubectl_for(provider: str, workdir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster(request: pytest.FixtureRequest):
+def host_network_watch():
+    """Private addresses on the host's own interfaces, sampled from before the lab starts to the end."""
+    from e2e.hostnet import HostNetworkWatch
+
+    watch = HostNetworkWatch()
+    watch.start()
+    yield watch
+    watch.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest, host_network_watch):
     """Yield a connected LabCluster; start (and later stop) the lab if this session has to."""
     name = request.config.getoption("provider")
     workdir = Path(request.config.getoption("lab_dir")).resolve()
