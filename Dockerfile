@@ -8,6 +8,12 @@
 #   docker pull python:3.11.11-slim-bookworm
 #   docker inspect --format '{{index .RepoDigests 0}}' python:3.11.11-slim-bookworm
 # and build with --build-arg PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm@sha256:<digest>.
+#
+# With no image registry (the kind lab built offline, `python -m lab build --kind-node-image`):
+#   docker build --build-arg PYTHON_IMAGE=scheduler-lab/python:3.11-bookworm -t scheduler-lab/py-scheduler:0.1.0 .
+# That base is a debootstrapped Debian bookworm with Debian's python3 (3.11), pip/setuptools/wheel
+# and a /wheelhouse of this project's dependencies downloaded from PyPI on the host; it sets
+# PIP_FIND_LINKS=/wheelhouse and PIP_NO_INDEX=1, so the steps below run unchanged and offline.
 # The name is fully qualified so that builders without short-name resolution (buildah, used on
 # the Vagrant VMs) accept it; only plain Dockerfile instructions are used, for the same reason.
 ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm
@@ -31,7 +37,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 # few MB of wheels out of the COPY layer, but buildah on the Vagrant VMs may not support it.)
 COPY --from=builder /wheels /wheels
 RUN pip install --no-index --find-links=/wheels scheduler-lab==0.1.0 \
-    && rm -rf /wheels \
+    && rm -rf /wheels /wheelhouse \
     && pip uninstall --yes pip setuptools wheel
 # Bytecode was compiled at install time; at run time the root filesystem is read-only, so
 # Python must not try to write .pyc files, and logs go straight to stdout.

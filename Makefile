@@ -7,14 +7,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROVIDER ?= local
 PYTEST_ARGS ?=
+# kind: when the project started dockerd (no Docker on the machine), the cluster's API lives in
+# the project's network namespace, so the e2e suite runs inside it (lab exec; no-op otherwise).
+KIND_EXEC := $(if $(filter kind,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help venv test unit e2e lint lab-up lab-down lab-status lab-deploy bench verify steps clean
+.PHONY: help venv test unit e2e lint ci-kind lab-up lab-down lab-status lab-deploy bench verify steps clean
 
 help:
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
 	@echo "make test        lint + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
+	@echo "make ci-kind     the kind lab from scratch: up, e2e, down (builds its images offline if needed)"
 	@echo "make bench       decision and throughput benchmarks"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
@@ -35,11 +39,22 @@ unit: venv
 e2e: venv
 	@# The first local run builds Kubernetes (minutes): do it before pytest's per-test timeouts.
 	@if [ "$(PROVIDER)" = local ]; then $(PY) -m lab build; fi
-	$(PY) -m pytest e2e --provider=$(PROVIDER) $(PYTEST_ARGS)
+	@# kind: Docker, kind, kubectl and (without a registry) the node image, on the host's network.
+	@if [ "$(PROVIDER)" = kind ]; then $(PY) -m lab build --kind; fi
+	$(KIND_EXEC) $(PY) -m pytest e2e --provider=$(PROVIDER) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check scheduler lab tests e2e bench
 	$(VENV)/bin/lint-imports
+
+# The whole kind path from a clean clone: images (built offline when no registry answers),
+# 1 control plane + 3 workers, both schedulers, the e2e suite, and the cluster and dockerd down.
+ci-kind: venv
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lab-up PROVIDER=kind && \
+	$(MAKE) --no-print-directory e2e PROVIDER=kind; rc=$$?; \
+	$(MAKE) --no-print-directory lab-down; \
+	echo "ci-kind: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 lab-up: venv
 	$(PY) -m lab up --provider=$(PROVIDER)

@@ -47,7 +47,18 @@ def _kubectl_for(provider: str, workdir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster(request: pytest.FixtureRequest):
+def host_network_watch():
+    """Private addresses on the host's own interfaces, sampled from before the lab starts to the end."""
+    from e2e.hostnet import HostNetworkWatch
+
+    watch = HostNetworkWatch()
+    watch.start()
+    yield watch
+    watch.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest, host_network_watch):
     """Yield a connected LabCluster; start (and later stop) the lab if this session has to."""
     name = request.config.getoption("provider")
     workdir = Path(request.config.getoption("lab_dir")).resolve()

@@ -28,9 +28,10 @@ def make_provider(name: str, spec: LabSpec, workdir: Path, kubeconfig: str | Non
 
         return LocalProvider(spec, workdir)
     if name == "kind":
+        from lab.docker_netns import engine_for
         from lab.providers.kind import KindProvider
 
-        return KindProvider(spec, workdir)
+        return KindProvider(spec, workdir, engine=engine_for(workdir))
     if name == "vagrant":
         from lab.providers.vagrant import VagrantProvider
 
@@ -71,12 +72,50 @@ def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
 
 
 def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
-    """Build (or find cached) the local lab's pinned binaries, without starting anything."""
+    """Build (or find cached) the local lab's pinned binaries, without starting anything;
+    with --kind-node-image, the kind lab's images instead (starting Docker if it must)."""
+    if args.kind:
+        from lab.docker_netns import engine_for
+        from lab.providers.kind import KindProvider
+
+        provider = KindProvider(spec, args.workdir, engine=engine_for(args.workdir))
+        provider.prepare()
+        print(f"kind lab ready to start: node image {provider.node_image}")
+        return 0
+    if args.kind_node_image:
+        from lab.docker_netns import engine_for
+        from lab.kindimage import ensure_kind_images
+
+        engine = engine_for(args.workdir)
+        engine.ensure()
+        images = ensure_kind_images(spec, engine, args.workdir / "logs")
+        print(f"kind node image ready: {images.node_image} (Python base: {images.python_base})")
+        return 0
     from lab.build import ensure_binaries
 
     bins = ensure_binaries(spec, args.workdir / "logs")
     print(f"control-plane binaries ready in {bins.bin_dir}")
     return 0
+
+
+def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
+    """Run a command where the kind lab's API is reachable: inside the project's network
+    namespace when the project started dockerd, else as it is (a machine's own Docker)."""
+    from lab.docker_netns import engine_for
+
+    if args.argv[:1] == ["--"]:
+        args.argv = args.argv[1:]
+    if not args.argv:
+        raise ProviderError("lab exec: say which command, e.g. python -m lab exec -- kubectl get nodes")
+    engine = engine_for(args.workdir)
+    if args.start_docker:
+        engine.ensure()
+    argv = engine.wrap(list(args.argv))
+    sys.stdout.flush()
+    try:
+        os.execvpe(argv[0], argv, engine.env())
+    except FileNotFoundError:
+        raise ProviderError(f"lab exec: {argv[0]}: not found") from None
 
 
 def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
@@ -143,8 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS)
     up.add_argument("--kubeconfig", default=None, help="with --provider existing: the cluster to use")
     up.set_defaults(func=cmd_up)
-    sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)").set_defaults(
-        func=cmd_build)
+    bld = sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)")
+    bld.add_argument("--kind-node-image", action="store_true",
+                     help="build the kind lab's node and scheduler base images offline instead (cached)")
+    bld.add_argument("--kind", action="store_true",
+                     help="get the kind lab ready without starting it: Docker, kind, kubectl, and the pinned node "
+                          "image pulled or (no registry) the offline one built")
+    bld.set_defaults(func=cmd_build)
+    ex = sub.add_parser("exec", help="run a command in the kind lab's network (e.g. pytest, kubectl)")
+    ex.add_argument("--start-docker", action="store_true", help="start the project's dockerd first if needed")
+    ex.add_argument("argv", nargs=argparse.REMAINDER)
+    ex.set_defaults(func=cmd_exec)
     down = sub.add_parser("down", help="stop everything the lab started")
     down.add_argument("--wipe", action="store_true", help="also delete cluster state")
     down.set_defaults(func=cmd_down)
@@ -164,9 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that talk to the cluster's API: on a kind lab whose dockerd the project started, the
+# API is only reachable inside its network namespace, so they re-run themselves there.
+_API_COMMANDS = ("status", "deploy", "kill-leader", "verify", "steps")
+
+
+def _reexec_in_kind_netns(args: argparse.Namespace, argv: list[str] | None) -> None:
+    if args.command not in _API_COMMANDS or recorded_provider(args.workdir) != "kind":
+        return
+    from lab.docker_netns import engine_for
+
+    engine = engine_for(args.workdir)
+    if not engine.managed or engine.inside() or not engine.netns_path().exists():
+        return
+    cmd = engine.wrap([sys.executable, "-m", "lab", *(sys.argv[1:] if argv is None else argv)])
+    sys.stdout.flush()
+    os.execvpe(cmd[0], cmd, engine.env())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.workdir = (args.workdir or default_workdir()).resolve()
+    _reexec_in_kind_netns(args, argv)
     try:
         spec = load_spec(args.spec)
         return args.func(args, spec)
