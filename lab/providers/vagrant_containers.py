@@ -109,8 +109,9 @@ class VagrantfilePlan:
         proc = subprocess.run([ruby, "lab/vagrant/vagrantfile_plan.rb", "Vagrantfile"], cwd=repo_root,
                               capture_output=True, text=True, env=env, timeout=60)
         if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise ProviderError(f"vagrant-containers: the Vagrantfile did not evaluate: {last}")
+            # Ruby prints the error first, then the backtrace.
+            first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
+            raise ProviderError(f"vagrant-containers: the Vagrantfile did not evaluate: {first}")
         return cls.from_json(json.loads(proc.stdout))
 
 
@@ -279,13 +280,10 @@ class VagrantContainersProvider(Provider):
         self.log.parent.mkdir(parents=True, exist_ok=True)
         plan = self.plan()
         engine = self.engine()
-        engine.ensure(self.say)
-        docker = Docker(engine.env(), self.log)
-        from lab.vagrant_offline import OfflineArtifacts
-
-        artifacts = OfflineArtifacts(self.spec, self.repo_root, engine, self.log, self.say)
+        artifacts = self._artifacts()
         artifacts.ensure_box(BOX_IMAGE, BOX_PACKAGES)
         artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
+        docker = Docker(engine.env(), self.log)
         machines = Machines(docker, self.repo_root, plan, self.say)
         machines.ensure_network()
         # `vagrant up`: one machine after the other, each booted then provisioned.
@@ -312,6 +310,20 @@ class VagrantContainersProvider(Provider):
             runner(step)
         self.say(f"vagrant-containers: up in {time.monotonic() - t_start:.0f}s")
         return self.kubeconfig
+
+    def _artifacts(self):
+        from lab.vagrant_offline import OfflineArtifacts
+
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        engine = self.engine()
+        engine.ensure(self.say)
+        return OfflineArtifacts(self.spec, self.repo_root, engine, self.log, self.say)
+
+    def prepare(self) -> Path:
+        """The box and .lab/vagrant/offline, without starting machines (`lab build --vagrant-offline`)."""
+        artifacts = self._artifacts()
+        artifacts.ensure_box(BOX_IMAGE, BOX_PACKAGES)
+        return artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
 
     def _kubectl(self) -> tuple[str, ...]:
         kubectl = shutil.which("kubectl") or str(self.workdir / "bin" / "kubectl")
