@@ -29,8 +29,18 @@ from lab.offline_apt import AptRepo, kubernetes_packages
 from lab.providers.kind import PY_SCHEDULER_IMAGE
 from lab.spec import LabSpec
 
+# Bumped when customize() changes, so the cached box rootfs is rebuilt.
+BOX_REVISION = 3
 # Built-in kernel modules the scripts `modprobe`: a VM has /lib/modules, a container none.
 BUILTIN_MODULES = ("kernel/fs/overlayfs/overlay.ko", "kernel/net/bridge/br_netfilter.ko")
+# PID 1 of a machine, before kind's entrypoint: in a VM /etc/hosts, /etc/hostname and
+# /etc/resolv.conf are plain files (common.sh edits /etc/hosts with sed -i); Docker bind-mounts them.
+BOX_INIT = """#!/bin/sh
+for f in /etc/hosts /etc/hostname /etc/resolv.conf; do
+  cp "$f" "$f.box" && if umount "$f" 2>/dev/null; then mv "$f.box" "$f"; else rm -f "$f.box"; fi
+done
+exec /usr/local/bin/entrypoint "$@"
+"""
 # containerd in the machines may not lower oom_score_adj where CAP_SYS_RESOURCE is missing;
 # common.sh rewrites config.toml, so the box applies this on every containerd start.
 OOM_DROP_IN = """[Service]
@@ -73,6 +83,11 @@ class OfflineArtifacts:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(entrypoint, target)
             target.chmod(0o755)
+            # ... which checks the filesystem of /kind (a kind node's build info directory).
+            (root / "kind").mkdir(exist_ok=True)
+            init = root / "usr/local/bin/box-init"
+            init.write_text(BOX_INIT)
+            init.chmod(0o755)
             self.rootfs._run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash",
                               "--groups", "sudo", "vagrant"], "adding the vagrant user")
             (root / "etc/sudoers.d/vagrant").write_text("vagrant ALL=(ALL) NOPASSWD:ALL\n")
@@ -105,10 +120,10 @@ class OfflineArtifacts:
                 drop_in.write_text(OOM_DROP_IN)
 
         tar = self.rootfs.derive("vagrant-box", packages, customize,
-                                 key=f"{kernel}-oom={oom}-{entrypoint.stat().st_size}")
+                                 key=f"{kernel}-oom={oom}-{entrypoint.stat().st_size}-{BOX_REVISION}")
         plain = f"{image}-imported"
         self.docker.run("import", "--change", "ENV container=docker", "--change", PATH_ENV,
-                        "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]', str(tar), plain,
+                        "--change", 'ENTRYPOINT ["/usr/local/bin/box-init", "/sbin/init"]', str(tar), plain,
                         what="docker import (box)")
         # docker import cannot set STOPSIGNAL (systemd stops cleanly on SIGRTMIN+3).
         self.docker.run("build", "-t", image, "-", what="docker build (box)",

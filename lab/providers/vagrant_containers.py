@@ -178,7 +178,7 @@ class Machines:
             "--network", NETWORK, "--ip", machine.ip,
             # systemd as PID 1 with its own cgroups, mounts and devices, as in a VM (kind's flags).
             "--privileged", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-            "--tmpfs", "/tmp", "--tmpfs", "/run", "--volume", "/var",
+            "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/run", "--volume", "/var",
             "--volume", f"{self.repo_root}:{self.plan.synced_folder}",
             "--label", "scheduler-lab.dev/vagrant-machine=" + machine.name,
             BOX_IMAGE, what=f"creating machine {machine.name}")
@@ -189,6 +189,11 @@ class Machines:
             for attempt in Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.5),
                                     retry=retry_if_exception_type(_NotYet), reraise=True):
                 with attempt:
+                    if not self.running(name):
+                        logs = subprocess.run(["docker", "logs", "--tail", "1", name], env=self.docker.env,
+                                              capture_output=True, text=True)
+                        last = (logs.stdout + logs.stderr).strip().splitlines()[-1:] or ["no output"]
+                        raise ProviderError(f"vagrant-containers: {name} stopped while booting: {last[0]}")
                     out = subprocess.run(["docker", "exec", name, "systemctl", "is-system-running"],
                                          env=self.docker.env, capture_output=True, text=True)
                     state = out.stdout.strip()
@@ -203,7 +208,9 @@ class Machines:
     def provision(self, machine: Machine, step: ShellProvisioner) -> None:
         """Vagrant's shell provisioner: upload the script, run it as root with its env."""
         script = self.repo_root / step.path
-        self.docker.run("cp", str(script), f"{machine.name}:{GUEST_SCRIPT}", what=f"uploading {step.path}")
+        # Through exec, not `docker cp`: /tmp is a tmpfs, which `docker cp` cannot write into.
+        self.docker.run("exec", "-i", machine.name, "sh", "-c", f"cat > {GUEST_SCRIPT}", what=f"uploading {step.path}",
+                        input_bytes=script.read_bytes())
         argv = ["docker", "exec"]
         for key, value in step.env.items():
             argv += ["-e", f"{key}={value}"]
@@ -297,6 +304,7 @@ class VagrantContainersProvider(Provider):
                 if fresh or step.run == "always":
                     machines.provision(machine, step)
         self._collect_kubeconfig()
+        self._link_kubectl(artifacts.bins())
         artifacts.ensure_py_scheduler(self.repo_root / PY_SCHEDULER_ARCHIVE)
         for machine in plan.machines:
             docker.run("exec", machine.name, "ctr", "-n", "k8s.io", "images", "import",
@@ -325,9 +333,16 @@ class VagrantContainersProvider(Provider):
         artifacts.ensure_box(BOX_IMAGE, BOX_PACKAGES)
         return artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
 
+    def _link_kubectl(self, bins: Path) -> None:
+        """The lab's own kubectl v1.29.15 in .lab/bin (the multi-call binary, by name), which
+        `lab deploy`, `lab kill-leader` and the e2e suite use."""
+        link = self.workdir / "bin" / "kubectl"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(bins / "k8s")
+
     def _kubectl(self) -> tuple[str, ...]:
-        kubectl = shutil.which("kubectl") or str(self.workdir / "bin" / "kubectl")
-        return tuple(self.wrap([kubectl, "--kubeconfig", str(self.kubeconfig)]))
+        return tuple(self.wrap([str(self.workdir / "bin" / "kubectl"), "--kubeconfig", str(self.kubeconfig)]))
 
     def _collect_kubeconfig(self) -> None:
         if not self.shared_kubeconfig.exists():

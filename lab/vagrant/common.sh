@@ -73,7 +73,11 @@ if [[ "${LAB_OFFLINE}" == 1 ]]; then
   echo "deb [trusted=yes] file:${OFFLINE_DIR}/apt ./" > /etc/apt/sources.list.d/kubernetes.list
   # The control-plane, kube-proxy, CoreDNS, pause and CNI images kubeadm would pull.
   for archive in "${OFFLINE_DIR}"/images/*.tar; do
-    ctr -n k8s.io images import --label=io.cri-containerd.pinned=pinned "${archive}" >/dev/null
+    ctr -n k8s.io images import "${archive}" >/dev/null
+  done
+  # Pinned, so the kubelet's image garbage collection never removes what cannot be pulled again.
+  ctr -n k8s.io images list -q | while read -r ref; do
+    ctr -n k8s.io images label "${ref}" io.cri-containerd.pinned=pinned >/dev/null
   done
 else
   mkdir -p /etc/apt/keyrings
