@@ -16,7 +16,7 @@ from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
 
-PROVIDERS = ("local", "kind", "vagrant", "existing")
+PROVIDERS = ("local", "kind", "vagrant", "vagrant-containers", "existing")
 
 
 def default_workdir() -> Path:
@@ -37,6 +37,10 @@ def make_provider(name: str, spec: LabSpec, workdir: Path, kubeconfig: str | Non
         from lab.providers.vagrant import VagrantProvider
 
         return VagrantProvider(spec, workdir)
+    if name == "vagrant-containers":
+        from lab.providers.vagrant_containers import VagrantContainersProvider
+
+        return VagrantContainersProvider(spec, workdir)
     if name == "existing":
         from lab.providers.existing import ExistingProvider
 
@@ -83,6 +87,12 @@ def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
         provider.prepare()
         print(f"kind lab ready to start: node image {provider.node_image}")
         return 0
+    if args.vagrant_offline:
+        from lab.providers.vagrant_containers import VagrantContainersProvider
+
+        offline = VagrantContainersProvider(spec, args.workdir).prepare()
+        print(f"Vagrant offline repository ready in {offline} (LAB_OFFLINE=1 vagrant up uses it)")
+        return 0
     if args.kind_node_image:
         from lab.docker_netns import engine_for
         from lab.kindimage import ensure_kind_images
@@ -109,6 +119,11 @@ def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
     if not args.argv:
         raise ProviderError("lab exec: say which command, e.g. python -m lab exec -- kubectl get nodes")
     engine = engine_for(args.workdir)
+    if recorded_provider(args.workdir) == "vagrant-containers":
+        # That lab's machines live in a namespace (and dockerd) of their own.
+        from lab.providers.vagrant_containers import VagrantContainersProvider
+
+        engine = VagrantContainersProvider(spec, args.workdir).engine()
     if args.start_docker:
         engine.ensure()
     argv = engine.wrap(list(args.argv))
@@ -198,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     bld = sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)")
     bld.add_argument("--kind-node-image", action="store_true",
                      help="build the kind lab's node and scheduler base images offline instead (cached)")
+    bld.add_argument("--vagrant-offline", action="store_true",
+                     help="build .lab/vagrant/offline (apt repository, images) and the vagrant-containers box")
     bld.add_argument("--kind", action="store_true",
                      help="get the kind lab ready without starting it: Docker, kind, kubectl, and the pinned node "
                           "image pulled or (no registry) the offline one built")

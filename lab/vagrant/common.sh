@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every node: kernel settings, containerd, and kubeadm/kubelet/kubectl pinned to one v1.29 patch.
-# Run by Vagrant as root with NODE_IP, HOSTS, K8S_MINOR (1.29) and K8S_PACKAGE (1.29.15-1.1).
+# Run by Vagrant as root with NODE_IP, HOSTS, K8S_MINOR (1.29), K8S_PACKAGE (1.29.15-1.1) and
+# LAB_OFFLINE (0: pkgs.k8s.io, as on a laptop; 1: the local repository in OFFLINE_DIR, built by
+# the lab on the host — see lab/vagrant/README.md).
 # Safe to run again (vagrant provision): every step checks or overwrites its own state.
 set -euo pipefail
 
@@ -8,6 +10,16 @@ set -euo pipefail
 : "${HOSTS:?HOSTS is required (comma-separated \"ip name\" pairs)}"
 : "${K8S_MINOR:?K8S_MINOR is required (e.g. 1.29)}"
 : "${K8S_PACKAGE:?K8S_PACKAGE is required (e.g. 1.29.15-1.1)}"
+LAB_OFFLINE="${LAB_OFFLINE:-0}"
+OFFLINE_DIR=/vagrant/.lab/vagrant/offline
+if [[ "${LAB_OFFLINE}" != 0 && "${LAB_OFFLINE}" != 1 ]]; then
+  echo "common: LAB_OFFLINE=${LAB_OFFLINE} must be 0 (pkgs.k8s.io) or 1 (${OFFLINE_DIR})" >&2
+  exit 1
+fi
+if [[ "${LAB_OFFLINE}" == 1 && ! -f "${OFFLINE_DIR}/apt/Packages" ]]; then
+  echo "common: LAB_OFFLINE=1 but ${OFFLINE_DIR}/apt/Packages does not exist — run: python -m lab build --vagrant-offline" >&2
+  exit 1
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 echo "common: $(hostname) at ${NODE_IP}, Kubernetes packages ${K8S_PACKAGE}"
@@ -55,11 +67,25 @@ CRICTL
 
 # kubeadm, kubelet and kubectl from the community repository for this minor only, pinned to
 # one patch and held so that an apt upgrade never moves the cluster.
-mkdir -p /etc/apt/keyrings
-curl -fsSL "https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/Release.key" \
-  | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
-echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/ /" \
-  > /etc/apt/sources.list.d/kubernetes.list
+if [[ "${LAB_OFFLINE}" == 1 ]]; then
+  # The same package names and versions, built by the lab from its own v1.29.15 binaries; a
+  # local file repository, trusted because it never leaves this machine's shared folder.
+  echo "deb [trusted=yes] file:${OFFLINE_DIR}/apt ./" > /etc/apt/sources.list.d/kubernetes.list
+  # The control-plane, kube-proxy, CoreDNS, pause and CNI images kubeadm would pull.
+  for archive in "${OFFLINE_DIR}"/images/*.tar; do
+    ctr -n k8s.io images import "${archive}" >/dev/null
+  done
+  # Pinned, so the kubelet's image garbage collection never removes what cannot be pulled again.
+  ctr -n k8s.io images list -q | while read -r ref; do
+    ctr -n k8s.io images label "${ref}" io.cri-containerd.pinned=pinned >/dev/null
+  done
+else
+  mkdir -p /etc/apt/keyrings
+  curl -fsSL "https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/Release.key" \
+    | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/ /" \
+    > /etc/apt/sources.list.d/kubernetes.list
+fi
 apt-get update -qq
 apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
 apt-get install -y -qq --allow-downgrades \

@@ -27,6 +27,16 @@ module LabVagrant
     raise ArgumentError, "#{what}: #{value.inspect} is not a positive whole number"
   end
 
+  # LAB_OFFLINE: "0" (default) installs from pkgs.k8s.io and Calico's manifest, as on a laptop;
+  # "1" installs from the local apt repository and image archives the project builds under
+  # .lab/vagrant/offline/ and uses lab-cni instead of Calico (lab/vagrant/README.md).
+  def self.offline(env)
+    value = env.fetch("LAB_OFFLINE", "0").to_s
+    raise ArgumentError, "LAB_OFFLINE: #{value.inspect} must be 0 (pkgs.k8s.io, Calico) or 1 (the local repository)" unless %w[0 1].include?(value)
+
+    value
+  end
+
   def self.load(root, env = ENV)
     spec = YAML.safe_load(File.read(File.join(root, "lab", "lab.yaml")))
     local = YAML.safe_load(File.read(File.join(root, "lab", "vagrant", "settings.yaml")))
@@ -57,6 +67,9 @@ module LabVagrant
       "cluster_name" => spec.fetch("clusterName"),
       "box" => local.fetch("box"),
       "box_version" => local.fetch("box_version").to_s,
+      "libvirt_box" => local.fetch("libvirt_box"),
+      "libvirt_box_version" => local.fetch("libvirt_box_version").to_s,
+      "offline" => offline(env),
       "kubernetes_version" => version,
       "kubernetes_minor" => minor,
       "kubernetes_package" => "#{version}-#{local.fetch('kubernetes_package_revision')}",

@@ -36,13 +36,13 @@ def settings(env: dict[str, str] | None = None) -> dict:
 def vagrantfile() -> dict:
     if RUBY is None:
         pytest.skip("ruby not installed")
-    out = ruby(str(Path(__file__).with_name("vagrant_stub.rb")), "Vagrantfile")
+    out = ruby("lab/vagrant/vagrantfile_plan.rb", "Vagrantfile")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
 @needs_ruby
-@pytest.mark.parametrize("path", ["Vagrantfile", "lab/vagrant/settings.rb", "tests/static/vagrant_stub.rb"])
+@pytest.mark.parametrize("path", ["Vagrantfile", "lab/vagrant/settings.rb", "lab/vagrant/vagrantfile_plan.rb"])
 def test_ruby_syntax(path: str) -> None:
     out = ruby("-c", path)
     assert out.returncode == 0 and out.stdout.strip() == "Syntax OK", out.stderr

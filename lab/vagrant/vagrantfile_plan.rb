@@ -2,17 +2,20 @@
 
 # Evaluates the repository's Vagrantfile without Vagrant: a stand-in for the small part of
 # Vagrant's config API the Vagrantfile uses records every call and prints them as JSON.
-#   ruby tests/static/vagrant_stub.rb path/to/Vagrantfile
+#   ruby lab/vagrant/vagrantfile_plan.rb path/to/Vagrantfile
+# Used by tests/static/test_vagrant.py (what the Vagrantfile declares) and by the
+# vagrant-containers provider (lab/providers/vagrant_containers.py), which runs the same
+# provisioners with the same environment in containers, so the two cannot drift apart.
 require "json"
 
 module Vagrant
   RESULT = {}
 
-  # config.vm.provider "virtualbox" do |vb| ... end
+  # config.vm.provider "virtualbox" do |vb| ... end (and "libvirt"): every setting is recorded
+  # under its own name, whatever the provider, so a new setting needs no change here.
   class Provider
-    attr_accessor :name, :cpus, :memory
-
     def initialize
+      @settings = {}
       @customize = []
     end
 
@@ -20,8 +23,19 @@ module Vagrant
       @customize << args.map(&:to_s)
     end
 
+    def respond_to_missing?(_name, _include_private = false)
+      true
+    end
+
+    def method_missing(name, *args)
+      key = name.to_s
+      return super unless key.end_with?("=") && args.size == 1
+
+      @settings[key.delete_suffix("=")] = args[0].is_a?(Symbol) ? args[0].to_s : args[0]
+    end
+
     def to_h
-      { "name" => name, "cpus" => cpus, "memory" => memory, "customize" => @customize }
+      @settings.merge("customize" => @customize)
     end
   end
 
@@ -49,10 +63,13 @@ module Vagrant
       @provisioners << { "name" => name.to_s }.merge(options.transform_keys(&:to_s))
     end
 
+    # |provider, override|: override.vm.* applies to this provider only (its box, its sync).
     def provider(name)
       provider = Provider.new
-      yield provider
-      @providers[name.to_s] = provider.to_h
+      override = Config.new
+      yield provider, override
+      overrides = override.vm.to_h.reject { |_, v| v.nil? || v == [] || v == {} }
+      @providers[name.to_s] = provider.to_h.merge("override" => overrides)
     end
 
     def define(name, **options)

@@ -1,0 +1,386 @@
+"""vagrant-containers: the Vagrant lab's provisioning, run for real without VirtualBox.
+
+What Vagrant + VirtualBox would provide, this provider provides with Docker; everything inside the
+machines is the project's own Vagrantfile and scripts, unchanged:
+
+* the machines: one privileged systemd container per Vagrantfile machine (master-node,
+  worker-node01..03), named and addressed as the Vagrantfile defines them (192.168.56.10-.13) on
+  a Docker network that stands in for the host-only network. Docker is the project's own dockerd
+  in a network namespace of its own (lab/docker_netns.py), so 192.168.56.0/24 exists only in that
+  namespace: nothing connects it to the host's network;
+* the box: Debian bookworm from debootstrap with systemd, containerd and what a Vagrant box
+  carries (a ``vagrant`` user, sudo, curl, gpg); the Debian mirror is not reachable inside the
+  namespace, so the packages common.sh installs from the distribution are already in the box;
+* the synced folder: the repository bind-mounted at /vagrant (two-way, as VirtualBox's);
+* ``vagrant up``: the Vagrantfile is evaluated (lab/vagrant/vagrantfile_plan.rb) and every
+  machine's shell provisioners run in order, as root, with the environment the Vagrantfile gives
+  them (LAB_OFFLINE=1: the offline repository of lab/offline_apt.py), the master's first; the
+  join command travels through /vagrant/.lab/vagrant/join.sh as with Vagrant.
+
+Then, like the vagrant provider: the kubeconfig the master wrote to .lab/kubeconfig, the Python
+scheduler's image imported on every node, labels, taints, both schedulers. Its API server
+(https://192.168.56.10:6443) is reachable only inside the namespace: ``lab exec -- CMD`` runs a
+command there (kubectl, pytest).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
+from lab.providers.kind import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
+from lab.spec import LabSpec
+
+NETNS = "scheduler-lab-vagrant"
+# The host-only network's name and the box image (both only inside the project's dockerd).
+NETWORK = "vagrant-hostonly"
+BOX_IMAGE = "scheduler-lab/vagrant-box:bookworm"
+GUEST_REPO = "/vagrant"
+# Where Vagrant's shell provisioner uploads a script before running it.
+GUEST_SCRIPT = "/tmp/vagrant-shell"
+OFFLINE_DIR = Path(".lab") / "vagrant" / "offline"
+PY_SCHEDULER_ARCHIVE = Path(".lab") / "vagrant" / "py-scheduler.tar"
+BOOT_TIMEOUT = 120.0
+# What a Vagrant box has and the scripts install from the distribution (apt-get install of an
+# installed package is a no-op offline), plus what the kubelet and kube-proxy run.
+BOX_PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "sudo", "kmod", "iproute2", "iputils-ping", "iptables", "nftables",
+    "conntrack", "ebtables", "ethtool", "socat", "util-linux", "mount", "procps", "less", "netbase",
+    "ca-certificates", "curl", "gpg", "apt-transport-https", "jq", "containerd", "runc",
+    "containernetworking-plugins", "findutils",
+)
+
+
+class _NotYet(Exception):
+    """A polled condition is not reached yet."""
+
+
+@dataclass(frozen=True)
+class ShellProvisioner:
+    name: str
+    path: str
+    env: dict[str, str]
+    run: str = "once"
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    hostname: str
+    ip: str
+    provisioners: tuple[ShellProvisioner, ...]
+
+
+@dataclass(frozen=True)
+class VagrantfilePlan:
+    """What ``vagrant up`` would do, read from the Vagrantfile itself."""
+
+    machines: tuple[Machine, ...]
+    synced_folder: str
+
+    @classmethod
+    def from_json(cls, data: dict) -> "VagrantfilePlan":
+        machines = []
+        for m in data["machines"]:
+            ips = [n["ip"] for n in m["networks"] if n["type"] == "private_network"]
+            if len(ips) != 1:
+                raise ProviderError(f"vagrant-containers: machine {m['name']} needs exactly one private_network ip")
+            steps = tuple(ShellProvisioner(p["name"], p["path"], {k: str(v) for k, v in (p.get("env") or {}).items()},
+                                           p.get("run", "once"))
+                          for p in m["provisioners"] if p.get("type") == "shell")
+            machines.append(Machine(m["name"], m.get("hostname") or m["name"], ips[0], steps))
+        folders = [f["target"] for f in data["synced_folders"] if f["source"] == "."]
+        return cls(tuple(machines), folders[0] if folders else GUEST_REPO)
+
+    @classmethod
+    def read(cls, repo_root: Path, env: dict[str, str]) -> "VagrantfilePlan":
+        ruby = shutil.which("ruby", path=env.get("PATH"))
+        if ruby is None:
+            raise ProviderError("vagrant-containers: ruby is needed to read the Vagrantfile (apt-get install ruby)")
+        proc = subprocess.run([ruby, "lab/vagrant/vagrantfile_plan.rb", "Vagrantfile"], cwd=repo_root,
+                              capture_output=True, text=True, env=env, timeout=60)
+        if proc.returncode != 0:
+            # Ruby prints the error first, then the backtrace.
+            first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
+            raise ProviderError(f"vagrant-containers: the Vagrantfile did not evaluate: {first}")
+        return cls.from_json(json.loads(proc.stdout))
+
+
+class Docker:
+    """The docker CLI against the project's dockerd (DOCKER_HOST from the engine)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+
+    def run(self, *args: str, what: str, capture: bool = True, input_bytes: bytes | None = None) -> str:
+        with open(self.log, "a") as out:
+            out.write(f"\n$ docker {' '.join(args)}\n")
+            out.flush()
+            proc = subprocess.run(["docker", *args], env=self.env, input=input_bytes,
+                                  stdin=None if input_bytes is not None else subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE if capture else out, stderr=out)
+        if proc.returncode != 0:
+            raise ProviderError(f"vagrant-containers: {what} failed (docker {args[0]}, exit {proc.returncode}); "
+                                f"see {self.log}")
+        return proc.stdout.decode(errors="replace") if capture else ""
+
+    def ok(self, *args: str) -> bool:
+        return subprocess.run(["docker", *args], env=self.env, capture_output=True).returncode == 0
+
+
+class Machines:
+    """The VM layer: systemd containers on the host-only network, the repository at /vagrant."""
+
+    def __init__(self, docker: Docker, repo_root: Path, plan: VagrantfilePlan, say: Callable[[str], None]) -> None:
+        self.docker = docker
+        self.repo_root = repo_root
+        self.plan = plan
+        self.say = say
+
+    def subnet(self) -> tuple[str, str]:
+        """The /24 of the machines' addresses and its .1 (the gateway address Docker takes)."""
+        first = self.plan.machines[0].ip.rsplit(".", 1)[0]
+        return f"{first}.0/24", f"{first}.1"
+
+    def ensure_network(self) -> None:
+        if self.docker.ok("network", "inspect", NETWORK):
+            return
+        subnet, gateway = self.subnet()
+        # --internal: no masquerading and no route out, even inside the namespace.
+        self.docker.run("network", "create", "--internal", "--subnet", subnet, "--gateway", gateway, NETWORK,
+                        what=f"creating the host-only network {subnet}")
+
+    def exists(self, name: str) -> bool:
+        return self.docker.ok("container", "inspect", name)
+
+    def running(self, name: str) -> bool:
+        out = subprocess.run(["docker", "container", "inspect", "-f", "{{.State.Running}}", name],
+                             env=self.docker.env, capture_output=True, text=True)
+        return out.returncode == 0 and out.stdout.strip() == "true"
+
+    def create(self, machine: Machine) -> None:
+        if self.exists(machine.name):
+            if not self.running(machine.name):
+                self.docker.run("start", machine.name, what=f"starting {machine.name}")
+            return
+        self.docker.run(
+            "run", "-d", "--name", machine.name, "--hostname", machine.hostname,
+            "--network", NETWORK, "--ip", machine.ip,
+            # systemd as PID 1 with its own cgroups, mounts and devices, as in a VM (kind's flags).
+            "--privileged", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/run", "--volume", "/var",
+            "--volume", f"{self.repo_root}:{self.plan.synced_folder}",
+            "--label", "scheduler-lab.dev/vagrant-machine=" + machine.name,
+            BOX_IMAGE, what=f"creating machine {machine.name}")
+
+    def wait_booted(self, name: str, timeout: float = BOOT_TIMEOUT) -> str:
+        """Poll systemd until it has finished booting (running, or degraded: some unit failed)."""
+        try:
+            for attempt in Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.5),
+                                    retry=retry_if_exception_type(_NotYet), reraise=True):
+                with attempt:
+                    if not self.running(name):
+                        logs = subprocess.run(["docker", "logs", "--tail", "1", name], env=self.docker.env,
+                                              capture_output=True, text=True)
+                        last = (logs.stdout + logs.stderr).strip().splitlines()[-1:] or ["no output"]
+                        raise ProviderError(f"vagrant-containers: {name} stopped while booting: {last[0]}")
+                    out = subprocess.run(["docker", "exec", name, "systemctl", "is-system-running"],
+                                         env=self.docker.env, capture_output=True, text=True)
+                    state = out.stdout.strip()
+                    if state not in ("running", "degraded"):
+                        raise _NotYet(state)
+                    return state
+        except _NotYet as exc:
+            raise ProviderError(f"vagrant-containers: {name} did not finish booting in {timeout:.0f}s "
+                                f"(systemd: {exc})") from None
+        raise AssertionError("unreachable")
+
+    def provision(self, machine: Machine, step: ShellProvisioner) -> None:
+        """Vagrant's shell provisioner: upload the script, run it as root with its env."""
+        script = self.repo_root / step.path
+        # Through exec, not `docker cp`: /tmp is a tmpfs, which `docker cp` cannot write into.
+        self.docker.run("exec", "-i", machine.name, "sh", "-c", f"cat > {GUEST_SCRIPT}", what=f"uploading {step.path}",
+                        input_bytes=script.read_bytes())
+        argv = ["docker", "exec"]
+        for key, value in step.env.items():
+            argv += ["-e", f"{key}={value}"]
+        argv += [machine.name, "bash", "-c", f"chmod +x {GUEST_SCRIPT} && {GUEST_SCRIPT}"]
+        t0 = time.monotonic()
+        self.say(f"==> {machine.name}: Running provisioner: {step.name} (shell)...")
+        with subprocess.Popen(argv, env=self.docker.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, stdin=subprocess.DEVNULL) as proc, open(self.docker.log, "a") as log:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                # Vagrant prefixes each line of a provisioner's output with the machine's name.
+                self.say(f"    {machine.name}: {line.rstrip()}")
+                log.write(f"{machine.name}: {line}")
+        if proc.returncode != 0:
+            raise ProviderError(f"vagrant-containers: provisioner {step.name} ({step.path}) failed on {machine.name} "
+                                f"(exit {proc.returncode}); its output is above and in {self.docker.log}")
+        self.say(f"==> {machine.name}: {step.name} done in {time.monotonic() - t0:.0f}s")
+
+    def destroy(self) -> None:
+        for machine in self.plan.machines:
+            if self.exists(machine.name):
+                self.docker.run("rm", "-f", "-v", machine.name, what=f"destroying {machine.name}")
+        if self.docker.ok("network", "inspect", NETWORK):
+            self.docker.run("network", "rm", NETWORK, what="removing the host-only network")
+
+
+class VagrantContainersProvider(Provider):
+    name = "vagrant-containers"
+
+    def __init__(self, spec: LabSpec, workdir: Path, *, repo_root: Path = REPO_ROOT,
+                 say: Callable[[str], None] = print) -> None:
+        super().__init__(spec, workdir)
+        self.repo_root = repo_root
+        self.say = say
+        self.state = workdir / "vagrant-containers"
+        self.log = workdir / "logs" / "vagrant-containers.log"
+        # The Vagrantfile gets the offline switch: pkgs.k8s.io and registries are not reachable.
+        self.vagrant_env = {**os.environ, "LAB_OFFLINE": "1"}
+
+    @property
+    def shared_kubeconfig(self) -> Path:
+        return self.repo_root / ".lab" / "kubeconfig"
+
+    def engine(self):
+        # The kind lab's Docker engine class (lab/docker_netns.py), with a namespace and data
+        # root of this provider's own: a second dockerd in one namespace would take its bridge.
+        from lab.docker_netns import DockerEngine
+
+        return DockerEngine(self.state / "docker", self.state / "docker-data", netns=NETNS)
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """argv run inside the namespace, where 192.168.56.10:6443 is."""
+        return self.engine().wrap(argv)
+
+    def plan(self) -> VagrantfilePlan:
+        return VagrantfilePlan.read(self.repo_root, self.vagrant_env)
+
+    def check_prerequisites(self) -> None:
+        if os.geteuid() != 0:
+            raise ProviderError("vagrant-containers: needs root (it starts dockerd in a network namespace of its own)")
+        for tool, package in (("ruby", "ruby"), ("dockerd", "docker.io"), ("debootstrap", "debootstrap"),
+                              ("dpkg-scanpackages", "dpkg-dev"), ("nsenter", "util-linux"), ("jq", "jq")):
+            if shutil.which(tool) is None:
+                raise ProviderError(f"vagrant-containers: {tool} not found — apt-get install {package}")
+        plan = self.plan()
+        names = [m.name for m in plan.machines]
+        if names != [n.name for n in [self.spec.control_plane, *self.spec.workers]]:
+            raise ProviderError(f"vagrant-containers: the Vagrantfile's machines {names} are not lab.yaml's nodes")
+
+    # -- up ---------------------------------------------------------------------------------------
+    def up(self) -> Path:
+        t_start = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        plan = self.plan()
+        engine = self.engine()
+        artifacts = self._artifacts()
+        artifacts.ensure_box(BOX_IMAGE, BOX_PACKAGES)
+        artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
+        docker = Docker(engine.env(), self.log)
+        machines = Machines(docker, self.repo_root, plan, self.say)
+        machines.ensure_network()
+        # `vagrant up`: one machine after the other, each booted then provisioned.
+        for machine in plan.machines:
+            t0 = time.monotonic()
+            fresh = not machines.exists(machine.name)
+            machines.create(machine)
+            machines.wait_booted(machine.name)
+            self.say(f"==> {machine.name}: booted ({machine.ip}) in {time.monotonic() - t0:.0f}s")
+            for step in machine.provisioners:
+                if fresh or step.run == "always":
+                    machines.provision(machine, step)
+        self._collect_kubeconfig()
+        self._link_kubectl(artifacts.bins())
+        artifacts.ensure_py_scheduler(self.repo_root / PY_SCHEDULER_ARCHIVE)
+        for machine in plan.machines:
+            docker.run("exec", machine.name, "ctr", "-n", "k8s.io", "images", "import",
+                       f"{plan.synced_folder}/{PY_SCHEDULER_ARCHIVE.as_posix()}",
+                       what=f"importing the Python scheduler image on {machine.name}")
+        kubectl = self._kubectl()
+        runner = SubprocessRunner(engine.env())
+        for step in node_label_steps(kubectl, self.spec, {n.name: n.name for n in self.spec.nodes}) + \
+                deploy_steps(kubectl, self.repo_root):
+            self.say(f"$ {step.render()}")
+            runner(step)
+        self.say(f"vagrant-containers: up in {time.monotonic() - t_start:.0f}s")
+        return self.kubeconfig
+
+    def _artifacts(self):
+        from lab.vagrant_offline import OfflineArtifacts
+
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        engine = self.engine()
+        engine.ensure(self.say)
+        return OfflineArtifacts(self.spec, self.repo_root, engine, self.log, self.say)
+
+    def prepare(self) -> Path:
+        """The box and .lab/vagrant/offline, without starting machines (`lab build --vagrant-offline`)."""
+        artifacts = self._artifacts()
+        artifacts.ensure_box(BOX_IMAGE, BOX_PACKAGES)
+        return artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
+
+    def _link_kubectl(self, bins: Path) -> None:
+        """The lab's own kubectl v1.29.15 in .lab/bin (the multi-call binary, by name), which
+        `lab deploy`, `lab kill-leader` and the e2e suite use."""
+        link = self.workdir / "bin" / "kubectl"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(bins / "k8s")
+
+    def _kubectl(self) -> tuple[str, ...]:
+        return tuple(self.wrap([str(self.workdir / "bin" / "kubectl"), "--kubeconfig", str(self.kubeconfig)]))
+
+    def _collect_kubeconfig(self) -> None:
+        if not self.shared_kubeconfig.exists():
+            raise ProviderError(f"vagrant-containers: {self.shared_kubeconfig} was not written by master.sh")
+        if self.shared_kubeconfig.resolve() != self.kubeconfig.resolve():
+            shutil.copyfile(self.shared_kubeconfig, self.kubeconfig)
+            self.kubeconfig.chmod(0o600)
+
+    # -- down / status ----------------------------------------------------------------------------
+    def down(self, wipe: bool = False) -> None:
+        engine = self.engine()
+        if not engine.managed:
+            return
+        docker = Docker(engine.env(), self.log)
+        machines = Machines(docker, self.repo_root, self.plan(), self.say)
+        if wipe:
+            machines.destroy()
+            shutil.rmtree(self.repo_root / ".lab" / "vagrant", ignore_errors=True)
+            engine.stop()
+        else:
+            for m in machines.plan.machines:
+                if machines.running(m.name):
+                    docker.run("stop", m.name, what=f"stopping {m.name}")
+
+    def status(self) -> ProviderStatus:
+        engine = self.engine()
+        if not engine.managed or not engine.usable():
+            return ProviderStatus(up=False, kubeconfig=None, detail="the project's dockerd is not running")
+        docker = Docker(engine.env(), self.log)
+        machines = Machines(docker, self.repo_root, self.plan(), self.say)
+        components = [ComponentStatus(name=f"machine {m.name}", pid=None, healthy=machines.running(m.name),
+                                      detail=m.ip) for m in machines.plan.machines]
+        up = all(c.healthy for c in components) and self.kubeconfig.exists()
+        return ProviderStatus(up=up, kubeconfig=self.kubeconfig if self.kubeconfig.exists() else None,
+                              components=components,
+                              detail="all machines running" if up else "not all machines are running")
+
+
+if __name__ == "__main__":  # pragma: no cover - debugging aid: print the plan
+    print(json.dumps([m.__dict__ for m in VagrantfilePlan.read(REPO_ROOT, dict(os.environ)).machines],
+                     default=str, indent=1), file=sys.stdout)
