@@ -15,7 +15,7 @@ help:
 	@echo "make test        lint + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
-	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
+	@echo "make bench       decision, 10,000-node input, and python-vs-kube-scheduler throughput benchmarks (ratios)"
 	@echo "make bench-large the throughput comparison at 5,000 nodes (about half an hour)"
 	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
