@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed
 PROVIDER ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help venv test unit e2e lint lab-up lab-down lab-status lab-deploy bench verify steps clean
+.PHONY: help venv test unit e2e soak lint lab-up lab-down lab-status lab-deploy bench verify steps clean
 
 help:
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
 	@echo "make test        lint + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
+	@echo "make soak        fault injection: SOAK_FAULTS (50) faults on each scheduler, prints the counts"
 	@echo "make bench       decision and throughput benchmarks"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
@@ -36,6 +37,13 @@ e2e: venv
 	@# The first local run builds Kubernetes (minutes): do it before pytest's per-test timeouts.
 	@if [ "$(PROVIDER)" = local ]; then $(PY) -m lab build; fi
 	$(PY) -m pytest e2e --provider=$(PROVIDER) $(PYTEST_ARGS)
+
+# Not part of `make test`: SOAK_FAULTS faults (default 50) on py-scheduler and on kube-scheduler.
+SOAK_FAULTS ?= 50
+soak: venv
+	@if [ "$(PROVIDER)" = local ]; then $(PY) -m lab build; fi
+	set -o pipefail; SOAK_FAULTS=$(SOAK_FAULTS) $(PY) -m pytest e2e/test_fault_injection.py --provider=$(PROVIDER) \
+		-s -o timeout=0 $(PYTEST_ARGS) | grep --line-buffered -E '^(fault |py-scheduler|kube-scheduler|  after)|passed|failed'
 
 lint: venv
 	$(VENV)/bin/ruff check scheduler lab tests e2e bench

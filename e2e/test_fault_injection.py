@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from e2e.faultproxy import FaultProxy
-from e2e.faults import FAULTS, FaultRun, PyTarget, UpstreamTarget, proxied_kubeconfig
+from e2e.faults import FAULTS, LEADER_FAULTS, FaultRun, PyTarget, UpstreamTarget, proxied_kubeconfig
 from e2e.harness import LabCluster
 from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
 
@@ -86,10 +86,11 @@ def test_kube_scheduler_under_the_same_faults(cluster: LabCluster, namespace: st
     config.write_text(UPSTREAM_CONFIG.format(kubeconfig=kubeconfig, namespace=namespace, name=name))
     target = UpstreamTarget(binary, config, tmp_path / "kube-scheduler.log")
     try:
+        faults = max(FAULT_COUNT, len(LEADER_FAULTS))
         counts = FaultRun(cluster, namespace, name, target, proxy, seed=2,
-                          say=lambda line: print(line, flush=True)).run(FAULT_COUNT)
+                          say=lambda line: print(line, flush=True)).run(faults, LEADER_FAULTS)
         _report(counts, f"kube-scheduler (restarted {target.restarts}x after losing its Lease)")
-        assert counts.faults == FAULT_COUNT
+        assert counts.faults == faults and target.restarts >= 1, "no fault cost kube-scheduler its Lease"
         assert counts.clean(), counts.line() + "\n" + "\n".join(counts.notes)
     finally:
         target.stop()
