@@ -42,8 +42,10 @@ e2e: venv
 SOAK_FAULTS ?= 50
 soak: venv
 	@if [ "$(PROVIDER)" = local ]; then $(PY) -m lab build; fi
+	@mkdir -p .lab/logs
 	set -o pipefail; SOAK_FAULTS=$(SOAK_FAULTS) $(PY) -m pytest e2e/test_fault_injection.py --provider=$(PROVIDER) \
-		-s -o timeout=0 $(PYTEST_ARGS) | grep --line-buffered -E '^(fault |py-scheduler|kube-scheduler|  after)|passed|failed'
+		-s -o timeout=0 $(PYTEST_ARGS) 2>&1 | tee .lab/logs/soak.log \
+		| grep --line-buffered -E '(^|py )fault [0-9]|^(py-scheduler|kube-scheduler|  after|E  |FAILED)|passed|failed'
 
 lint: venv
 	$(VENV)/bin/ruff check scheduler lab tests e2e bench
