@@ -199,9 +199,9 @@ class FaultRun:
         manifest = pod_manifest(name, scheduler=self.scheduler_name, cpu="5m", memory="8Mi", **kwargs)
         self.cluster.core.create_namespaced_pod(self.namespace, manifest)
 
-    def _delete(self, name: str) -> None:
+    def _delete(self, name: str, grace: int | None = None) -> None:
         try:
-            self.cluster.core.delete_namespaced_pod(name, self.namespace)
+            self.cluster.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=grace)
         except ApiException as exc:
             if exc.status != 404:
                 raise
@@ -232,7 +232,9 @@ class FaultRun:
             # StatefulSet-style: the same name again, a new uid, at once.
             reborn = self.rng.choice(existing)
             uid = self.expected[reborn]
-            self._delete(reborn)
+            # Removed at once (grace 0): on a loaded machine kwok may take a minute to finish a
+            # graceful delete, and the point here is the delete and the add landing close together.
+            self._delete(reborn, grace=0)
             wait_for(lambda: self._gone(reborn, uid), timeout=60, interval=0.1, what=f"{reborn} to be deleted")
             self._create(reborn)
             names.append(reborn)
