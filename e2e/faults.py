@@ -197,7 +197,8 @@ class FaultRun:
 
     def _create(self, name: str, **kwargs) -> None:
         manifest = pod_manifest(name, scheduler=self.scheduler_name, cpu="5m", memory="8Mi", **kwargs)
-        self.cluster.core.create_namespaced_pod(self.namespace, manifest)
+        created = self.cluster.core.create_namespaced_pod(self.namespace, manifest)
+        self.expected[name] = created.metadata.uid
 
     def _delete(self, name: str, grace: int | None = None) -> None:
         try:
@@ -219,30 +220,28 @@ class FaultRun:
 
     def churn(self) -> None:
         """One round of pod churn (runs while the fault is on)."""
-        names = []
         for _ in range(3):
             self.seq += 1
-            names.append(f"c-{self.seq}")
-            self._create(names[-1])
-        existing = sorted(self.expected)
+            self._create(f"c-{self.seq}")
+        self._delete(self.rng.choice(sorted(self.expected)))
+        # StatefulSet-style: the same name again, a new uid. Preferably a pod still pending (the
+        # fault keeps the scheduler from seeing it bound): the API server removes it at once. A
+        # bound one is deleted gracefully and re-created once gone, as the StatefulSet controller
+        # does; a force delete would leave kwok (the kubelet here) finishing the old pod's delete
+        # by name, on the new pod.
+        pods = self._pods()
+        pending = sorted(n for n in self.expected if n in pods and not pods[n]["spec"].get("nodeName"))
+        existing = pending or sorted(self.expected)
         if existing:
-            self._delete(self.rng.choice(existing))
-        existing = sorted(self.expected)
-        if existing:
-            # StatefulSet-style: the same name again, a new uid, at once.
             reborn = self.rng.choice(existing)
             uid = self.expected[reborn]
-            # Removed at once (grace 0): on a loaded machine kwok may take a minute to finish a
-            # graceful delete, and the point here is the delete and the add landing close together.
-            self._delete(reborn, grace=0)
-            wait_for(lambda: self._gone(reborn, uid), timeout=60, interval=0.1, what=f"{reborn} to be deleted")
+            self._delete(reborn, grace=0 if pending else None)
+            wait_for(lambda: self._gone(reborn, uid), timeout=120, interval=0.1, what=f"{reborn} to be deleted")
             self._create(reborn)
-            names.append(reborn)
         # A pod that fits only once a toleration is added (the master is tainted NoSchedule).
         self.seq += 1
         needy = f"t-{self.seq}"
         self._create(needy, nodeSelector={"kubernetes.io/hostname": "master-node"})
-        names.append(needy)
         # A Job's pod completes (kwok's pod-complete stage): the informer sees it leave.
         self.seq += 1
         job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"j-{self.seq}"},
@@ -252,11 +251,6 @@ class FaultRun:
         client.BatchV1Api(self.cluster.api).create_namespaced_job(self.namespace, job)
         self.cluster.core.patch_namespaced_pod(needy, self.namespace, [
             {"op": "add", "path": "/spec/tolerations/-", "value": CONTROL_PLANE_TOLERATION}])
-        for name in names:
-            try:
-                self.expected[name] = self.cluster.pod(self.namespace, name)["metadata"]["uid"]
-            except Exception:
-                self.counts.notes.append(f"{name} vanished right after creation")
 
     # -- faults --------------------------------------------------------------------------------
 
