@@ -25,6 +25,7 @@ import random
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -133,7 +134,16 @@ class UpstreamTarget(Target):
         self.name = "kube-scheduler"
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
         self.start()
+        # A supervisor, as the kubelet is for the real one: a lost Lease ends the process (as it
+        # should); it is started again at once, not whenever the next check happens to look.
+        threading.Thread(target=self._supervise, name="kube-scheduler-supervisor", daemon=True).start()
+
+    def _supervise(self) -> None:
+        while not self._stopped.wait(0.5):  # the supervisor's polling period
+            self.ensure_running()
 
     def start(self) -> None:
         with socket_port() as port, open(self.log_path, "ab") as out:
@@ -146,9 +156,10 @@ class UpstreamTarget(Target):
         return self.proc.pid
 
     def ensure_running(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            self.restarts += 1
-            self.start()
+        with self._lock:
+            if not self._stopped.is_set() and self.proc is not None and self.proc.poll() is not None:
+                self.restarts += 1
+                self.start()
 
     def cache_differences(self, since: int, uids: set[str]) -> tuple[int, list[str]] | None:
         text = self.log_path.read_bytes()[since:].decode(errors="replace")
@@ -168,6 +179,7 @@ class UpstreamTarget(Target):
         return mismatches, queued
 
     def stop(self) -> None:
+        self._stopped.set()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
