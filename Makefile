@@ -11,13 +11,14 @@ PYTEST_ARGS ?=
 # the project's network namespace, so the e2e suite runs inside it (lab exec; no-op otherwise).
 KIND_EXEC := $(if $(filter kind,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help venv test unit e2e lint ci-kind lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
+.PHONY: help venv test unit e2e soak lint ci-kind lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
 
 help:
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
 	@echo "make test        lint + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
+	@echo "make soak        fault injection: SOAK_FAULTS (50) faults on each scheduler, prints the counts"
 	@echo "make ci-kind     the kind lab from scratch: up, e2e, down (builds its images offline if needed)"
 	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
 	@echo "make bench-large the throughput comparison at 5,000 nodes (about half an hour)"
@@ -44,6 +45,15 @@ e2e: venv
 	@# kind: Docker, kind, kubectl and (without a registry) the node image, on the host's network.
 	@if [ "$(PROVIDER)" = kind ]; then $(PY) -m lab build --kind; fi
 	$(KIND_EXEC) $(PY) -m pytest e2e --provider=$(PROVIDER) $(PYTEST_ARGS)
+
+# Not part of `make test`: SOAK_FAULTS faults (default 50) on py-scheduler and on kube-scheduler.
+SOAK_FAULTS ?= 50
+soak: venv
+	@if [ "$(PROVIDER)" = local ]; then $(PY) -m lab build; fi
+	@mkdir -p .lab/logs
+	set -o pipefail; SOAK_FAULTS=$(SOAK_FAULTS) $(PY) -m pytest e2e/test_fault_injection.py --provider=$(PROVIDER) \
+		-s -o timeout=0 $(PYTEST_ARGS) 2>&1 | tee .lab/logs/soak.log \
+		| grep --line-buffered -E '(^|py )fault [0-9]|^(py-scheduler|kube-scheduler|  after|E  |FAILED)|passed|failed'
 
 lint: venv
 	$(VENV)/bin/ruff check scheduler lab tests e2e bench

@@ -514,12 +514,15 @@ class SchedulerApp:
         the same context), events get a second."""
         if self.elector is None:
             self._drain()
+            self.events.flush(1.0)
             self._exit.set(0)
             return
         self.elector.fence()
         self._drain()
+        # Release first, as kube-scheduler's ReleaseOnCancel does the moment its context ends: the
+        # standby takes over while our queued events are flushed (in _stopped_leading).
         self.elector.stop()  # its thread releases the Lease and calls _stopped_leading(True)
-        if not self._exit.event.wait(self.elector.renew_deadline + 1.0):
+        if not self._exit.event.wait(self.elector.renew_deadline + 2.0):
             log.warning("Lease release did not finish in time; exiting anyway")
             self._exit.set(0)
 
@@ -527,7 +530,6 @@ class SchedulerApp:
         self.queue.close()
         if not self.binder.wait_until_nothing_in_flight(self.binder.request_timeout + 1.0):
             log.warning("Binds still in flight after their timeout; exiting anyway")
-        self.events.flush(1.0)
 
     # -- the cache debugger --------------------------------------------------------------------
 
@@ -556,6 +558,7 @@ class SchedulerApp:
     def _stopped_leading(self, requested: bool) -> None:
         if requested or self._stopping.is_set():
             log.info("Requested to terminate, exiting")
+            self.events.flush(1.0)
             self._exit.set(0)
             return
         log.error("Leaderelection lost")

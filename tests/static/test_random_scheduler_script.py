@@ -152,3 +152,12 @@ def test_bad_input_is_one_line_and_exit_2(api: dict, args: list[str], env: dict,
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"random-scheduler: {message}"), proc.stderr
     assert not read_log(api["log"]), "nothing may start on bad input"
+
+
+def test_no_command_substitution_for_a_signal_to_land_in() -> None:
+    # bash 5.2 re-parses a $(...) when it expands it; a SIGINT trap that runs during that parse is
+    # parsed inside it and fails ("interrupt trap: unexpected EOF while looking for matching `)'"),
+    # so the script exited 2 instead of 0 when Ctrl-C landed there (seen under load in make test).
+    code = [line for line in SCRIPT.read_text().splitlines() if not line.lstrip().startswith("#")]
+    offenders = [line for line in code if "$(" in line.replace("$((", "")]
+    assert offenders == [], offenders

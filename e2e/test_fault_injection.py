@@ -1,0 +1,96 @@
+"""Fault injection (e2e/faults.py): the scheduler's cache and queue stay true while its API
+connection is reset, black-holed, answers are held back, etcd compacts and the API server restarts.
+
+`make test` runs one round of every fault per scheduler; `make soak` runs SOAK_FAULTS (50) each and
+prints the counts. py-scheduler runs without leader election here (a lost Lease would end the
+process and with it the cache under test); the leader-election parts run on the lab's own
+kube-scheduler v1.29.15 binary, restarted whenever a fault costs it the Lease, as a kubelet would.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.faultproxy import FaultProxy
+from e2e.faults import FAULTS, LEADER_FAULTS, FaultRun, PyTarget, UpstreamTarget, proxied_kubeconfig
+from e2e.harness import LabCluster
+from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
+
+FAULT_COUNT = int(os.environ.get("SOAK_FAULTS", str(len(FAULTS))))
+
+
+def _api_port(cluster: LabCluster) -> int:
+    server = yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    return int(server.rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def proxy(cluster: LabCluster):
+    if cluster.provider != "local":
+        pytest.skip("fault injection needs the local lab (its API server, etcd and restarts are local processes)")
+    fp = FaultProxy(target_port=_api_port(cluster))
+    yield fp
+    fp.stop()
+
+
+def _report(counts, who: str) -> None:
+    print(f"\n{who}: {counts.line()}; queue ghosts {counts.queue_ghosts}; by fault {dict(counts.by_fault)}")
+    for note in counts.notes:
+        print(f"  {note}")
+
+
+def test_py_scheduler_cache_stays_true_under_faults(cluster: LabCluster, namespace: str, proxy: FaultProxy,
+                                                    tmp_path: Path) -> None:
+    name = unique_name("faults")
+    config = scheduler_config(name=name, lease_namespace=namespace, lease_name=name, leader_elect=False)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    kubeconfig = proxied_kubeconfig(Path(cluster.kubeconfig), proxy.port, tmp_path / "kubeconfig")
+    proc = SchedulerProcess(name=name, config_path=config_path, kubeconfig=kubeconfig,
+                            log_path=tmp_path / f"{name}.log", verbosity=2).start()
+    try:
+        proc.wait_ready()
+        counts = FaultRun(cluster, namespace, name, PyTarget(proc), proxy, seed=1,
+                          say=lambda line: print(line, flush=True)).run(FAULT_COUNT)
+        _report(counts, "py-scheduler")
+        assert counts.faults == FAULT_COUNT and proxy.connections > 1
+        assert counts.clean(), counts.line() + "\n" + "\n".join(counts.notes)
+    finally:
+        proc.stop()
+
+
+UPSTREAM_CONFIG = """
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: {kubeconfig}
+leaderElection:
+  leaderElect: true
+  resourceNamespace: {namespace}
+  resourceName: {name}
+profiles:
+  - schedulerName: {name}
+"""
+
+
+def test_kube_scheduler_under_the_same_faults(cluster: LabCluster, namespace: str, proxy: FaultProxy,
+                                              tmp_path: Path) -> None:
+    binary = cluster.workdir / "bin" / "kube-scheduler"
+    assert binary.exists(), f"the local lab has no {binary}"
+    name = unique_name("upstream-faults")
+    kubeconfig = proxied_kubeconfig(Path(cluster.kubeconfig), proxy.port, tmp_path / "kubeconfig")
+    config = tmp_path / "config.yaml"
+    config.write_text(UPSTREAM_CONFIG.format(kubeconfig=kubeconfig, namespace=namespace, name=name))
+    target = UpstreamTarget(binary, config, tmp_path / "kube-scheduler.log")
+    try:
+        faults = max(FAULT_COUNT, len(LEADER_FAULTS))
+        counts = FaultRun(cluster, namespace, name, target, proxy, seed=2,
+                          say=lambda line: print(line, flush=True)).run(faults, LEADER_FAULTS)
+        _report(counts, f"kube-scheduler (restarted {target.restarts}x after losing its Lease)")
+        assert counts.faults == faults and target.restarts >= 1, "no fault cost kube-scheduler its Lease"
+        assert counts.clean(), counts.line() + "\n" + "\n".join(counts.notes)
+    finally:
+        target.stop()
