@@ -9,6 +9,7 @@ tie set) and the exact victims. The three profiles share batches, so the whole r
 """
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -50,14 +51,19 @@ def test_python_core_decides_like_kube_scheduler(cluster: LabCluster, upstream: 
                          for i in range(start, start + PER_BATCH)] for name, seed in PROFILES.items()}
         everything = [s for batch in states.values() for s in batch]
         namespace = make_namespace(cluster, "parity")
+        t0 = time.monotonic()
         try:
             setup_batch(cluster, namespace, run, everything)
+            t1 = time.monotonic()
             core_state = snapshot_state(cluster)
             observed = run_pending(cluster, namespace, upstream, everything)
+            t2 = time.monotonic()
             for name, batch in states.items():
                 compare(profiles, core_state, upstream, batch, observed, tallies[name])
         finally:
             teardown_batch(cluster, namespace, run)
+        print(f"batch {start // PER_BATCH}: setup {t1 - t0:.0f}s, upstream decisions {t2 - t1:.0f}s, "
+              f"compare+teardown {time.monotonic() - t2:.0f}s")
     report = "\n".join(f"{name}: {t.line()}" for name, t in tallies.items())
     print(report)
     differences = [d for t in tallies.values() for d in t.differences]
