@@ -46,3 +46,36 @@ def test_status_patch_sets_clears_or_skips_the_nomination():
     assert status_patch(nominated, "m", "Unschedulable", None, False) is None
     fresh = status_patch({}, "m2", "Unschedulable", None, False)
     assert fresh["status"]["conditions"][0]["message"] == "m2" and "nominatedNodeName" not in fresh["status"]
+
+
+def test_nomination_tracker_follows_the_pod_informer():
+    from scheduler.core.framework import Nominator
+    from scheduler.runtime.preemption import NominationTracker
+
+    calls = []
+
+    class Inner:
+        def on_add(self, pod):
+            calls.append("add")
+
+        def on_update(self, old, new):
+            calls.append("update")
+
+        def on_delete(self, pod):
+            calls.append("delete")
+
+    nominator = Nominator()
+    tracker = NominationTracker(Inner(), nominator, lambda pod: pod["spec"].get("schedulerName") == "s")
+    pending = {"metadata": {"name": "p", "namespace": "ns", "uid": "u"}, "spec": {"schedulerName": "s"},
+               "status": {"nominatedNodeName": "n1"}}
+    tracker.on_add(pending)
+    assert [i.name for i in nominator.for_node("n1")] == ["p"]
+    bound = {**pending, "spec": {"schedulerName": "s", "nodeName": "n1"}}
+    tracker.on_update(pending, bound)
+    assert nominator.for_node("n1") == [] and nominator.nodes() == frozenset()
+    other = {**pending, "spec": {"schedulerName": "someone-else"}}
+    tracker.on_add(other)
+    assert nominator.nodes() == frozenset()
+    tracker.on_add(pending)
+    tracker.on_delete(pending)
+    assert nominator.nodes() == frozenset() and calls == ["add", "update", "add", "add", "delete"]
