@@ -19,6 +19,7 @@ import random
 import re
 import socket
 import subprocess
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -201,7 +202,7 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
     zones = ["a", "b", "c"][:rng.randint(1, 3)]
     full = kind.startswith("preempt") or kind == "never"
     apps = [f"{sid}-{x}" for x in "xyz"]
-    for j in range(rng.randint(3, 8)):
+    for j in range(rng.randint(3, 5) if full else rng.randint(3, 8)):
         name = f"pn-{run}-{sid}-{j}"
         taints = []
         if rng.random() < 0.2:
@@ -303,8 +304,10 @@ def _ready(node: dict) -> bool:
                              for t in (node.get("spec") or {}).get("taints") or [])
 
 
-def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[State]) -> None:
-    """Nodes, bound pods and PDBs of every state; returns once all are settled."""
+def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[State]) -> dict[str, float]:
+    """Nodes, bound pods and PDBs of every state; returns (once all are settled) how long each took."""
+    took: dict[str, float] = {}
+    t0 = time.monotonic()
     _apply(cluster, [n for s in states for n in s.nodes])
     want_nodes = {n["metadata"]["name"] for s in states for n in s.nodes}
 
@@ -314,10 +317,12 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
         if not want_nodes <= ready:
             raise NotYet(f"{len(want_nodes - ready)} nodes not Ready")
 
-    wait_for(nodes_ready, timeout=120, what="the batch's nodes Ready")
+    wait_for(nodes_ready, timeout=300, what="the batch's nodes Ready")
+    took["nodes"] = time.monotonic() - t0
     bound = [p for s in states for p in s.bound]
     if bound:
         _apply(cluster, bound, namespace)
+    took["pods created"] = time.monotonic() - t0 - took["nodes"]
 
     def pods_running() -> None:
         pods = cluster.pods(namespace)
@@ -327,7 +332,8 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
         if len(started) < len(bound):
             raise NotYet(f"{len(started)}/{len(bound)} bound pods running")
 
-    wait_for(pods_running, timeout=120, what="the bound pods Running")
+    wait_for(pods_running, timeout=300, what="the bound pods Running")
+    took["pods running"] = time.monotonic() - t0 - took["nodes"] - took["pods created"]
     pdbs = [p for s in states for p in s.pdbs]
     if pdbs:
         _apply(cluster, pdbs, namespace)
@@ -340,7 +346,9 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
             if len(done) < len(expected):
                 raise NotYet(f"{len(done)}/{len(expected)} PDBs observed")
 
-        wait_for(pdbs_observed, timeout=60, what="the disruption controller to compute the PDBs")
+        wait_for(pdbs_observed, timeout=120, what="the disruption controller to compute the PDBs")
+    took["total"] = time.monotonic() - t0
+    return took
 
 
 def snapshot_state(cluster: LabCluster):

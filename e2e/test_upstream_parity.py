@@ -53,7 +53,7 @@ def test_python_core_decides_like_kube_scheduler(cluster: LabCluster, upstream: 
         namespace = make_namespace(cluster, "parity")
         t0 = time.monotonic()
         try:
-            setup_batch(cluster, namespace, run, everything)
+            took = setup_batch(cluster, namespace, run, everything)
             t1 = time.monotonic()
             core_state = snapshot_state(cluster)
             observed = run_pending(cluster, namespace, upstream, everything)
@@ -62,7 +62,9 @@ def test_python_core_decides_like_kube_scheduler(cluster: LabCluster, upstream: 
                 compare(profiles, core_state, upstream, batch, observed, tallies[name])
         finally:
             teardown_batch(cluster, namespace, run)
-        print(f"batch {start // PER_BATCH}: setup {t1 - t0:.0f}s, upstream decisions {t2 - t1:.0f}s, "
+        print(f"batch {start // PER_BATCH}: {len(everything)} states, "
+              f"setup {t1 - t0:.0f}s ({', '.join(f'{k} {v:.0f}s' for k, v in took.items())}), "
+              f"upstream decisions {t2 - t1:.0f}s, "
               f"compare+teardown {time.monotonic() - t2:.0f}s")
     report = "\n".join(f"{name}: {t.line()}" for name, t in tallies.items())
     print(report)
