@@ -210,14 +210,14 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
         cpu = "2" if full else rng.choice(["1", "2", "4"])
         state.nodes.append(_node(run, sid, name, rng.choice(zones), cpu, rng.choice(["2Gi", "4Gi", "8Gi"]),
                                  rng.choice(["110"] * 6 + ["3"]), {"disk": rng.choice(["ssd", "hdd"])}, taints))
-        for k in range(3 if full else rng.randint(0, 3)):
+        for k in range(2 if full else rng.randint(0, 2)):
             app = rng.choice(apps)
             extra: dict = {}
             if rng.random() < 0.1 and not full:
                 extra["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                     {"labelSelector": {"matchLabels": {"app": rng.choice(apps)}},
                      "topologyKey": "kubernetes.io/hostname"}]}}
-            cpu_req = rng.choice(["500m", "600m"]) if full else rng.choice(["100m", "250m", "500m", "800m"])
+            cpu_req = rng.choice(["700m", "800m"]) if full else rng.choice(["100m", "250m", "500m", "800m"])
             state.bound.append(_pod(f"b-{sid}-{j}-{k}", {"app": app, "parity-state": sid}, cpu_req,
                                     rng.choice(["128Mi", "512Mi", "1Gi"]), node=name,
                                     priority_class=rng.choice([None, "parity-low", "parity-mid"]),
@@ -229,9 +229,14 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
                            "metadata": {"name": f"pdb-{sid}"},
                            "spec": {"minAvailable": max(0, matching - rng.choice([0, 0, 1])),
                                     "selector": {"matchLabels": {"app": app}}}})
-    spec: dict = {"nodeSelector": {"parity-state": sid}}
+    # New nodes carry node.kubernetes.io/not-ready:NoSchedule until the node lifecycle controller
+    # sees them Ready (and a late heartbeat brings unreachable); tolerating both keeps every node's filter result fixed while the batch runs
+    # (the taint is NoSchedule, so it never scores either).
+    spec: dict = {"nodeSelector": {"parity-state": sid},
+                  "tolerations": [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoSchedule"}
+                                  for t in ("not-ready", "unreachable")]}
     if rng.random() < 0.3:
-        spec["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": sid}]
+        spec["tolerations"].append({"key": "dedicated", "operator": "Equal", "value": sid})
     labels = {"app": rng.choice(apps), "parity-state": sid, "parity-pending": "true"}
     cpu, memory, pclass = rng.choice(["100m", "300m", "700m"]), rng.choice(["64Mi", "256Mi", "1Gi"]), None
     if kind == "affinity":
@@ -311,13 +316,13 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
     _apply(cluster, [n for s in states for n in s.nodes])
     want_nodes = {n["metadata"]["name"] for s in states for n in s.nodes}
 
-    def nodes_ready() -> None:
+    def nodes_managed() -> None:  # kwok has taken them over (it runs their pods)
         nodes = cluster.get("/api/v1/nodes", labelSelector=f"parity-run={run}")["items"]
-        ready = {n["metadata"]["name"] for n in nodes if _ready(n)}
-        if not want_nodes <= ready:
-            raise NotYet(f"{len(want_nodes - ready)} nodes not Ready")
+        managed = {n["metadata"]["name"] for n in nodes if (n.get("status") or {}).get("conditions")}
+        if not want_nodes <= managed:
+            raise NotYet(f"{len(want_nodes - managed)} nodes not initialised by kwok")
 
-    wait_for(nodes_ready, timeout=300, what="the batch's nodes Ready")
+    wait_for(nodes_managed, timeout=300, what="the batch's nodes initialised")
     took["nodes"] = time.monotonic() - t0
     bound = [p for s in states for p in s.bound]
     if bound:
