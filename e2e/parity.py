@@ -424,6 +424,18 @@ def run_pending(cluster: LabCluster, namespace: str, upstream: UpstreamScheduler
     return wait_for(decided, timeout=timeout, interval=1.0, what="upstream to decide every pending pod")
 
 
+def sweep(cluster: LabCluster) -> None:
+    """Remove every node a parity batch made (also those an interrupted earlier run left behind)."""
+    cluster.kubectl("delete", "nodes", "-l", "parity-run", "--wait=false", check=False, timeout=300)
+
+    def gone() -> None:
+        left = cluster.get("/api/v1/nodes", labelSelector="parity-run")["items"]
+        if left:
+            raise NotYet(f"{len(left)} parity nodes left")
+
+    wait_for(gone, timeout=120, what="leftover parity nodes deleted")
+
+
 def teardown_batch(cluster: LabCluster, namespace: str, run: str) -> None:
     # The namespace takes its pods with it (kwok finishes their deletion); nodes go at once.
     cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False, timeout=180)

@@ -17,7 +17,7 @@ import pytest
 from e2e.harness import LabCluster
 from e2e.parity import (
     PRIORITY_CLASSES, Tally, UpstreamScheduler, compare, ensure_priority_classes, generate, make_namespace,
-    run_pending, setup_batch, snapshot_state, teardown_batch,
+    run_pending, setup_batch, snapshot_state, sweep, teardown_batch,
 )
 
 PROFILES = {"parity-default": 1000, "parity-most": 2000, "parity-custom": 3000}  # name -> base seed
@@ -29,6 +29,7 @@ PER_BATCH = 18  # states of each profile per batch
 def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
     if cluster.provider != "local":
         pytest.skip("needs the local lab's kube-scheduler v1.29.15 binary (local provider)")
+    sweep(cluster)  # nodes an interrupted run left would change every message's node count
     ensure_priority_classes(cluster)
     sched = UpstreamScheduler(cluster, tmp_path_factory.mktemp("upstream-parity"))
     sched.start()
@@ -36,6 +37,7 @@ def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
         yield sched
     finally:
         sched.stop()
+        sweep(cluster)
         cluster.kubectl("delete", "priorityclass", *[name for name, _, _ in PRIORITY_CLASSES], check=False)
 
 
