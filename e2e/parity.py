@@ -446,9 +446,15 @@ def run_pending(cluster: LabCluster, namespace: str, upstream: UpstreamScheduler
     return wait_for(decided, timeout=timeout, interval=1.0, what="upstream to decide every pending pod")
 
 
+def delete_nodes(cluster: LabCluster, selector: str) -> None:
+    """One DELETE of the node collection (kubectl deletes them one by one)."""
+    cluster.api.call_api("/api/v1/nodes", "DELETE", query_params=[("labelSelector", selector)],
+                         auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 120))
+
+
 def sweep(cluster: LabCluster) -> None:
     """Remove every node a parity batch made (also those an interrupted earlier run left behind)."""
-    cluster.kubectl("delete", "nodes", "-l", "parity-run", "--wait=false", check=False, timeout=300)
+    delete_nodes(cluster, "parity-run")
 
     def gone() -> None:
         left = cluster.get("/api/v1/nodes", labelSelector="parity-run")["items"]
@@ -461,7 +467,7 @@ def sweep(cluster: LabCluster) -> None:
 def teardown_batch(cluster: LabCluster, namespace: str, run: str) -> None:
     # The namespace takes its pods with it (kwok finishes their deletion); nodes go at once.
     cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False, timeout=180)
-    cluster.kubectl("delete", "nodes", "-l", f"parity-run={run}", "--wait=false", check=False, timeout=180)
+    delete_nodes(cluster, f"parity-run={run}")
 
     def nodes_gone() -> None:
         left = cluster.get("/api/v1/nodes", labelSelector=f"parity-run={run}")["items"]
