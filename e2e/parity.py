@@ -502,6 +502,8 @@ def _pending_copy(pod: dict) -> dict:
 def compare(profiles: dict, core_state: Any, upstream: UpstreamScheduler, states: list[State],
             observed: dict[str, Observed], tally: Tally) -> None:
     """Run the Python core on the snapshot for each state; record every difference in ``tally``."""
+    from scheduler.runtime.binder import truncate_note  # the event note is cut at 1024 characters
+
     text = upstream.text()
     for st in states:
         obs = observed[st.pod["metadata"]["name"]]
@@ -519,7 +521,7 @@ def compare(profiles: dict, core_state: Any, upstream: UpstreamScheduler, states
             elif set(ours.nominated_tie[obs.preempted_on]) != obs.victims:
                 diffs.append(f"victims on {obs.preempted_on}: upstream {sorted(obs.victims)}, "
                              f"ours {sorted(ours.nominated_tie[obs.preempted_on])}")
-            if not obs.notes or obs.notes[0] != ours.message:
+            if not obs.notes or obs.notes[0] != truncate_note(ours.message or ""):
                 diffs.append(f"first FailedScheduling: upstream {obs.notes[:1]!r}\n      ours {ours.message!r}")
             if obs.node != obs.preempted_on:
                 diffs.append(f"upstream bound to {obs.node}, not its nominated node {obs.preempted_on}")
@@ -543,7 +545,7 @@ def compare(profiles: dict, core_state: Any, upstream: UpstreamScheduler, states
             tally.unschedulable += 1
             if ours.node is not None or ours.nominated_node:
                 diffs.append(f"upstream: unschedulable; ours: node {ours.node}, nominated {ours.nominated_node}")
-            bad_notes = [n for n in obs.notes if n != ours.message]
+            bad_notes = [n for n in obs.notes if n != truncate_note(ours.message or "")]
             if bad_notes:
                 diffs.append(f"FailedScheduling: upstream {bad_notes[0]!r}\n      ours {ours.message!r}")
             cond = obs.condition or {}
