@@ -385,7 +385,12 @@ def snapshot_state(cluster: LabCluster):
     state = ClusterState()
     for n in cluster.get("/api/v1/nodes")["items"]:
         state.add_node(n)
-    for p in cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]:
+    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+    # kube-scheduler's cache appends a pod to its NodeInfo on every add *and* update (updatePod is
+    # remove + add), so a node's pods are in the order of their last write, i.e. resourceVersion.
+    # SelectVictimsOnNode keeps that order among equally important pods (same priority, same
+    # start second), so it decides which of two interchangeable pods is evicted.
+    for p in sorted(pods, key=lambda p: int(p["metadata"]["resourceVersion"])):
         if p["spec"].get("nodeName") and not p["metadata"].get("deletionTimestamp"):
             state.add_pod(p)
     for path, kind in (*STATE_OBJECTS, ("/apis/policy/v1/poddisruptionbudgets", "PodDisruptionBudget")):
