@@ -19,6 +19,7 @@ import random
 import re
 import socket
 import subprocess
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -201,7 +202,7 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
     zones = ["a", "b", "c"][:rng.randint(1, 3)]
     full = kind.startswith("preempt") or kind == "never"
     apps = [f"{sid}-{x}" for x in "xyz"]
-    for j in range(rng.randint(3, 8)):
+    for j in range(rng.randint(3, 5) if full else rng.randint(3, 8)):
         name = f"pn-{run}-{sid}-{j}"
         taints = []
         if rng.random() < 0.2:
@@ -209,14 +210,14 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
         cpu = "2" if full else rng.choice(["1", "2", "4"])
         state.nodes.append(_node(run, sid, name, rng.choice(zones), cpu, rng.choice(["2Gi", "4Gi", "8Gi"]),
                                  rng.choice(["110"] * 6 + ["3"]), {"disk": rng.choice(["ssd", "hdd"])}, taints))
-        for k in range(3 if full else rng.randint(0, 3)):
+        for k in range(2 if full else rng.randint(0, 2)):
             app = rng.choice(apps)
             extra: dict = {}
             if rng.random() < 0.1 and not full:
                 extra["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
                     {"labelSelector": {"matchLabels": {"app": rng.choice(apps)}},
                      "topologyKey": "kubernetes.io/hostname"}]}}
-            cpu_req = rng.choice(["500m", "600m"]) if full else rng.choice(["100m", "250m", "500m", "800m"])
+            cpu_req = rng.choice(["700m", "800m"]) if full else rng.choice(["100m", "250m", "500m", "800m"])
             state.bound.append(_pod(f"b-{sid}-{j}-{k}", {"app": app, "parity-state": sid}, cpu_req,
                                     rng.choice(["128Mi", "512Mi", "1Gi"]), node=name,
                                     priority_class=rng.choice([None, "parity-low", "parity-mid"]),
@@ -228,9 +229,14 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
                            "metadata": {"name": f"pdb-{sid}"},
                            "spec": {"minAvailable": max(0, matching - rng.choice([0, 0, 1])),
                                     "selector": {"matchLabels": {"app": app}}}})
-    spec: dict = {"nodeSelector": {"parity-state": sid}}
+    # New nodes carry node.kubernetes.io/not-ready:NoSchedule until the node lifecycle controller
+    # sees them Ready (and a late heartbeat brings unreachable); tolerating both keeps every node's filter result fixed while the batch runs
+    # (the taint is NoSchedule, so it never scores either).
+    spec: dict = {"nodeSelector": {"parity-state": sid},
+                  "tolerations": [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoSchedule"}
+                                  for t in ("not-ready", "unreachable")]}
     if rng.random() < 0.3:
-        spec["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": sid}]
+        spec["tolerations"].append({"key": "dedicated", "operator": "Equal", "value": sid})
     labels = {"app": rng.choice(apps), "parity-state": sid, "parity-pending": "true"}
     cpu, memory, pclass = rng.choice(["100m", "300m", "700m"]), rng.choice(["64Mi", "256Mi", "1Gi"]), None
     if kind == "affinity":
@@ -270,6 +276,28 @@ def _apply(cluster: LabCluster, items: list[dict], namespace: str | None = None)
     assert out.returncode == 0, f"kubectl apply failed: {out.stderr[-3000:]}"
 
 
+_COLLECTIONS = {"Node": "/api/v1/nodes", "Pod": "/api/v1/namespaces/{ns}/pods",
+                "PodDisruptionBudget": "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"}
+
+
+def create_all(cluster: LabCluster, items: list[dict], namespace: str = "") -> None:
+    """POST new objects, 8 at a time (kubectl apply sends two requests per object, one by one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kubernetes import client
+
+    api = client.ApiClient(cluster.api.configuration)
+    api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 8
+
+    def create(item: dict) -> None:
+        path = _COLLECTIONS[item["kind"]].format(ns=namespace)
+        api.call_api(path, "POST", body=item, auth_settings=["BearerToken"], _preload_content=False,
+                     _request_timeout=(5, 60))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, items))  # re-raises the first failure
+
+
 def ensure_priority_classes(cluster: LabCluster) -> None:
     items = []
     for name, value, policy in PRIORITY_CLASSES:
@@ -303,21 +331,25 @@ def _ready(node: dict) -> bool:
                              for t in (node.get("spec") or {}).get("taints") or [])
 
 
-def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[State]) -> None:
-    """Nodes, bound pods and PDBs of every state; returns once all are settled."""
-    _apply(cluster, [n for s in states for n in s.nodes])
+def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[State]) -> dict[str, float]:
+    """Nodes, bound pods and PDBs of every state; returns (once all are settled) how long each took."""
+    took: dict[str, float] = {}
+    t0 = time.monotonic()
+    create_all(cluster, [n for s in states for n in s.nodes])
     want_nodes = {n["metadata"]["name"] for s in states for n in s.nodes}
 
-    def nodes_ready() -> None:
+    def nodes_managed() -> None:  # kwok has taken them over (it runs their pods)
         nodes = cluster.get("/api/v1/nodes", labelSelector=f"parity-run={run}")["items"]
-        ready = {n["metadata"]["name"] for n in nodes if _ready(n)}
-        if not want_nodes <= ready:
-            raise NotYet(f"{len(want_nodes - ready)} nodes not Ready")
+        managed = {n["metadata"]["name"] for n in nodes if (n.get("status") or {}).get("conditions")}
+        if not want_nodes <= managed:
+            raise NotYet(f"{len(want_nodes - managed)} nodes not initialised by kwok")
 
-    wait_for(nodes_ready, timeout=120, what="the batch's nodes Ready")
+    wait_for(nodes_managed, timeout=300, what="the batch's nodes initialised")
+    took["nodes"] = time.monotonic() - t0
     bound = [p for s in states for p in s.bound]
     if bound:
-        _apply(cluster, bound, namespace)
+        create_all(cluster, bound, namespace)
+    took["pods created"] = time.monotonic() - t0 - took["nodes"]
 
     def pods_running() -> None:
         pods = cluster.pods(namespace)
@@ -327,10 +359,11 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
         if len(started) < len(bound):
             raise NotYet(f"{len(started)}/{len(bound)} bound pods running")
 
-    wait_for(pods_running, timeout=120, what="the bound pods Running")
+    wait_for(pods_running, timeout=300, what="the bound pods Running")
+    took["pods running"] = time.monotonic() - t0 - took["nodes"] - took["pods created"]
     pdbs = [p for s in states for p in s.pdbs]
     if pdbs:
-        _apply(cluster, pdbs, namespace)
+        create_all(cluster, pdbs, namespace)
         expected = {p["metadata"]["name"]: p for p in pdbs}
 
         def pdbs_observed() -> None:
@@ -340,7 +373,9 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
             if len(done) < len(expected):
                 raise NotYet(f"{len(done)}/{len(expected)} PDBs observed")
 
-        wait_for(pdbs_observed, timeout=60, what="the disruption controller to compute the PDBs")
+        wait_for(pdbs_observed, timeout=120, what="the disruption controller to compute the PDBs")
+    took["total"] = time.monotonic() - t0
+    return took
 
 
 def snapshot_state(cluster: LabCluster):
@@ -350,7 +385,12 @@ def snapshot_state(cluster: LabCluster):
     state = ClusterState()
     for n in cluster.get("/api/v1/nodes")["items"]:
         state.add_node(n)
-    for p in cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]:
+    pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+    # kube-scheduler's cache appends a pod to its NodeInfo on every add *and* update (updatePod is
+    # remove + add), so a node's pods are in the order of their last write, i.e. resourceVersion.
+    # SelectVictimsOnNode keeps that order among equally important pods (same priority, same
+    # start second), so it decides which of two interchangeable pods is evicted.
+    for p in sorted(pods, key=lambda p: int(p["metadata"]["resourceVersion"])):
         if p["spec"].get("nodeName") and not p["metadata"].get("deletionTimestamp"):
             state.add_pod(p)
     for path, kind in (*STATE_OBJECTS, ("/apis/policy/v1/poddisruptionbudgets", "PodDisruptionBudget")):
@@ -384,7 +424,7 @@ def _events_by_pod(cluster: LabCluster, namespace: str) -> dict[str, list[dict]]
 def run_pending(cluster: LabCluster, namespace: str, upstream: UpstreamScheduler, states: list[State],
                 timeout: float = 180) -> dict[str, Observed]:
     """Create the pending pods and wait until upstream has decided each one."""
-    _apply(cluster, [s.pod for s in states], namespace)
+    create_all(cluster, [s.pod for s in states], namespace)
     names = {s.pod["metadata"]["name"] for s in states}
 
     def decided() -> dict[str, Observed]:
@@ -411,11 +451,28 @@ def run_pending(cluster: LabCluster, namespace: str, upstream: UpstreamScheduler
     return wait_for(decided, timeout=timeout, interval=1.0, what="upstream to decide every pending pod")
 
 
+def delete_nodes(cluster: LabCluster, selector: str) -> None:
+    """One DELETE of the node collection (kubectl deletes them one by one)."""
+    cluster.api.call_api("/api/v1/nodes", "DELETE", query_params=[("labelSelector", selector)],
+                         auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 120))
+
+
+def sweep(cluster: LabCluster) -> None:
+    """Remove every node a parity batch made (also those an interrupted earlier run left behind)."""
+    delete_nodes(cluster, "parity-run")
+
+    def gone() -> None:
+        left = cluster.get("/api/v1/nodes", labelSelector="parity-run")["items"]
+        if left:
+            raise NotYet(f"{len(left)} parity nodes left")
+
+    wait_for(gone, timeout=120, what="leftover parity nodes deleted")
+
+
 def teardown_batch(cluster: LabCluster, namespace: str, run: str) -> None:
-    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
-    cluster.kubectl("delete", "pods", "--all", "-n", namespace, "--force", "--grace-period=0", "--wait=false",
-                    check=False)
-    cluster.kubectl("delete", "nodes", "-l", f"parity-run={run}", "--wait=false", check=False)
+    # The namespace takes its pods with it (kwok finishes their deletion); nodes go at once.
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False, timeout=180)
+    delete_nodes(cluster, f"parity-run={run}")
 
     def nodes_gone() -> None:
         left = cluster.get("/api/v1/nodes", labelSelector=f"parity-run={run}")["items"]
@@ -450,6 +507,8 @@ def _pending_copy(pod: dict) -> dict:
 def compare(profiles: dict, core_state: Any, upstream: UpstreamScheduler, states: list[State],
             observed: dict[str, Observed], tally: Tally) -> None:
     """Run the Python core on the snapshot for each state; record every difference in ``tally``."""
+    from scheduler.runtime.binder import truncate_note  # the event note is cut at 1024 characters
+
     text = upstream.text()
     for st in states:
         obs = observed[st.pod["metadata"]["name"]]
@@ -467,7 +526,7 @@ def compare(profiles: dict, core_state: Any, upstream: UpstreamScheduler, states
             elif set(ours.nominated_tie[obs.preempted_on]) != obs.victims:
                 diffs.append(f"victims on {obs.preempted_on}: upstream {sorted(obs.victims)}, "
                              f"ours {sorted(ours.nominated_tie[obs.preempted_on])}")
-            if not obs.notes or obs.notes[0] != ours.message:
+            if not obs.notes or obs.notes[0] != truncate_note(ours.message or ""):
                 diffs.append(f"first FailedScheduling: upstream {obs.notes[:1]!r}\n      ours {ours.message!r}")
             if obs.node != obs.preempted_on:
                 diffs.append(f"upstream bound to {obs.node}, not its nominated node {obs.preempted_on}")
@@ -491,7 +550,7 @@ def compare(profiles: dict, core_state: Any, upstream: UpstreamScheduler, states
             tally.unschedulable += 1
             if ours.node is not None or ours.nominated_node:
                 diffs.append(f"upstream: unschedulable; ours: node {ours.node}, nominated {ours.nominated_node}")
-            bad_notes = [n for n in obs.notes if n != ours.message]
+            bad_notes = [n for n in obs.notes if n != truncate_note(ours.message or "")]
             if bad_notes:
                 diffs.append(f"FailedScheduling: upstream {bad_notes[0]!r}\n      ours {ours.message!r}")
             cond = obs.condition or {}

@@ -23,6 +23,7 @@ weights, and selectHost's uniform reservoir sampling among the top total scores,
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -127,17 +128,67 @@ class CycleState:
         return other
 
 
+class Nominator:
+    """Pods nominated to nodes by preemption (the scheduling queue's ``nominator``, v1.29.15).
+
+    One per scheduler, shared by its profiles. A nominated pod reserves its room: pods of lower
+    or equal priority are filtered as if it were already on the node
+    (``RunFilterPluginsWithNominatedPods``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_node: dict[str, dict[str, PodInfo]] = {}
+        self._node_of: dict[str, str] = {}
+
+    def add(self, pod: Mapping[str, Any], node: str) -> None:
+        """``AddNominatedPod`` (replaces an earlier nomination of the same pod)."""
+        info = PodInfo(pod)
+        with self._lock:
+            self._remove(info.uid)
+            self._by_node.setdefault(node, {})[info.uid] = info
+            self._node_of[info.uid] = node
+
+    def delete(self, pod: Mapping[str, Any]) -> None:
+        """``DeleteNominatedPodIfExists``."""
+        with self._lock:
+            self._remove(PodInfo(pod).uid)
+
+    def _remove(self, uid: str) -> None:
+        node = self._node_of.pop(uid, None)
+        if node is not None:
+            pods = self._by_node.get(node, {})
+            pods.pop(uid, None)
+            if not pods:
+                self._by_node.pop(node, None)
+
+    def for_node(self, node: str) -> list[PodInfo]:
+        """``NominatedPodsForNode``."""
+        with self._lock:
+            return list(self._by_node.get(node, {}).values())
+
+    def nodes(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._by_node)
+
+    def node_of(self, pod: Mapping[str, Any]) -> str | None:
+        with self._lock:
+            return self._node_of.get(PodInfo(pod).uid)
+
+
 class Handle:
     """What plugins may call back into (``framework.Handle``)."""
 
-    def __init__(self, scheduler_name: str, parallelism: int = 16) -> None:
+    def __init__(self, scheduler_name: str, parallelism: int = 16, nominator: Nominator | None = None) -> None:
         self.scheduler_name = scheduler_name
         self.parallelism = parallelism
         self.profile: Profile | None = None
+        self.nominator = nominator or Nominator()
 
     def run_filter_plugins(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        """``RunFilterPluginsWithNominatedPods`` (what SelectVictimsOnNode calls)."""
         assert self.profile is not None
-        return self.profile.run_filter_plugins(cycle, pod, node)
+        return self.profile.run_filter_plugins_with_nominated_pods(cycle, pod, node)
 
     def run_prefilter_remove_pod(self, cycle: CycleState, pod: Mapping[str, Any], victim: PodInfo,
                                  node: NodeInfo) -> None:
@@ -272,6 +323,28 @@ class Profile:
                 return st
         return None
 
+    def run_filter_plugins_with_nominated_pods(self, cycle: CycleState, pod: Mapping[str, Any],
+                                              node: NodeInfo) -> Status | None:
+        """``RunFilterPluginsWithNominatedPods`` (framework/runtime/framework.go, v1.29.15).
+
+        Pods nominated to the node with at least this pod's priority are added first; only if the
+        pod fits with them is it filtered again without them (they may never arrive).
+        """
+        prio = cycle.pod_info.priority
+        uid = cycle.pod_info.uid
+        nominated = [p for p in self.handle.nominator.for_node(node.name) if p.priority >= prio and p.uid != uid]
+        if not nominated:
+            return self.run_filter_plugins(cycle, pod, node)
+        with_nominated = node.clone()
+        cyc = cycle.clone()
+        for info in nominated:  # addNominatedPods
+            with_nominated.add_pod(info)
+            self.run_prefilter_extension(cyc, pod, info, with_nominated, add=True)
+        status = self.run_filter_plugins(cyc, pod, with_nominated)
+        if status is not None:
+            return status
+        return self.run_filter_plugins(cycle, pod, node)
+
     def run_prefilter_extension(self, cycle: CycleState, pod: Mapping[str, Any], other: PodInfo,
                                 node: NodeInfo, add: bool) -> None:
         for pl in self.pre_filter_plugins:
@@ -339,7 +412,7 @@ class Profile:
             ni = state.get_node_info(nominated)
             if ni is not None and (pre_result is None or pre_result.node_names is None
                                    or nominated in pre_result.node_names):
-                if self.run_filter_plugins(cycle, pod, ni) is None:
+                if self.run_filter_plugins_with_nominated_pods(cycle, pod, ni) is None:
                     return ScheduleResult(key, nominated, evaluated_nodes=1, feasible_nodes=1,
                                           weights=dict(self.weights))
 
@@ -360,6 +433,7 @@ class Profile:
         to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, total)
         start = self._start.value
         filters = [(pl.name, pl.filter) for pl in self.filter_plugins if pl.name not in cycle.skip_filter]
+        with_nominated = self.handle.nominator.nodes()
         if not filters:
             feasible = [nodes[(start + i) % total] for i in range(min(to_find, total))] if total else []
         else:
@@ -368,6 +442,14 @@ class Profile:
             while i < total and len(feasible) < to_find:
                 ni = nodes[(start + i) % total]
                 i += 1
+                if ni.name in with_nominated:  # rare: a preemptor waits for this node
+                    st = self.run_filter_plugins_with_nominated_pods(cycle, pod, ni)
+                    if st is None:
+                        append(ni)
+                    else:
+                        statuses[ni.name] = st
+                        unschedulable_plugins.add(st.plugin)
+                    continue
                 for name, flt in filters:
                     st = flt(cycle, pod, ni)
                     if st is not None and st.code != SUCCESS:
@@ -499,9 +581,10 @@ def build_profiles(config: SchedulerConfiguration,
         from scheduler.core.plugins.registry import default_registry
         registry = default_registry()
     start = _StartIndex()
+    nominator = Nominator()  # one per scheduler, as the scheduling queue's
     profiles: dict[str, Profile] = {}
     for prof in config.profiles:
-        handle = Handle(prof.scheduler_name, config.parallelism)
+        handle = Handle(prof.scheduler_name, config.parallelism, nominator)
         instances: dict[str, Plugin] = {}
         plugins: dict[str, list[Plugin]] = {}
         for point, names in prof.plugins.items():

@@ -248,7 +248,11 @@ def decision_json(decision: Decision) -> dict:
         message = scheduled_message(ns, name, res.node)
     else:
         message = res.message or ""
-    return {"pod": decision.pod, "node": res.node, "scores": res.scores, "message": message}
+    out = {"pod": decision.pod, "node": res.node, "scores": res.scores, "message": message}
+    if res.nominated_node:  # DefaultPreemption would evict these (pod keys) and nominate the node
+        out.update(nominatedNode=res.nominated_node, victims=list(res.victims),
+                   preemptionTies=sorted(res.nominated_tie))
+    return out
 
 
 def format_table(decisions: Sequence[Decision], skipped: Sequence[dict], top: int) -> str:
@@ -265,6 +269,9 @@ def format_table(decisions: Sequence[Decision], skipped: Sequence[dict], top: in
             if res.nominated_node:
                 lines.append(f"  preemption would nominate {res.nominated_node} evicting "
                              f"{', '.join(res.victims)}")
+                others = sorted(set(res.nominated_tie) - {res.nominated_node})
+                if others:  # upstream picks among equally ranked candidates in no fixed order
+                    lines.append(f"  (equally good for preemption: {', '.join(others)})")
             lines.append("")
             continue
         if not res.scores:

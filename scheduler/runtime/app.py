@@ -43,7 +43,7 @@ from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import KubeClient
 from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
 from scheduler.runtime.metrics import SchedulerMetrics
-from scheduler.runtime.preemption import Preemptor, status_patch
+from scheduler.runtime.preemption import NominationTracker, Preemptor, status_patch
 from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
 from scheduler.runtime.server import Checks, ProbeServer
 
@@ -361,7 +361,8 @@ class SchedulerApp:
                                         handler=NodeEventHandler(state, self.queue))
         self.pod_reflector = Reflector(
             lw, name="pods", path="/api/v1/pods", field_selector=NON_TERMINAL_PODS, kind="Pod",
-            handler=PodEventHandler(state, self.queue, self._responsible))
+            handler=NominationTracker(PodEventHandler(state, self.queue, self._responsible),
+                                      self._nominator(), self._responsible))
         self.object_reflectors = [
             Reflector(lw, name=name, path=path, kind=kind, handler=ObjectEventHandler(state),
                       give_up_on=frozenset({403, 404}))
@@ -664,11 +665,23 @@ class SchedulerApp:
         if patch is not None:
             self.binder.run_in_pool(lambda: self.binder.patch_status(pod, patch))
 
+    def _nominator(self) -> Any:
+        """The Nominator the profiles share (core.framework.Nominator), or a stand-in without profiles."""
+        for profile in self.profiles.values():
+            handle = getattr(profile, "handle", None)
+            if handle is not None:
+                return handle.nominator
+        from scheduler.core.framework import Nominator
+        return Nominator()
+
     def _preempt(self, pod: Mapping[str, Any], result: Any, name: str) -> str | None:
         """DefaultPreemption chose a node: evict its victims now (prepareCandidate); the nominated node."""
         node = getattr(result, "nominated_node", None)
+        if getattr(result, "clear_nomination", False):
+            self._nominator().delete(pod)
         if not node or not self.can_act():
             return None
+        self._nominator().add(pod, node)  # AddNominatedPod, before the victims' deletions arrive
         keys = set(getattr(result, "victims", ()) or ())
         with self.state.lock:
             info = self.state.get_node_info(node)

@@ -10,10 +10,10 @@ re-writes running series every 30 minutes. A PATCH answered 404 (the event expir
 
 ``kubectl describe pod`` then shows ``(x5 over 2m)`` instead of five lines.
 
-One deliberate difference: the key leaves out ``regarding.resourceVersion``. kube-scheduler's queue
-keeps the pod object of the last *spec* change (status-only updates are not requeued), so its
-retries carry the same resourceVersion and aggregate; this scheduler's queue holds the newest object,
-and keeping the version in the key would split every series in two.
+The key holds the whole ``regarding`` reference, resourceVersion included: a retry after the
+PodScheduled status patch (new resourceVersion) starts a second event, and the retries after it
+form that event's series, exactly as kube-scheduler's FailedScheduling events do
+(checked live by e2e/test_events.py).
 """
 
 from __future__ import annotations
@@ -43,10 +43,9 @@ class Write:
 
 
 def _key(body: Mapping[str, Any]) -> str:
-    regarding = {k: v for k, v in (body.get("regarding") or {}).items() if k != "resourceVersion"}
-    related = {k: v for k, v in (body.get("related") or {}).items() if k != "resourceVersion"}
-    return json.dumps([body.get("action"), body.get("reason"), body.get("reportingController"), regarding,
-                       related, body.get("note")], sort_keys=True)
+    """``getKey``: action, reason, reportingController, regarding, related, note."""
+    return json.dumps([body.get("action"), body.get("reason"), body.get("reportingController"),
+                       body.get("regarding") or {}, body.get("related") or {}, body.get("note")], sort_keys=True)
 
 
 def _collection(body: Mapping[str, Any]) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
 
-__all__ = ["Preemptor", "status_patch"]
+__all__ = ["NominationTracker", "Preemptor", "status_patch"]
 
 log = logging.getLogger("scheduler.runtime.preemption")
 
@@ -108,3 +108,41 @@ class Preemptor:
 def _key(pod: Mapping[str, Any]) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('namespace')}/{meta.get('name')}"
+
+
+class NominationTracker:
+    """Wraps the pod informer's handler to keep the scheduler's ``Nominator`` current.
+
+    As kube-scheduler's queue does: an unassigned pod carrying ``status.nominatedNodeName`` (set by
+    this scheduler or by a previous leader) is nominated there; a pod that gets assigned, loses
+    its nomination or is deleted is forgotten.
+    """
+
+    def __init__(self, inner: Any, nominator: Any, responsible: Any) -> None:
+        self.inner = inner
+        self.nominator = nominator
+        self.responsible = responsible
+
+    def _track(self, pod: Mapping[str, Any]) -> None:
+        node = (pod.get("status") or {}).get("nominatedNodeName")
+        if (pod.get("spec") or {}).get("nodeName") or not node or not self.responsible(pod):
+            self.nominator.delete(pod)
+        else:
+            self.nominator.add(pod, node)
+
+    def on_add(self, pod: dict[str, Any]) -> None:
+        self.inner.on_add(pod)
+        self._track(pod)
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self.inner.on_update(old, new)
+        self._track(new)
+
+    def on_delete(self, pod: dict[str, Any]) -> None:
+        self.inner.on_delete(pod)
+        self.nominator.delete(pod)
+
+    def on_delete_final_state_unknown(self, pod: dict[str, Any]) -> None:
+        # A re-list's tombstone: the wrapped handler cleans its cache whatever the stale object says.
+        getattr(self.inner, "on_delete_final_state_unknown", self.inner.on_delete)(pod)
+        self.nominator.delete(pod)

@@ -74,3 +74,27 @@ def test_pdb_counting_skips_disrupted_pods_and_other_namespaces():
     assert [i.name for i in violating] == ["p2"] and [i.name for i in ok] == ["p0", "p1", "o"]
     empty = {"metadata": {"namespace": "default"}, "spec": {"selector": {}}, "status": {"disruptionsAllowed": 0}}
     assert filter_pods_with_pdb_violation(infos, [empty]) == ([], infos)
+
+
+def test_a_nominated_pod_keeps_its_room_from_lower_priority_pods():
+    state = cluster(_nodes()[:2], [pod("busy", {"cpu": "1500m"}, node_name="n1", priority=0)])
+    profile = default_profile()
+    vip = pod("vip", {"cpu": "1500m"}, priority=1000)
+    profile.handle.nominator.add(vip, "n0")
+    res = schedule(profile, state, pod("small", {"cpu": "1"}, priority=10))
+    assert res.node is None and res.message.startswith("0/2 nodes are available: 2 Insufficient cpu.")
+    # Equal or higher priority pods are filtered with the nominated pod too; the nominee itself is not.
+    assert schedule(profile, state, pod("peer", {"cpu": "1"}, priority=1000)).node is None
+    assert schedule(profile, state, vip).node == "n0"
+    # Small enough to fit next to the nominated pod: fine.
+    assert schedule(profile, state, pod("tiny", {"cpu": "400m"}, priority=10)).node == "n0"
+    profile.handle.nominator.delete(vip)
+    assert schedule(profile, state, pod("small2", {"cpu": "1"}, priority=10)).node == "n0"
+
+
+def test_the_preemptor_returns_to_its_nominated_node_first():
+    state = cluster(_nodes(), [])
+    p = pod("vip", {"cpu": "1"}, priority=1000)
+    p["status"] = {"nominatedNodeName": "n2"}
+    res = schedule(default_profile(), state, p)
+    assert (res.node, res.evaluated_nodes, res.scores) == ("n2", 1, {})

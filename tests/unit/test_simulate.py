@@ -156,3 +156,26 @@ def test_random_scheduler_on_the_states_directory(capsys):
     for d in out:
         assert d["node"] in WORKERS
         assert all(set(s) == {"Random", "total"} for s in d["scores"].values())
+
+
+def test_simulate_shows_the_victims_preemption_would_evict(tmp_path, capsys):
+    def node(name):
+        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+                "status": {"allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}
+
+    def pod(name, cpu, priority, node_name=None):
+        spec = {"containers": [{"name": "c", "image": "pause", "resources": {"requests": {"cpu": cpu}}}],
+                "priority": priority}
+        if node_name:
+            spec["nodeName"] = node_name
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec}
+
+    items = [node("a"), node("b"), pod("low", "1500m", 10, "a"), pod("mid", "1500m", 100, "b"),
+             pod("vip", "1", 1000)]
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    [decision] = simulate_json(capsys, "--cluster", str(state))
+    assert decision["node"] is None
+    assert (decision["nominatedNode"], decision["victims"], decision["preemptionTies"]) == ("a", ["default/low"], ["a"])
+    assert main(["--cluster", str(state)]) == 0
+    assert "preemption would nominate a evicting default/low" in capsys.readouterr().out

@@ -15,17 +15,20 @@ def test_first_is_created_second_patches_a_series_later_ones_only_count():
     series = EventSeries(clock=lambda: now[0])
     first = series.observe(_event())
     assert first is not None and first.method == "POST" and first.path == "/apis/events.k8s.io/v1/namespaces/ns/events"
-    second = series.observe(_event(rv="2"))  # a status patch changed the pod's resourceVersion: same series
+    second = series.observe(_event())
     assert second is not None and second.method == "PATCH" and second.path.endswith("/events/p.1")
     assert second.body["series"]["count"] == 2
     assert series.observe(_event()) is None and series.observe(_event()) is None
+    # A status patch changed the pod's resourceVersion: a new event (the regarding reference differs).
+    newer = series.observe(_event(rv="2"))
+    assert newer is not None and newer.method == "POST"
     other = series.observe(_event(note="0/3 nodes are available: 3 Insufficient memory."))
     assert other is not None and other.method == "POST"
     assert series.due() == []
     now[0] = FINISH_TIME + 1
     finals = series.due()
     assert [w.body["series"]["count"] for w in finals] == [4]  # the final count is written once
-    assert len(series) == 0  # and both entries are forgotten
+    assert len(series) == 0  # and every entry is forgotten
 
 
 def test_a_series_whose_event_expired_is_created_again():
@@ -46,3 +49,36 @@ def test_status_patch_sets_clears_or_skips_the_nomination():
     assert status_patch(nominated, "m", "Unschedulable", None, False) is None
     fresh = status_patch({}, "m2", "Unschedulable", None, False)
     assert fresh["status"]["conditions"][0]["message"] == "m2" and "nominatedNodeName" not in fresh["status"]
+
+
+def test_nomination_tracker_follows_the_pod_informer():
+    from scheduler.core.framework import Nominator
+    from scheduler.runtime.preemption import NominationTracker
+
+    calls = []
+
+    class Inner:
+        def on_add(self, pod):
+            calls.append("add")
+
+        def on_update(self, old, new):
+            calls.append("update")
+
+        def on_delete(self, pod):
+            calls.append("delete")
+
+    nominator = Nominator()
+    tracker = NominationTracker(Inner(), nominator, lambda pod: pod["spec"].get("schedulerName") == "s")
+    pending = {"metadata": {"name": "p", "namespace": "ns", "uid": "u"}, "spec": {"schedulerName": "s"},
+               "status": {"nominatedNodeName": "n1"}}
+    tracker.on_add(pending)
+    assert [i.name for i in nominator.for_node("n1")] == ["p"]
+    bound = {**pending, "spec": {"schedulerName": "s", "nodeName": "n1"}}
+    tracker.on_update(pending, bound)
+    assert nominator.for_node("n1") == [] and nominator.nodes() == frozenset()
+    other = {**pending, "spec": {"schedulerName": "someone-else"}}
+    tracker.on_add(other)
+    assert nominator.nodes() == frozenset()
+    tracker.on_add(pending)
+    tracker.on_delete(pending)
+    assert nominator.nodes() == frozenset() and calls == ["add", "update", "add", "add", "delete"]
