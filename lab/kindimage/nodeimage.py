@@ -95,7 +95,7 @@ def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_ad
         sh("cat > /kind/manifests/default-storage.yaml", "writing default-storage.yaml",
            storage_manifest().encode())
         sh("nohup containerd > /var/log/containerd-build.log 2>&1 &", "starting containerd")
-        sh("for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr info >/dev/null 2>&1 "
+        sh("for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 "
            "&& exit 0; sleep 0.5; done; exit 1", "waiting for containerd in the build container")
         docker.pipe(["save", *images],
                     ["exec", "-i", BUILD_CONTAINER, "ctr", "--namespace=k8s.io", "images", "import",
