@@ -302,6 +302,11 @@ def kill_leader(provider: Provider, workdir: Path, app: str, signal_name: str = 
         return 0
     pod = holder.split("_", 1)[0]  # identity = hostname (the pod name) + "_" + uuid
     args = ["delete", "pod", pod, "-n", NAMESPACE, "--wait=false"]
+    kill_now = getattr(provider, "kill_pod_containers", None)
+    if signal_name == "KILL" and kill_now is not None:
+        # A forced delete only removes the API object; the kubelet stops the process later (seconds,
+        # on a busy node), and until then the old leader keeps renewing. SIGKILL it first.
+        kill_now(NAMESPACE, pod)
     if signal_name == "KILL":
         args += ["--grace-period=0", "--force"]
     kubectl(workdir, status.kubeconfig, *args)

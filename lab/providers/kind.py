@@ -543,6 +543,18 @@ class KindProvider(Provider):
             return False
         return pulled.returncode == 0
 
+    def kill_pod_containers(self, namespace: str, pod: str) -> None:
+        """SIGKILL a pod's containers now, on its node (crictl stop --timeout 0), as `kill -9` would."""
+        out = self.run(Step((*self._kubectl(), "-n", namespace, "get", "pod", pod, "-o", "json"),
+                            f"read pod {pod}"), timeout=60)
+        obj = json.loads(out.stdout)
+        node = kind_node_names(self.spec).get(obj["spec"].get("nodeName", ""), "")
+        ids = [c.get("containerID", "").split("://", 1)[-1] for c in obj["status"].get("containerStatuses", [])]
+        ids = [i for i in ids if i]
+        if node and ids:
+            self.run(Step((self._docker(), "exec", node, "crictl", "stop", "--timeout", "0", *ids),
+                          f"SIGKILL the containers of {pod}"), timeout=60)
+
     def _load_image(self, step: Step) -> None:
         """`kind load docker-image`, falling back to save + image-archive: with Docker's containerd
         image store the direct load fails with 'content digest ... not found' (kind#3845)."""
