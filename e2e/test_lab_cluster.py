@@ -24,8 +24,12 @@ def test_four_ready_nodes_shaped_like_the_lab_description(cluster: LabCluster) -
             assert node["metadata"]["labels"].get(key) == value, f"{want.name} label {key}"
         alloc = node["status"]["allocatable"]
         if cluster.provider == "kind":
-            # kind nodes are containers: they report the host's CPUs and memory, not lab.yaml's.
-            assert int(alloc["pods"]) > 0 and alloc["cpu"] and alloc["memory"], alloc
+            # kind nodes report the host's CPUs and memory; the lab reserves the rest (kubelet
+            # systemReserved) so allocatable is lab.yaml's, in the kubelet's units (Ki).
+            from kubernetes.utils import parse_quantity
+
+            assert parse_quantity(alloc["cpu"]) == parse_quantity(want.capacity["cpu"]), alloc
+            assert parse_quantity(alloc["memory"]) == parse_quantity(want.capacity["memory"]), alloc
         else:
             assert alloc["cpu"] == want.capacity["cpu"] and alloc["memory"] == want.capacity["memory"]
         assert node["status"]["nodeInfo"]["kubeletVersion"].startswith(cluster.spec.versions.kubernetes_minor)
