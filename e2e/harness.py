@@ -129,8 +129,8 @@ class LabCluster:
     def replica_get(self, app: str, path: str) -> list[tuple[str, int, str]]:
         """GET ``path`` from every replica of ``app``: [(replica, HTTP status, body)].
 
-        Local replicas are processes on 127.0.0.1; elsewhere the API server's pod proxy
-        reaches the pods' secure port (10259).
+        Local replicas are processes on 127.0.0.1; elsewhere `kubectl port-forward` reaches the
+        pods' secure port (10259).
         """
         from lab import deploy
 
@@ -144,12 +144,9 @@ class LabCluster:
         pods = self.pods("kube-system", f"app.kubernetes.io/name={app}")
         for pod in pods:
             name = pod["metadata"]["name"]
-            if path in ("/healthz", "/readyz", "/livez"):
-                proxied = self.kubectl("get", "--raw",
-                                       f"/api/v1/namespaces/kube-system/pods/https:{name}:10259/proxy{path}", check=False)
-                out.append((name, 200 if proxied.returncode == 0 else 500, proxied.stdout))
-            else:
-                out.append((name, *self._port_forward_get("kube-system", name, 10259, path)))
+            # Through port-forward, not the API server's pod proxy: the proxy hides the pod's own
+            # status code (kubectl get --raw only fails) and arrives anonymous (403 on /metrics).
+            out.append((name, *self._port_forward_get("kube-system", name, 10259, path)))
         return out
 
     def _port_forward_get(self, namespace: str, pod: str, port: int, path: str) -> tuple[int, str]:
