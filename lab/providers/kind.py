@@ -572,8 +572,9 @@ class KindProvider(Provider):
             return False
         return pulled.returncode == 0
 
-    def kill_pod_containers(self, namespace: str, pod: str) -> None:
-        """SIGKILL a pod's containers now, on its node (crictl stop --timeout 0), as `kill -9` would."""
+    def kill_pod_containers(self, namespace: str, pod: str, grace: int = 0) -> None:
+        """Signal a pod's containers now, on its node: `crictl stop --timeout <grace>` sends SIGTERM
+        and SIGKILL after ``grace`` seconds (0: SIGKILL at once, as `kill -9` would)."""
         out = self.run(Step((*self._kubectl(), "-n", namespace, "get", "pod", pod, "-o", "json"),
                             f"read pod {pod}"), timeout=60)
         obj = json.loads(out.stdout)
@@ -581,8 +582,8 @@ class KindProvider(Provider):
         ids = [c.get("containerID", "").split("://", 1)[-1] for c in obj["status"].get("containerStatuses", [])]
         ids = [i for i in ids if i]
         if node and ids:
-            self.run(Step((self._docker(), "exec", node, "crictl", "stop", "--timeout", "0", *ids),
-                          f"SIGKILL the containers of {pod}"), timeout=60)
+            self.run(Step((self._docker(), "exec", node, "crictl", "stop", "--timeout", str(grace), *ids),
+                          f"stop the containers of {pod}"), timeout=60 + grace)
 
     def _load_image(self, step: Step) -> None:
         """`kind load docker-image`, falling back to save + image-archive: with Docker's containerd
