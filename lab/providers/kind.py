@@ -582,7 +582,7 @@ class KindProvider(Provider):
         ids = [c.get("containerID", "").split("://", 1)[-1] for c in obj["status"].get("containerStatuses", [])]
         ids = [i for i in ids if i]
         if node and ids:
-            self.run(Step((self._docker(), "exec", node, "crictl", "stop", "--timeout", str(grace), *ids),
+            self.run(Step((self._docker(), "exec", node, "crictl", "--timeout=60s", "stop", "--timeout", str(grace), *ids),
                           f"stop the containers of {pod}"), timeout=60 + grace)
 
     def _load_image(self, step: Step) -> None:
