@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # the project's network namespace, so the e2e suite runs inside it (lab exec; no-op otherwise).
 KIND_EXEC := $(if $(filter kind,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help venv test unit e2e lint ci-kind lab-up lab-down lab-status lab-deploy bench verify steps clean
+.PHONY: help venv test unit e2e lint ci-kind lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
 
 help:
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
@@ -19,7 +19,9 @@ help:
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
 	@echo "make ci-kind     the kind lab from scratch: up, e2e, down (builds its images offline if needed)"
-	@echo "make bench       decision and throughput benchmarks"
+	@echo "make bench       decision, 10,000-node input, and python-vs-kube-scheduler throughput benchmarks (ratios)"
+	@echo "make bench-large the throughput comparison at 5,000 nodes (about half an hour)"
+	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
 	@echo "make verify STEP=NN  check the cluster is where workshop step NN leaves it"
@@ -71,6 +73,15 @@ lab-status: venv
 
 bench: venv
 	$(PY) -m bench
+
+# The same side-by-side throughput at 5,000 kwok nodes / 5,000 pods (about half an hour on 2 cores).
+bench-large: venv
+	$(PY) -m bench throughput --large
+
+FUZZ_CASES ?= 10000
+FUZZ_SEED ?= 1
+fuzz: venv
+	$(PY) tests/unit/validation/fuzz.py --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 verify: venv
 	@test -n "$(STEP)" || { echo "make verify: say which step, e.g. make verify STEP=05 (make steps lists them)" >&2; exit 2; }

@@ -13,7 +13,7 @@ BenchmarkFn = Callable[..., object]
 BENCHMARKS: dict[str, BenchmarkFn] = {}
 
 # Imported by ``python -m bench`` when they exist; each calls register_benchmark at import time.
-BENCHMARK_MODULES = ("bench.core", "bench.compare")
+BENCHMARK_MODULES = ("bench.core", "bench.compare", "bench.validation")
 
 
 def register_benchmark(name: str, fn: BenchmarkFn) -> BenchmarkFn:

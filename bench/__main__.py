@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise
     parser = argparse.ArgumentParser(prog="python -m bench", description="scheduler-lab benchmarks")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all: {', '.join(BENCHMARKS)})")
-    parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    size.add_argument("--large", action="store_true",
+                      help="the lab-sized runs at scale: 5,000 nodes (throughput takes about half an hour)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:

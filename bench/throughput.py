@@ -55,16 +55,23 @@ class ThroughputResult:
     seconds: float  # first bind -> last bind
     pods_per_second: float
     startup_seconds: float  # scheduler start -> first bind (lists, cache sync, leader election)
+    cpu_seconds: float = float("nan")  # the scheduler process's user + system CPU, start to exit (getrusage)
+    peak_rss_mib: float = float("nan")  # its peak resident set (ru_maxrss)
     samples: list[int] = field(default_factory=list)  # pods bound in each whole second
     average_sample: float = 0.0
     p50_sample: float = 0.0
     p90_sample: float = 0.0
     log_path: str = ""
 
+    @property
+    def cpu_ms_per_pod(self) -> float:
+        return 1000 * self.cpu_seconds / self.bound if self.bound else float("nan")
+
     def summary(self) -> str:
         return (f"{self.scheduler}: {self.bound}/{self.pods} pods on {self.nodes} nodes in {self.seconds:.2f}s = "
                 f"{self.pods_per_second:.1f} pods/s (1s samples: avg {self.average_sample:.1f}, "
-                f"p50 {self.p50_sample:.0f}, p90 {self.p90_sample:.0f}; start-up {self.startup_seconds:.1f}s)")
+                f"p50 {self.p50_sample:.0f}, p90 {self.p90_sample:.0f}; start-up {self.startup_seconds:.1f}s; "
+                f"CPU {self.cpu_ms_per_pod:.2f} ms/pod; peak RSS {self.peak_rss_mib:.0f} MiB)")
 
 
 def bench_nodes(count: int) -> list[dict[str, Any]]:
@@ -223,13 +230,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         with recorder.lock:
             times = sorted(recorder.bound_at.values())
     finally:
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(15)
+        usage = _stop_and_reap(proc) if proc is not None else None
         if reflector is not None:
             reflector.stop()
         _cleanup(kube, namespace, delete_nodes=not keep_nodes)
@@ -244,7 +245,31 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         startup_seconds=(times[0] - started) if times else float("nan"),
         samples=samples, average_sample=statistics.fmean(samples) if samples else 0.0,
         p50_sample=statistics.median(samples) if samples else 0.0,
-        p90_sample=quantiles[8] if quantiles else 0.0, log_path=str(log_path))
+        p90_sample=quantiles[8] if quantiles else 0.0, log_path=str(log_path),
+        cpu_seconds=(usage.ru_utime + usage.ru_stime) if usage else float("nan"),
+        peak_rss_mib=usage.ru_maxrss / 1024 if usage else float("nan"))  # Linux reports KiB
+
+
+def _stop_and_reap(proc: subprocess.Popen) -> os.struct_rusage | None:
+    """SIGTERM the scheduler and reap it with wait4, which returns the child's own rusage.
+
+    Popen.wait() would reap it through waitpid and lose the figures; reading /proc while it runs
+    would miss its peak. The process is the scheduler itself (exec'd directly, no shell between).
+    """
+    if proc.returncode is not None:
+        return None
+    os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    sig_killed = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage
+        if time.monotonic() > deadline and not sig_killed:
+            os.kill(proc.pid, signal.SIGKILL)
+            sig_killed, deadline = True, time.monotonic() + 15
+        time.sleep(0.05)
 
 
 def _wait_default_service_account(kube: KubeClient, namespace: str, timeout: float = 60) -> None:

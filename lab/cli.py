@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
+from scheduler.core.validation.text import quote, safe_text, truncate
 
 PROVIDERS = ("local", "kind", "vagrant", "existing")
 
@@ -173,8 +174,20 @@ def cmd_steps(args: argparse.Namespace, spec: LabSpec) -> int:
     return steps.list_steps(args.workdir)
 
 
+def _step(text: str) -> str:
+    """A workshop step number: one to three ASCII digits (``²`` or ``٣`` are not numbers here)."""
+    if not (1 <= len(text) <= 3 and text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"invalid step number {quote(text)} (expected digits such as 05)")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {safe_text(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lab", description="Bring the scheduler-lab cluster up and down.")
+    p = _Parser(prog="lab", description="Bring the scheduler-lab cluster up and down.")
     p.add_argument("--workdir", type=Path, default=None, help="lab state directory (default: ./.lab or $LAB_DIR)")
     p.add_argument("--spec", type=Path, default=SPEC_PATH, help="lab description (default: lab/lab.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -206,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     kl.add_argument("--signal", default="KILL", choices=("KILL", "TERM"))
     kl.set_defaults(func=cmd_kill_leader)
     ver = sub.add_parser("verify", help="check the cluster is where workshop step NN leaves it")
-    ver.add_argument("step", help="step number, e.g. 05")
+    ver.add_argument("step", type=_step, help="step number, e.g. 05")
     ver.set_defaults(func=cmd_verify)
     sub.add_parser("steps", help="list the workshop steps and their status").set_defaults(func=cmd_steps)
     return p
@@ -238,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = load_spec(args.spec)
         return args.func(args, spec)
     except (ProviderError, SpecError) as exc:
-        print(f"lab: {exc}", file=sys.stderr)
+        print(f"lab: {safe_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lab: interrupted", file=sys.stderr)
@@ -246,10 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for anything unforeseen
         from lab.build import BuildError
 
-        if isinstance(exc, BuildError):
-            print(f"lab: {exc}", file=sys.stderr)
-        else:
-            print(f"lab: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         if os.environ.get("LAB_DEBUG"):
             raise
-        return 1
+        first = truncate(str(exc).splitlines()[0] if str(exc) else "", 200)
+        if isinstance(exc, BuildError):
+            print(f"lab: {first}", file=sys.stderr)
+            return 1
+        if isinstance(exc, OSError):  # the machine said no (a port, a file, a missing binary)
+            print(f"lab: {type(exc).__name__}: {first}", file=sys.stderr)
+            return 1
+        # Last resort: a bug in the lab, never the validation.
+        print(f"lab: internal error: {type(exc).__name__}: {first} (rerun with LAB_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 70

@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scheduler.core.validation.text import describe, quote, safe_text, truncate
+from scheduler.core.validation.yamlload import YAMLLimits, YAMLLoadError, load_yaml_documents
 
 SPEC_PATH = Path(__file__).with_name("lab.yaml")
+
+
+SPEC_LIMITS = YAMLLimits(max_bytes=1 << 20, max_depth=32, max_alias_nodes=10_000)
 
 
 class SpecError(ValueError):
@@ -86,53 +90,108 @@ class LabSpec:
         return str(ipaddress.ip_address(base) + index)
 
 
-def _req(doc: dict[str, Any], key: str, path: str, source: str) -> Any:
-    if key not in doc:
+def _where(path: str, key: str) -> str:
+    return f"{path}{key}"
+
+
+def _req(doc: Any, key: str, path: str, source: str, kind: type | tuple[type, ...] = str) -> Any:
+    """``doc[key]``, which must exist and be of ``kind`` (one-line SpecError otherwise)."""
+    if not isinstance(doc, dict):
+        raise SpecError(f"{source}: {path.rstrip('.') or '(top level)'}: expected a mapping, got "
+                        f"{describe(doc)}")
+    if doc.get(key) is None:
         raise SpecError(f"{source}: {path}{key}: required field is missing")
-    return doc[key]
+    value = doc[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        names = {str: "a string", dict: "a mapping", list: "a list"}
+        want = names.get(kind, getattr(kind, "__name__", str(kind))) if isinstance(kind, type) else \
+            " or ".join(names.get(k, k.__name__) for k in kind)
+        raise SpecError(f"{source}: {path}{key}: expected {want}, got {describe(value)}")
+    return value
+
+
+def _opt(doc: dict[str, Any], key: str, path: str, source: str, kind: type) -> Any:
+    return None if doc.get(key) is None else _req(doc, key, path, source, kind)
+
+
+def _scalar_map(doc: dict[str, Any], key: str, path: str, source: str) -> dict[str, str]:
+    raw = _opt(doc, key, path, source, dict) or {}
+    out = {}
+    for k, v in raw.items():
+        if not isinstance(k, str) or isinstance(v, (dict, list)) or v is None and key == "capacity":
+            raise SpecError(f"{source}: {path}{key}: expected a mapping of names to values, got "
+                            f"{describe(k) if not isinstance(k, str) else describe(v)} for {quote(str(k))}")
+        out[k] = "" if v is None else str(v)
+    return out
 
 
 def load_spec(path: str | Path = SPEC_PATH) -> LabSpec:
-    source = str(path)
+    source = safe_text(str(path))
     try:
-        doc = yaml.safe_load(Path(path).read_text())
+        docs = [d for d in load_yaml_documents(Path(path).read_bytes(), SPEC_LIMITS) if d is not None]
     except FileNotFoundError:
         raise SpecError(f"{source}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except IsADirectoryError:
+        raise SpecError(f"{source}: is a directory, expected a LabSpec file") from None
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    except YAMLLoadError as exc:
+        raise SpecError(f"{source}: not valid YAML ({exc})") from None
+    doc = docs[0] if len(docs) == 1 else None
     if not isinstance(doc, dict) or doc.get("kind") != "LabSpec":
-        raise SpecError(f"{source}: kind: expected LabSpec")
-    v = _req(doc, "versions", "", source)
+        raise SpecError(f"{source}: kind: expected one LabSpec document")
+    v = _req(doc, "versions", "", source, dict)
     versions = Versions(
         kubernetes=_req(v, "kubernetes", "versions.", source),
         kwok=_req(v, "kwok", "versions.", source),
-        go_toolchain=str(_req(v, "goToolchain", "versions.", source)),
+        go_toolchain=str(_req(v, "goToolchain", "versions.", source, (str, int, float))),
         kind=_req(v, "kind", "versions.", source),
         kind_node_image=_req(v, "kindNodeImage", "versions.", source),
     )
-    net = _req(doc, "networking", "", source)
-    local = _req(net, "local", "networking.", source)
-    vagrant = _req(net, "vagrant", "networking.", source)
+    net = _req(doc, "networking", "", source, dict)
+    local = _req(net, "local", "networking.", source, dict)
+    vagrant = _req(net, "vagrant", "networking.", source, dict)
     nodes = []
-    for i, n in enumerate(_req(doc, "nodes", "", source)):
+    for i, n in enumerate(_req(doc, "nodes", "", source, list)):
         where = f"nodes[{i}]."
+        if not isinstance(n, dict):
+            raise SpecError(f"{source}: nodes[{i}]: expected a mapping, got {describe(n)}")
         role = _req(n, "role", where, source)
         if role not in ("control-plane", "worker"):
-            raise SpecError(f"{source}: {where}role: {role!r} is not one of control-plane, worker")
-        taints = tuple(
-            Taint(key=t["key"], effect=t["effect"], value=t.get("value", "")) for t in n.get("taints", [])
-        )
+            raise SpecError(f"{source}: {where}role: {quote(role)} is not one of control-plane, worker")
+        taints = []
+        for j, t in enumerate(_opt(n, "taints", where, source, list) or []):
+            twhere = f"{where}taints[{j}]."
+            taints.append(Taint(key=_req(t, "key", twhere, source), effect=_req(t, "effect", twhere, source),
+                                value=_opt(t, "value", twhere, source, str) or ""))
+            if taints[-1].effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+                raise SpecError(f"{source}: {twhere}effect: Unsupported value: {quote(taints[-1].effect)}: supported "
+                                "values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"")
         nodes.append(
             NodeSpec(
                 name=_req(n, "name", where, source),
                 role=role,
-                capacity={k: str(q) for k, q in _req(n, "capacity", where, source).items()},
-                labels={k: str(val) for k, val in (n.get("labels") or {}).items()},
-                taints=taints,
+                capacity=_scalar_map(n, "capacity", where, source) or _req(n, "capacity", where, source, dict),
+                labels=_scalar_map(n, "labels", where, source),
+                taints=tuple(taints),
             )
         )
     if sum(1 for n in nodes if n.is_control_plane) != 1:
         raise SpecError(f"{source}: nodes: exactly one control-plane node is required")
+    names = [n.name for n in nodes]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise SpecError(f"{source}: nodes[{i}].name: Duplicate value: {quote(name)}")
+    try:
+        return _build(doc, source, versions, net, local, vagrant, nodes)
+    except ValueError as exc:  # ipaddress: a malformed address or subnet
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError(f"{source}: networking: {truncate(str(exc), 160)}") from None
+
+
+def _build(doc: dict[str, Any], source: str, versions: Versions, net: dict[str, Any], local: dict[str, Any],
+           vagrant: dict[str, Any], nodes: list[NodeSpec]) -> LabSpec:
     spec = LabSpec(
         cluster_name=_req(doc, "clusterName", "", source),
         versions=versions,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from scheduler.core.validation.text import quote, safe_text, truncate
 from scheduler.runtime import klog
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -58,16 +59,46 @@ class _OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _Once(argparse.Action):
+    """Store a flag's value; giving a single-valued flag twice is an error, not "the last one wins"."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        seen = getattr(namespace, "_given", set())
+        if self.dest in seen:
+            raise UsageError(f"argument {'/'.join(self.option_strings)}: given more than once")
+        seen.add(self.dest)
+        namespace._given = seen
+        setattr(namespace, self.dest, values)
+
+
+def _path(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("empty path")
+    return text
+
+
+def _int(text: str) -> int:
+    body = text.strip().lstrip("+-")
+    if not body.isascii() or not body.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid integer value {text[:40]!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="scheduler", description="The scheduler-lab Python scheduler.")
-    parser.add_argument("--config", help="KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
-    parser.add_argument("--kubeconfig", help="kubeconfig file; overrides clientConnection.kubeconfig")
-    parser.add_argument("--bind-address", default="0.0.0.0", help="address to serve /healthz and /metrics on")
-    parser.add_argument("--secure-port", type=_port, default=10259, help="HTTPS port (0 disables)")
-    parser.add_argument("--port", type=_port, default=0, help="plain HTTP port (0 disables)")
-    parser.add_argument("--v", "-v", type=int, default=0, metavar="N", help="log verbosity")
+    parser.add_argument("--config", type=_path, action=_Once,
+                        help="KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1)")
+    parser.add_argument("--kubeconfig", type=_path, action=_Once,
+                        help="kubeconfig file; overrides clientConnection.kubeconfig")
+    parser.add_argument("--bind-address", default="0.0.0.0", action=_Once,
+                        help="address to serve /healthz and /metrics on")
+    parser.add_argument("--secure-port", type=_port, default=10259, action=_Once, help="HTTPS port (0 disables)")
+    parser.add_argument("--port", type=_port, default=0, action=_Once, help="plain HTTP port (0 disables)")
+    parser.add_argument("--v", "-v", type=_int, default=0, metavar="N", action=_Once, help="log verbosity")
     parser.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
-                        help="override leaderElection.leaderElect")
+                        action=_Once, help="override leaderElection.leaderElect")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE:CLASS",
                         help="register an out-of-tree plugin class (repeatable)")
     return parser
@@ -79,12 +110,15 @@ def plugin_registry(specs: Sequence[str]) -> Any:
 
     registry = default_registry()
     for spec in specs:
+        if not spec or ":" not in spec or not all(spec.rsplit(":", 1)):
+            raise UsageError(f"--plugin {quote(spec)}: expected MODULE:CLASS or path/to/file.py:CLASS")
         try:
             registry.load(spec)
         except PluginLoadError as exc:
-            raise UsageError(f"--plugin {spec}: {exc}") from None
-        except Exception as exc:  # whatever importing the user's module raised
-            raise UsageError(f"--plugin {spec}: cannot import: {type(exc).__name__}: {exc}") from None
+            raise UsageError(f"--plugin {quote(spec)}: {truncate(str(exc), 200)}") from None
+        except (Exception, SystemExit) as exc:  # whatever importing the user's module raised
+            raise UsageError(f"--plugin {quote(spec)}: cannot import: {type(exc).__name__}: "
+                             f"{truncate(str(exc).splitlines()[0] if str(exc) else '', 200)}") from None
     return registry
 
 
@@ -152,11 +186,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(simulate.main(args_list[1:]) or 0)
     if args_list and args_list[0] == "run":
         args_list = args_list[1:]
+    debug = "--debug" in args_list
     try:
         args = build_parser().parse_args(args_list)
         return run(args)
     except UsageError as exc:
-        print(f"scheduler: {exc}", file=sys.stderr)
+        print(f"scheduler: {safe_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, never the validation
+        if debug:
+            raise
+        print(f"scheduler: internal error: {type(exc).__name__}: "
+              f"{truncate(str(exc).splitlines()[0] if str(exc) else '', 200)} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 70

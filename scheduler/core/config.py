@@ -17,7 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-import yaml
+from scheduler.core.validation.names import qualified_name
+from scheduler.core.validation.objects import ObjectError, parsed_node_selector_term
+from scheduler.core.validation.text import describe, quote, safe_text
+from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.core.plugins.registry import PluginRegistry
@@ -71,7 +74,7 @@ REMOVED_FIELDS = {
 }
 
 SCORING_STRATEGIES = ("LeastAllocated", "MostAllocated", "RequestedToCapacityRatio")
-LEASE_LOCKS = ("leases", "endpointsleases", "configmapsleases")
+LEASE_LOCKS = ("leases",)  # validation.go: resourceLock must be "leases" (the *leases migration locks are refused)
 
 
 class ConfigError(ValueError):
@@ -156,32 +159,6 @@ class SchedulerConfiguration:
 
 # ------------------------------------------------------------------ strict decoding
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (kube-scheduler decodes strictly)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate field {key!r}", key_node.start_mark)
-        seen[key] = loader.construct_object(value_node, deep=deep)
-    return seen
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _yaml_error_line(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return f"{where}{problem}"
-
-
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -221,16 +198,21 @@ class _Decoder:
             if not isinstance(value, dict):
                 self.fail(path, f"expected an object, got {_describe(value)}")
             for key, sub in value.items():
-                sub_path = f"{path}.{key}" if path else str(key)
+                if not isinstance(key, str):
+                    self.fail(path, f"keys must be strings, got {describe(key)}")
+                sub_path = f"{path}.{key}" if path else key
                 if key not in schema:
                     hint = REMOVED_FIELDS.get(key) if not path else None
-                    self.fail(sub_path, "unknown field" + (f" ({hint})" if hint else "")
+                    self.fail(f"{path}.{safe_text(key[:80])}" if path else safe_text(key[:80]),
+                              "unknown field" + (f" ({hint})" if hint else "")
                               + f"; known fields here: {', '.join(schema)}")
                 self.check(sub, schema[key], sub_path)
         elif isinstance(schema, list):
             if not isinstance(value, list):
                 self.fail(path, f"expected a list, got {_describe(value)}")
             for i, item in enumerate(value):
+                if item is None:
+                    self.fail(f"{path}[{i}]", "expected a value, got null")
                 self.check(item, schema[0], f"{path}[{i}]")
         elif schema == "str":
             if not isinstance(value, str):
@@ -252,7 +234,7 @@ class _Decoder:
             try:
                 parse_go_duration(value)
             except ValueError:
-                self.fail(path, f"invalid duration {value!r}; use Go duration syntax such as 15s, 1m30s, "
+                self.fail(path, f"invalid duration {quote(value)}; use Go duration syntax such as 15s, 1m30s, "
                                 "500ms")
         elif schema == "any":
             pass
@@ -263,31 +245,29 @@ class _Decoder:
             raise AssertionError(schema)
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"number {value}"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+_describe = describe
 
 
 _PLUGIN = {"name": "str", "weight": "int"}
 _PLUGIN_SET = {"enabled": [_PLUGIN], "disabled": [_PLUGIN]}
 _PLUGINS = {point: _PLUGIN_SET for point in (*EXTENSION_POINTS, MULTI_POINT)}
 _RESOURCE_SPEC = {"name": "str", "weight": "int"}
+_NODE_SELECTOR_REQUIREMENT = {"key": "str", "operator": "str", "values": ["str"]}
+_NODE_SELECTOR_TERM = {"matchExpressions": [_NODE_SELECTOR_REQUIREMENT], "matchFields": [_NODE_SELECTOR_REQUIREMENT]}
+_LABEL_SELECTOR = {"matchLabels": "object", "matchExpressions": [{"key": "str", "operator": "str",
+                                                                  "values": ["str"]}]}
+_SPREAD_CONSTRAINT = {
+    "maxSkew": "int", "topologyKey": "str", "whenUnsatisfiable": "str", "labelSelector": _LABEL_SELECTOR,
+    "minDomains": "int", "nodeAffinityPolicy": "str", "nodeTaintsPolicy": "str", "matchLabelKeys": ["str"],
+}
+_UTILIZATION_SHAPE = [{"utilization": "int", "score": "int"}]
 _TYPE_META = {"apiVersion": "str", "kind": "str"}
 ARGS_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "NodeResourcesFit": ("NodeResourcesFitArgs", {
         **_TYPE_META, "ignoredResources": ["str"], "ignoredResourceGroups": ["str"],
         "scoringStrategy": {
             "type": "str", "resources": [_RESOURCE_SPEC],
-            "requestedToCapacityRatio": {"shape": [{"utilization": "int", "score": "int"}]},
+            "requestedToCapacityRatio": {"shape": _UTILIZATION_SHAPE},
         },
     }),
     "NodeResourcesBalancedAllocation": ("NodeResourcesBalancedAllocationArgs", {
@@ -297,10 +277,13 @@ ARGS_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "DefaultPreemption": ("DefaultPreemptionArgs", {
         **_TYPE_META, "minCandidateNodesPercentage": "int", "minCandidateNodesAbsolute": "int"}),
     "PodTopologySpread": ("PodTopologySpreadArgs", {
-        **_TYPE_META, "defaultConstraints": ["object"], "defaultingType": "str"}),
-    "NodeAffinity": ("NodeAffinityArgs", {**_TYPE_META, "addedAffinity": "object"}),
+        **_TYPE_META, "defaultConstraints": [_SPREAD_CONSTRAINT], "defaultingType": "str"}),
+    "NodeAffinity": ("NodeAffinityArgs", {**_TYPE_META, "addedAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [_NODE_SELECTOR_TERM]},
+        "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": "int", "preference": _NODE_SELECTOR_TERM}],
+    }}),
     "VolumeBinding": ("VolumeBindingArgs", {
-        **_TYPE_META, "bindTimeoutSeconds": "int", "shape": ["object"]}),
+        **_TYPE_META, "bindTimeoutSeconds": "int", "shape": _UTILIZATION_SHAPE}),
 }
 _PROFILE = {
     "schedulerName": "str", "percentageOfNodesToScore": "int", "plugins": _PLUGINS,
@@ -414,28 +397,39 @@ def default_config(registry: "PluginRegistry | None" = None) -> SchedulerConfigu
     return load_config_data({"apiVersion": API_VERSION, "kind": KIND}, "<default>", registry)
 
 
-def load_config(path: str, registry: "PluginRegistry | None" = None) -> SchedulerConfiguration:
-    source = os.path.basename(path) or path
+def load_config(path: str, registry: "PluginRegistry | None" = None,
+                limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
+    if not path:
+        raise ConfigError("--config", "", "empty path; omit --config for the default configuration")
+    shown = safe_text(path)
+    source = safe_text(os.path.basename(path) or path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        size = os.path.getsize(path)
+        if size > limits.max_bytes:
+            raise ConfigError(shown, "", f"{size} bytes is larger than the {limits.max_bytes}-byte limit")
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_bytes + 1)
     except FileNotFoundError:
-        raise ConfigError(path, "", "no such file") from None
+        raise ConfigError(shown, "", "no such file") from None
     except IsADirectoryError:
-        raise ConfigError(path, "", "is a directory, expected a KubeSchedulerConfiguration file") from None
+        raise ConfigError(shown, "", "is a directory, expected a KubeSchedulerConfiguration file") from None
     except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+        raise ConfigError(shown, "", f"cannot read: {exc.strerror}") from None
+    if os.path.isdir(path):
+        raise ConfigError(shown, "", "is a directory, expected a KubeSchedulerConfiguration file")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(path, "", "not a text file (expected YAML or JSON)") from None
-    return load_config_text(text, source, registry, base_dir=os.path.dirname(os.path.abspath(path)))
+        raise ConfigError(shown, "", "not a text file (expected YAML or JSON)") from None
+    return load_config_text(text, source, registry, base_dir=os.path.dirname(os.path.abspath(path)), limits=limits)
 
 
 def load_config_text(text: str, source: str = "<config>", registry: "PluginRegistry | None" = None,
-                     base_dir: str | None = None) -> SchedulerConfiguration:
+                     base_dir: str | None = None, limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "", f"invalid YAML: {_yaml_error_line(exc)}") from None
+        docs = [d for d in load_yaml_documents(text, limits) if d is not None]
+    except YAMLLoadError as exc:
+        raise ConfigError(source, "", str(exc)) from None
     if not docs:
         raise ConfigError(source, "", "empty file; expected a KubeSchedulerConfiguration")
     if len(docs) > 1:
@@ -480,11 +474,20 @@ def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegis
         from scheduler.core.plugins.registry import default_registry
         registry = default_registry()
     registry = registry.copy()
-    return _build(data, source, registry, base_dir)
+    return _build(_drop_nulls(data), source, registry, base_dir)
+
+
+def _drop_nulls(value: Any) -> Any:
+    """Null means "unset" (the Go zero value, then defaulting): drop null mapping values."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
 
 
 def json_str(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(value)
+    return quote(value)
 
 
 def _get(data: dict, key: str, default: Any) -> Any:
@@ -536,8 +539,10 @@ def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | 
                            ("resourceNamespace", le.resource_namespace)):
             if not val:
                 fail(f"leaderElection.{fname}", f"Invalid value: \"\": {fname} is required")
-        if le.resource_lock not in LEASE_LOCKS:
-            fail("leaderElection.resourceLock", f"{json_str(le.resource_lock)} is not supported; use leases")
+        if le.resource_lock != "leases":
+            # validation.go ValidateKubeSchedulerConfiguration: only "leases" with leader election on.
+            fail("leaderElection.resourceLock", f"Invalid value: {json_str(le.resource_lock)}: resourceLock value "
+                                                "must be \"leases\"")
     if cc.burst < 0:
         fail("clientConnection.burst", f"Invalid value: {cc.burst}: must be non-negative")
     if cc.qps < 0:
@@ -574,6 +579,16 @@ def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | 
         if qs != queue_sorts[0]:
             fail(f"profiles[{i}].plugins.queueSort", "Invalid value: queueSort must be the same for all "
                                                     "profiles")
+    # frameworkImpl.NewFramework (pkg/scheduler/framework/runtime/framework.go) refuses to start without
+    # exactly one QueueSort and at least one Bind plugin; kube-scheduler exits at start-up.
+    for i, prof in enumerate(profiles):
+        if len(prof.plugins.get("queueSort", ())) != 1:
+            fail(f"profiles[{i}].plugins.queueSort",
+                 f"only one queue sort plugin required for profile with scheduler name "
+                 f"{json_str(prof.scheduler_name)}, but got {len(prof.plugins.get('queueSort', ()))}")
+        if not prof.plugins.get("bind"):
+            fail(f"profiles[{i}].plugins.bind", f"at least one bind plugin is needed for profile with scheduler "
+                                               f"name {json_str(prof.scheduler_name)}")
 
     return SchedulerConfiguration(
         parallelism=parallelism, leader_election=le, client_connection=cc,
@@ -585,12 +600,18 @@ def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | 
     )
 
 
-def _plugin_set(raw: Any) -> PluginSet:
+def _plugin_set(raw: Any, path: str = "", fail: Callable[[str, str], None] | None = None) -> PluginSet:
     raw = raw or {}
-    return PluginSet(
-        enabled=[PluginRef(p["name"], p.get("weight")) for p in raw.get("enabled") or () if p],
-        disabled=[PluginRef(p["name"], p.get("weight")) for p in raw.get("disabled") or () if p],
-    )
+    out = PluginSet()
+    for which in ("enabled", "disabled"):
+        for k, p in enumerate(raw.get(which) or ()):
+            if not p or not p.get("name"):
+                # Upstream would report `plugin "" does not exist` at framework start-up.
+                if fail is not None:
+                    fail(f"{path}.{which}[{k}].name", "Required value: a plugin name")
+                continue
+            getattr(out, which).append(PluginRef(p["name"], p.get("weight")))
+    return out
 
 
 def _unknown_plugin(name: str, registry: "PluginRegistry") -> str:
@@ -615,6 +636,8 @@ def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry"
     raw_plugin_config = raw.get("pluginConfig") or []
     seen: set[str] = set()
     for j, entry in enumerate(raw_plugin_config):
+        if entry is None:
+            fail(f"pluginConfig[{j}]", "expected an object, got null")
         name = entry.get("name")
         if not name:
             fail(f"pluginConfig[{j}].name", "Required value")
@@ -632,13 +655,15 @@ def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry"
     custom = raw.get("plugins") or {}
     sets = _default_plugin_sets()
     for point in (*EXTENSION_POINTS, MULTI_POINT):
-        custom_set = _plugin_set(custom.get(point))
+        custom_set = _plugin_set(custom.get(point), f"plugins.{point}", fail)
         for k, ref in enumerate(custom_set.enabled):
             if ref.name in REMOVED_PLUGINS and not registry.has(ref.name):
                 fail(f"plugins.{point}.enabled[{k}]", _unknown_plugin(ref.name, registry))
             if ref.weight is not None and ref.weight < 0:
                 fail(f"plugins.{point}.enabled[{k}].weight",
-                     f"Invalid value: {ref.weight}: a plugin weight must not be negative")
+                     f"Invalid value: {ref.weight}: a plugin weight must not be negative (scheduler-lab is "
+                     "deliberately stricter than kube-scheduler v1.29, which accepts it and inverts the plugin's "
+                     "preference)")
         sets[point] = merge_plugin_set(sets[point], custom_set)
 
     # Plugin args: user-provided (defaulted) plus defaults for every enabled plugin that has args.
@@ -761,12 +786,25 @@ def _validate_args(name: str, args: dict[str, Any], path: str, source: str) -> N
                 if not 0 <= point.get("score", 0) <= 10:
                     fail(f"{spath}[{i}].score", f"Invalid value: {point.get('score')}: not in valid range "
                                                 "[0, 10]")
+        # ValidateNodeResourcesFitArgs: ignoredResources and groups are label names (metav1validation).
+        for i, res in enumerate(args.get("ignoredResources") or ()):
+            err = qualified_name(res)
+            if err:
+                fail(f"{path}.ignoredResources[{i}]", f"Invalid value: {json_str(res)}: {err}")
         for i, res in enumerate(args.get("ignoredResourceGroups") or ()):
             if "/" in res:
                 fail(f"{path}.ignoredResourceGroups[{i}]", f"Invalid value: {json_str(res)}: resource group "
                                                            "name can't contain '/'")
+            err = qualified_name(res)
+            if err:
+                fail(f"{path}.ignoredResourceGroups[{i}]", f"Invalid value: {json_str(res)}: {err}")
     elif name == "NodeResourcesBalancedAllocation":
         _validate_resources(args["resources"], f"{path}.resources", fail)
+        seen_resources: set[str] = set()
+        for i, res in enumerate(args["resources"]):
+            if res["name"] in seen_resources:
+                fail(f"{path}.resources[{i}].name", f"Duplicate value: {json_str(res['name'])}")
+            seen_resources.add(res["name"])
         for i, res in enumerate(args["resources"]):
             if res["weight"] != 1:
                 fail(f"{path}.resources[{i}].weight", f"Invalid value: {res['weight']}: must be 1")
@@ -799,14 +837,41 @@ def _validate_args(name: str, args: dict[str, Any], path: str, source: str) -> N
                 fail(f"{cpath}.maxSkew", f"Invalid value: {c.get('maxSkew', 0)}: must be greater than zero")
             if not c.get("topologyKey"):
                 fail(f"{cpath}.topologyKey", "Required value: can not be empty")
+            err = qualified_name(c["topologyKey"])
+            if err:
+                fail(f"{cpath}.topologyKey", f"Invalid value: {json_str(c['topologyKey'])}: {err}")
+            if not c.get("whenUnsatisfiable"):
+                fail(f"{cpath}.whenUnsatisfiable", "Required value: can not be empty")
             if c.get("whenUnsatisfiable") not in ("DoNotSchedule", "ScheduleAnyway"):
                 fail(f"{cpath}.whenUnsatisfiable", f"Unsupported value: {json_str(c.get('whenUnsatisfiable'))}: "
                                                    "supported values: \"DoNotSchedule\", \"ScheduleAnyway\"")
             if c.get("labelSelector") is not None:
                 fail(f"{cpath}.labelSelector", "Forbidden: constraint must not define a selector, as they "
                                                "deduced for each pod")
+            for prev in (args.get("defaultConstraints") or ())[:i]:
+                if (prev.get("topologyKey"), prev.get("whenUnsatisfiable")) == (c["topologyKey"],
+                                                                                c["whenUnsatisfiable"]):
+                    fail(f"{path}.defaultConstraints[{i}]", f"Duplicate value: \"{{{safe_text(c['topologyKey'])}, "
+                                                            f"{c['whenUnsatisfiable']}}}\"")
     elif name == "VolumeBinding":
         secs = args.get("bindTimeoutSeconds", 600)
         if secs < 0:
             fail(f"{path}.bindTimeoutSeconds", f"Invalid value: {secs}: invalid BindTimeoutSeconds, should "
                                                "not be a negative value")
+        if args.get("shape") is not None:  # the VolumeCapacityPriority gate is off (alpha) in v1.29
+            fail(f"{path}.shape", "Invalid value: unexpected field `shape`, remove it or turn on the feature gate "
+                                  "VolumeCapacityPriority")
+    elif name == "NodeAffinity":
+        # ValidateNodeAffinityArgs: nodeaffinity.NewNodeSelector / NewPreferredSchedulingTerms parse every term.
+        added = args.get("addedAffinity") or {}
+        required = added.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+        checks = [(t, f"addedAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]")
+                  for i, t in enumerate(required.get("nodeSelectorTerms") or ())]
+        checks += [(p.get("preference") or {},
+                    f"addedAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}].preference")
+                   for i, p in enumerate(added.get("preferredDuringSchedulingIgnoredDuringExecution") or ())]
+        for term, tpath in checks:
+            try:
+                parsed_node_selector_term(term, f"{path}.{tpath}")
+            except ObjectError as exc:
+                fail(exc.path, exc.message)

@@ -34,58 +34,125 @@ NON_ZERO_DEFAULTS: dict[str, int] = {CPU: DEFAULT_MILLI_CPU_REQUEST, MEMORY: DEF
 
 ResourceList = dict[str, int]  # name -> integer amount (cpu in millicores)
 
-_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIXES = {
-    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18),
-}
-_QUANTITY_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(.*)$")
+_BINARY_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_DIGITS = frozenset("0123456789")
+_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
+_NANO = Fraction(1, 10**9)
+MAX_INT64 = 2**63 - 1
+# Deliberately stricter than resource.ParseQuantity (which accepts any int64 exponent and
+# arbitrarily long mantissas): these bounds keep parsing fast; anything outside them could
+# not be counted by the scheduler anyway.
+MAX_EXPONENT = 1000
+MAX_DIGITS = 200
 
 
 class QuantityError(ValueError):
     """A string that is not a Kubernetes resource quantity."""
 
 
+def _split_quantity(text: str) -> tuple[bool, str, str, str]:
+    """``parseQuantityString`` of apimachinery v0.29: (positive, numerator, denominator, suffix)."""
+    pos, end = 0, len(text)
+    positive = True
+    if text[:1] in ("-", "+"):
+        positive = text[0] == "+"
+        pos = 1
+    while pos < end and text[pos] == "0":
+        pos += 1
+    start = pos
+    while pos < end and text[pos] in _DIGITS:
+        pos += 1
+    num = text[start:pos] or "0"
+    denom = ""
+    if pos < end and text[pos] == ".":
+        pos += 1
+        start = pos
+        while pos < end and text[pos] in _DIGITS:
+            pos += 1
+        denom = text[start:pos]
+    suffix_start = pos
+    while pos < end and text[pos] in _SUFFIX_CHARS:
+        pos += 1
+    if pos < end and text[pos] in "+-":
+        pos += 1
+    while pos < end and text[pos] in _DIGITS:
+        pos += 1
+    if pos < end:
+        raise QuantityError(f"invalid quantity {_quote(text)}: quantities must match the regular expression "
+                            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+    return positive, num, denom, text[suffix_start:]
+
+
+def _quote(text: str) -> str:
+    from scheduler.core.validation.text import quote
+    return quote(text)
+
+
 @lru_cache(maxsize=4096)
 def _parse_quantity_str(text: str) -> Fraction:
-    match = _QUANTITY_RE.match(text.strip())
-    if not match:
-        raise QuantityError(f"invalid quantity {text!r}")
-    number, suffix = match.groups()
-    value = Fraction(number)
-    if suffix in _BINARY_SUFFIXES:
-        return value * _BINARY_SUFFIXES[suffix]
+    text = text.strip()
+    if not text:
+        raise QuantityError("invalid quantity \"\": a quantity must not be empty")
+    positive, num, denom, suffix = _split_quantity(text)
+    if len(num) + len(denom) > MAX_DIGITS:
+        raise QuantityError(f"invalid quantity {_quote(text)}: more than {MAX_DIGITS} digits "
+                            "(scheduler-lab is deliberately stricter than the API server here)")
     if suffix in _DECIMAL_SUFFIXES:
-        return value * _DECIMAL_SUFFIXES[suffix]
-    if suffix[:1] in ("e", "E") and re.fullmatch(r"[eE][+-]?\d+", suffix):
-        return value * Fraction(10) ** int(suffix[1:])
-    raise QuantityError(f"invalid quantity {text!r}")
+        base, exponent = 10, _DECIMAL_SUFFIXES[suffix]
+    elif suffix in _BINARY_SUFFIXES:
+        base, exponent = 2, _BINARY_SUFFIXES[suffix]
+    elif len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[+-]?[0-9]+", suffix[1:], re.ASCII):
+        base, exponent = 10, int(suffix[1:].lstrip("+-")[:12] or "0") * (-1 if suffix[1] == "-" else 1)
+        if abs(exponent) > MAX_EXPONENT:
+            raise QuantityError(f"invalid quantity {_quote(text)}: exponent out of the range "
+                                f"[-{MAX_EXPONENT}, {MAX_EXPONENT}] scheduler-lab accepts (deliberately "
+                                "stricter than the API server)")
+    else:
+        raise QuantityError(f"invalid quantity {_quote(text)}: unable to parse quantity's suffix")
+    value = Fraction(int(num + denom), 10 ** len(denom))
+    value *= Fraction(10) ** exponent if base == 10 else 2 ** exponent
+    if value and value.denominator != 1:
+        value = Fraction(math.ceil(value / _NANO)) * _NANO  # rounds up to 1n, like ParseQuantity
+    if base == 2 and value > MAX_INT64:
+        value = Fraction(MAX_INT64)  # ParseQuantity caps binary-SI quantities
+    return value if positive else -value
 
 
 def parse_quantity(quantity: Any) -> Fraction:
-    """Parse a quantity such as ``"100m"``, ``"1.5Gi"``, ``"2"``, ``1e3`` or an int."""
+    """Parse a quantity such as ``"100m"``, ``"1.5Gi"``, ``"2"``, ``1e3`` or an int (``resource.ParseQuantity``)."""
     if isinstance(quantity, bool):
-        raise QuantityError(f"invalid quantity {quantity!r}")
+        raise QuantityError(f"invalid quantity {_quote(quantity)}: expected a string or a number")
     if isinstance(quantity, int):
-        return Fraction(quantity)
+        return _parse_quantity_str(str(quantity)) if abs(quantity) < 10**MAX_DIGITS else \
+            _parse_quantity_str("9" * (MAX_DIGITS + 1))
     if isinstance(quantity, float):
-        return Fraction(str(quantity))
+        if not math.isfinite(quantity):
+            raise QuantityError(f"invalid quantity {_quote(quantity)}: not a finite number")
+        return _parse_quantity_str(repr(quantity))
     if isinstance(quantity, str):
         return _parse_quantity_str(quantity)
-    raise QuantityError(f"invalid quantity {quantity!r}")
+    raise QuantityError(f"invalid quantity {_quote(quantity)}: expected a string or a number")
 
 
 def _ceil(value: Fraction) -> int:
     return math.ceil(value) if value >= 0 else -math.ceil(-value)
 
 
+def _counted(quantity: Any, amount: int) -> int:
+    if abs(amount) > MAX_INT64:
+        raise QuantityError(f"quantity {_quote(quantity if isinstance(quantity, str) else str(quantity))} is "
+                            "larger than the scheduler can count (int64; scheduler-lab is deliberately "
+                            "stricter than the API server here)")
+    return amount
+
+
 def milli_value(quantity: Any) -> int:
-    return _ceil(parse_quantity(quantity) * 1000)
+    return _counted(quantity, _ceil(parse_quantity(quantity) * 1000))
 
 
 def value(quantity: Any) -> int:
-    return _ceil(parse_quantity(quantity))
+    return _counted(quantity, _ceil(parse_quantity(quantity)))
 
 
 def amount(name: str, quantity: Any) -> int:

@@ -21,13 +21,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-import yaml
-
 from scheduler.core.config import ConfigError, default_config, load_config
 from scheduler.core.framework import Profile, ScheduleResult, build_profiles
 from scheduler.core.messages import scheduled_message
 from scheduler.core.resources import QuantityError
 from scheduler.core.state import ClusterState, is_terminal, pod_key
+from scheduler.core.validation.objects import CLUSTER_SCOPED, KIND_SCHEMAS, ObjectError, validate_object
+from scheduler.core.validation.text import describe, quote, safe_text, truncate
+from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
 
 WORKLOAD_KINDS = ("Service", "ReplicaSet", "ReplicationController", "StatefulSet", "Namespace")
 SHORT_NAMES = {
@@ -52,67 +53,112 @@ class ClusterInput:
 # ------------------------------------------------------------------ loading
 
 def _state_files(path: str) -> list[str]:
+    if not path:
+        raise InputError("--cluster: empty path")
     if os.path.isdir(path):
         files = sorted(
             os.path.join(root, name) for root, _, names in os.walk(path) for name in names
             if name.endswith((".yaml", ".yml", ".json")))
         if not files:
-            raise InputError(f"{path}: no .yaml, .yml or .json files in directory")
+            raise InputError(f"{safe_text(path)}: no .yaml, .yml or .json files in directory")
+        seen: dict[str, str] = {}
+        for file in files:
+            real = os.path.realpath(file)
+            if real in seen:
+                raise InputError(f"{safe_text(file)}: the same file as {safe_text(seen[real])} (a link); each "
+                                 "object must be given once")
+            seen[real] = file
         return files
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file or directory")
+        raise InputError(f"{safe_text(path)}: no such file or directory")
     return [path]
 
 
-def _documents(path: str) -> Iterable[tuple[str, Any]]:
+def _read(path: str, limits: YAMLLimits) -> list[Any]:
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        size = os.path.getsize(path)
+        if size > limits.max_bytes:
+            raise InputError(f"{safe_text(path)}: {size} bytes is larger than the {limits.max_bytes}-byte limit "
+                             "(set SCHEDULER_MAX_INPUT_BYTES to change it)")
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"{safe_text(path)}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{path}: invalid YAML: {where}{problem}") from None
+        return load_yaml_documents(data, limits)
+    except YAMLLoadError as exc:
+        raise InputError(f"{safe_text(path)}: {exc}") from None
+
+
+def _documents(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> Iterable[tuple[str, Any]]:
+    docs = _read(path, limits)
     for i, doc in enumerate(docs, start=1):
         if doc is None:
             continue
-        where = f"{path}: document {i}"
+        where = f"{safe_text(path)}: document {i}" if len(docs) > 1 else safe_text(path)
         if not isinstance(doc, dict):
-            raise InputError(f"{where}: expected a Kubernetes object, got {type(doc).__name__}")
-        if doc.get("kind") == "List" or (doc.get("kind", "").endswith("List") and "items" in doc):
-            for j, item in enumerate(doc.get("items") or ()):
+            raise InputError(f"{where}: expected a Kubernetes object (a mapping with kind and metadata), got "
+                             f"{describe(doc)}")
+        kind = doc.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise InputError(f"{where}: kind: Required value: a string such as Node, Pod or List, got "
+                             f"{describe(kind)}")
+        if kind == "List" or (kind.endswith("List") and "items" in doc):
+            items = doc.get("items")
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise InputError(f"{where}: items: expected a list, got {describe(items)}")
+            for j, item in enumerate(items):
                 if not isinstance(item, dict):
-                    raise InputError(f"{where}: items[{j}]: expected a Kubernetes object")
-                kind = item.get("kind") or doc.get("kind", "")[:-4]
-                yield f"{where} items[{j}]", dict(item, kind=kind)
+                    raise InputError(f"{where}: items[{j}]: expected a Kubernetes object, got {describe(item)}")
+                item_kind = item.get("kind") if item.get("kind") is not None else kind[:-4]
+                yield f"{where}: items[{j}]", dict(item, kind=item_kind)
         else:
             yield where, doc
 
 
-def load_cluster(path: str) -> ClusterInput:
-    """Read nodes, pods and workload objects from a file or directory."""
+def _label(kind: str, obj: dict) -> str:
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        return safe_text(kind)
+    ns = meta.get("namespace")
+    if kind not in CLUSTER_SCOPED:
+        name = f"{ns if isinstance(ns, str) and ns else 'default'}/{name}"
+    return f"{truncate(kind, 40)} {truncate(name)}"
+
+
+def load_cluster(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> ClusterInput:
+    """Read nodes, pods and workload objects from a file or directory; every object is validated."""
     out = ClusterInput()
+    seen: dict[tuple[str, str, str], str] = {}
     for file in _state_files(path):
-        for where, obj in _documents(file):
+        for where, obj in _documents(file, limits):
             kind = obj.get("kind")
-            if not kind:
-                raise InputError(f"{where}: kind: required (Node, Pod, ...)")
-            meta = obj.get("metadata")
-            if not isinstance(meta, dict) or not meta.get("name"):
-                raise InputError(f"{where} ({kind}): metadata.name: required")
+            if not isinstance(kind, str) or not kind:
+                raise InputError(f"{where}: kind: Required value: a string such as Node or Pod, got {describe(kind)}")
+            if kind not in KIND_SCHEMAS:
+                continue  # kinds scheduling does not read are ignored, as documented
+            try:
+                validate_object(obj)
+            except ObjectError as exc:
+                raise InputError(f"{where}: {_label(kind, obj)}: {exc}") from None
+            meta = obj["metadata"]
+            ns = "" if kind in CLUSTER_SCOPED else (meta.get("namespace") or "default")
+            ident = (kind, ns, meta["name"])
+            if ident in seen:
+                raise InputError(f"{where}: {_label(kind, obj)}: metadata.name: Duplicate value: "
+                                 f"{quote(meta['name'])} (already defined in {seen[ident]}; names are unique per "
+                                 "kind and namespace)")
+            seen[ident] = where
             if kind == "Node":
                 out.nodes.append(obj)
             elif kind == "Pod":
                 pod = _default_pod(obj)
-                spec = pod.get("spec")
-                if not isinstance(spec, dict) or not spec.get("containers"):
-                    raise InputError(f"{where} (Pod {pod_key(pod)}): spec.containers: required")
+                spec = pod["spec"]
                 (out.bound_pods if spec.get("nodeName") else out.pending_pods).append(pod)
-            elif kind in WORKLOAD_KINDS:
+            else:
                 out.objects.append(obj)
     return out
 
@@ -249,53 +295,128 @@ def format_table(decisions: Sequence[Decision], skipped: Sequence[dict], top: in
                      f"{pod['spec']['schedulerName']!r} (it stays Pending, no event)")
     if not decisions and not skipped:
         lines.append("no pending pods")
-    return "\n".join(lines).rstrip() + "\n"
+    # Names come from the input: escape each line so none can break or forge a line.
+    return "\n".join(safe_text(line) for line in lines).rstrip() + "\n"
 
 
 # ------------------------------------------------------------------ CLI
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {safe_text(message)} (see --help)\n")
+
+
+class _Once(argparse.Action):
+    """Store a flag's value; giving the flag twice is an error (not "the last one wins")."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        seen = getattr(namespace, "_given", set())
+        if self.dest in seen:
+            parser.error(f"argument {'/'.join(self.option_strings)}: given more than once")
+        seen.add(self.dest)
+        namespace._given = seen
+        setattr(namespace, self.dest, values)
+
+
+def _path_arg(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("empty path")
+    return text
+
+
+def _int_arg(minimum: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("+-").isascii() or not text.strip().lstrip("+-").isdigit():
+            raise argparse.ArgumentTypeError(f"invalid integer {quote(text)}")
+        value = int(text)
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scheduler simulate",
                      description="Show which node kube-scheduler v1.29 would pick for each pending pod, and why.")
-    parser.add_argument("--config", help="KubeSchedulerConfiguration file (default: the v1.29 default profile)")
-    parser.add_argument("--cluster", required=True, help="YAML/JSON file or directory with Node and Pod manifests")
-    parser.add_argument("--output", "-o", choices=("table", "json"), default="table")
-    parser.add_argument("--seed", type=int, default=None, help="seed for tie-breaking and random plugins")
-    parser.add_argument("--top", type=int, default=3, help="nodes to show per pod in the table (default 3)")
+    parser.add_argument("--config", type=_path_arg, action=_Once,
+                        help="KubeSchedulerConfiguration file (default: the v1.29 default profile)")
+    parser.add_argument("--cluster", type=_path_arg, action=_Once, required=True,
+                        help="YAML/JSON file or directory with Node and Pod manifests")
+    parser.add_argument("--output", "-o", choices=("table", "json"), default="table", action=_Once)
+    parser.add_argument("--seed", type=_int_arg(), default=None, action=_Once,
+                        help="seed for tie-breaking and random plugins")
+    parser.add_argument("--top", type=_int_arg(1), default=3, action=_Once,
+                        help="nodes to show per pod in the table (default 3)")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE:CLASS",
                         help="load an out-of-tree plugin (module:Class or path/to/file.py:Class); repeatable")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        from scheduler.core.plugins.registry import PluginLoadError, default_registry
+def input_limits(environ: Mapping[str, str] | None = None) -> YAMLLimits:
+    """YAML budgets; ``SCHEDULER_MAX_INPUT_BYTES`` overrides the 64 MiB file-size limit."""
+    raw = (os.environ if environ is None else environ).get("SCHEDULER_MAX_INPUT_BYTES")
+    if not raw:
+        return DEFAULT_LIMITS
+    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
+        raise InputError(f"SCHEDULER_MAX_INPUT_BYTES: Invalid value: {quote(raw)}: expected a positive integer")
+    return YAMLLimits(max_bytes=int(raw), max_depth=DEFAULT_LIMITS.max_depth,
+                      max_alias_nodes=DEFAULT_LIMITS.max_alias_nodes)
 
+
+def load_plugin(registry: Any, spec: str) -> None:
+    """``--plugin MODULE:CLASS``: whatever importing the user's module raises becomes one line."""
+    from scheduler.core.plugins.registry import PluginLoadError
+
+    if not spec or ":" not in spec or not all(spec.rsplit(":", 1)):
+        raise InputError(f"--plugin {quote(spec)}: expected MODULE:CLASS or path/to/file.py:CLASS")
+    try:
+        registry.load(spec)
+    except PluginLoadError as exc:
+        raise InputError(f"--plugin {quote(spec)}: {truncate(str(exc), 200)}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's module may raise anything on import
+        raise InputError(f"--plugin {quote(spec)}: cannot import: {type(exc).__name__}: "
+                         f"{truncate(str(exc).splitlines()[0] if str(exc) else '', 200)}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from scheduler.core.plugins.registry import default_registry
+
+    try:
+        limits = input_limits()
         registry = default_registry()
         for spec in args.plugin:
-            try:
-                registry.load(spec)
-            except (PluginLoadError, ImportError, OSError, SyntaxError) as exc:
-                raise InputError(f"--plugin {spec}: {exc}") from None
-        config = load_config(args.config, registry) if args.config else default_config(registry)
+            load_plugin(registry, spec)
+        config = load_config(args.config, registry, limits=limits) if args.config else default_config(registry)
         profiles = build_profiles(config)
-        cluster = load_cluster(args.cluster)
+        cluster = load_cluster(args.cluster, limits)
         state = build_state(cluster)
         decisions, skipped = run(profiles, state, cluster.pending_pods, random.Random(args.seed))
     except (ConfigError, InputError) as exc:
-        print(f"scheduler simulate: {exc}", file=sys.stderr)
+        print(f"scheduler simulate: {safe_text(str(exc))}", file=sys.stderr)
         return 1
     if args.output == "json":
         sys.stdout.write(json.dumps([decision_json(d) for d in decisions], indent=2) + "\n")
     else:
         sys.stdout.write(format_table(decisions, skipped, args.top))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("scheduler simulate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, never the validation
+        if args.debug:
+            raise
+        print(f"scheduler simulate: internal error: {type(exc).__name__}: "
+              f"{truncate(str(exc).splitlines()[0] if str(exc) else '', 200)} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 70
 
 
 def main_entry() -> None:

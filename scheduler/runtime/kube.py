@@ -25,6 +25,9 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from scheduler.core.validation.kubeconfig import KubeConfigValidationError, check_kubeconfig
+from scheduler.core.validation.text import safe_text, truncate
+
 __all__ = [
     "ApiError",
     "KubeClient",
@@ -128,12 +131,18 @@ def load_configuration(kubeconfig: str | None) -> k8s_client.Configuration:
     """
     configuration = k8s_client.Configuration()
     if kubeconfig:
+        shown = safe_text(kubeconfig)
         if not os.path.isfile(kubeconfig):
-            raise KubeConfigError(f"kubeconfig {kubeconfig}: no such file")
+            raise KubeConfigError(f"kubeconfig {shown}: no such file")
+        try:
+            check_kubeconfig(kubeconfig)
+        except KubeConfigValidationError as exc:
+            raise KubeConfigError(f"kubeconfig {shown}: {exc}") from None
         try:
             k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-            raise KubeConfigError(f"kubeconfig {kubeconfig}: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the client library raises on a bad file: one line
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise KubeConfigError(f"kubeconfig {shown}: {truncate(text, 200)}") from None
     else:
         try:
             # Keeps the token-refresh hook on this very object (bound service account tokens rotate).

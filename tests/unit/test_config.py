@@ -165,7 +165,7 @@ def test_two_profiles_and_default_name_only_for_single_profile():
      "config.yaml: leaderElection.leaseDuration: Invalid value: \"10s\": LeaseDuration must be greater than RenewDeadline"),
     ("leaderElection:\n  retryPeriod: 0s\n", "config.yaml: leaderElection.retryPeriod: Invalid value: \"0s\": must be greater than zero"),
     ("leaderElection:\n  leaseDuration: soon\n", "config.yaml: leaderElection.leaseDuration: invalid duration"),
-    ("leaderElection:\n  resourceLock: endpoints\n", "config.yaml: leaderElection.resourceLock: \"endpoints\" is not supported"),
+    ("leaderElection:\n  resourceLock: endpoints\n", "config.yaml: leaderElection.resourceLock: Invalid value: \"endpoints\": resourceLock value must be \"leases\""),
     ("clientConnection:\n  burst: -1\n", "config.yaml: clientConnection.burst: Invalid value: -1: must be non-negative"),
     ("clientConnection:\n  qps: fast\n", "config.yaml: clientConnection.qps: expected a number"),
     ("percentageOfNodesToScore: 101\n", "config.yaml: percentageOfNodesToScore: Invalid value: 101: not in valid range [0-100]"),

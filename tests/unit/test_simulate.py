@@ -104,12 +104,12 @@ def test_invalid_yaml_and_bad_objects(tmp_path, capsys):
     nameless = tmp_path / "nameless.yaml"
     nameless.write_text("kind: Node\nmetadata: {}\n")
     assert main(["--cluster", str(nameless)]) == 1
-    assert "metadata.name: required" in capsys.readouterr().err
+    assert "nameless.yaml: Node: metadata.name: Required value" in capsys.readouterr().err
     quantity = tmp_path / "q.yaml"
     quantity.write_text("kind: Node\nmetadata: {name: n}\nstatus: {allocatable: {cpu: lots}}\n")
     assert main(["--cluster", str(quantity)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Node n: invalid quantity 'lots'" in err
+    assert err.count("\n") == 1 and 'Node n: status.allocatable["cpu"]: invalid quantity "lots"' in err
 
 
 CLI_CASES = [

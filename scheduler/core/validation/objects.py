@@ -1,0 +1,638 @@
+"""Kubernetes objects in a cluster state, validated as the v1.29 API server would, for what scheduling reads.
+
+Two layers, like the API server:
+
+* types and enums of the v1.29 OpenAPI schema for every field the scheduler reads (a field
+  the scheduler never reads is not checked; ``tests/unit/validation/test_schema_parity.py``
+  compares these types and enums with the v1.29 OpenAPI schema of ``kubernetes-validate``);
+* the semantic rules the schema cannot express (``pkg/apis/core/validation/validation.go``):
+  quantity grammar and limits, no negative quantities, requests <= limits, whole numbers for
+  extended resources, label and name grammars, selector / node-affinity / toleration operator
+  rules, ``maxSkew >= 1``, required ``topologyKey``, duplicate taints / spread constraints /
+  container names.  Unique object names per kind and namespace are checked by the caller,
+  across files.
+
+``validate_object(obj)`` raises ``ObjectError`` (``.path`` the field path, ``.message`` one line)
+for the first problem.  ``null`` means "unset" for optional fields, as in JSON decoding.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+from typing import Any, Callable, Mapping
+
+from scheduler.core.resources import QuantityError, parse_quantity
+from scheduler.core.validation.names import dns1123_label, dns1123_subdomain, label_value, qualified_name
+from scheduler.core.validation.text import describe, quote
+
+Check = Callable[[Any, str], None]
+
+_INT_RE = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
+
+
+class ObjectError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        self.path, self.message = path, message
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+def fail(path: str, message: str) -> None:
+    raise ObjectError(path, message)
+
+
+def _supported(value: Any, values: tuple[str, ...]) -> str:
+    return f"Unsupported value: {quote(value)}: supported values: " + ", ".join(f'"{v}"' for v in values)
+
+
+# ------------------------------------------------------------------ type checks (OpenAPI layer)
+
+def s(value: Any, path: str) -> None:
+    if not isinstance(value, str):
+        fail(path, f"expected a string, got {describe(value)}")
+
+
+def _int(bits: int) -> Check:
+    limit = MAX_INT32 if bits == 32 else MAX_INT64
+
+    def check(value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail(path, f"expected an integer, got {describe(value)}")
+        if not -limit - 1 <= value <= limit:
+            fail(path, f"{quote(value)} does not fit in a {bits}-bit integer")
+    return check
+
+
+i32 = _int(32)
+i64 = _int(64)
+
+
+def b(value: Any, path: str) -> None:
+    if not isinstance(value, bool):
+        fail(path, f"expected true or false, got {describe(value)}")
+
+
+def ts(value: Any, path: str) -> None:
+    if not isinstance(value, (str, datetime.datetime, datetime.date)):
+        fail(path, f"expected an RFC 3339 timestamp, got {describe(value)}")
+
+
+def anything(value: Any, path: str) -> None:
+    pass
+
+
+def enum(*values: str) -> Check:
+    allowed = frozenset(values)
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, str) or value not in allowed:
+            fail(path, _supported(value, values))
+    return check
+
+
+def obj(fields: Mapping[str, Check], hook: Callable[[dict, str], None] | None = None) -> Check:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            fail(path, f"expected an object, got {describe(value)}")
+        for key, val in value.items():
+            sub = fields.get(key) if isinstance(key, str) else None
+            if sub is not None and val is not None:
+                sub(val, f"{path}.{key}" if path else key)
+        if hook is not None:
+            hook(value, path)
+    return check
+
+
+def lst(item: Check) -> Check:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            fail(path, f"expected a list, got {describe(value)}")
+        for i, val in enumerate(value):
+            if val is None:
+                fail(f"{path}[{i}]", "expected a value, got null")
+            item(val, f"{path}[{i}]")
+    return check
+
+
+def _key_path(path: str, key: str) -> str:
+    return f"{path}[{quote(key, 60)}]"
+
+
+def strmap(key_rule: Callable[[str], str | None] | None = None,
+           value_rule: Callable[[str], str | None] | None = None) -> Check:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            fail(path, f"expected an object, got {describe(value)}")
+        for key, val in value.items():
+            if not isinstance(key, str):
+                fail(path, f"keys must be strings, got {describe(key)}")
+            if not isinstance(val, str):
+                fail(_key_path(path, key), f"expected a string, got {describe(val)}")
+            if key_rule is None and value_rule is None:
+                continue
+            if key_rule is not None:
+                err = key_rule(key)
+                if err:
+                    fail(path, f"Invalid value: {quote(key)}: {err}")
+            if value_rule is not None:
+                err = value_rule(val)
+                if err:
+                    fail(_key_path(path, key), f"Invalid value: {quote(val)}: {err}")
+    return check
+
+
+# ------------------------------------------------------------------ resources
+
+NATIVE_CONTAINER = ("cpu", "memory", "ephemeral-storage")
+NATIVE_NODE = ("cpu", "memory", "ephemeral-storage", "pods", "storage")
+
+
+def _is_extended(name: str) -> bool:
+    """``IsExtendedResourceName``: outside the kubernetes.io namespace and not requests.*."""
+    if "/" not in name or name.startswith("requests."):
+        return False
+    return not (name.startswith("kubernetes.io/") or ".kubernetes.io/" in name.split("/")[0] + "/")
+
+
+def _resource_name(name: str, path: str, native: tuple[str, ...], what: str) -> None:
+    err = qualified_name(name)
+    if err:
+        fail(path, f"Invalid value: {quote(name)}: {err}")
+    if "/" not in name and name not in native and not name.startswith("hugepages-"):
+        fail(path, f"Invalid value: {quote(name)}: must be a standard resource for {what}")
+
+
+_GOOD_QUANTITIES: set[tuple[str, str]] = set()
+
+
+def quantities(what: str, native: tuple[str, ...]) -> Check:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            fail(path, f"expected an object of resource quantities, got {describe(value)}")
+        for name, qty in value.items():
+            if not isinstance(name, str):
+                fail(path, f"resource names must be strings, got {describe(name)}")
+            if isinstance(qty, str) and (name, qty) in _GOOD_QUANTITIES:
+                continue
+            sub = _key_path(path, name)
+            _resource_name(name, sub, native, what)
+            if qty is None:
+                fail(sub, "expected a quantity, got null")
+            try:
+                amount = parse_quantity(qty)
+            except QuantityError as exc:
+                fail(sub, str(exc))
+            if amount < 0:
+                fail(sub, f"Invalid value: {quote(qty if isinstance(qty, str) else str(qty))}: must be greater "
+                          "than or equal to 0")
+            if _is_extended(name) and amount.denominator != 1:
+                fail(sub, f"Invalid value: {quote(str(qty))}: must be an integer")
+            if isinstance(qty, str) and len(_GOOD_QUANTITIES) < 65536 and name in native:
+                _GOOD_QUANTITIES.add((name, qty))  # the same "32" / "128Gi" repeats on every node
+    return check
+
+
+def _resources_hook(value: dict, path: str) -> None:
+    """``ValidateResourceRequirements``: requests <= limits; extended resources need equal limits."""
+    requests = value.get("requests") or {}
+    limits = value.get("limits") or {}
+    for name, qty in requests.items():
+        if name in limits and parse_quantity(qty) > parse_quantity(limits[name]):
+            fail(_key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be less than or "
+                                                     f"equal to {name} limit of {quote(str(limits[name]))}")
+        if _is_extended(name):
+            if name not in limits:
+                fail(f"{path}.limits", f"Required value: Limit must be set for non overcommitable resources "
+                                       f"({quote(name)})")
+            if parse_quantity(qty) != parse_quantity(limits[name]):
+                fail(_key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be equal to "
+                                                         f"{name} limit of {quote(str(limits[name]))}")
+
+
+container_resources = obj({
+    "requests": quantities("containers", NATIVE_CONTAINER),
+    "limits": quantities("containers", NATIVE_CONTAINER),
+}, _resources_hook)
+
+
+# ------------------------------------------------------------------ selectors
+
+SELECTOR_OPS = ("DoesNotExist", "Exists", "In", "NotIn")
+NODE_SELECTOR_OPS = ("DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn")
+
+
+def _label_key(value: Any, path: str) -> None:
+    s(value, path)
+    err = qualified_name(value)
+    if err:
+        fail(path, f"Invalid value: {quote(value)}: {err}")
+
+
+def _selector_requirement_hook(value: dict, path: str) -> None:
+    """``ValidateLabelSelectorRequirement`` (metav1 validation)."""
+    if value.get("key") is None:
+        fail(f"{path}.key", "Required value")
+    if value.get("operator") is None:
+        fail(f"{path}.operator", "Required value")
+    op, values = value["operator"], value.get("values") or []
+    if op in ("In", "NotIn") and not values:
+        fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
+    if op in ("Exists", "DoesNotExist") and values:
+        fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+    for i, val in enumerate(values):
+        err = label_value(val)
+        if err:
+            fail(f"{path}.values[{i}]", f"Invalid value: {quote(val)}: {err}")
+
+
+label_selector = obj({
+    "matchLabels": strmap(qualified_name, label_value),
+    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*SELECTOR_OPS), "values": lst(s)},
+                                _selector_requirement_hook)),
+})
+
+
+def _node_requirement_hook(value: dict, path: str) -> None:
+    """``ValidateNodeSelectorRequirement`` (pkg/apis/core/validation).
+
+    The API server checks neither the values' grammar nor that a Gt/Lt value is an integer
+    (the scheduler's lazy-error node selector then matches nothing); ``_parsed_requirement_hook``
+    adds those checks where upstream parses eagerly (NodeAffinityArgs.addedAffinity).
+    """
+    if value.get("key") is None:
+        fail(f"{path}.key", "Required value")
+    if value.get("operator") is None:
+        fail(f"{path}.operator", "Required value")
+    op, values = value["operator"], value.get("values") or []
+    if op in ("In", "NotIn") and not values:
+        fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
+    if op in ("Exists", "DoesNotExist") and values:
+        fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+    if op in ("Gt", "Lt") and len(values) != 1:
+        fail(f"{path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
+
+
+def _parsed_requirement_hook(value: dict, path: str) -> None:
+    """``nodeaffinity.NewNodeSelector``'s parse (``labels.NewRequirement``): values are label values and a
+    Gt/Lt value is an integer."""
+    _node_requirement_hook(value, path)
+    values = value.get("values") or []
+    if value["operator"] in ("Gt", "Lt"):
+        if not _INT_RE.fullmatch(values[0]) or not -MAX_INT64 - 1 <= int(values[0]) <= MAX_INT64:
+            fail(f"{path}.values[0]", f"Invalid value: {quote(values[0])}: must be an integer when `operator` "
+                                      "is 'Lt' or 'Gt'")
+        return
+    for i, val in enumerate(values):
+        err = label_value(val)
+        if err:
+            fail(f"{path}.values[{i}]", f"Invalid value: {quote(val)}: {err}")
+
+
+def _node_field_requirement_hook(value: dict, path: str) -> None:
+    _node_requirement_hook(value, path)
+    if value["key"] != "metadata.name":
+        fail(f"{path}.key", f"Invalid value: {quote(value['key'])}: not a valid field selector key")
+    if value["operator"] not in ("In", "NotIn"):
+        fail(f"{path}.operator", _supported(value["operator"], ("In", "NotIn")))
+    if len(value.get("values") or []) != 1:
+        fail(f"{path}.values", "Required value: must be only one value when `operator` is 'In' or 'NotIn' for "
+                               "node field selector")
+
+
+node_selector_term = obj({
+    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
+                                _node_requirement_hook)),
+    "matchFields": lst(obj({"key": s, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
+                           _node_field_requirement_hook)),
+})
+parsed_node_selector_term = obj({
+    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
+                                _parsed_requirement_hook)),
+    "matchFields": lst(obj({"key": s, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
+                           _node_field_requirement_hook)),
+})
+
+
+def _node_selector_hook(value: dict, path: str) -> None:
+    if not value.get("nodeSelectorTerms"):
+        fail(f"{path}.nodeSelectorTerms", "Required value: must have at least one node selector term")
+
+
+node_selector = obj({"nodeSelectorTerms": lst(node_selector_term)}, _node_selector_hook)
+
+
+def _weight_hook(value: dict, path: str) -> None:
+    weight = value.get("weight")
+    if weight is None or not 1 <= weight <= 100:
+        fail(f"{path}.weight", f"Invalid value: {quote(weight)}: must be in the range 1-100")
+
+
+def _preference_hook(value: dict, path: str) -> None:
+    _weight_hook(value, path)
+    if value.get("preference") is None:
+        fail(f"{path}.preference", "Required value")
+
+
+def _topology_key(value: Any, path: str) -> None:
+    s(value, path)
+    if not value:
+        fail(path, "Required value: can not be empty")
+    _label_key(value, path)
+
+
+def _affinity_term_hook(value: dict, path: str) -> None:
+    if not value.get("topologyKey"):
+        fail(f"{path}.topologyKey", "Required value: can not be empty")
+
+
+def _namespace_name(value: Any, path: str) -> None:
+    s(value, path)
+    err = dns1123_label(value)
+    if err:
+        fail(path, f"Invalid value: {quote(value)}: {err}")
+
+
+pod_affinity_term = obj({
+    "labelSelector": label_selector, "namespaceSelector": label_selector, "namespaces": lst(_namespace_name),
+    "topologyKey": _topology_key, "matchLabelKeys": lst(_label_key), "mismatchLabelKeys": lst(_label_key),
+}, _affinity_term_hook)
+
+
+def _weighted_term_hook(value: dict, path: str) -> None:
+    _weight_hook(value, path)
+    if value.get("podAffinityTerm") is None:
+        fail(f"{path}.podAffinityTerm", "Required value")
+
+
+pod_affinity = obj({
+    "requiredDuringSchedulingIgnoredDuringExecution": lst(pod_affinity_term),
+    "preferredDuringSchedulingIgnoredDuringExecution": lst(obj({"weight": i32, "podAffinityTerm": pod_affinity_term},
+                                                               _weighted_term_hook)),
+})
+
+node_affinity = obj({
+    "requiredDuringSchedulingIgnoredDuringExecution": node_selector,
+    "preferredDuringSchedulingIgnoredDuringExecution": lst(obj({"weight": i32, "preference": node_selector_term},
+                                                               _preference_hook)),
+})
+
+affinity = obj({"nodeAffinity": node_affinity, "podAffinity": pod_affinity, "podAntiAffinity": pod_affinity})
+
+
+# ------------------------------------------------------------------ taints, tolerations, spread
+
+TAINT_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
+
+
+def _taint_hook(value: dict, path: str) -> None:
+    """``validateNodeTaints``."""
+    if value.get("key") is None:
+        fail(f"{path}.key", "Required value")
+    if value.get("effect") is None:
+        fail(f"{path}.effect", "Required value")
+    err = label_value(value.get("value") or "")
+    if err:
+        fail(f"{path}.value", f"Invalid value: {quote(value.get('value'))}: {err}")
+
+
+def _taints_hook(value: Any, path: str) -> None:
+    seen: set[tuple[str, str]] = set()
+    for i, taint in enumerate(value):
+        ident = (taint["key"], taint["effect"])
+        if ident in seen:
+            fail(f"{path}[{i}]", f"Duplicate value: taints must be unique by key and effect pair "
+                                 f"({quote(ident[0])}, {ident[1]})")
+        seen.add(ident)
+
+
+def _taint_list(value: Any, path: str) -> None:
+    lst(obj({"key": _label_key, "value": s, "effect": enum(*TAINT_EFFECTS), "timeAdded": ts}, _taint_hook))(value, path)
+    _taints_hook(value, path)
+
+
+def _toleration_hook(value: dict, path: str) -> None:
+    """``ValidateTolerations``."""
+    key = value.get("key") or ""
+    op = value.get("operator") or "Equal"
+    val = value.get("value") or ""
+    if key:
+        err = qualified_name(key)
+        if err:
+            fail(f"{path}.key", f"Invalid value: {quote(key)}: {err}")
+    elif op != "Exists":
+        fail(f"{path}.operator", f"Invalid value: {quote(op)}: operator must be Exists when `key` is empty, which "
+                                 "means \"match all values and all keys\"")
+    if value.get("tolerationSeconds") is not None and value.get("effect") != "NoExecute":
+        fail(f"{path}.effect", f"Invalid value: {quote(value.get('effect') or '')}: effect must be 'NoExecute' "
+                               "when `tolerationSeconds` is set")
+    if op == "Equal":
+        err = label_value(val)
+        if err:
+            fail(f"{path}.operator", f"Invalid value: {quote(val)}: {err}")
+    elif val:
+        fail(f"{path}.operator", f"Invalid value: {quote(val)}: value must be empty when `operator` is 'Exists'")
+
+
+toleration = obj({"key": s, "operator": enum("Equal", "Exists"), "value": s, "effect": enum(*TAINT_EFFECTS),
+                  "tolerationSeconds": i64}, _toleration_hook)
+
+
+def _spread_hook(value: dict, path: str) -> None:
+    """``validateTopologySpreadConstraints`` (one constraint)."""
+    skew = value.get("maxSkew")
+    if skew is None or skew <= 0:
+        fail(f"{path}.maxSkew", f"Invalid value: {quote(skew or 0)}: must be greater than zero")
+    if not value.get("topologyKey"):
+        fail(f"{path}.topologyKey", "Required value: can not be empty")
+    if value.get("whenUnsatisfiable") is None:
+        fail(f"{path}.whenUnsatisfiable", _supported("", ("DoNotSchedule", "ScheduleAnyway")))
+    min_domains = value.get("minDomains")
+    if min_domains is not None:
+        if min_domains <= 0:
+            fail(f"{path}.minDomains", f"Invalid value: {min_domains}: must be greater than 0")
+        if value["whenUnsatisfiable"] != "DoNotSchedule":
+            fail(f"{path}.minDomains", f"Invalid value: {min_domains}: can only use minDomains if "
+                                       "whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway")
+    selector_keys = set(((value.get("labelSelector") or {}).get("matchLabels") or {}))
+    selector_keys |= {e.get("key") for e in ((value.get("labelSelector") or {}).get("matchExpressions") or [])}
+    for i, key in enumerate(value.get("matchLabelKeys") or ()):
+        if key in selector_keys:
+            fail(f"{path}.matchLabelKeys[{i}]", f"Invalid value: {quote(key)}: exists in both matchLabelKeys and "
+                                                "labelSelector")
+
+
+spread_constraint = obj({
+    "maxSkew": i32, "topologyKey": _topology_key, "whenUnsatisfiable": enum("DoNotSchedule", "ScheduleAnyway"),
+    "labelSelector": label_selector, "minDomains": i32, "nodeAffinityPolicy": enum("Honor", "Ignore"),
+    "nodeTaintsPolicy": enum("Honor", "Ignore"), "matchLabelKeys": lst(_label_key),
+}, _spread_hook)
+
+
+def _spread_list(value: Any, path: str) -> None:
+    lst(spread_constraint)(value, path)
+    seen: set[tuple[str, str]] = set()
+    for i, c in enumerate(value):
+        ident = (c["topologyKey"], c["whenUnsatisfiable"])
+        if ident in seen:
+            fail(f"{path}[{i}]", f"Duplicate value: {{{quote(ident[0])}, {ident[1]}}}")
+        seen.add(ident)
+
+
+# ------------------------------------------------------------------ containers, pods, nodes
+
+def _port_hook(value: dict, path: str) -> None:
+    port = value.get("containerPort")
+    if port is None or not 1 <= port <= 65535:
+        fail(f"{path}.containerPort", f"Invalid value: {quote(port)}: must be between 1 and 65535, inclusive")
+    host = value.get("hostPort")
+    if host is not None and host != 0 and not 1 <= host <= 65535:
+        fail(f"{path}.hostPort", f"Invalid value: {host}: must be between 1 and 65535, inclusive")
+
+
+def _ip(value: Any, path: str) -> None:
+    s(value, path)
+    if not value:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        fail(path, f"Invalid value: {quote(value)}: must be a valid IP address")
+
+
+container_port = obj({"containerPort": i32, "hostPort": i32, "protocol": enum("SCTP", "TCP", "UDP"),
+                      "hostIP": _ip, "name": s}, _port_hook)
+
+
+def _container_hook(value: dict, path: str) -> None:
+    name = value.get("name")
+    if not name:
+        fail(f"{path}.name", "Required value")
+    err = dns1123_label(name)
+    if err:
+        fail(f"{path}.name", f"Invalid value: {quote(name)}: {err}")
+    image = value.get("image")
+    if not image:
+        fail(f"{path}.image", "Required value")
+    if image != image.strip():
+        fail(f"{path}.image", f"Invalid value: {quote(image)}: must not have leading or trailing whitespace")
+
+
+_CONTAINER_FIELDS = {"name": s, "image": s, "resources": container_resources, "ports": lst(container_port)}
+container = obj(_CONTAINER_FIELDS, _container_hook)
+init_container = obj({**_CONTAINER_FIELDS, "restartPolicy": enum("Always")}, _container_hook)
+
+
+def _owner_hook(value: dict, path: str) -> None:
+    for key in ("apiVersion", "kind", "name", "uid"):
+        if not value.get(key):
+            fail(f"{path}.{key}", "Required value")
+
+
+def _metadata(name_rule: Callable[[str], str | None], namespaced: bool) -> Check:
+    def hook(value: dict, path: str) -> None:
+        name = value.get("name")
+        if not name:
+            fail(f"{path}.name", "Required value: name or generateName is required")
+        err = name_rule(name)
+        if err:
+            fail(f"{path}.name", f"Invalid value: {quote(name)}: {err}")
+        ns = value.get("namespace")
+        if namespaced and ns:
+            err = dns1123_label(ns)
+            if err:
+                fail(f"{path}.namespace", f"Invalid value: {quote(ns)}: {err}")
+    return obj({
+        "name": s, "namespace": s, "uid": s, "labels": strmap(qualified_name, label_value),
+        "annotations": strmap(qualified_name), "creationTimestamp": ts, "deletionTimestamp": ts,
+        "ownerReferences": lst(obj({"apiVersion": s, "kind": s, "name": s, "uid": s, "controller": b},
+                                   _owner_hook)),
+    }, hook)
+
+
+def _pod_spec_hook(value: dict, path: str) -> None:
+    if not value.get("containers"):
+        fail(f"{path}.containers", "Required value")
+    seen: set[str] = set()
+    for field_name in ("initContainers", "containers"):
+        for i, c in enumerate(value.get(field_name) or ()):
+            if c["name"] in seen:
+                fail(f"{path}.{field_name}[{i}].name", f"Duplicate value: {quote(c['name'])}")
+            seen.add(c["name"])
+    gates: set[str] = set()
+    for i, gate in enumerate(value.get("schedulingGates") or ()):
+        name = gate.get("name")
+        if not name:
+            fail(f"{path}.schedulingGates[{i}].name", "Required value")
+        err = qualified_name(name)
+        if err:
+            fail(f"{path}.schedulingGates[{i}].name", f"Invalid value: {quote(name)}: {err}")
+        if name in gates:
+            fail(f"{path}.schedulingGates[{i}].name", f"Duplicate value: {quote(name)}")
+        gates.add(name)
+    for field_name in ("schedulerName", "priorityClassName"):
+        text = value.get(field_name)
+        if text:
+            err = dns1123_subdomain(text)
+            if err:
+                fail(f"{path}.{field_name}", f"Invalid value: {quote(text)}: {err}")
+    node_name = value.get("nodeName")
+    if node_name:
+        err = dns1123_subdomain(node_name)
+        if err:
+            fail(f"{path}.nodeName", f"Invalid value: {quote(node_name)}: {err}")
+
+
+pod_spec = obj({
+    "containers": lst(container), "initContainers": lst(init_container), "overhead": quantities("overhead",
+                                                                                               NATIVE_CONTAINER),
+    "nodeName": s, "schedulerName": s, "priority": i32, "priorityClassName": s,
+    "preemptionPolicy": enum("Never", "PreemptLowerPriority"),
+    "nodeSelector": strmap(qualified_name, label_value), "affinity": affinity, "tolerations": lst(toleration),
+    "topologySpreadConstraints": _spread_list, "schedulingGates": lst(obj({"name": s})),
+    "volumes": lst(obj({"name": s})), "hostNetwork": b,
+}, _pod_spec_hook)
+
+pod_status = obj({"phase": enum("Failed", "Pending", "Running", "Succeeded", "Unknown"), "nominatedNodeName": s})
+
+node_spec = obj({"taints": _taint_list, "unschedulable": b, "podCIDR": s})
+node_status = obj({
+    "allocatable": quantities("nodes", NATIVE_NODE), "capacity": quantities("nodes", NATIVE_NODE),
+    "images": lst(obj({"names": lst(s), "sizeBytes": i64})),
+})
+
+_SELECTOR_MAP = strmap(qualified_name, label_value)
+
+KIND_SCHEMAS: dict[str, Check] = {
+    "Node": obj({"metadata": _metadata(dns1123_subdomain, False), "spec": node_spec, "status": node_status}),
+    "Pod": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": pod_spec, "status": pod_status},
+               lambda value, path: value.get("spec") is None and fail("spec.containers", "Required value")),
+    "Service": obj({"metadata": _metadata(dns1123_label, True), "spec": obj({"selector": _SELECTOR_MAP})}),
+    "ReplicationController": obj({"metadata": _metadata(dns1123_subdomain, True),
+                                  "spec": obj({"selector": _SELECTOR_MAP})}),
+    "ReplicaSet": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": obj({"selector": label_selector})}),
+    "StatefulSet": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": obj({"selector": label_selector})}),
+    "Namespace": obj({"metadata": _metadata(dns1123_label, False)}),
+}
+
+CLUSTER_SCOPED = ("Node", "Namespace")
+API_VERSIONS = {"Node": "v1", "Pod": "v1", "Service": "v1", "ReplicationController": "v1", "Namespace": "v1",
+                "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1"}
+
+
+def validate_object(value: Any) -> None:
+    """Validate one object of a kind scheduling reads (others are ignored); raises ``ObjectError``."""
+    check = KIND_SCHEMAS.get(value.get("kind"))
+    if check is not None:
+        api_version = value.get("apiVersion")
+        if api_version is not None:  # absent is accepted: List items often leave it out
+            s(api_version, "apiVersion")
+            want = API_VERSIONS[value["kind"]]
+            if api_version != want:
+                fail("apiVersion", f"Invalid value: {quote(api_version)}: {value['kind']} is served as {want} in "
+                                   "v1.29")
+        if value.get("metadata") is None:
+            fail("metadata.name", "Required value: name or generateName is required")
+        check(value, "")
