@@ -129,8 +129,8 @@ class LabCluster:
     def replica_get(self, app: str, path: str) -> list[tuple[str, int, str]]:
         """GET ``path`` from every replica of ``app``: [(replica, HTTP status, body)].
 
-        Local replicas are processes on 127.0.0.1; elsewhere the API server's pod proxy
-        reaches the pods' secure port (10259).
+        Local replicas are processes on 127.0.0.1; elsewhere `kubectl port-forward` reaches the
+        pods' secure port (10259).
         """
         from lab import deploy
 
@@ -144,10 +144,50 @@ class LabCluster:
         pods = self.pods("kube-system", f"app.kubernetes.io/name={app}")
         for pod in pods:
             name = pod["metadata"]["name"]
-            proxied = self.kubectl("get", "--raw", f"/api/v1/namespaces/kube-system/pods/https:{name}:10259/proxy{path}",
-                                   check=False)
-            out.append((name, 200 if proxied.returncode == 0 else 500, proxied.stdout))
+            # Through port-forward, not the API server's pod proxy: the proxy hides the pod's own
+            # status code (kubectl get --raw only fails) and arrives anonymous (403 on /metrics).
+            out.append((name, *self._port_forward_get("kube-system", name, 10259, path)))
         return out
+
+    def _port_forward_get(self, namespace: str, pod: str, port: int, path: str) -> tuple[int, str]:
+        """GET over `kubectl port-forward` with the admin's client certificate. kube-scheduler
+        authorizes everything but the health paths (delegated authz), and the API server's pod
+        proxy reaches the pod anonymously (403), so /metrics needs the caller's own credentials."""
+        import re
+        import select
+        import ssl
+        import urllib.error
+        import urllib.request
+
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        proc = subprocess.Popen([self.kubectl_path, "-n", namespace, "port-forward", f"pod/{pod}", f":{port}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        try:
+            local = 0
+            deadline = time.monotonic() + 30
+            assert proc.stdout is not None
+            while not local and time.monotonic() < deadline:
+                ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+                line = proc.stdout.readline() if ready else ""
+                if not line and proc.poll() is not None:
+                    break
+                m = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+                local = int(m.group(1)) if m else 0
+            if not local:
+                return 599, f"kubectl port-forward to {pod}:{port} did not start"
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # the scheduler's serving certificate is self-signed
+            conf = self.api.configuration
+            ctx.load_cert_chain(conf.cert_file, conf.key_file)
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{local}{path}", context=ctx, timeout=30) as resp:
+                    return resp.status, resp.read().decode(errors="replace")
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode(errors="replace")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
     def describe(self, namespace: str, kind_name: str) -> str:
         out = self.kubectl("describe", "-n", namespace, kind_name, check=False)

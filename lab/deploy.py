@@ -302,6 +302,12 @@ def kill_leader(provider: Provider, workdir: Path, app: str, signal_name: str = 
         return 0
     pod = holder.split("_", 1)[0]  # identity = hostname (the pod name) + "_" + uuid
     args = ["delete", "pod", pod, "-n", NAMESPACE, "--wait=false"]
+    kill_now = getattr(provider, "kill_pod_containers", None)
+    if kill_now is not None:
+        # A delete only changes the API object; the kubelet signals the process later (seconds, on
+        # a busy node), and until then the old leader keeps renewing. Signal it on its node first,
+        # as `kill -KILL` / `kill -TERM` would (TERM: up to 30s to exit, as the pod's grace period).
+        kill_now(NAMESPACE, pod, grace=0 if signal_name == "KILL" else 30)
     if signal_name == "KILL":
         args += ["--grace-period=0", "--force"]
     kubectl(workdir, status.kubeconfig, *args)

@@ -127,6 +127,9 @@ def module_dir(module: str, version: str) -> Path:
     """A module's source in the Go module cache (downloaded from the proxy if needed)."""
     go = shutil.which("go", path=str(Path(sys.executable).parent)) or shutil.which("go") or "go"
     args = [go, "mod", "download", "-json", f"{module}@{version}"]
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=K8S_MODULE,
+    where = build.cache_root()
+    where.mkdir(parents=True, exist_ok=True)
+    # Outside any module, so no go.sum here is touched (it keys the binaries' cache).
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=where,
                           env=build._go_env({"GOFLAGS": ""}), check=True)
     return Path(build._json_field(proc.stdout, "Dir"))

@@ -138,3 +138,15 @@ def test_private_addresses_of_ip_br_addr() -> None:
             "docker0 DOWN 172.17.0.1/16\n"
             "br-1 UP 10.96.0.1/12 192.168.56.1/24 172.32.0.1/16\n")
     assert private_addresses(text) == {"docker0 172.17.0.1/16", "br-1 10.96.0.1/12", "br-1 192.168.56.1/24"}
+
+
+def test_kind_nodes_reserve_what_exceeds_the_lab_capacity(spec) -> None:
+    from lab.providers.kind import capacity_reservation, kind_config
+
+    gi = 1024 ** 3
+    assert capacity_reservation(spec, 2, 24 * gi) == {"memory": f"{20 * 1024 * 1024}Ki"}
+    assert capacity_reservation(spec, 8, 4 * gi) == {"cpu": "6000m"}
+    assert capacity_reservation(spec, 2, 4 * gi) == {}
+    (patch,) = kind_config(spec, reserved={"memory": "1Ki"})["kubeadmConfigPatches"]
+    assert yaml.safe_load(patch) == {"kind": "KubeletConfiguration", "systemReserved": {"memory": "1Ki"}}
+    assert "kubeadmConfigPatches" not in kind_config(spec)
