@@ -157,8 +157,10 @@ class Machines:
         if self.docker.ok("network", "inspect", NETWORK):
             return
         subnet, gateway = self.subnet()
-        # --internal: no masquerading and no route out, even inside the namespace.
-        self.docker.run("network", "create", "--internal", "--subnet", subnet, "--gateway", gateway, NETWORK,
+        # Not --internal: that drops every packet whose source or destination is outside the
+        # subnet, i.e. pod traffic routed between the machines (10.244.x.y), which VirtualBox's
+        # host-only network carries. Nothing leaves anyway: the namespace has no way out.
+        self.docker.run("network", "create", "--subnet", subnet, "--gateway", gateway, NETWORK,
                         what=f"creating the host-only network {subnet}")
 
     def exists(self, name: str) -> bool:
