@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _kubectl_for(provider: str, workdir: Path) -> str:
     local = workdir / "bin" / "kubectl"
-    if provider in ("local", "vagrant-containers") and local.exists():
+    if provider in ("local", "kind", "vagrant-containers") and local.exists():  # the lab's own kubectl v1.29.15
         return str(local)
     found = shutil.which("kubectl")
     if not found:

@@ -33,8 +33,8 @@ def test_four_ready_nodes_shaped_like_the_lab_description(cluster: LabCluster) -
             # kwok plays the kubelets and reports lab.yaml's capacity exactly.
             assert alloc["cpu"] == want.capacity["cpu"] and alloc["memory"] == want.capacity["memory"]
         else:
-            # Real kubelets report their machine (a VM's 4096 MiB minus the kernel's share, or a
-            # container's host): it must at least hold what lab.yaml promises the scheduler.
+            # Real kubelets report their machine (a VM's 4096 MiB minus the kernel's share, or, for
+            # kind and vagrant-containers nodes, the host's): it must at least hold what lab.yaml promises the scheduler.
             assert _quantity(alloc["cpu"]) >= _quantity(want.capacity["cpu"]) * 0.9, f"{want.name} cpu {alloc}"
             assert _quantity(alloc["memory"]) >= _quantity(want.capacity["memory"]) * 0.9, f"{want.name} memory {alloc}"
         assert node["status"]["nodeInfo"]["kubeletVersion"].startswith(cluster.spec.versions.kubernetes_minor)

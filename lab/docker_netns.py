@@ -77,14 +77,14 @@ class Quirks:
     no_lib_modules: bool
 
 
-def quirks() -> Quirks:
+def quirks(status: Path = Path("/proc/self/status"), modules: Path = Path("/lib/modules")) -> Quirks:
     """What this host needs worked around (nothing, on an ordinary laptop)."""
     cap_bnd = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in status.read_text().splitlines():
         if line.startswith("CapBnd:"):
             cap_bnd = int(line.split()[1], 16)
     return Quirks(no_sys_resource=not cap_bnd & (1 << CAP_SYS_RESOURCE),
-                  no_lib_modules=not Path("/lib/modules").is_dir())
+                  no_lib_modules=not modules.is_dir())
 
 
 class DockerEngine:

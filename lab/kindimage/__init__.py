@@ -2,7 +2,7 @@
 
 Inputs come only from package registries: Debian (debootstrap, apt), the Go module proxy
 (Kubernetes, etcd, CoreDNS, crictl, local-path-provisioner, kind) and PyPI (the scheduler's
-wheels). Every step is cached under ``~/.cache/scheduler-lab``: a second run builds nothing.
+wheels). Every step is cached under ``~/.cache/scheduler-lab``: a second run builds nothing. (Debian's containerd 1.6 has no `ctr info`: readiness is `ctr version`.)
 """
 from __future__ import annotations
 

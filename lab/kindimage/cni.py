@@ -21,7 +21,8 @@ from lab.kindimage.versions import LAB_CNI_IMAGE
 SCRIPT = r"""#!/bin/sh
 # lab-cni (lab/kindimage/cni.py): kindnetd's routing, for the offline kind node image.
 set -u
-conf=/etc/cni/net.d/10-lab-ptp.conflist
+dir=${CNI_CONF_DIR:-/etc/cni/net.d}
+conf=$dir/10-lab-ptp.conflist
 jp='{range .items[*]}{.metadata.name}{" "}{.spec.podCIDR}{" "}{.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}'
 while :; do
   if kubectl get nodes -o jsonpath="$jp" > /tmp/nodes; then
@@ -30,7 +31,7 @@ while :; do
       if [ "$name" = "$NODE_NAME" ]; then
         want=$(printf '{"cniVersion":"0.3.1","name":"lab-cni","plugins":[{"type":"ptp","ipMasq":false,"mtu":1500,"ipam":{"type":"host-local","dataDir":"/run/cni-ipam-state","routes":[{"dst":"0.0.0.0/0"}],"ranges":[[{"subnet":"%s"}]]}},{"type":"portmap","capabilities":{"portMappings":true}}]}' "$cidr")
         if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
-          printf '%s\n' "$want" > /etc/cni/net.d/.lab-cni.tmp && mv /etc/cni/net.d/.lab-cni.tmp "$conf"
+          printf '%s\n' "$want" > "$dir/.lab-cni.tmp" && mv "$dir/.lab-cni.tmp" "$conf"
           echo "lab-cni: $NODE_NAME pods on $cidr"
         fi
       else

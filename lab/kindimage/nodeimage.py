@@ -29,6 +29,14 @@ from lab.kindimage.docker import DockerCLI
 from lab.kindimage.images import ImageMaker, kind_source
 
 BUILD_CONTAINER = "scheduler-lab-kind-node-build"
+# On a cgroup v1 host the kubelet refuses to start when its cgroup root (kubelet.slice) is missing
+# in a controller systemd does not manage (seen: hugetlb): "cgroup ["kubelet"] has some missing
+# paths". Create it where it is missing, and only on cgroup v1 (a no-op on v2 hosts).
+CGROUP_V1_DROPIN = "/etc/systemd/system/kubelet.service.d/12-scheduler-lab-cgroup-v1.conf"
+CGROUP_V1_UNIT = r"""# scheduler-lab (lab/kindimage/nodeimage.py): kubelet.slice in every cgroup v1 controller
+[Service]
+ExecStartPre=/bin/sh -c 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then for d in /sys/fs/cgroup/*/; do [ -d "$${d}kubelet.slice" ] || mkdir -p "$${d}kubelet.slice" 2>/dev/null || true; done; fi'
+"""
 
 
 def archive_path(restrict_oom_score_adj: bool) -> Path:
@@ -39,7 +47,7 @@ def archive_path(restrict_oom_score_adj: bool) -> Path:
 def storage_manifest() -> str:
     """kind v0.27.0's default storage manifest, taken from its Go source (const_storage.go)."""
     src = (kind_source() / "pkg/build/nodeimage/const_storage.go").read_text()
-    m = re.search(r"const defaultStorageManifest = `(.*?)`\n", src, re.S)
+    m = re.search(r"const defaultStorageManifest = `(.*?\n)`", src, re.S)  # ends at a line-start backtick
     if m is None:
         raise BuildError("could not find defaultStorageManifest in kind's const_storage.go")
     text = m.group(1)
@@ -75,6 +83,10 @@ def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_ad
 
         for name, src in (("kubelet", "kubelet"), ("kubeadm", "kubeadm"), ("kubectl", "k8s")):
             docker.run("cp", str(maker.bins / src), f"{BUILD_CONTAINER}:/usr/bin/{name}", what=f"docker cp {name}")
+        # kind's base image has crictl in /usr/local/bin (kubeadm's preflight and `crictl ps` use it).
+        docker.run("cp", str(maker.bins / "crictl"), f"{BUILD_CONTAINER}:/usr/local/bin/crictl", what="docker cp crictl")
+        sh("mkdir -p /etc/systemd/system/kubelet.service.d && cat > " + CGROUP_V1_DROPIN, "kubelet drop-in",
+           CGROUP_V1_UNIT.encode())
         sh("chmod +x /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl && "
            "chown root:root /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl", "chmod")
         sh("cat > /kind/version", "writing /kind/version", V.KUBERNETES.encode())
@@ -95,7 +107,7 @@ def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_ad
         sh("cat > /kind/manifests/default-storage.yaml", "writing default-storage.yaml",
            storage_manifest().encode())
         sh("nohup containerd > /var/log/containerd-build.log 2>&1 &", "starting containerd")
-        sh("for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr info >/dev/null 2>&1 "
+        sh("for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 "
            "&& exit 0; sleep 0.5; done; exit 1", "waiting for containerd in the build container")
         docker.pipe(["save", *images],
                     ["exec", "-i", BUILD_CONTAINER, "ctr", "--namespace=k8s.io", "images", "import",

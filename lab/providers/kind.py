@@ -183,7 +183,12 @@ def kind_config(spec: LabSpec, image: str | None = None) -> dict:
     nodes = []
     for node in _config_order(spec):
         labels = {k: v for k, v in lab_node_labels(node).items() if not is_reserved_label(k)}
-        nodes.append({"role": node.role, "image": image, "labels": labels})
+        # The Kubernetes node takes the lab's name (master-node, worker-node01, ...) as on the other
+        # providers, so the workshop's commands and outputs hold on kind too; the containers keep
+        # kind's names (kind_node_names), which only docker and kind itself see.
+        registration = "InitConfiguration" if node.role == "control-plane" else "JoinConfiguration"
+        patch = f"kind: {registration}\nnodeRegistration:\n  name: {node.name}\n"
+        nodes.append({"role": node.role, "image": image, "labels": labels, "kubeadmConfigPatches": [patch]})
     return {
         "kind": "Cluster",
         "apiVersion": KIND_API_VERSION,
@@ -334,6 +339,16 @@ class KindProvider(Provider):
         """With an engine: Docker, kind and kubectl may be missing; `up` provides them."""
         if not self.engine.usable(self._tool_env()) and os.geteuid() != 0:
             self._check_docker()  # the usual one-line error: this user cannot start Docker
+        if check_inotify(self.sysctl_root) and os.geteuid() == 0:
+            # As root the lab may do what the error would ask for (kind's known issue).
+            for key, minimum in INOTIFY_MINIMUMS.items():
+                path = self.sysctl_root / "fs" / "inotify" / key
+                try:
+                    if int(path.read_text()) < minimum:
+                        path.write_text(f"{minimum}\n")
+                        self.say(f"raised fs.inotify.{key} to {minimum} (kind: 4 nodes need it)")
+                except (OSError, ValueError):
+                    pass
         problem = check_inotify(self.sysctl_root)
         if problem:
             raise ProviderError(f"kind provider: {problem}")
@@ -395,7 +410,7 @@ class KindProvider(Provider):
                           "--kubeconfig", kubeconfig, "--wait", CREATE_WAIT),
                          f"create the kind cluster {name} (1 control plane, {len(self.spec.workers)} workers)",
                          stream=True)
-        steps = [first, *node_label_steps(kubectl, self.spec, kind_node_names(self.spec))]
+        steps = [first, *node_label_steps(kubectl, self.spec, {n.name: n.name for n in self.spec.nodes})]
         build_args: tuple[str, ...] = ()
         if self.python_base:
             # No registry: the Python base is the debootstrapped one `lab build --kind-node-image` made.

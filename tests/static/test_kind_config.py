@@ -108,6 +108,14 @@ def test_kind_node_names_follow_kinds_namer(spec) -> None:
     assert re.fullmatch(r"[a-z0-9.-]+", c), "kind cluster names must match ^[a-z0-9.-]+$"
 
 
+def test_nodes_register_under_the_lab_names(spec, config: dict) -> None:
+    for node, lab in zip(config["nodes"], [spec.control_plane, *spec.workers]):
+        (patch,) = node["kubeadmConfigPatches"]
+        doc = yaml.safe_load(patch)
+        assert doc["kind"] == ("InitConfiguration" if lab.role == "control-plane" else "JoinConfiguration")
+        assert doc["nodeRegistration"] == {"name": lab.name}
+
+
 def test_plan_creates_labels_builds_loads_and_deploys(spec, tmp_path: Path) -> None:
     provider = KindProvider(spec, tmp_path, env={"PATH": str(tmp_path)})
     plan = provider.plan()
@@ -117,10 +125,11 @@ def test_plan_creates_labels_builds_loads_and_deploys(spec, tmp_path: Path) -> N
     assert create[create.index("--name") + 1] == spec.cluster_name
     assert create[create.index("--config") + 1] == str(tmp_path / "kind-config.yaml")
     assert create[create.index("--kubeconfig") + 1] == str(tmp_path / "kubeconfig")
-    assert create[create.index("--wait") + 1] == "120s"
+    assert create[create.index("--wait") + 1] == "240s"
     assert yaml.safe_load(plan.config_yaml) == kind_config(spec)
     # The reserved labels and the control-plane taint are applied after creation, by kubectl.
-    labels = next(c for c in cmds if "label" in c and f"{spec.cluster_name}-control-plane" in c)
+    # Nodes are registered under the lab's names (kubeadm nodeRegistration.name), not kind's.
+    labels = next(c for c in cmds if "label" in c and "master-node" in c[c.index("node") + 1:c.index("node") + 2])
     assert "node-role.kubernetes.io/control-plane=" in labels and f"{NAME_LABEL}=master-node" in labels
     assert any("taint" in c and "node-role.kubernetes.io/control-plane:NoSchedule" in c for c in cmds)
     build = next(c for c in cmds if c[1:2] == ["build"])
