@@ -421,8 +421,13 @@ class VagrantContainersProvider(Provider):
         machines = Machines(docker, self.repo_root, self.plan(), self.say)
         if wipe:
             machines.destroy()
+            # What the machines shared (join command, offline repository, image archives), the
+            # kubeconfig the master wrote, and this provider's dockerd with its data root: the
+            # next `up` starts as from a clean clone (the caches in ~/.cache/scheduler-lab stay).
             shutil.rmtree(self.repo_root / ".lab" / "vagrant", ignore_errors=True)
+            self.shared_kubeconfig.unlink(missing_ok=True)
             engine.stop()
+            shutil.rmtree(self.state, ignore_errors=True)
         else:
             for m in machines.plan.machines:
                 if machines.running(m.name):
