@@ -428,10 +428,20 @@ class VagrantContainersProvider(Provider):
             self.shared_kubeconfig.unlink(missing_ok=True)
             engine.stop()
             shutil.rmtree(self.state, ignore_errors=True)
+            self._keep_host_netns_ref()
         else:
             for m in machines.plan.machines:
                 if machines.running(m.name):
                     docker.run("stop", m.name, what=f"stopping {m.name}")
+
+    @staticmethod
+    def _keep_host_netns_ref() -> None:
+        """DockerEngine.stop() removes the name of the host's namespace (HOST_NETNS), which the
+        kind lab's engine shares; put it back while that engine's namespace still exists."""
+        from lab.docker_netns import HOST_NETNS, HOST_NETNS_REF, NETNS
+
+        if (Path("/run/netns") / NETNS).exists() and not Path(HOST_NETNS_REF).exists():
+            subprocess.run(["ip", "netns", "attach", HOST_NETNS, "1"], check=True)
 
     def status(self) -> ProviderStatus:
         engine = self.engine()
