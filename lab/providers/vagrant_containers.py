@@ -441,7 +441,7 @@ class VagrantContainersProvider(Provider):
         from lab.docker_netns import HOST_NETNS, HOST_NETNS_REF, NETNS
 
         if (Path("/run/netns") / NETNS).exists() and not Path(HOST_NETNS_REF).exists():
-            subprocess.run(["ip", "netns", "attach", HOST_NETNS, "1"], check=True)
+            subprocess.run(["ip", "netns", "attach", HOST_NETNS, str(os.getpid())], check=True)
 
     def status(self) -> ProviderStatus:
         engine = self.engine()
