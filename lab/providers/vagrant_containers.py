@@ -395,12 +395,14 @@ class VagrantContainersProvider(Provider):
         return artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
 
     def _link_kubectl(self, bins: Path) -> None:
-        """The lab's own kubectl v1.29.15 in .lab/bin (the multi-call binary, by name), which
+        """The lab's own kubectl v1.29.15 in .lab/bin (the multi-call binary, by its name), which
         `lab deploy`, `lab kill-leader` and the e2e suite use."""
-        link = self.workdir / "bin" / "kubectl"
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.unlink(missing_ok=True)
-        link.symlink_to(bins / "k8s")
+        # A copy, not a link: a cache directory may be pruned while the lab is up.
+        target = self.workdir / "bin" / "kubectl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copy2(bins / "k8s", partial)
+        partial.rename(target)
 
     def _kubectl(self) -> tuple[str, ...]:
         return tuple(self.wrap([str(self.workdir / "bin" / "kubectl"), "--kubeconfig", str(self.kubeconfig)]))
