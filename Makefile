@@ -9,9 +9,10 @@ PROVIDER ?= local
 PYTEST_ARGS ?=
 # kind: when the project started dockerd (no Docker on the machine), the cluster's API lives in
 # the project's network namespace, so the e2e suite runs inside it (lab exec; no-op otherwise).
-KIND_EXEC := $(if $(filter kind,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
+# vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
+KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help venv test unit e2e soak lint ci-kind lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
+.PHONY: help venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
 
 help:
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
@@ -68,12 +69,22 @@ ci-kind: venv
 	$(MAKE) --no-print-directory lab-down; \
 	echo "ci-kind: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
+# The Vagrant lab's own scripts in four systemd containers (no VirtualBox), offline, from a clean
+# clone: box, apt repository and images built here, kubeadm init/join, both schedulers, the e2e
+# suite, then everything removed (lab down --wipe).
+ci-vagrant-containers: venv
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lab-up PROVIDER=vagrant-containers && \
+	$(MAKE) --no-print-directory e2e PROVIDER=vagrant-containers; rc=$$?; \
+	$(PY) -m lab down --wipe; \
+	echo "ci-vagrant-containers: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
+
 lab-up: venv
 	$(PY) -m lab up --provider=$(PROVIDER)
-	$(PY) -m lab deploy
+	$(KIND_EXEC) $(PY) -m lab deploy
 
 lab-deploy: venv
-	$(PY) -m lab deploy
+	$(KIND_EXEC) $(PY) -m lab deploy
 
 lab-down: venv
 	$(PY) -m lab down

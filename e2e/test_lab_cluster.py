@@ -11,6 +11,12 @@ from e2e.harness import LabCluster, NotYet, assert_never, bound_node, pod_manife
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
+def _quantity(text: str) -> float:
+    from kubernetes.utils import parse_quantity
+
+    return float(parse_quantity(text))
+
+
 def test_four_ready_nodes_shaped_like_the_lab_description(cluster: LabCluster) -> None:
     nodes = {n["metadata"]["name"]: n for n in cluster.get("/api/v1/nodes")["items"]}
     for want in cluster.spec.nodes:
@@ -26,12 +32,16 @@ def test_four_ready_nodes_shaped_like_the_lab_description(cluster: LabCluster) -
         if cluster.provider == "kind":
             # kind nodes report the host's CPUs and memory; the lab reserves the rest (kubelet
             # systemReserved) so allocatable is lab.yaml's, in the kubelet's units (Ki).
-            from kubernetes.utils import parse_quantity
-
-            assert parse_quantity(alloc["cpu"]) == parse_quantity(want.capacity["cpu"]), alloc
-            assert parse_quantity(alloc["memory"]) == parse_quantity(want.capacity["memory"]), alloc
-        else:
+            assert _quantity(alloc["cpu"]) == _quantity(want.capacity["cpu"]), alloc
+            assert _quantity(alloc["memory"]) == _quantity(want.capacity["memory"]), alloc
+        elif cluster.provider == "local":
+            # kwok plays the kubelets and reports lab.yaml's capacity exactly.
             assert alloc["cpu"] == want.capacity["cpu"] and alloc["memory"] == want.capacity["memory"]
+        else:
+            # Real kubelets report their machine (a VM's 4096 MiB minus the kernel's share, or, for the
+            # vagrant-containers machines, the host's): it must at least hold what lab.yaml promises the scheduler.
+            assert _quantity(alloc["cpu"]) >= _quantity(want.capacity["cpu"]) * 0.9, f"{want.name} cpu {alloc}"
+            assert _quantity(alloc["memory"]) >= _quantity(want.capacity["memory"]) * 0.9, f"{want.name} memory {alloc}"
         assert node["status"]["nodeInfo"]["kubeletVersion"].startswith(cluster.spec.versions.kubernetes_minor)
     assert len(nodes) == len(cluster.spec.nodes)
 

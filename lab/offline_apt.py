@@ -147,8 +147,9 @@ class AptRepo:
                     d.chmod(0o755)
             (tree / "DEBIAN").mkdir(mode=0o755)
             (tree / "DEBIAN" / "control").write_text(package.control(max(1, size // 1024)))
-            # --root-owner-group: files owned by root whoever builds; -Zgzip: any dpkg reads it.
-            subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(tree),
+            # --root-owner-group: files owned by root whoever builds; -Zgzip: any dpkg reads it; -z1: the
+            # binaries hardly compress and the repository never leaves the machine.
+            subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "--build", str(tree),
                             str(self.root / package.filename)], check=True, capture_output=True)
 
     def _release(self) -> None:

@@ -49,7 +49,10 @@ GO_BUILDS = (
 
 
 def bins_dir(spec: LabSpec) -> Path:
-    h = hashlib.sha256(repr(GO_BUILDS).encode())
+    # Module directories by name, not by absolute path: every checkout (worktree, clone) of the
+    # same sources must find the same cache, or kubelet and kubeadm are compiled once per checkout.
+    builds = [(g.name, g.target, g.module.name if g.module else None, g.k8s_version_flags) for g in GO_BUILDS]
+    h = hashlib.sha256(repr(builds).encode())
     for module in (K8S_MODULE, ETCD_MODULE):
         for p in sorted(module.glob("go.*")):
             h.update(p.read_bytes())

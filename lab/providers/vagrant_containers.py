@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,10 @@ class Machines:
         if self.docker.ok("network", "inspect", NETWORK):
             return
         subnet, gateway = self.subnet()
-        # --internal: no masquerading and no route out, even inside the namespace.
-        self.docker.run("network", "create", "--internal", "--subnet", subnet, "--gateway", gateway, NETWORK,
+        # Not --internal: that drops every packet whose source or destination is outside the
+        # subnet, i.e. pod traffic routed between the machines (10.244.x.y), which VirtualBox's
+        # host-only network carries. Nothing leaves anyway: the namespace has no way out.
+        self.docker.run("network", "create", "--subnet", subnet, "--gateway", gateway, NETWORK,
                         what=f"creating the host-only network {subnet}")
 
     def exists(self, name: str) -> bool:
@@ -237,6 +240,53 @@ class Machines:
             self.docker.run("network", "rm", NETWORK, what="removing the host-only network")
 
 
+# kube-proxy raises nf_conntrack_max to 32768 per core (min 131072) unless it already has that
+# value; only the host's initial network namespace may write it, so in a machine container
+# kube-proxy exits ("open /proc/sys/net/netfilter/nf_conntrack_max: permission denied") and
+# nothing reaches the API's Service address. A VM has its own kernel and never hits this.
+# maxPerCore: 0 leaves the kernel's value alone (kind configures kube-proxy the same way).
+CONNTRACK_PATCH = (
+    "export KUBECONFIG=/etc/kubernetes/admin.conf; "
+    "test -f $KUBECONFIG && cm=$(kubectl -n kube-system get configmap kube-proxy -o yaml 2>/dev/null) || exit 3; "
+    "printf '%s\\n' \"$cm\" | grep -q 'maxPerCore: 0' && exit 0; "
+    "printf '%s\\n' \"$cm\" | sed 's/maxPerCore: null/maxPerCore: 0/' | kubectl replace -f - >/dev/null && "
+    "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=false >/dev/null"
+)
+
+
+class ConntrackQuirk(threading.Thread):
+    """Beside the master's provisioning: once kubeadm has made kube-proxy's ConfigMap, set
+    conntrack.maxPerCore to 0 (see CONNTRACK_PATCH). The scripts are not changed for it."""
+
+    def __init__(self, docker: Docker, master: str, timeout: float = 900.0) -> None:
+        super().__init__(name="conntrack-quirk", daemon=True)
+        self.docker = docker
+        self.master = master
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.stop_asked = threading.Event()
+        self.error = ""
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self.stop_asked.is_set() and time.monotonic() < deadline:
+            out = subprocess.run(["docker", "exec", self.master, "sh", "-c", CONNTRACK_PATCH], env=self.docker.env,
+                                 capture_output=True, text=True)
+            if out.returncode == 0:
+                self.done.set()
+                return
+            if out.returncode != 3:
+                self.error = (out.stderr.strip().splitlines() or [str(out.returncode)])[-1]
+            # The poll interval of a background fix-up, not a synchronisation: stop() ends it.
+            self.stop_asked.wait(2.0)
+        if not self.done.is_set() and not self.error:
+            self.error = "kube-proxy's ConfigMap never appeared"
+
+    def stop(self) -> None:
+        self.stop_asked.set()
+        self.join()
+
+
 class VagrantContainersProvider(Provider):
     name = "vagrant-containers"
 
@@ -293,16 +343,14 @@ class VagrantContainersProvider(Provider):
         docker = Docker(engine.env(), self.log)
         machines = Machines(docker, self.repo_root, plan, self.say)
         machines.ensure_network()
-        # `vagrant up`: one machine after the other, each booted then provisioned.
-        for machine in plan.machines:
-            t0 = time.monotonic()
-            fresh = not machines.exists(machine.name)
-            machines.create(machine)
-            machines.wait_booted(machine.name)
-            self.say(f"==> {machine.name}: booted ({machine.ip}) in {time.monotonic() - t0:.0f}s")
-            for step in machine.provisioners:
-                if fresh or step.run == "always":
-                    machines.provision(machine, step)
+        quirk = ConntrackQuirk(docker, plan.machines[0].name)
+        quirk.start()
+        try:
+            self._vagrant_up(plan, machines)
+        finally:
+            quirk.stop()
+        if not quirk.done.is_set():
+            raise ProviderError(f"vagrant-containers: could not set kube-proxy's conntrack.maxPerCore: {quirk.error}")
         self._collect_kubeconfig()
         self._link_kubectl(artifacts.bins())
         artifacts.ensure_py_scheduler(self.repo_root / PY_SCHEDULER_ARCHIVE)
@@ -319,6 +367,19 @@ class VagrantContainersProvider(Provider):
         self.say(f"vagrant-containers: up in {time.monotonic() - t_start:.0f}s")
         return self.kubeconfig
 
+    def _vagrant_up(self, plan: VagrantfilePlan, machines: Machines) -> None:
+        """`vagrant up`: one machine after the other (definition order), booted, then provisioned
+        (provisioners run on a machine's first up, and those marked run: always every time)."""
+        for machine in plan.machines:
+            t0 = time.monotonic()
+            fresh = not machines.exists(machine.name)
+            machines.create(machine)
+            machines.wait_booted(machine.name)
+            self.say(f"==> {machine.name}: booted ({machine.ip}) in {time.monotonic() - t0:.0f}s")
+            for step in machine.provisioners:
+                if fresh or step.run == "always":
+                    machines.provision(machine, step)
+
     def _artifacts(self):
         from lab.vagrant_offline import OfflineArtifacts
 
@@ -334,12 +395,14 @@ class VagrantContainersProvider(Provider):
         return artifacts.ensure_offline_dir(self.repo_root / OFFLINE_DIR)
 
     def _link_kubectl(self, bins: Path) -> None:
-        """The lab's own kubectl v1.29.15 in .lab/bin (the multi-call binary, by name), which
+        """The lab's own kubectl v1.29.15 in .lab/bin (the multi-call binary, by its name), which
         `lab deploy`, `lab kill-leader` and the e2e suite use."""
-        link = self.workdir / "bin" / "kubectl"
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.unlink(missing_ok=True)
-        link.symlink_to(bins / "k8s")
+        # A copy, not a link: a cache directory may be pruned while the lab is up.
+        target = self.workdir / "bin" / "kubectl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copy2(bins / "k8s", partial)
+        partial.rename(target)
 
     def _kubectl(self) -> tuple[str, ...]:
         return tuple(self.wrap([str(self.workdir / "bin" / "kubectl"), "--kubeconfig", str(self.kubeconfig)]))
@@ -360,12 +423,27 @@ class VagrantContainersProvider(Provider):
         machines = Machines(docker, self.repo_root, self.plan(), self.say)
         if wipe:
             machines.destroy()
+            # What the machines shared (join command, offline repository, image archives), the
+            # kubeconfig the master wrote, and this provider's dockerd with its data root: the
+            # next `up` starts as from a clean clone (the caches in ~/.cache/scheduler-lab stay).
             shutil.rmtree(self.repo_root / ".lab" / "vagrant", ignore_errors=True)
+            self.shared_kubeconfig.unlink(missing_ok=True)
             engine.stop()
+            shutil.rmtree(self.state, ignore_errors=True)
+            self._keep_host_netns_ref()
         else:
             for m in machines.plan.machines:
                 if machines.running(m.name):
                     docker.run("stop", m.name, what=f"stopping {m.name}")
+
+    @staticmethod
+    def _keep_host_netns_ref() -> None:
+        """DockerEngine.stop() removes the name of the host's namespace (HOST_NETNS), which the
+        kind lab's engine shares; put it back while that engine's namespace still exists."""
+        from lab.docker_netns import HOST_NETNS, HOST_NETNS_REF, NETNS
+
+        if (Path("/run/netns") / NETNS).exists() and not Path(HOST_NETNS_REF).exists():
+            subprocess.run(["ip", "netns", "attach", HOST_NETNS, str(os.getpid())], check=True)
 
     def status(self) -> ProviderStatus:
         engine = self.engine()

@@ -148,3 +148,45 @@ def test_scripts_switch_on_one_variable() -> None:
     assert "https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/Release.key" in common
     assert 'kubeadm config images pull --kubernetes-version "v${K8S_VERSION}"' in master
     assert "apt-get install -y -qq buildah" in master
+
+
+# -- the kube-proxy conntrack fix-up, against a stand-in docker ----------------------------------
+def fake_docker(tmp_path: Path, script: str) -> dict[str, str]:
+    from tests.static.conftest import write_tool
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    write_tool(bin_dir, "docker", script)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+
+def test_conntrack_quirk_waits_for_the_configmap_then_patches(tmp_path: Path) -> None:
+    from lab.providers.vagrant_containers import ConntrackQuirk, Docker
+
+    calls = tmp_path / "calls"
+    # Exit 3 ("no kube-proxy ConfigMap yet") twice, then 0 (patched).
+    env = fake_docker(tmp_path, f'printf "%s\\n" "$*" >> {calls}\n[ $(wc -l < {calls}) -ge 3 ] && exit 0 || exit 3\n')
+    quirk = ConntrackQuirk(Docker(env, tmp_path / "log"), "master-node", timeout=30)
+    quirk.start()
+    assert quirk.done.wait(20), quirk.error
+    quirk.stop()
+    lines = calls.read_text().splitlines()
+    assert len(lines) == 3 and all(line.startswith("exec master-node sh -c") for line in lines)
+    assert "maxPerCore: 0" in lines[0] and "k8s-app=kube-proxy" in lines[0]
+
+
+def test_conntrack_quirk_reports_a_failing_patch(tmp_path: Path) -> None:
+    from lab.providers.vagrant_containers import ConntrackQuirk, Docker
+
+    env = fake_docker(tmp_path, 'echo "Error from server (Forbidden)" >&2; exit 1\n')
+    quirk = ConntrackQuirk(Docker(env, tmp_path / "log"), "master-node", timeout=1)
+    quirk.start()
+    quirk.join(10)
+    assert not quirk.done.is_set() and quirk.error == "Error from server (Forbidden)"
+
+
+def test_plan_needs_one_private_address_per_machine() -> None:
+    data = {"machines": [{"name": "m", "networks": [], "provisioners": []}], "synced_folders": []}
+    with pytest.raises(ProviderError) as info:
+        VagrantfilePlan.from_json(data)
+    assert str(info.value) == "vagrant-containers: machine m needs exactly one private_network ip"
