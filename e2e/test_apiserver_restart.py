@@ -35,12 +35,21 @@ def test_apiserver_restart_mid_burst_loses_no_pod(cluster: LabCluster, namespace
         return pods
 
     wait_for(all_bound, timeout=120, what="every pod bound after the API server restart")
-    # Bound exactly once each: one Scheduled event per pod, from the pod's own scheduler.
-    events = cluster.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")["items"]
-    scheduled: dict[str, list[str]] = {}
-    for e in events:
-        if e.get("reason") == "Scheduled":
-            scheduled.setdefault(e["regarding"]["name"], []).append(e["reportingController"])
+    # Bound exactly once each: one Scheduled event per pod, from the pod's own scheduler. Events are
+    # written after the bind, asynchronously, and a recorder whose write met the restarting API server
+    # retries later (client-go's recordToSink): poll for them, don't read once.
+    def scheduled_events() -> dict[str, list[str]]:
+        events = cluster.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")["items"]
+        scheduled: dict[str, list[str]] = {}
+        for e in events:
+            if e.get("reason") == "Scheduled":
+                scheduled.setdefault(e["regarding"]["name"], []).append(e["reportingController"])
+        missing = [n for n in names if n not in scheduled]
+        if missing:
+            raise NotYet(f"no Scheduled event yet for {missing}")
+        return scheduled
+
+    scheduled = wait_for(scheduled_events, timeout=90, what="a Scheduled event for every pod")
     for i, name in enumerate(names):
         assert scheduled.get(name) == [APPS[i % 2]], f"{name}: Scheduled events {scheduled.get(name)}"
     print(f"kube-apiserver restarted in {took:.1f}s; {len(names)} pods bound once each")
