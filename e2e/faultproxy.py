@@ -50,6 +50,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._stopped = threading.Event()
+        self._mode_changed = threading.Condition()  # wakes held pumps on heal() and stop()
         threading.Thread(target=self._accept, name="faultproxy-accept", daemon=True).start()
 
     # -- faults ------------------------------------------------------------------------------
@@ -80,10 +81,14 @@ class FaultProxy:
         self.mode.delay_until = time.monotonic() + seconds
 
     def heal(self) -> None:
-        self.mode = _Mode()
+        with self._mode_changed:
+            self.mode = _Mode()
+            self._mode_changed.notify_all()
 
     def stop(self) -> None:
-        self._stopped.set()
+        with self._mode_changed:
+            self._stopped.set()
+            self._mode_changed.notify_all()
         try:
             self._listener.close()
         except OSError:
@@ -110,9 +115,19 @@ class FaultProxy:
             threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
 
-    def _stalled(self, is_response: bool) -> bool:
-        now = time.monotonic()
-        return now < self.mode.blackhole_until or (is_response and now < self.mode.drop_responses_until)
+    def _stall_left(self, is_response: bool) -> float:
+        """Seconds this direction stays held back (0: it flows)."""
+        until = max(self.mode.blackhole_until, self.mode.drop_responses_until if is_response else 0.0)
+        return until - time.monotonic()
+
+    def _hold(self, is_response: bool) -> None:
+        """Block while the fault holds this direction: until its end time, heal() or stop()."""
+        with self._mode_changed:
+            while not self._stopped.is_set():
+                left = self._stall_left(is_response)
+                if left <= 0:
+                    return
+                self._mode_changed.wait(left)
 
     def _pump(self, src: socket.socket, dst: socket.socket, is_response: bool) -> None:
         try:
@@ -121,12 +136,10 @@ class FaultProxy:
                 if not data:
                     break
                 # A black hole stalls bytes both ways, a response drop only the answers: held
-                # back like a dead route would, while the client's timeouts run out. The sleeps
-                # here are the injected fault itself, not a wait for a result.
-                while self._stalled(is_response) and not self._stopped.is_set():
-                    time.sleep(0.05)
+                # back like a dead route would, while the client's timeouts run out.
+                self._hold(is_response)
                 if time.monotonic() < self.mode.delay_until:
-                    time.sleep(self.mode.latency)
+                    self._stopped.wait(self.mode.latency)  # the injected latency; cut short by stop()
                 dst.sendall(data)
         except OSError:
             pass
