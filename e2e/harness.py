@@ -202,14 +202,37 @@ STATE_OBJECTS = (("/api/v1/services", "Service"), ("/api/v1/replicationcontrolle
 
 
 def snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
-    """Nodes and the non-terminal pods bound to them, as a scheduler's cache would hold them."""
+    """Nodes and the non-terminal pods bound to them, as a scheduler's cache would hold them:
+    terminating pods included (kube-scheduler's cache counts them until their delete event)."""
     nodes = cluster.get("/api/v1/nodes")["items"]
     pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
-    return nodes, [p for p in pods if p["spec"].get("nodeName") and not p["metadata"].get("deletionTimestamp")]
+    return nodes, [p for p in pods if p["spec"].get("nodeName")]
 
 
-def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]]):
-    """The Python core's ClusterState for a snapshot (plus the cluster's workload objects now)."""
+def wait_for_no_terminating_pods(cluster: LabCluster, timeout: float = 120) -> None:
+    """Until no bound pod is terminating. On kind and Vagrant pods of earlier tests keep their
+    node's resources for their grace period, and the scheduler's cache counts them until they are
+    gone; tests that expect a placement from the nodes' load wait for them (kwok drops them at once)."""
+
+    def none_left() -> None:
+        pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
+        going = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
+                 if p["spec"].get("nodeName") and p["metadata"].get("deletionTimestamp")]
+        if going:
+            raise NotYet(f"{len(going)} pods terminating: {going[:5]}")
+
+    wait_for(none_left, timeout=timeout, interval=1.0, what="earlier tests' pods to be gone")
+
+
+def assigned_keys(base: tuple[list[dict], list[dict]]) -> set[tuple[str, str]]:
+    """(uid, node) of every assigned pod in a snapshot. A pod's requests cannot change in v1.29,
+    so equal keys mean the scheduler's cache held the same pods (status updates aside)."""
+    return {(p["metadata"]["uid"], p["spec"]["nodeName"]) for p in base[1]}
+
+
+def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]], without: frozenset[str] = frozenset()):
+    """The Python core's ClusterState for a snapshot (plus the cluster's workload objects now,
+    except the kinds in ``without``)."""
     from scheduler.core.state import ClusterState
 
     state = ClusterState()
@@ -219,9 +242,28 @@ def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]]):
     for p in assigned:
         state.add_pod(p)
     for path, kind in STATE_OBJECTS:
+        if kind in without:
+            continue
         for obj in cluster.get(path)["items"]:
             state.add_object({**obj, "kind": kind})
     return state
+
+
+UPSTREAM_ORACLE = "custom-k8s-scheduler"
+
+
+def upstream_oracle(cluster: LabCluster) -> str:
+    """The scheduler name of an upstream kube-scheduler v1.29.15 started the normal way: the lab's
+    custom-k8s-scheduler (its two replicas running, one holding the Lease).
+
+    Not default-scheduler: kubeadm (kind, Vagrant) starts its static kube-scheduler before the API
+    server answers, client-go's NewEventBroadcasterAdapter then finds no events.k8s.io/v1 in
+    discovery and the scheduler writes legacy core/v1 events (no action, no series) for its whole
+    life. The local lab starts it after the API is up, so there both behave alike."""
+    cluster.deploy(UPSTREAM_ORACLE)
+    wait_for(lambda: cluster.lease_holder(UPSTREAM_ORACLE) or (_ for _ in ()).throw(NotYet("no holder")),
+             timeout=60, what=f"a holder of Lease kube-system/{UPSTREAM_ORACLE}")
+    return UPSTREAM_ORACLE
 
 
 def _core_to_events(e: dict) -> dict:

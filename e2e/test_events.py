@@ -1,6 +1,6 @@
 """FailedScheduling events aggregate into a series exactly as kube-scheduler v1.29.15's do.
 
-The same impossible pod is given to the lab's kube-scheduler and to the Python scheduler; both are
+The same impossible pod is given to the lab's kube-scheduler (custom-k8s-scheduler) and to the Python scheduler; both are
 made to retry (a bound pod is created and deleted, an AssignedPodDelete event) until each has tried
 at least three times. client-go's events.k8s.io recorder then shows two events per pod: the first
 attempt's (the PodScheduled patch changes the pod's resourceVersion, which is part of the key) and
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
+from e2e.harness import LabCluster, NotYet, pod_manifest, upstream_oracle, wait_for
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
 
@@ -24,7 +24,8 @@ def test_failed_scheduling_events_form_the_same_series_as_kube_scheduler(
         cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
     name = unique_name("e2e-events")
     fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name))
-    cluster.apply([pod_manifest("huge-up", scheduler="default-scheduler", cpu="64"),
+    oracle = upstream_oracle(cluster)
+    cluster.apply([pod_manifest("huge-up", scheduler=oracle, cpu="64"),
                    pod_manifest("huge-py", scheduler=name, cpu="64")], namespace)
     worker = cluster.spec.workers[0].name
     counter = itertools.count()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 
-from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, wait_for
+from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, upstream_oracle, wait_for
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
 
@@ -54,12 +54,13 @@ def _pod_scheduled(cluster: LabCluster, namespace: str, pod: str) -> dict:
 
 def test_impossible_pod_gets_the_same_failed_scheduling_as_kube_scheduler(
         cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
-    # The oracle is the lab's own kube-scheduler v1.29.15 (default-scheduler), given the same pod on the
+    # The oracle is the lab's own kube-scheduler v1.29.15 (upstream_oracle), given the same pod on the
     # same cluster at the same time; no expected text is written down here.
+    oracle = upstream_oracle(cluster)
     name = unique_name("e2e-py")
     fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name))
     cluster.apply([pod_manifest("huge", scheduler=name, cpu="64"),
-                   pod_manifest("huge-upstream", scheduler="default-scheduler", cpu="64")], namespace)
+                   pod_manifest("huge-upstream", scheduler=oracle, cpu="64")], namespace)
 
     upstream = wait_for(lambda: _failed_scheduling(cluster, namespace, "huge-upstream"), timeout=60,
                         what="kube-scheduler's FailedScheduling")

@@ -138,7 +138,7 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
     nodes, known = base
     _, at_attempt = _upstream_cache(log)
     earlier: list[dict] = []  # this batch's pods decided before, assumed in upstream's cache
-    report = []
+    report, lags = [], []
     for key in order:
         held = at_attempt[key] - {f"{namespace}/{p['metadata']['name']}" for p in earlier}
         unknown = sorted(k for k in held if k not in known and not k.startswith(namespace + "/"))
@@ -148,8 +148,17 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
         chosen = pod["spec"]["nodeName"]
         pending = {**pod, "spec": {k: v for k, v in pod["spec"].items() if k != "nodeName"},
                    "status": {"phase": "Pending"}}
-        ours = profiles[pod["spec"]["schedulerName"]].schedule(state, pending, random.Random(0))
+        profile = profiles[pod["spec"]["schedulerName"]]
+        ours = profile.schedule(state, pending, random.Random(0))
         theirs = _upstream_scores(log, key)
+        if theirs and _skipped_spread(theirs, ours.scores):
+            # Upstream's PodTopologySpread found no Service/RC/ReplicaSet/StatefulSet selecting the
+            # pod (its PreScore skipped: no score lines): its workload informers had not yet
+            # delivered the ReplicaSet the pod's controller had just created. Replay that view.
+            lagged = core_state(cluster, (nodes, [known[k] for k in sorted(held) if k in known] + earlier),
+                                without=WORKLOAD_KINDS)
+            ours = profile.schedule(lagged, pending, random.Random(0))
+            lags.append(key)
         if theirs:  # none when only one node was feasible: upstream then skips scoring
             our_totals = {node: s["total"] for node, s in ours.scores.items()}
             their_totals = {node: s["total"] for node, s in theirs.items()}
@@ -161,7 +170,18 @@ def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names
             assert ours.node == chosen, f"{key}: single feasible node {chosen}, we chose {ours.node}"
         report.append(f"{key} -> {chosen} {theirs.get(chosen, {}).get('total', '-')}")
         earlier.append(pod)  # what the next decision saw
+    if lags:
+        report.append(f"upstream's workload informers lagged for {len(lags)} pod(s): {lags}")
     return report
+
+
+WORKLOAD_KINDS = frozenset({"Service", "ReplicationController", "ReplicaSet", "StatefulSet"})
+
+
+def _skipped_spread(theirs: dict[str, dict[str, int]], ours: dict[str, dict[str, int]]) -> bool:
+    """Upstream logged no PodTopologySpread score for any node where we computed one."""
+    return (not any("PodTopologySpread" in s for s in theirs.values())
+            and any("PodTopologySpread" in s for s in ours.values()))
 
 
 def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:

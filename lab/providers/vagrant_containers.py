@@ -79,6 +79,8 @@ class Machine:
     hostname: str
     ip: str
     provisioners: tuple[ShellProvisioner, ...]
+    cpus: int | None = None  # the VirtualBox VM's size (vb.cpus, vb.memory in MiB)
+    memory_mib: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ class VagrantfilePlan:
             steps = tuple(ShellProvisioner(p["name"], p["path"], {k: str(v) for k, v in (p.get("env") or {}).items()},
                                            p.get("run", "once"))
                           for p in m["provisioners"] if p.get("type") == "shell")
-            machines.append(Machine(m["name"], m.get("hostname") or m["name"], ips[0], steps))
+            vm = (m.get("providers") or {}).get("virtualbox") or {}
+            machines.append(Machine(m["name"], m.get("hostname") or m["name"], ips[0], steps,
+                                    _int_or_none(vm.get("cpus")), _int_or_none(vm.get("memory"))))
         folders = [f["target"] for f in data["synced_folders"] if f["source"] == "."]
         return cls(tuple(machines), folders[0] if folders else GUEST_REPO)
 
@@ -114,6 +118,35 @@ class VagrantfilePlan:
             first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
             raise ProviderError(f"vagrant-containers: the Vagrantfile did not evaluate: {first}")
         return cls.from_json(json.loads(proc.stdout))
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+# A container sees the host's CPUs and memory where a VM sees its own (vb.cpus, vb.memory), and
+# scoring (MostAllocated, BalancedAllocation) reads allocatable. The machine layer therefore gives
+# the kubelet a systemReserved of the difference, in a drop-in sorted after kubeadm's 10-kubeadm.conf
+# that the provisioning scripts never touch. The kubelet's default memory.available<100Mi eviction
+# threshold still applies, as in a VM.
+VM_SIZE_DROPIN = "/etc/systemd/system/kubelet.service.d/20-vm-size.conf"
+
+
+def vm_size_dropin(machine: Machine, host_cpus: int, host_memory_bytes: int) -> str | None:
+    """The kubelet drop-in that makes a container's node as large as the Vagrantfile's VM, or None."""
+    reserved = []
+    if machine.cpus and host_cpus > machine.cpus:
+        reserved.append(f"cpu={(host_cpus - machine.cpus) * 1000}m")
+    if machine.memory_mib and host_memory_bytes > machine.memory_mib * 2**20:
+        reserved.append(f"memory={(host_memory_bytes - machine.memory_mib * 2**20) // 2**20}Mi")
+    if not reserved:
+        return None
+    return ("# scheduler-lab vagrant-containers: the VM's size (Vagrantfile vb.cpus / vb.memory)\n[Service]\n"
+            "ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS "
+            f"$KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS --system-reserved={','.join(reserved)}\n")
 
 
 class Docker:
@@ -185,6 +218,12 @@ class Machines:
             "--volume", f"{self.repo_root}:{self.plan.synced_folder}",
             "--label", "scheduler-lab.dev/vagrant-machine=" + machine.name,
             BOX_IMAGE, what=f"creating machine {machine.name}")
+        info = json.loads(self.docker.run("info", "--format", "{{json .}}", what="reading the engine's CPUs and memory"))
+        dropin = vm_size_dropin(machine, int(info["NCPU"]), int(info["MemTotal"]))
+        if dropin:
+            self.docker.run("exec", "-i", machine.name, "sh", "-c",
+                            f"mkdir -p {VM_SIZE_DROPIN.rsplit('/', 1)[0]} && cat > {VM_SIZE_DROPIN}",
+                            what=f"sizing {machine.name} like its VM", input_bytes=dropin.encode())
 
     def wait_booted(self, name: str, timeout: float = BOOT_TIMEOUT) -> str:
         """Poll systemd until it has finished booting (running, or degraded: some unit failed)."""

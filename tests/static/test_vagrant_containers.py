@@ -13,7 +13,7 @@ import pytest
 
 from lab.offline_apt import AptRepo, AptRepoError, kubernetes_packages
 from lab.providers.base import ProviderError
-from lab.providers.vagrant_containers import VagrantfilePlan
+from lab.providers.vagrant_containers import Machine, VagrantfilePlan, vm_size_dropin
 from tests.static.conftest import REPO
 
 needs_ruby = pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby not installed")
@@ -39,6 +39,24 @@ def test_plan_is_the_vagrantfiles_machines_and_provisioners(spec) -> None:
     for w in workers:
         assert [p.name for p in w.provisioners] == ["common", "worker"]
         assert w.provisioners[1].env == {"NODE_NAME": w.name}
+
+
+@needs_ruby
+def test_machines_carry_the_vms_size() -> None:
+    for m in read_plan("1").machines:
+        assert (m.cpus, m.memory_mib) == (2, 4096), m
+
+
+def test_vm_size_dropin_reserves_what_the_host_has_beyond_the_vm() -> None:
+    vm = Machine("worker-node01", "worker-node01", "192.168.56.11", (), cpus=2, memory_mib=4096)
+    dropin = vm_size_dropin(vm, host_cpus=8, host_memory_bytes=24 * 2**30)
+    assert dropin is not None
+    # kubeadm's drop-in sets ExecStart; this one (sorted after it) must reset it before setting its own.
+    lines = dropin.splitlines()
+    assert lines[1:3] == ["[Service]", "ExecStart="]
+    assert lines[3].endswith("$KUBELET_EXTRA_ARGS --system-reserved=cpu=6000m,memory=20480Mi")
+    assert vm_size_dropin(vm, host_cpus=2, host_memory_bytes=4096 * 2**20) is None
+    assert vm_size_dropin(vm, host_cpus=2, host_memory_bytes=5000 * 2**20).endswith("--system-reserved=memory=904Mi\n")
 
 
 @needs_ruby
