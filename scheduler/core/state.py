@@ -23,6 +23,7 @@ from scheduler.core.plugins.helper import (
     LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
 )
 from scheduler.core.resources import Resource, node_allocatable, non_zero_requests, pod_resource
+from scheduler.core.volumecache import VolumeCache
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
@@ -280,6 +281,9 @@ class ClusterState:
         self.stateful_sets: dict[str, Mapping[str, Any]] = {}
         self.pdbs: dict[str, Mapping[str, Any]] = {}
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # PVs, PVCs, StorageClasses and CSINodes (the volume plugins' view, with VolumeBinding's
+        # assumptions); fed through add_object/remove_object like the workload objects.
+        self.volumes = VolumeCache()
         self.generation = 0
 
     # ------------------------------------------------------------ nodes
@@ -453,15 +457,18 @@ class ClusterState:
     }
 
     def add_object(self, obj: Mapping[str, Any]) -> bool:
-        """Add/update a Service, ReplicationController, ReplicaSet, StatefulSet or Namespace.
+        """Add/update a Service, ReplicationController, ReplicaSet, StatefulSet, Namespace, PDB, or a
+        volume object (PersistentVolume, PersistentVolumeClaim, StorageClass, CSINode).
 
-        Returns False for other kinds.  These only feed PodTopologySpread's system
+        Returns False for other kinds.  The workload objects only feed PodTopologySpread's system
         default constraints (``helper.DefaultSelector``) and namespace selectors.
         """
         kind = obj.get("kind")
         meta = obj.get("metadata") or {}
         with self.lock:
-            if kind == "Namespace":
+            if self.volumes.add(obj):
+                pass
+            elif kind == "Namespace":
                 self.namespace_labels[meta.get("name", "")] = meta.get("labels") or {}
             elif kind in self._KIND_STORES:
                 store = getattr(self, self._KIND_STORES[kind])
@@ -477,7 +484,9 @@ class ClusterState:
         kind = obj.get("kind")
         meta = obj.get("metadata") or {}
         with self.lock:
-            if kind == "Namespace":
+            if self.volumes.remove(obj):
+                pass
+            elif kind == "Namespace":
                 self.namespace_labels.pop(meta.get("name", ""), None)
             elif kind in self._KIND_STORES:
                 getattr(self, self._KIND_STORES[kind]).pop(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from scheduler.core.framework import SKIP, CycleState, Plugin, Status
+from scheduler.core.plugins.volumebinding import VolumeBinding
 from scheduler.core.state import NodeInfo
 
 
@@ -45,22 +46,6 @@ class AzureDiskLimits(_NoVolumeTracking):
 
 class VolumeZone(_NoVolumeTracking):
     name = "VolumeZone"
-
-
-class VolumeBinding(_NoVolumeTracking):
-    name = "VolumeBinding"
-
-    def pre_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> Status | None:
-        return Status(SKIP)
-
-    def score(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> int:
-        return 0
-
-    def reserve(self, *args: Any) -> None:
-        return None
-
-    def pre_bind(self, *args: Any) -> None:
-        return None
 
 
 VOLUME_PLUGINS = (VolumeRestrictions, EBSLimits, GCEPDLimits, NodeVolumeLimits, AzureDiskLimits,
