@@ -407,3 +407,47 @@ def test_informer_does_not_undo_an_assumption_with_an_older_version():
     assert state.volumes.pvs.get("pv-1")["spec"]["claimRef"]["name"] == "a"
     state.add_object(pv("pv-1", hostname="n1", rv="9"))  # a newer version replaces it
     assert state.volumes.pvs.get("pv-1")["spec"].get("claimRef") is None
+
+
+# ------------------------------------------------------------------ VolumeRestrictions
+
+def test_restrictions_missing_claim_fails_first_with_the_same_text():
+    from scheduler.core.plugins.volumes import VolumeRestrictions
+
+    state = state_of()
+    p = with_claims("p", "data")
+    st = VolumeRestrictions({}).pre_filter(CycleState(state, p, random.Random(0)), p)
+    assert (st.code, st.reasons) == (UNSCHEDULABLE_AND_UNRESOLVABLE, ['persistentvolumeclaim "data" not found'])
+    result = default_profile().schedule(state, p, random.Random(0))
+    assert result.unschedulable_plugins == {"VolumeRestrictions"}
+
+
+def test_read_write_once_pod_claim_in_use_rejects_every_node():
+    from scheduler.core.plugins.volumes import ERR_REASON_RWOP_CONFLICT
+
+    objs = [sc("local"), pvc("solo", modes=("ReadWriteOncePod",), volume="pv-1", bound=True),
+            pv("pv-1", modes=("ReadWriteOncePod",), phase="Bound")]
+    state = state_of(*objs)
+    user = with_claims("user", "solo", node_name="n1")
+    state.add_pod(user)
+    result = default_profile().schedule(state, with_claims("p", "solo"), random.Random(0))
+    assert result.node is None
+    assert result.message.startswith(f"0/3 nodes are available: 3 {ERR_REASON_RWOP_CONFLICT}. preemption: ")
+    state.remove_pod(user)
+    assert default_profile().schedule(state, with_claims("p", "solo"), random.Random(0)).node is not None
+
+
+def test_inline_disk_conflict():
+    from scheduler.core.plugins.volumes import ERR_REASON_DISK_CONFLICT
+
+    disk = [{"name": "d", "gcePersistentDisk": {"pdName": "disk-1"}}]
+    state = state_of()
+    state.add_pod(pod("user", node_name="n1", volumes=disk))
+    profile = default_profile()
+    result = profile.schedule(state, pod("p", volumes=disk, node_selector={HOST: "n1"}), random.Random(0))
+    assert result.node is None and f"1 {ERR_REASON_DISK_CONFLICT}" in result.message
+    read_only = [{"name": "d", "gcePersistentDisk": {"pdName": "disk-1", "readOnly": True}}]
+    state2 = state_of()
+    state2.add_pod(pod("user", node_name="n1", volumes=read_only))
+    assert profile.schedule(state2, pod("p", volumes=read_only, node_selector={HOST: "n1"}),
+                            random.Random(0)).node == "n1"
