@@ -8,7 +8,9 @@ kube-scheduler v1.29.15.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 from sched_builders import cluster, default_profile, node, pod
@@ -451,3 +453,30 @@ def test_inline_disk_conflict():
     state2.add_pod(pod("user", node_name="n1", volumes=read_only))
     assert profile.schedule(state2, pod("p", volumes=read_only, node_selector={HOST: "n1"}),
                             random.Random(0)).node == "n1"
+
+
+# ------------------------------------------------------------------ simulate
+
+FIXTURE = Path(__file__).parent / "fixtures" / "volumes-wffc.yaml"
+
+
+def test_simulate_reserves_the_pv_for_the_first_pod(capsys):
+    from scheduler.core.simulate import main
+
+    assert main(["--cluster", str(FIXTURE), "--output", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(d["pod"], d["node"]) for d in out] == [("default/p1", "n2"), ("default/p2", None)]
+    assert out[1]["message"].startswith(f"0/2 nodes are available: 2 {ERR_REASON_BIND_CONFLICT}. ")
+
+
+def test_simulate_names_file_object_and_field_of_a_bad_claim(tmp_path, capsys):
+    from scheduler.core.simulate import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(FIXTURE.read_text().replace("accessModes: [ReadWriteOnce], storageClassName: local, resources",
+                                               "accessModes: [ReadWriteMost], storageClassName: local, resources", 1))
+    assert main(["--cluster", str(bad)]) == 1
+    assert capsys.readouterr().err == (
+        f'scheduler simulate: {bad}: document 5: PersistentVolumeClaim default/a: spec.accessModes[0]: Unsupported '
+        'value: "ReadWriteMost": supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", '
+        '"ReadWriteOncePod"\n')
