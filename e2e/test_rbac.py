@@ -31,11 +31,18 @@ EXTRA = {
     # kube-scheduler preempts (deletes victim pods) and runs the volume binder.
     "custom-k8s-scheduler": ([("delete", "", "pods", "", ""), ("list", "", "persistentvolumeclaims", "", ""),
                               ("list", "storage.k8s.io", "csinodes", "", "")], []),
-    # The Python scheduler preempts too (deletes victims, reads PDBs), but runs no volume binder.
+    # The Python scheduler preempts too (deletes victims, reads PDBs) and binds volumes (PUTs PVs and
+    # claims at PreBind), with nothing more: no patch, no create/delete of volumes, no CSIDrivers.
     "py-scheduler": ([("delete", "", "pods", "", ""), ("list", "policy", "poddisruptionbudgets", "", ""),
-                      ("watch", "policy", "poddisruptionbudgets", "", "")],
-                     [("list", "", "persistentvolumeclaims", "", ""), ("delete", "", "nodes", "", ""),
-                      ("delete", "policy", "poddisruptionbudgets", "", "")]),
+                      ("watch", "policy", "poddisruptionbudgets", "", ""),
+                      ("list", "", "persistentvolumeclaims", "", ""), ("watch", "", "persistentvolumes", "", ""),
+                      ("update", "", "persistentvolumes", "", ""), ("update", "", "persistentvolumeclaims", "", ""),
+                      ("list", "storage.k8s.io", "storageclasses", "", ""), ("watch", "storage.k8s.io", "csinodes", "", "")],
+                     [("delete", "", "nodes", "", ""), ("delete", "policy", "poddisruptionbudgets", "", ""),
+                      ("create", "", "persistentvolumes", "", ""), ("delete", "", "persistentvolumes", "", ""),
+                      ("patch", "", "persistentvolumeclaims", "", ""), ("update", "", "persistentvolumeclaims", "status", ""),
+                      ("update", "storage.k8s.io", "storageclasses", "", ""),
+                      ("list", "storage.k8s.io", "csidrivers", "", "")]),
 }
 
 

@@ -28,8 +28,7 @@ ALL = (1 << 6) - 1
 UPDATE = UPDATE_NODE_ALLOCATABLE | UPDATE_NODE_LABEL | UPDATE_NODE_TAINT | UPDATE_NODE_CONDITION
 
 NODE, POD, WILDCARD = "Node", "Pod", "*"
-# Resources this scheduler has no informer for: events on them never happen here, but plugins
-# registering for them must not match Node/Pod events by accident.
+# The volume objects (informers feed ClusterState.volumes and move pods on their changes).
 PVC, PV, STORAGE_CLASS, CSI_NODE = "PersistentVolumeClaim", "PersistentVolume", "StorageClass", "CSINode"
 
 
@@ -56,6 +55,15 @@ EVENTS: dict[str, ClusterEvent] = {e.label: e for e in (
     ClusterEvent(NODE, UPDATE_NODE_TAINT, "NodeTaintChange"),
     ClusterEvent(NODE, UPDATE_NODE_CONDITION, "NodeConditionChange"),
     ClusterEvent(WILDCARD, ALL, "UnschedulableTimeout"),
+    # Volume objects (eventhandlers.go buildEvtResHandler: "<short kind>Add" / "<short kind>Update").
+    ClusterEvent(PV, ADD, "PvAdd"),
+    ClusterEvent(PV, UPDATE, "PvUpdate"),
+    ClusterEvent(PVC, ADD, "PvcAdd"),
+    ClusterEvent(PVC, UPDATE, "PvcUpdate"),
+    ClusterEvent(STORAGE_CLASS, ADD, "StorageClassAdd"),
+    ClusterEvent(STORAGE_CLASS, UPDATE, "StorageClassUpdate"),
+    ClusterEvent(CSI_NODE, ADD, "CSINodeAdd"),
+    ClusterEvent(CSI_NODE, UPDATE, "CSINodeUpdate"),
 )}
 
 # Each in-tree plugin's EventsToRegister() in v1.29.15 (InPlacePodVerticalScaling and

@@ -237,6 +237,9 @@ class ScheduleResult:
     # DefaultPreemption's tie set for nominated_node, and whether PostFilter cleared a nomination.
     nominated_tie: dict[str, list[str]] = field(default_factory=dict)
     clear_nomination: bool = False
+    # The cycle's state when a node was chosen: Reserve, Unreserve and PreBind read it (VolumeBinding's
+    # per-node volume plan lives there), as upstream's CycleState travels into the binding cycle.
+    cycle: "CycleState | None" = field(default=None, repr=False, compare=False)
 
 
 class _StartIndex:
@@ -277,6 +280,8 @@ class Profile:
         self.post_filter_plugins = list(plugins.get("postFilter", ()))
         self.pre_score_plugins = list(plugins.get("preScore", ()))
         self.score_plugins = list(plugins.get("score", ()))
+        self.reserve_plugins = list(plugins.get("reserve", ()))
+        self.pre_bind_plugins = list(plugins.get("preBind", ()))
         self.bind_plugins = list(plugins.get("bind", ()))
         self.weights = {pl.name: int(weights.get(pl.name, 1) or 1) for pl in self.score_plugins}
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
@@ -302,7 +307,8 @@ class Profile:
             "preEnqueue": self.pre_enqueue_plugins, "queueSort": self.queue_sort_plugins,
             "preFilter": self.pre_filter_plugins, "filter": self.filter_plugins,
             "postFilter": self.post_filter_plugins, "preScore": self.pre_score_plugins,
-            "score": self.score_plugins, "bind": self.bind_plugins,
+            "score": self.score_plugins, "reserve": self.reserve_plugins, "preBind": self.pre_bind_plugins,
+            "bind": self.bind_plugins,
         }[point]
         return [pl.name for pl in attr]
 
@@ -354,6 +360,46 @@ class Profile:
             if method is not None:
                 method(cycle, pod, other, node)
 
+    # --------------------------------------------------------------- reserve and pre-bind
+    def run_reserve(self, cycle: CycleState, pod: Mapping[str, Any], node: str) -> Status | None:
+        """``RunReservePluginsReserve``: the first failure stops; an error is wrapped with the plugin."""
+        for pl in self.reserve_plugins:
+            st = pl.reserve(cycle, pod, node)
+            if st is None or st.code == SUCCESS:
+                continue
+            if st.is_unschedulable():
+                st.plugin = pl.name
+                return st
+            return Status(ERROR, f'running Reserve plugin "{pl.name}": {st.message}', plugin=pl.name)
+        return None
+
+    def run_unreserve(self, cycle: CycleState, pod: Mapping[str, Any], node: str) -> None:
+        """``RunReservePluginsUnreserve``: every reserve plugin, in reverse order."""
+        for pl in reversed(self.reserve_plugins):
+            unreserve = getattr(pl, "unreserve", None)
+            if unreserve is not None:
+                unreserve(cycle, pod, node)
+
+    def run_pre_bind(self, cycle: CycleState, pod: Mapping[str, Any], node: str) -> tuple[list[tuple[str, Any]],
+                                                                                          Status | None]:
+        """PreBind, decided here and carried out by the I/O shell: each plugin returns None (nothing to
+        do), a Status (failure), or a plan the shell executes in order. Returns (plugin, plan) pairs, or
+        the first failure (an error wrapped as ``running PreBind plugin "X": ...``)."""
+        plans: list[tuple[str, Any]] = []
+        for pl in self.pre_bind_plugins:
+            out = pl.pre_bind(cycle, pod, node)
+            if out is None:
+                continue
+            if isinstance(out, Status):
+                if out.code == SUCCESS:
+                    continue
+                if out.is_unschedulable():
+                    out.plugin = pl.name
+                    return plans, out
+                return plans, Status(ERROR, f'running PreBind plugin "{pl.name}": {out.message}', plugin=pl.name)
+            plans.append((pl.name, out))
+        return plans, None
+
     # --------------------------------------------------------------- the cycle
     def schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random | None = None,
                  *, detail: bool = True) -> ScheduleResult:
@@ -403,7 +449,7 @@ class Profile:
                 out.plugin = pl.name
                 if out.is_unschedulable():
                     return self._prefilter_failure(cycle, pod, key, all_nodes, out)
-                return ScheduleResult(key, None, message=f"running PreFilter plugin {pl.name!r}: {out.message}",
+                return ScheduleResult(key, None, message=f'running PreFilter plugin "{pl.name}": {out.message}',
                                       status="error", unschedulable_plugins={pl.name})
 
         # ---- nominated node first (a previous preemption chose it)
@@ -414,7 +460,7 @@ class Profile:
                                    or nominated in pre_result.node_names):
                 if self.run_filter_plugins_with_nominated_pods(cycle, pod, ni) is None:
                     return ScheduleResult(key, nominated, evaluated_nodes=1, feasible_nodes=1,
-                                          weights=dict(self.weights))
+                                          weights=dict(self.weights), cycle=cycle)
 
         nodes = all_nodes
         if pre_result is not None and pre_result.node_names is not None:
@@ -446,6 +492,9 @@ class Profile:
                     st = self.run_filter_plugins_with_nominated_pods(cycle, pod, ni)
                     if st is None:
                         append(ni)
+                    elif st.code == ERROR:
+                        return ScheduleResult(key, None, status="error",
+                                              message=f'running "{st.plugin}" filter plugin: {st.message}')
                     else:
                         statuses[ni.name] = st
                         unschedulable_plugins.add(st.plugin)
@@ -453,6 +502,9 @@ class Profile:
                 for name, flt in filters:
                     st = flt(cycle, pod, ni)
                     if st is not None and st.code != SUCCESS:
+                        if st.code == ERROR:  # not a rejection: the whole cycle fails (RunFilterPlugins)
+                            return ScheduleResult(key, None, status="error",
+                                                  message=f'running "{name}" filter plugin: {st.message}')
                         st.plugin = name
                         statuses[ni.name] = st
                         unschedulable_plugins.add(name)
@@ -466,7 +518,8 @@ class Profile:
             return self._fit_error(cycle, pod, key, num_all, statuses, unschedulable_plugins)
         if len(feasible) == 1:
             return ScheduleResult(key, feasible[0].name, evaluated_nodes=1 + len(statuses), feasible_nodes=1,
-                                  unschedulable_plugins=unschedulable_plugins, weights=dict(self.weights))
+                                  unschedulable_plugins=unschedulable_plugins, weights=dict(self.weights),
+                                  cycle=cycle)
 
         # ---- PreScore / Score / NormalizeScore / weights
         for pl in self.pre_score_plugins:
@@ -476,7 +529,7 @@ class Profile:
             if st.code == SKIP:
                 cycle.skip_score.add(pl.name)
             elif st.code != SUCCESS:
-                return ScheduleResult(key, None, message=f"running PreScore plugin {pl.name!r}: {st.message}",
+                return ScheduleResult(key, None, message=f'running PreScore plugin "{pl.name}": {st.message}',
                                       status="error")
         m = len(feasible)
         per_plugin: list[tuple[str, list[int]]] = []
@@ -530,7 +583,7 @@ class Profile:
                 score_map[ni.name] = entry
         return ScheduleResult(key, host, score_map, None, evaluated_nodes=len(feasible) + len(statuses),
                               feasible_nodes=len(feasible), unschedulable_plugins=unschedulable_plugins,
-                              weights=dict(self.weights))
+                              weights=dict(self.weights), cycle=cycle)
 
     # --------------------------------------------------------------- failures
     def _prefilter_failure(self, cycle: CycleState, pod: Mapping[str, Any], key: str,

@@ -4,8 +4,11 @@
 
 STATE is a YAML/JSON file or a directory of them holding Node and Pod manifests as
 ``kubectl get -o yaml`` prints them (multi-document YAML and ``kind: List`` accepted;
-Services, ReplicaSets, ReplicationControllers, StatefulSets and Namespaces are used too,
-other kinds are ignored).  Bound pods (``spec.nodeName`` set) are accounted on their
+Services, ReplicaSets, ReplicationControllers, StatefulSets and Namespaces are used too, and
+PersistentVolumeClaims, PersistentVolumes, StorageClasses and CSINodes by the volume plugins;
+other kinds are ignored). As on a cluster, a static PV is offered to a claim only with
+``status.phase: Available`` (the PV controller sets it), and a claim counts as bound with
+``spec.volumeName`` and the ``pv.kubernetes.io/bind-completed`` annotation.  Bound pods (``spec.nodeName`` set) are accounted on their
 nodes; every pending pod whose schedulerName a profile handles is then scheduled, in
 queue order (PrioritySort: higher priority first, then creationTimestamp, then file
 order), each decision assumed onto its node so later pods see it.
@@ -23,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from scheduler.core.config import ConfigError, default_config, load_config
 from scheduler.core.framework import Profile, ScheduleResult, build_profiles
-from scheduler.core.messages import scheduled_message
+from scheduler.core.messages import fit_error_message, scheduled_message
 from scheduler.core.resources import QuantityError
 from scheduler.core.state import ClusterState, is_terminal, pod_key
 from scheduler.core.validation.objects import CLUSTER_SCOPED, KIND_SCHEMAS, ObjectError, validate_object
@@ -158,6 +161,8 @@ def load_cluster(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> ClusterInput
                 pod = _default_pod(obj)
                 spec = pod["spec"]
                 (out.bound_pods if spec.get("nodeName") else out.pending_pods).append(pod)
+            elif kind == "StorageClass" and obj.get("volumeBindingMode") is None:
+                out.objects.append(dict(obj, volumeBindingMode="Immediate"))  # the API server's default
             else:
                 out.objects.append(obj)
     return out
@@ -235,8 +240,25 @@ def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[
             raise InputError(f"Pod {pod_key(pod)}: {exc}") from None
         if result.node is not None:
             state.assume_pod(pod, result.node)
+            result = _reserve(profile, state, pod, result)
         decisions.append(Decision(pod_key(pod), result, name))
     return decisions, skipped
+
+
+def _reserve(profile: Profile, state: ClusterState, pod: dict, result: ScheduleResult) -> ScheduleResult:
+    """Reserve, as the scheduling cycle does after assuming: VolumeBinding assumes the PV it chose so
+    later pods of the state see it taken. A failure undoes both, like schedulingCycle."""
+    assert result.node is not None and result.cycle is not None
+    status = profile.run_reserve(result.cycle, pod, result.node)
+    if status is None:
+        return result
+    profile.run_unreserve(result.cycle, pod, result.node)
+    state.forget_pod(pod)
+    if status.is_unschedulable():
+        message = fit_error_message(1, {result.node: status})
+        return ScheduleResult(result.pod_key, None, message=message, status="unschedulable",
+                              unschedulable_plugins={status.plugin}, weights=result.weights)
+    return ScheduleResult(result.pod_key, None, message=status.message, status="error", weights=result.weights)
 
 
 # ------------------------------------------------------------------ output

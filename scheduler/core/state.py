@@ -23,6 +23,7 @@ from scheduler.core.plugins.helper import (
     LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
 )
 from scheduler.core.resources import Resource, node_allocatable, non_zero_requests, pod_resource
+from scheduler.core.volumecache import VolumeCache
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
 DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
@@ -72,7 +73,7 @@ class PodInfo:
     __slots__ = (
         "pod", "key", "uid", "namespace", "name", "labels", "priority", "requested", "non0_cpu",
         "non0_mem", "ports", "required_affinity", "required_anti_affinity", "preferred_affinity",
-        "preferred_anti_affinity", "terminating", "node_name",
+        "preferred_anti_affinity", "terminating", "node_name", "pvc_keys",
     )
 
     def __init__(self, pod: Mapping[str, Any], node_name: str | None = None) -> None:
@@ -93,6 +94,11 @@ class PodInfo:
         self.preferred_anti_affinity = affinity_terms(pod, "podAntiAffinity", False)
         self.terminating = meta.get("deletionTimestamp") is not None
         self.node_name = node_name or (pod.get("spec") or {}).get("nodeName")
+        # namespace/claimName of each persistentVolumeClaim volume (NodeInfo.PVCRefCounts' keys;
+        # generic ephemeral volumes are not counted there upstream either).
+        self.pvc_keys = tuple(f"{self.namespace}/{v['persistentVolumeClaim'].get('claimName', '')}"
+                              for v in (pod.get("spec") or {}).get("volumes") or ()
+                              if isinstance(v, Mapping) and v.get("persistentVolumeClaim") is not None)
 
     @property
     def has_affinity(self) -> bool:
@@ -273,6 +279,8 @@ class ClusterState:
         # Nodes hosting pods with (anti-)affinity terms, so InterPodAffinity never scans all nodes.
         self._affinity_nodes: set[str] = set()
         self._anti_affinity_nodes: set[str] = set()
+        # PVC (namespace/name) -> counted pods using it (the snapshot's usedPVCSet, for VolumeRestrictions).
+        self._pvc_refs: dict[str, int] = {}
         # Workload objects (namespace/name -> object) for DefaultSelector, and namespace labels.
         self.services: dict[str, Mapping[str, Any]] = {}
         self.replication_controllers: dict[str, Mapping[str, Any]] = {}
@@ -280,6 +288,9 @@ class ClusterState:
         self.stateful_sets: dict[str, Mapping[str, Any]] = {}
         self.pdbs: dict[str, Mapping[str, Any]] = {}
         self.namespace_labels: dict[str, Mapping[str, str]] = {}
+        # PVs, PVCs, StorageClasses and CSINodes (the volume plugins' view, with VolumeBinding's
+        # assumptions); fed through add_object/remove_object like the workload objects.
+        self.volumes = VolumeCache()
         self.generation = 0
 
     # ------------------------------------------------------------ nodes
@@ -414,6 +425,8 @@ class ClusterState:
         if node is None:
             node = self._nodes[node_name] = NodeInfo(node_name)
         node.add_pod(info)
+        for key in info.pvc_keys:
+            self._pvc_refs[key] = self._pvc_refs.get(key, 0) + 1
         self._pod_node[info.uid] = node_name
         self._by_namespace.setdefault(info.namespace, {})[info.uid] = info
         self._track_affinity(node)
@@ -428,6 +441,12 @@ class ClusterState:
             return
         info = node.remove_pod(uid)
         if info is not None:
+            for key in info.pvc_keys:
+                left = self._pvc_refs.get(key, 0) - 1
+                if left > 0:
+                    self._pvc_refs[key] = left
+                else:
+                    self._pvc_refs.pop(key, None)
             same_ns = self._by_namespace.get(info.namespace)
             if same_ns is not None:
                 same_ns.pop(uid, None)
@@ -453,15 +472,18 @@ class ClusterState:
     }
 
     def add_object(self, obj: Mapping[str, Any]) -> bool:
-        """Add/update a Service, ReplicationController, ReplicaSet, StatefulSet or Namespace.
+        """Add/update a Service, ReplicationController, ReplicaSet, StatefulSet, Namespace, PDB, or a
+        volume object (PersistentVolume, PersistentVolumeClaim, StorageClass, CSINode).
 
-        Returns False for other kinds.  These only feed PodTopologySpread's system
+        Returns False for other kinds.  The workload objects only feed PodTopologySpread's system
         default constraints (``helper.DefaultSelector``) and namespace selectors.
         """
         kind = obj.get("kind")
         meta = obj.get("metadata") or {}
         with self.lock:
-            if kind == "Namespace":
+            if self.volumes.add(obj):
+                pass
+            elif kind == "Namespace":
                 self.namespace_labels[meta.get("name", "")] = meta.get("labels") or {}
             elif kind in self._KIND_STORES:
                 store = getattr(self, self._KIND_STORES[kind])
@@ -477,7 +499,9 @@ class ClusterState:
         kind = obj.get("kind")
         meta = obj.get("metadata") or {}
         with self.lock:
-            if kind == "Namespace":
+            if self.volumes.remove(obj):
+                pass
+            elif kind == "Namespace":
                 self.namespace_labels.pop(meta.get("name", ""), None)
             elif kind in self._KIND_STORES:
                 getattr(self, self._KIND_STORES[kind]).pop(
@@ -564,6 +588,10 @@ class ClusterState:
     def pods_in_namespace(self, namespace: str) -> list[PodInfo]:
         """Counted (bound or assumed) pods of one namespace."""
         return list(self._by_namespace.get(namespace, {}).values())
+
+    def is_pvc_used_by_pods(self, key: str) -> bool:
+        """``StorageInfoLister.IsPVCUsedByPods``: a bound or assumed pod names this claim."""
+        return key in self._pvc_refs
 
     def pod_node(self, pod: Mapping[str, Any]) -> str | None:
         return self._pod_node.get(pod_uid(pod))

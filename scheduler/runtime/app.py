@@ -30,6 +30,8 @@ from typing import Any
 
 from scheduler.core.cachecompare import compare_cache
 from scheduler.core.events import EVENTS_TO_REGISTER, ClusterEvent, worth_requeuing
+from scheduler.core.framework import ScheduleResult
+from scheduler.core.messages import fit_error_message
 from scheduler.core.state import AlreadyInCache
 from scheduler.runtime.binder import (
     Binder,
@@ -37,6 +39,7 @@ from scheduler.runtime.binder import (
     BindJob,
     ErrorClass,
     EventRecorder,
+    PreBindError,
 )
 from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
 from scheduler.runtime.klog import V, kv, log_s
@@ -46,6 +49,7 @@ from scheduler.runtime.metrics import SchedulerMetrics
 from scheduler.runtime.preemption import NominationTracker, Preemptor, status_patch
 from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
 from scheduler.runtime.server import Checks, ProbeServer
+from scheduler.runtime.volumes import VOLUME_INFORMERS, VolumeEventHandler, VolumePreBinder
 
 __all__ = ["SchedulerApp", "ServingOptions", "PodEventHandler", "NodeEventHandler", "node_change_events"]
 
@@ -368,6 +372,15 @@ class SchedulerApp:
                       give_up_on=frozenset({403, 404}))
             for name, path, kind in WORKLOAD_INFORMERS
         ]
+        # PVs, PVCs, StorageClasses, CSINodes for the volume plugins; their changes also wake PreBind
+        # waiters (VolumePreBinder). Optional like the workload informers (RBAC may not grant them).
+        self._volumes_changed = threading.Condition()
+        self.volume_reflectors = [
+            Reflector(lw, name=name, path=path, kind=kind,
+                      handler=VolumeEventHandler(state, self.queue, short, self._volumes_changed),
+                      give_up_on=frozenset({403, 404}))
+            for name, path, kind, short in VOLUME_INFORMERS
+        ]
 
         qps, burst = float(config.client_connection.qps), int(config.client_connection.burst)
         first_name = next(iter(self.profiles), "default-scheduler")
@@ -416,6 +429,9 @@ class SchedulerApp:
         self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS,
                              request_timeout=bind_timeout)
         self.preemptor = Preemptor(kube, self.events)
+        self.volume_prebinder = VolumePreBinder(
+            state, write=self.binder.write, changed=self._volumes_changed, stopping=self._stopping,
+            pod_exists=lambda pod: self._informer_pod(pod_key(pod)) is not None)
 
         self.metrics.snapshot.pending = self.queue.pending_counts
         self.metrics.snapshot.unschedulable = self.queue.unschedulable_by_plugin
@@ -451,7 +467,7 @@ class SchedulerApp:
         return all(r.synced.is_set() for r in self._reflectors())
 
     def _reflectors(self) -> list[Reflector]:
-        return [self.node_reflector, self.pod_reflector, *self.object_reflectors]
+        return [self.node_reflector, self.pod_reflector, *self.object_reflectors, *self.volume_reflectors]
 
     def _cache_sizes(self) -> dict[str, int]:
         with self.state.lock:
@@ -617,6 +633,7 @@ class SchedulerApp:
                 result = profile.schedule(self.state, pod, self.rng)
                 if result.node:
                     self.state.assume_pod(pod, result.node)
+                    result = self._reserve(profile, pod, result)
         except AlreadyInCache as exc:
             # sched.assume failed: the pod is bound already (its watch event is on the way, or was
             # handled); handleSchedulingFailure re-reads it and stops there.
@@ -640,7 +657,44 @@ class SchedulerApp:
             return
         self.queue.done(info)
         self.binder.submit(BindJob(pod=pod, node=result.node, scheduler_name=name, started=started,
-                                   context={"info": info, "result": result}))
+                                   context={"info": info, "result": result, "profile": profile},
+                                   pre_bind=self._pre_bind_step(profile, pod, result)))
+
+    def _reserve(self, profile: Any, pod: Mapping[str, Any], result: Any) -> Any:
+        """Reserve after assume (under state.lock). A failure is undone here (Unreserve, ForgetPod) and
+        turns the result into the failure kube-scheduler reports (schedulingCycle)."""
+        cycle = getattr(result, "cycle", None)
+        run_reserve = getattr(profile, "run_reserve", None)
+        if cycle is None or run_reserve is None:
+            return result
+        status = run_reserve(cycle, pod, result.node)
+        if status is None:
+            return result
+        profile.run_unreserve(cycle, pod, result.node)
+        self.state.forget_pod(pod)
+        if status.is_unschedulable():
+            return ScheduleResult(result.pod_key, None, message=fit_error_message(1, {result.node: status}),
+                                  status="unschedulable", unschedulable_plugins={status.plugin},
+                                  clear_nomination=True)
+        return ScheduleResult(result.pod_key, None, message=status.message, status="error", clear_nomination=True)
+
+    def _pre_bind_step(self, profile: Any, pod: Mapping[str, Any], result: Any) -> Callable[[], None] | None:
+        """The binding cycle's PreBind, run on the bind worker: the core decides (plans), the shell acts."""
+        cycle = getattr(result, "cycle", None)
+        if cycle is None or not getattr(profile, "pre_bind_plugins", None):
+            return None
+
+        def run() -> None:
+            plans, failure = profile.run_pre_bind(cycle, pod, result.node)
+            if failure is not None:
+                raise PreBindError(failure.message)
+            for plugin, plan in plans:
+                if plugin == "VolumeBinding":
+                    self.volume_prebinder.run(plugin, plan)
+                else:
+                    raise PreBindError(f'running PreBind plugin "{plugin}": no executor for its plan')
+
+        return run
 
     def _unschedulable(self, info: QueuedPodInfo, result: Any, name: str, started: float) -> None:
         """No node: FailedScheduling event, PodScheduled=False, and the pod waits for a change.
@@ -704,8 +758,13 @@ class SchedulerApp:
                 log.info(f"Placed pod [{key}] on {job.node}")
             self.events.scheduled(job.pod, job.node, job.scheduler_name)
             return
+        # handleBindingCycleError: Unreserve (VolumeBinding restores the PVs/PVCs it assumed), then
         # ForgetPod: only what the watch has not confirmed meanwhile (a retried bind may get 409
         # for a pod its own first attempt did bind).
+        profile, cycle = job.context.get("profile"), getattr(result, "cycle", None)
+        if profile is not None and cycle is not None and hasattr(profile, "run_unreserve"):
+            with self.state.lock:
+                profile.run_unreserve(cycle, job.pod, job.node)
         self.state.forget_pod(job.pod)
         cause = error.cause
         # handleSchedulingFailure re-reads the pod from the informer: gone, re-created under its
@@ -722,9 +781,15 @@ class SchedulerApp:
                 self.queue.readd_after_bind_failure(info, fresh)
             return
         self.metrics.attempt("error", job.scheduler_name, time.perf_counter() - job.started)
-        log.error(kv("Error scheduling pod; retrying", pod=key, err=f"binding rejected: {cause}"))
+        # A PreBind failure's text is the FailedScheduling message as is; a bind failure's is wrapped.
+        message = str(cause) if isinstance(cause, PreBindError) else f"Binding rejected: {cause}"
+        log.error(kv("Error scheduling pod; retrying", pod=key, err=message))
         if not retry:
             log.info(kv("Pod doesn't exist in informer cache or has been assigned; not re-queued", pod=key))
             return
         self.queue.readd_after_bind_failure(info, fresh)
-        self.events.failed_scheduling(fresh, f"Binding rejected: {cause}", job.scheduler_name)
+        self.events.failed_scheduling(fresh, message, job.scheduler_name)
+        if isinstance(cause, PreBindError):
+            patch = status_patch(fresh, message, "SchedulerError", None, True)
+            if patch is not None:
+                self.binder.run_in_pool(lambda: self.binder.patch_status(fresh, patch))

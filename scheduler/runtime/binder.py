@@ -40,6 +40,7 @@ __all__ = [
     "ErrorClass",
     "EventRecorder",
     "NotLeader",
+    "PreBindError",
     "classify",
     "binding_body",
     "NOTE_LENGTH_LIMIT",
@@ -70,6 +71,11 @@ class NotLeader(Exception):
     """The leader fence closed before the request could be sent; nothing was sent."""
 
 
+class PreBindError(Exception):
+    """PreBind failed (a volume update refused, binding timed out, ...): the text is the FailedScheduling
+    message, as kube-scheduler's ``running PreBind plugin "X": ...``."""
+
+
 class BindError(Exception):
     def __init__(self, cause: BaseException, error_class: ErrorClass) -> None:
         super().__init__(str(cause))
@@ -94,6 +100,9 @@ class BindJob:
     scheduler_name: str
     started: float = field(default_factory=time.monotonic)  # scheduling cycle start
     context: dict[str, Any] = field(default_factory=dict)  # whatever the caller needs back
+    # The binding cycle's PreBind (volume binding), run on the bind worker before the bind is sent;
+    # raises PreBindError (or NotLeader).
+    pre_bind: Callable[[], None] | None = None
 
 
 def _wait_for(state: RetryCallState, *, initial: float, maximum: float) -> float:
@@ -139,15 +148,15 @@ class Binder:
 
     # -- the request -------------------------------------------------------------------------
 
-    def _send_fenced(self, method: str, path: str, body: Any, content_type: str = "application/json") -> None:
+    def _send_fenced(self, method: str, path: str, body: Any, content_type: str = "application/json") -> dict[str, Any]:
         self._kube.bucket.acquire()  # may wait: check the fence only after the token is ours
         with self._idle:
             if not self._can_act():
                 raise NotLeader()
             self._sending += 1
         try:
-            self._kube.request(method, path, body=body, content_type=content_type,
-                               timeout=self._timeout, rate_limited=False)
+            return self._kube.request(method, path, body=body, content_type=content_type,
+                                      timeout=self._timeout, rate_limited=False)
         finally:
             with self._idle:
                 self._sending -= 1
@@ -179,6 +188,11 @@ class Binder:
         except Exception as exc:
             raise BindError(exc, classify(exc)) from None
 
+    def write(self, method: str, path: str, body: Any) -> dict[str, Any]:
+        """One fenced write (a PreBind update of a PV or PVC), not retried: upstream's client call is
+        made once and a failure sends the pod back to the queue. Returns the server's object."""
+        return self._send_fenced(method, path, body)
+
     # -- the pool ----------------------------------------------------------------------------
 
     def submit(self, job: BindJob) -> None:
@@ -189,8 +203,12 @@ class Binder:
     def _run(self, job: BindJob) -> None:
         error: BindError | None = None
         try:
+            if job.pre_bind is not None:
+                job.pre_bind()
             log_s(log, V(3), "Attempting to bind pod to node", pod=_key(job.pod), node=job.node)
             self.bind(job.pod, job.node)
+        except PreBindError as exc:
+            error = BindError(exc, ErrorClass.FAIL)
         except NotLeader as exc:
             error = BindError(exc, ErrorClass.FAIL)
         except BindError as exc:

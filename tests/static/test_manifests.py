@@ -322,9 +322,16 @@ def test_kube_scheduler_role_covers_what_v1_29_needs() -> None:
     assert needed <= got, sorted(needed - got)
 
 
+# system:volume-scheduler (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, v1.29.15), bound
+# to custom-k8s-scheduler by bindings.yaml: ReadUpdate on PVs and PVCs, Read on StorageClasses.
+VOLUME_SCHEDULER = ({("", r, v) for r in ("persistentvolumes", "persistentvolumeclaims")
+                     for v in ("get", "list", "watch", "update", "patch")}
+                    | {("storage.k8s.io", "storageclasses", v) for v in ("get", "list", "watch")})
+
+
 def test_py_scheduler_needs_less_than_kube_scheduler() -> None:
     py = triples(find("ClusterRole", "py-scheduler", "py-scheduler"))
-    kube = triples(find("ClusterRole", "custom-k8s-scheduler", "kube-scheduler"))
+    kube = triples(find("ClusterRole", "custom-k8s-scheduler", "kube-scheduler")) | VOLUME_SCHEDULER
     lease_watch = {("coordination.k8s.io", "leases", "list"), ("coordination.k8s.io", "leases", "watch")}
     assert py - lease_watch < kube, sorted(py - lease_watch - kube)
     assert {("", "nodes", "list"), ("", "nodes", "watch"), ("", "pods", "list"), ("", "pods", "watch"),
@@ -333,7 +340,11 @@ def test_py_scheduler_needs_less_than_kube_scheduler() -> None:
     # The informers behind PodTopologySpread's defaults and InterPodAffinity's namespaceSelector.
     workloads = {"": ["services", "replicationcontrollers", "namespaces"], "apps": ["replicasets", "statefulsets"]}
     assert {(g, r, v) for g, rs in workloads.items() for r in rs for v in ("list", "watch")} <= py
-    assert not {t for t in py if t[1] in ("persistentvolumeclaims", "persistentvolumes")}
+    # Volume informers, and VolumeBinding's PreBind writes (update only: it PUTs, as upstream does).
+    volumes = {("", r, v) for r in ("persistentvolumeclaims", "persistentvolumes") for v in ("list", "watch", "update")}
+    volumes |= {("storage.k8s.io", r, v) for r in ("storageclasses", "csinodes") for v in ("list", "watch")}
+    assert {t for t in py if t[1] in ("persistentvolumeclaims", "persistentvolumes", "storageclasses",
+                                      "csinodes")} == volumes
     # Preemption, as kube-scheduler: delete pods (nothing else) and read PodDisruptionBudgets.
     assert {t for t in py if t[2] == "delete"} == {("", "pods", "delete")}
     assert {t for t in py if t[1] == "poddisruptionbudgets"} == {("policy", "poddisruptionbudgets", "list"),

@@ -552,6 +552,11 @@ def _metadata(name_rule: Callable[[str], str | None], namespaced: bool) -> Check
     }, hook)
 
 
+def _claim_hook(value: dict, path: str) -> None:
+    if not value.get("claimName"):
+        fail(f"{path}.claimName", "Required value")
+
+
 def _pod_spec_hook(value: dict, path: str) -> None:
     if not value.get("containers"):
         fail(f"{path}.containers", "Required value")
@@ -592,7 +597,8 @@ pod_spec = obj({
     "preemptionPolicy": enum("Never", "PreemptLowerPriority"),
     "nodeSelector": strmap(qualified_name, label_value), "affinity": affinity, "tolerations": lst(toleration),
     "topologySpreadConstraints": _spread_list, "schedulingGates": lst(obj({"name": s})),
-    "volumes": lst(obj({"name": s})), "hostNetwork": b,
+    "volumes": lst(obj({"name": s, "persistentVolumeClaim": obj({"claimName": s, "readOnly": b}, _claim_hook)})),
+    "hostNetwork": b,
 }, _pod_spec_hook)
 
 pod_status = obj({"phase": enum("Failed", "Pending", "Running", "Succeeded", "Unknown"), "nominatedNodeName": s})
@@ -605,6 +611,72 @@ node_status = obj({
 
 _SELECTOR_MAP = strmap(qualified_name, label_value)
 
+# ------------------------------------------------------------------ volumes (what the volume plugins read)
+
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+VOLUME_MODES = ("Block", "Filesystem")
+VOLUME_BINDING_MODES = ("Immediate", "WaitForFirstConsumer")
+STORAGE_ONLY = ("storage",)
+
+
+def _access_modes_hook(value: dict, path: str) -> None:
+    """``ValidatePersistentVolume(Claim)Spec``: at least one mode; ReadWriteOncePod stands alone."""
+    modes = value.get("accessModes") or []
+    if not modes:
+        fail(f"{path}.accessModes", "Required value: at least 1 access mode is required")
+    if "ReadWriteOncePod" in modes and len(modes) > 1:
+        fail(f"{path}.accessModes", "Forbidden: may not use ReadWriteOncePod with other access modes")
+
+
+def _storage_class_name(value: dict, path: str) -> None:
+    name = value.get("storageClassName")
+    if name:
+        err = dns1123_subdomain(name)
+        if err:
+            fail(f"{path}.storageClassName", f"Invalid value: {quote(name)}: {err}")
+
+
+def _pvc_spec_hook(value: dict, path: str) -> None:
+    _access_modes_hook(value, path)
+    _storage_class_name(value, path)
+    if "storage" not in ((value.get("resources") or {}).get("requests") or {}):
+        fail(f"{path}.resources[storage]", "Required value")
+
+
+def _pv_spec_hook(value: dict, path: str) -> None:
+    _access_modes_hook(value, path)
+    _storage_class_name(value, path)
+    if "storage" not in (value.get("capacity") or {}):
+        fail(f"{path}.capacity", "Required value: must specify storage")
+
+
+def _node_affinity_hook(value: dict, path: str) -> None:
+    if value.get("required") is None:
+        fail(f"{path}.required", "Required value: must specify required node constraints")
+
+
+pvc_spec = obj({
+    "accessModes": lst(enum(*ACCESS_MODES)), "storageClassName": s, "volumeName": s,
+    "volumeMode": enum(*VOLUME_MODES), "selector": label_selector,
+    "resources": obj({"requests": quantities("persistentvolumeclaims", STORAGE_ONLY),
+                      "limits": quantities("persistentvolumeclaims", STORAGE_ONLY)}),
+}, _pvc_spec_hook)
+
+pv_spec = obj({
+    "accessModes": lst(enum(*ACCESS_MODES)), "storageClassName": s, "volumeMode": enum(*VOLUME_MODES),
+    "capacity": quantities("persistentvolumes", STORAGE_ONLY),
+    "claimRef": obj({"name": s, "namespace": s, "uid": s, "resourceVersion": s}),
+    "nodeAffinity": obj({"required": node_selector}, _node_affinity_hook),
+}, _pv_spec_hook)
+
+
+def _storage_class_hook(value: dict, path: str) -> None:
+    if not value.get("provisioner"):
+        fail("provisioner", "Required value")
+
+
+topology_term = obj({"matchLabelExpressions": lst(obj({"key": _label_key, "values": lst(s)}))})
+
 KIND_SCHEMAS: dict[str, Check] = {
     "Node": obj({"metadata": _metadata(dns1123_subdomain, False), "spec": node_spec, "status": node_status}),
     "Pod": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": pod_spec, "status": pod_status},
@@ -615,11 +687,25 @@ KIND_SCHEMAS: dict[str, Check] = {
     "ReplicaSet": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": obj({"selector": label_selector})}),
     "StatefulSet": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": obj({"selector": label_selector})}),
     "Namespace": obj({"metadata": _metadata(dns1123_label, False)}),
+    "PersistentVolumeClaim": obj({"metadata": _metadata(dns1123_subdomain, True), "spec": pvc_spec,
+                                  "status": obj({"phase": enum("Bound", "Lost", "Pending")})},
+                                 lambda value, path: value.get("spec") is None and fail("spec.accessModes",
+                                                                                         "Required value")),
+    "PersistentVolume": obj({"metadata": _metadata(dns1123_subdomain, False), "spec": pv_spec,
+                             "status": obj({"phase": enum("Available", "Bound", "Failed", "Pending", "Released")})},
+                            lambda value, path: value.get("spec") is None and fail("spec.accessModes",
+                                                                                    "Required value")),
+    "StorageClass": obj({"metadata": _metadata(dns1123_subdomain, False), "provisioner": s,
+                         "volumeBindingMode": enum(*VOLUME_BINDING_MODES), "allowedTopologies": lst(topology_term)},
+                        _storage_class_hook),
+    "CSINode": obj({"metadata": _metadata(dns1123_subdomain, False), "spec": obj({"drivers": lst(obj({
+        "name": s, "nodeID": s, "allocatable": obj({"count": i32}), "topologyKeys": lst(s)}))})}),
 }
 
-CLUSTER_SCOPED = ("Node", "Namespace")
+CLUSTER_SCOPED = ("Node", "Namespace", "PersistentVolume", "StorageClass", "CSINode")
 API_VERSIONS = {"Node": "v1", "Pod": "v1", "Service": "v1", "ReplicationController": "v1", "Namespace": "v1",
-                "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1"}
+                "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "PersistentVolumeClaim": "v1",
+                "PersistentVolume": "v1", "StorageClass": "storage.k8s.io/v1", "CSINode": "storage.k8s.io/v1"}
 
 
 def validate_object(value: Any) -> None:
