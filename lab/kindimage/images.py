@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -141,12 +142,14 @@ class ImageMaker:
 
     # -- the Python base -----------------------------------------------------------------------
     def python_base(self) -> str:
-        if self.docker.image_exists(PY_BASE_IMAGE):
-            return PY_BASE_IMAGE
+        reqs = _python_base_requirements()
+        # Tagged by the dependency set: a dependency added to pyproject.toml gets a new base
+        # (an older one, still in a kept Docker data root, would lack its wheel).
+        ref = f"{PY_BASE_IMAGE}-{hashlib.sha256(chr(10).join(reqs).encode()).hexdigest()[:10]}"
+        if self.docker.image_exists(ref):
+            return ref
         wheelhouse = self.work / "wheelhouse"
         shutil.rmtree(wheelhouse, ignore_errors=True)
-        deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-        reqs = [*deps["project"]["dependencies"], *deps["build-system"]["requires"], "pip"]
         self.say("  downloading the scheduler's wheels from PyPI (host)")
         proc = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
                                "--dest", str(wheelhouse), *reqs], capture_output=True, text=True)
@@ -166,9 +169,14 @@ class ImageMaker:
         tar = self.rootfs.derive("python3", ("python3", "python-is-python3", "ca-certificates"), customize,
                                  key=json.dumps(sorted(p.name for p in wheelhouse.iterdir())))
         # pip in an image built FROM this base finds every dependency in /wheelhouse, offline.
-        self._import(tar, PY_BASE_IMAGE, (PATH_ENV, "ENV LANG=C.UTF-8", "ENV PIP_FIND_LINKS=/wheelhouse",
-                                          "ENV PIP_NO_INDEX=1"))
-        return PY_BASE_IMAGE
+        self._import(tar, ref, (PATH_ENV, "ENV LANG=C.UTF-8", "ENV PIP_FIND_LINKS=/wheelhouse", "ENV PIP_NO_INDEX=1"))
+        return ref
+
+
+def _python_base_requirements() -> list[str]:
+    """What the Python base's wheelhouse holds: the project's runtime and build requirements, and pip."""
+    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    return sorted([*deps["project"]["dependencies"], *deps["build-system"]["requires"], "pip"])
 
 
 def _copy_kind_base_files(src: Path, root: Path) -> None:
