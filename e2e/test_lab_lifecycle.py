@@ -19,8 +19,14 @@ from e2e.harness import NotYet, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("LAB_PROVIDER", "local") != "local", reason="lab up/down processes exist only on the local provider")
+
+
+@pytest.fixture(autouse=True)
+def _local_provider_only(pytestconfig: pytest.Config) -> None:
+    # The session's provider comes from --provider (or $LAB_PROVIDER, its default): these tests
+    # start private local labs, which on a kind or Vagrant session would only add load.
+    if pytestconfig.getoption("provider") != "local":
+        pytest.skip("lab up/down processes exist only on the local provider")
 
 
 def lab(workdir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
