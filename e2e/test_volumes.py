@@ -14,6 +14,10 @@ Each scheduler must pick node 1 and the 2Gi PV; the real kube-controller-manager
 completes the binding after PreBind wrote the claimRef, and kwok starts the pod. Then the
 messages of the cases a pod cannot be scheduled in (missing claim, unbound Immediate claim, no
 PV, bound PV on another node) must be the live kube-scheduler's, word for word.
+
+The nodes of a set are in zones ``<set>-a|b|c``: VolumeZone's test binds claims to PVs labelled
+with a zone (GA or beta label, or a zone no node has); NodeVolumeLimits' test gives each node a
+CSINode allowing one volume of a fake CSI driver and a pod (bound directly) using one such volume.
 """
 from __future__ import annotations
 
