@@ -14,6 +14,10 @@ Each scheduler must pick node 1 and the 2Gi PV; the real kube-controller-manager
 completes the binding after PreBind wrote the claimRef, and kwok starts the pod. Then the
 messages of the cases a pod cannot be scheduled in (missing claim, unbound Immediate claim, no
 PV, bound PV on another node) must be the live kube-scheduler's, word for word.
+
+The nodes of a set are in zones ``<set>-a|b|c``: VolumeZone's test binds claims to PVs labelled
+with a zone (GA or beta label, or a zone no node has); NodeVolumeLimits' test gives each node a
+CSINode allowing one volume of a fake CSI driver and a pod (bound directly) using one such volume.
 """
 from __future__ import annotations
 
@@ -57,7 +61,9 @@ def _claim_pod(name: str, claim: str, scheduler: str, state: str) -> dict:
 
 def _make_set(cluster: LabCluster, run: str, tag: str) -> list[str]:
     sid = f"vol{tag}{run}"
-    nodes = [_node(run, sid, f"vol-{run}-{tag}-{i}", "a", "2", "4Gi", "110", {}, []) for i in range(3)]
+    # One zone per node (topology.kubernetes.io/zone = <sid>-a|b|c): VolumeZone's cases need them,
+    # the others ignore them.
+    nodes = [_node(run, sid, f"vol-{run}-{tag}-{i}", "abc"[i], "2", "4Gi", "110", {}, []) for i in range(3)]
     _apply(cluster, nodes)
     names = [n["metadata"]["name"] for n in nodes]
 
@@ -79,7 +85,7 @@ def volume_lab(cluster: LabCluster, namespace: str, fleet: SchedulerFleet):
     """Two node sets, the classes, a running Python scheduler; everything cluster-scoped removed after."""
     run = uuid.uuid4().hex[:5]
     name = unique_name("e2e-volumes")
-    created: dict[str, list[str]] = {"storageclass": [], "pv": [], "node": []}
+    created: dict[str, list[str]] = {"storageclass": [], "pv": [], "node": [], "csinode": []}
     try:
         late, immediate = f"vol-wffc-{run}", f"vol-immediate-{run}"
         _apply(cluster, [_storage_class(late, "WaitForFirstConsumer"), _storage_class(immediate, "Immediate")])
@@ -94,6 +100,7 @@ def volume_lab(cluster: LabCluster, namespace: str, fleet: SchedulerFleet):
     finally:
         cluster.kubectl("delete", "pods,pvc", "--all", "-n", namespace, "--wait=false", check=False)
         _delete(cluster, "pv", created["pv"])
+        _delete(cluster, "csinode", created["csinode"])
         _delete(cluster, "storageclass", created["storageclass"])
         if created["node"]:  # waited for: the next test's messages count the nodes
             cluster.kubectl("delete", "node", "--ignore-not-found", *created["node"], check=False)
@@ -197,3 +204,126 @@ def test_unschedulable_volume_messages_are_kube_schedulers(cluster: LabCluster, 
         assert ours.replace("-py", "-up") == theirs, (case, ours, theirs)
         for tag in TAGS:
             assert not cluster.pod(ns, f"{case}-{tag}")["spec"].get("nodeName"), (case, tag)
+
+
+# ------------------------------------------------------------------ VolumeZone and NodeVolumeLimits
+
+ZONE = "topology.kubernetes.io/zone"
+BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
+
+
+def _prebound_pv(name: str, cls: str, claim: str, namespace: str, labels: dict | None = None,
+                 csi: dict | None = None) -> dict:
+    """A PV pre-bound to its claim (the PV controller binds the pair at once), no node affinity."""
+    source = {"csi": csi} if csi else {"hostPath": {"path": f"/tmp/{name}"}}
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "labels": labels or {}},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": cls,
+                     "persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": namespace, "name": claim},
+                     **source}}
+
+
+def _prebound_pvc(name: str, cls: str, volume: str) -> dict:
+    claim = _pvc(name, cls)
+    claim["spec"]["volumeName"] = volume
+    return claim
+
+
+def _wait_bound(cluster: LabCluster, namespace: str, claims: list[str]) -> None:
+    def bound() -> None:
+        for name in claims:
+            claim = cluster.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}")
+            if (claim.get("status") or {}).get("phase") != "Bound":
+                raise NotYet(f"{name} not bound yet")
+
+    wait_for(bound, timeout=90, what="the PV controller to bind the pre-bound claims")
+
+
+def _scheduled_node(cluster: LabCluster, namespace: str, pod: str) -> str:
+    node = cluster.pod(namespace, pod)["spec"].get("nodeName")
+    if not node:
+        raise NotYet(f"{pod} not scheduled yet")
+    return node
+
+
+def test_volume_zone_matches_bound_pvs_zone_labels_like_kube_scheduler(cluster: LabCluster, volume_lab: dict) -> None:
+    """Bound PVs labelled with a zone: the pod goes to the node of that zone (a beta PV label matches the
+    node's GA label), and a zone no node has gives kube-scheduler's "no available volume zone" text."""
+    lab, ns = volume_lab, volume_lab["namespace"]
+    run, immediate = lab["run"], lab["immediate"]
+    pvs, claims, pods = [], [], []
+    for tag in TAGS:
+        sid, scheduler = f"vol{tag}{run}", lab["scheduler"][tag]
+        for case, labels in (("zoned", {ZONE: f"{sid}-b"}), ("beta", {BETA_ZONE: f"{sid}-c"}),
+                             ("nozone", {ZONE: f"{sid}-x"})):
+            pv_name = f"zone-{run}-{tag}-{case}"
+            pvs.append(_prebound_pv(pv_name, immediate, f"{case}-{tag}", ns, labels=labels))
+            claims.append(_prebound_pvc(f"{case}-{tag}", immediate, pv_name))
+            pods.append(_claim_pod(f"{case}-{tag}", f"{case}-{tag}", scheduler, sid))
+    _apply(cluster, pvs)
+    lab["created"]["pv"] += [p["metadata"]["name"] for p in pvs]
+    _apply(cluster, claims, ns)
+    _wait_bound(cluster, ns, [c["metadata"]["name"] for c in claims])
+    _apply(cluster, pods, ns)
+
+    for tag in TAGS:
+        nodes = lab["nodes"][tag]
+        assert wait_for(lambda: _scheduled_node(cluster, ns, f"zoned-{tag}"), timeout=120,
+                        what=f"zoned-{tag} scheduled") == nodes[1], tag
+        assert wait_for(lambda: _scheduled_node(cluster, ns, f"beta-{tag}"), timeout=120,
+                        what=f"beta-{tag} scheduled") == nodes[2], tag
+    theirs = wait_for(lambda: _failed_scheduling(cluster, ns, "nozone-up"), timeout=120,
+                      what="kube-scheduler's FailedScheduling for nozone")
+    ours = wait_for(lambda: _failed_scheduling(cluster, ns, "nozone-py"), timeout=120,
+                    what="the Python scheduler's FailedScheduling for nozone")
+    assert "3 node(s) had no available volume zone" in theirs, theirs
+    assert ours == theirs, (ours, theirs)
+    for tag in TAGS:
+        assert not cluster.pod(ns, f"nozone-{tag}")["spec"].get("nodeName"), tag
+
+
+def test_csi_volume_limit_from_csinode_like_kube_scheduler(cluster: LabCluster, volume_lab: dict) -> None:
+    """Every node of a set has a CSINode allowing one volume of a fake driver and a pod using one: a
+    new CSI volume exceeds the limit everywhere (kube-scheduler's text), the volume already attached
+    on node 1 does not (counted once), so that pod goes to node 1."""
+    lab, ns = volume_lab, volume_lab["namespace"]
+    run, immediate = lab["run"], lab["immediate"]
+    driver = f"fake-{run}.csi.example.com"
+    csi_nodes, pvs, claims, holders, pods = [], [], [], [], []
+    for tag in TAGS:
+        sid, scheduler, nodes = f"vol{tag}{run}", lab["scheduler"][tag], lab["nodes"][tag]
+        for i, node in enumerate(nodes):
+            csi_nodes.append({"apiVersion": "storage.k8s.io/v1", "kind": "CSINode", "metadata": {"name": node},
+                              "spec": {"drivers": [{"name": driver, "nodeID": node, "topologyKeys": None,
+                                                    "allocatable": {"count": 1}}]}})
+        for vol in ("0", "1", "2", "new"):
+            pv_name = f"csi-{run}-{tag}-{vol}"
+            pvs.append(_prebound_pv(pv_name, immediate, f"csi-{tag}-{vol}", ns,
+                                    csi={"driver": driver, "volumeHandle": f"handle-{tag}-{vol}"}))
+            claims.append(_prebound_pvc(f"csi-{tag}-{vol}", immediate, pv_name))
+        for i, node in enumerate(nodes):  # already on the node (no scheduler involved)
+            holders.append(_pod(f"holder-{tag}-{i}", {"app": "holder"}, "100m", "64Mi", node=node,
+                                volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": f"csi-{tag}-{i}"}}]))
+        pods += [_claim_pod(f"over-{tag}", f"csi-{tag}-new", scheduler, sid),
+                 _claim_pod(f"shared-{tag}", f"csi-{tag}-1", scheduler, sid)]
+    _apply(cluster, csi_nodes)
+    lab["created"]["csinode"] += [c["metadata"]["name"] for c in csi_nodes]
+    _apply(cluster, pvs)
+    lab["created"]["pv"] += [p["metadata"]["name"] for p in pvs]
+    _apply(cluster, claims, ns)
+    _wait_bound(cluster, ns, [c["metadata"]["name"] for c in claims])
+    _apply(cluster, holders, ns)
+    for holder in holders:
+        wait_for(lambda: _bound_and_running(cluster, ns, holder["metadata"]["name"]), timeout=120,
+                 what=f"{holder['metadata']['name']} Running")
+    _apply(cluster, pods, ns)
+
+    theirs = wait_for(lambda: _failed_scheduling(cluster, ns, "over-up"), timeout=120,
+                      what="kube-scheduler's FailedScheduling for the volume over the limit")
+    ours = wait_for(lambda: _failed_scheduling(cluster, ns, "over-py"), timeout=120,
+                    what="the Python scheduler's FailedScheduling for the volume over the limit")
+    assert "3 node(s) exceed max volume count" in theirs, theirs
+    assert ours == theirs, (ours, theirs)
+    for tag in TAGS:
+        assert not cluster.pod(ns, f"over-{tag}")["spec"].get("nodeName"), tag
+        assert wait_for(lambda: _scheduled_node(cluster, ns, f"shared-{tag}"), timeout=120,
+                        what=f"shared-{tag} scheduled") == lab["nodes"][tag][1], tag

@@ -13,7 +13,7 @@ For each step (one test per step, in order):
 A failing block ends its step (the next steps still run, so one report shows every drift). The
 workshop needs an empty ``default`` namespace and idle workers; it waits for namespaces other
 tests are deleting, and refuses a cluster where someone else's pods would change the outputs.
-Whatever happens, step 10's commands run at the end, and the last test asserts that the cluster
+Whatever happens, step 11's commands run at the end, and the last test asserts that the cluster
 is as the workshop found it.
 """
 
@@ -169,7 +169,7 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
             "the workshop needs an empty default namespace (its steps create pods there, as the seeds do); "
             f"it has pods {', '.join(p['metadata']['name'] for p in default)}"
             + (f" (owned by {', '.join(f'{k} {n}' for k, n in owners)})" if owners else "")
-            + ". Left by an interrupted workshop run? step 10's commands remove its objects; otherwise whoever "
+            + ". Left by an interrupted workshop run? step 11's commands remove its objects; otherwise whoever "
             "created them should delete them.",
             pytrace=False,
         )
@@ -220,8 +220,8 @@ def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
     ws = Workshop(cluster, _env(cluster), Tally())
     t0 = time.monotonic()
     yield ws
-    if "10" in ws.tally.failed or "10" not in ws.tally.seconds:
-        # Something failed on the way: put the cluster back with step 10's own commands.
+    if "11" in ws.tally.failed or "11" not in ws.tally.seconds:
+        # Something failed on the way: put the cluster back with step 11's own commands.
         for cmd in WORKSHOP[-1].commands:
             if not cmd.skip:
                 run_bash(cmd.code, ws.env, cmd.timeout)
@@ -263,7 +263,7 @@ def test_the_workshop_leaves_the_cluster_as_it_found_it(workshop: Workshop) -> N
             raise NotYet(", ".join(p["metadata"]["name"] for p in left))
 
     wait_for(no_pods_in_default, timeout=60, what="no workshop pods left in namespace default")
-    assert not (ROOT / ".lab" / "workshop").exists(), "step 10 leaves .lab/workshop behind"
+    assert not (ROOT / ".lab" / "workshop").exists(), "step 11 leaves .lab/workshop behind"
     for name in ("custom-k8s-scheduler", "py-scheduler"):
         assert workshop.cluster.lease_holder(name), f"the workshop left {name} without a leader"
     assert not workshop.tally.failed, f"steps failed: {', '.join(sorted(workshop.tally.failed))}"

@@ -19,7 +19,7 @@ Three parts, one per concept:
   are masked on both sides.
 * **The checks.** One function per step, returning the problems in plain words.
 
-The state a step leaves behind stays until step 10 cleans up, so ``lab steps`` shows a
+The state a step leaves behind stays until step 11 cleans up, so ``lab steps`` shows a
 participant how far they got; each check looks for that step's own traces.
 """
 
@@ -638,7 +638,44 @@ def check_09(lab: Lab) -> Problems:
     return problems + more
 
 
+STEP_10_APPLY = ("kubectl apply -f docs/labs/files/10-local-storage.yaml -f docs/labs/files/10-claims.yaml "
+                 "and then")
+STEP_10_PODS = (  # pod, scheduler, its claim, the volume it must get, the node of that volume
+    ("pvc-py", "py-scheduler", "data-py", "workshop-pv-large", "worker-node03"),
+    ("pvc-upstream", "custom-k8s-scheduler", "data-upstream", "workshop-pv-small", "worker-node02"),
+)
+STEP_10_OBJECTS = (
+    ("/apis/storage.k8s.io/v1/storageclasses/workshop-local", "storageclass workshop-local"),
+    ("/api/v1/persistentvolumes/workshop-pv-small", "persistentvolume workshop-pv-small"),
+    ("/api/v1/persistentvolumes/workshop-pv-large", "persistentvolume workshop-pv-large"),
+    (f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/data-py", "persistentvolumeclaim default/data-py"),
+    (f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/data-upstream",
+     "persistentvolumeclaim default/data-upstream"),
+)
+
+
 def check_10(lab: Lab) -> Problems:
+    problems: Problems = []
+    if lab.get("/apis/storage.k8s.io/v1/storageclasses/workshop-local") is None:
+        problems.append("storageclass workshop-local does not exist: kubectl apply -f "
+                        "docs/labs/files/10-local-storage.yaml")
+    for pod, scheduler, claim, volume, node in STEP_10_PODS:
+        suffix = "py" if pod == "pvc-py" else "upstream"
+        more, _ = _pod_problems(lab, pod, scheduler, f"{STEP_10_APPLY} kubectl apply -f "
+                                f"docs/labs/files/10-pvc-pod-{suffix}.yaml", bound_to=[node], reported_by=scheduler)
+        problems += more
+        pvc = lab.get(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{claim}")
+        if pvc is None:
+            problems.append(f"persistentvolumeclaim {NAMESPACE}/{claim} does not exist: kubectl apply -f "
+                            "docs/labs/files/10-claims.yaml")
+        elif (pvc.get("status") or {}).get("phase") != "Bound" or pvc["spec"].get("volumeName") != volume:
+            problems.append(f"persistentvolumeclaim {NAMESPACE}/{claim} is {(pvc.get('status') or {}).get('phase')} "
+                            f"on volume {pvc['spec'].get('volumeName') or '(none)'}, expected Bound to {volume} "
+                            f"(is {scheduler} running? python -m lab status)")
+    return problems
+
+
+def check_11(lab: Lab) -> Problems:
     problems: Problems = []
     left = [p["metadata"]["name"] for p in lab.pods() if not p["metadata"].get("deletionTimestamp")]
     if left:
@@ -667,6 +704,7 @@ def check_10(lab: Lab) -> Problems:
             "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/workshop-scheduler",
             "clusterrolebinding workshop-scheduler",
         ),
+        *STEP_10_OBJECTS,
     ]:
         if lab.get(path) is not None:
             problems.append(f"{what} still exists")
@@ -691,6 +729,7 @@ CHECKS: dict[str, Callable[[Lab], Problems]] = {
     "08": check_08,
     "09": check_09,
     "10": check_10,
+    "11": check_11,
 }
 
 

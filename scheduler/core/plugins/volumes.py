@@ -1,9 +1,8 @@
 """The in-tree volume plugins of the default profile.
 
-VolumeBinding lives in volumebinding.py and VolumeRestrictions here, both as upstream v1.29.15.
-EBSLimits, GCEPDLimits, AzureDiskLimits, NodeVolumeLimits and VolumeZone are accepted by the
-configuration and run, but pass every node (and skip themselves in PreFilter): not implemented
-for PVC-backed pods. For pods without volumes this is exactly what kube-scheduler does.
+VolumeRestrictions lives here; VolumeBinding in volumebinding.py, VolumeZone in volumezone.py,
+NodeVolumeLimits and the in-tree EBSLimits / GCEPDLimits / AzureDiskLimits in nodevolumelimits.py,
+all as upstream v1.29.15 (each module says what it leaves out).
 """
 
 from __future__ import annotations
@@ -13,16 +12,10 @@ from typing import Any, Mapping
 from scheduler.core.framework import (
     ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status,
 )
+from scheduler.core.plugins.nodevolumelimits import AzureDiskLimits, EBSLimits, GCEPDLimits, NodeVolumeLimits
 from scheduler.core.plugins.volumebinding import VolumeBinding
+from scheduler.core.plugins.volumezone import VolumeZone
 from scheduler.core.state import NodeInfo, PodInfo
-
-
-class _NoVolumeTracking(Plugin):
-    def pre_filter(self, cycle: CycleState, pod: Mapping[str, Any]) -> Status | None:
-        return Status(SKIP)
-
-    def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
-        return None
 
 
 ERR_REASON_DISK_CONFLICT = "node(s) had no available disk"
@@ -125,26 +118,6 @@ class VolumeRestrictions(Plugin):
         if data.conflicts > 0:
             return Status(UNSCHEDULABLE, ERR_REASON_RWOP_CONFLICT)
         return None
-
-
-class EBSLimits(_NoVolumeTracking):
-    name = "EBSLimits"
-
-
-class GCEPDLimits(_NoVolumeTracking):
-    name = "GCEPDLimits"
-
-
-class NodeVolumeLimits(_NoVolumeTracking):
-    name = "NodeVolumeLimits"
-
-
-class AzureDiskLimits(_NoVolumeTracking):
-    name = "AzureDiskLimits"
-
-
-class VolumeZone(_NoVolumeTracking):
-    name = "VolumeZone"
 
 
 VOLUME_PLUGINS = (VolumeRestrictions, EBSLimits, GCEPDLimits, NodeVolumeLimits, AzureDiskLimits,
