@@ -314,7 +314,8 @@ class FaultProxy:
             head, body = _read_request(conn)
             request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             method, target = (request_line.split(" ") + ["", ""])[:2]
-            faulted = errors.applies(f"{method} {target}")
+            # heal() ends the fault for requests still on their way in, too.
+            faulted = self.mode.server_errors is errors and errors.applies(f"{method} {target}")
             if faulted and not errors.reach_server:
                 self.injected[errors.code] += 1
                 conn.sendall(status_error(errors.code, errors.retry_after))
