@@ -1,8 +1,8 @@
 """A loopback TCP proxy in front of the API server that injects network faults.
 
 Only the scheduler under test talks through it (its kubeconfig points here); everything else,
-the test included, talks to the API server directly. TLS passes through untouched (the proxy
-never sees HTTP), so the faults are the ones a real network makes:
+the test included, talks to the API server directly. Outside a server-error fault TLS passes
+through untouched (the proxy never sees HTTP), so the faults are the ones a real network makes:
 
 * ``reset()``: every open connection is closed with a TCP RST (watches drop, requests fail);
 * ``blackhole(seconds)``: bytes stop flowing both ways (requests and watches hang, then time out);
@@ -10,17 +10,130 @@ never sees HTTP), so the faults are the ones a real network makes:
   bind that *did* bind the pod times out on the client (the hardest case for the cache);
 * ``delay(seconds, latency)``: every chunk waits ``latency`` before it is forwarded.
 
+With ``tls`` (a ``ProxyTls``: a serving certificate for 127.0.0.1 signed by the lab's CA, and the
+scheduler's own client credentials from its kubeconfig) it can also make the API server *answer*
+errors:
+
+* ``server_errors(seconds, code=503, ...)``: open connections are reset; every new connection is
+  TLS-terminated by the proxy, the request head (and body) is read, and a request that matches
+  (``match``, a regex on ``"METHOD /path?query"``; every request by default) is answered with the
+  API server's own ``Status`` error for ``code`` (503 ServiceUnavailable, 500 InternalError, 504
+  Timeout, 429 TooManyRequests; ``retry_after`` adds ``Retry-After`` and ``retryAfterSeconds``, as
+  the API server does) and ``Connection: close``. By default the request never reaches the API
+  server; ``reach_server=True`` sends it first (re-originated with the client credentials) and
+  replaces the answer: a bind that *did* bind the pod is answered 500. A request that does not
+  match is forwarded, one request per connection. Once the fault is over, new connections pass
+  through untouched again.
+
 It binds 127.0.0.1 only and forwards only to a 127.0.0.1 address.
 """
 from __future__ import annotations
 
+import base64
+import json
+import re
+import shutil
 import socket
+import ssl
 import struct
+import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["FaultProxy"]
+import yaml
+
+__all__ = ["FaultProxy", "ProxyTls", "status_error"]
+
+# What kube-apiserver answers for each code (k8s.io/apimachinery/pkg/api/errors, v0.29): reason,
+# message and HTTP reason phrase.
+_ERRORS = {
+    429: ("TooManyRequests", "Too many requests, please try again later.", "Too Many Requests"),
+    500: ("InternalError", "Internal error occurred: injected by the scheduler-lab fault proxy",
+          "Internal Server Error"),
+    503: ("ServiceUnavailable", "the server is currently unable to handle the request "
+          "(injected by the scheduler-lab fault proxy)", "Service Unavailable"),
+    504: ("Timeout", "Timeout: request did not complete within the allotted timeout "
+          "(injected by the scheduler-lab fault proxy)", "Gateway Timeout"),
+}
+_MAX_HEAD = 64 * 1024
+_MAX_BODY = 8 * 1024 * 1024
+
+
+def status_error(code: int, retry_after: int | None = None) -> bytes:
+    """A complete HTTP/1.1 error answer carrying a metav1.Status, as kube-apiserver writes it
+    (responsewriters.ErrorNegotiated: ``Retry-After`` when details.retryAfterSeconds > 0)."""
+    reason, message, phrase = _ERRORS[code]
+    status: dict = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": message, "reason": reason, "code": code}
+    details: dict = {}
+    if code == 500:
+        details["causes"] = [{"message": "injected by the scheduler-lab fault proxy"}]
+    if retry_after:
+        details["retryAfterSeconds"] = retry_after
+    if details:
+        status["details"] = details
+    body = json.dumps(status).encode()
+    head = [f"HTTP/1.1 {code} {phrase}", "Content-Type: application/json", f"Content-Length: {len(body)}",
+            "Cache-Control: no-cache, private", "Connection: close"]
+    if retry_after:
+        head.append(f"Retry-After: {retry_after}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+class ProxyTls:
+    """The proxy's two TLS ends: it serves as 127.0.0.1 with a certificate signed by the lab's CA
+    (so the scheduler's verification holds) and connects to the API server with the client
+    credentials of the scheduler's kubeconfig (a bearer token travels in the request itself)."""
+
+    def __init__(self, serving_cert: Path, serving_key: Path, ca_cert: Path, kubeconfig: Path) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="faultproxy-"))
+        self.server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.server.load_cert_chain(str(serving_cert), str(serving_key))
+        self.server.set_alpn_protocols(["http/1.1"])  # Go's client would speak h2 otherwise
+        self.client = ssl.create_default_context(cafile=str(ca_cert))
+        self.client.set_alpn_protocols(["http/1.1"])
+        config = yaml.safe_load(kubeconfig.read_text())
+        current = next((c["context"] for c in config.get("contexts") or []
+                        if c["name"] == config.get("current-context")), None)
+        users = {u["name"]: u.get("user") or {} for u in config.get("users") or []}
+        user = users.get((current or {}).get("user")) or next(iter(users.values()), {})
+        cert, key = self._material(user, "client-certificate"), self._material(user, "client-key")
+        if cert and key:
+            self.client.load_cert_chain(str(cert), str(key))
+
+    def _material(self, user: dict, name: str) -> Path | None:
+        if user.get(f"{name}-data"):
+            path = self._dir / name
+            path.write_bytes(base64.b64decode(user[f"{name}-data"]))
+            path.chmod(0o600)
+            return path
+        return Path(user[name]) if user.get(name) else None
+
+    @classmethod
+    def for_lab(cls, pki_dir: Path, kubeconfig: Path) -> ProxyTls:
+        from lab.pki import Pki
+
+        pki = Pki(pki_dir)
+        pair = pki.ensure_serving("fault-proxy", "scheduler-lab-fault-proxy", ["127.0.0.1"])
+        return cls(pair.cert, pair.key, pki.ca.cert, kubeconfig)
+
+    def close(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@dataclass
+class _ServerErrors:
+    until: float
+    code: int
+    match: re.Pattern | None
+    reach_server: bool
+    retry_after: int | None
+
+    def applies(self, request_line: str) -> bool:
+        return time.monotonic() < self.until and (self.match is None or bool(self.match.search(request_line)))
 
 
 @dataclass
@@ -29,6 +142,7 @@ class _Mode:
     drop_responses_until: float = 0.0
     delay_until: float = 0.0
     latency: float = 0.0
+    server_errors: _ServerErrors | None = None
 
 
 @dataclass
@@ -38,6 +152,12 @@ class FaultProxy:
     port: int = 0
     mode: _Mode = field(default_factory=_Mode)
     connections: int = 0
+    tls: ProxyTls | None = None
+    # What server_errors() did: answers injected per code, requests forwarded untouched, and the
+    # API server's own status for the requests that reached it before their answer was replaced.
+    injected: Counter = field(default_factory=Counter)
+    forwarded: int = 0
+    reached: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         if not self.target_host.startswith("127."):
@@ -80,6 +200,23 @@ class FaultProxy:
         self.mode.latency = latency
         self.mode.delay_until = time.monotonic() + seconds
 
+    def server_errors(self, seconds: float, code: int = 503, *, match: str | None = None,
+                      reach_server: bool = False, retry_after: int | None = None) -> None:
+        """Answer matching requests with ``code`` for ``seconds`` (see the module's docstring)."""
+        if self.tls is None:
+            raise RuntimeError("server_errors needs the proxy's TLS material (FaultProxy(tls=ProxyTls...))")
+        if code not in _ERRORS:
+            raise ValueError(f"no Status for HTTP {code}; one of {sorted(_ERRORS)}")
+        self.mode.server_errors = _ServerErrors(time.monotonic() + seconds, code,
+                                                re.compile(match) if match else None, reach_server, retry_after)
+        self.reset()  # pooled connections would pass by: every request from now on opens a new one
+
+    def fault_until(self) -> float:
+        """When the current fault's window ends (monotonic)."""
+        errors = self.mode.server_errors
+        return max(self.mode.blackhole_until, self.mode.drop_responses_until, self.mode.delay_until,
+                   errors.until if errors else 0.0)
+
     def heal(self) -> None:
         with self._mode_changed:
             self.mode = _Mode()
@@ -103,6 +240,13 @@ class FaultProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            errors = self.mode.server_errors
+            if errors is not None and time.monotonic() < errors.until:
+                with self._lock:
+                    self._open.add(client)
+                    self.connections += 1
+                threading.Thread(target=self._answer, args=(client, errors), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection((self.target_host, self.target_port), timeout=5)
             except OSError:
@@ -155,3 +299,136 @@ class FaultProxy:
                     sock.close()
                 except OSError:
                     pass
+
+    # -- server errors: the TLS-terminated path ------------------------------------------------
+
+    def _answer(self, raw: socket.socket, errors: _ServerErrors) -> None:
+        """One request on a connection opened during a server-error fault: answered or forwarded."""
+        assert self.tls is not None
+        conn: socket.socket = raw
+        upstream: socket.socket | None = None
+        try:
+            raw.settimeout(10)  # a client that never speaks must not hold the thread
+            conn = self.tls.server.wrap_socket(raw, server_side=True)
+            self._replace(raw, conn)
+            head, body = _read_request(conn)
+            request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            method, target = (request_line.split(" ") + ["", ""])[:2]
+            # heal() ends the fault for requests still on their way in, too.
+            faulted = self.mode.server_errors is errors and errors.applies(f"{method} {target}")
+            if faulted and not errors.reach_server:
+                self.injected[errors.code] += 1
+                conn.sendall(status_error(errors.code, errors.retry_after))
+                return
+            upstream = self._upstream()
+            upstream.sendall(_connection_close(head) + body)
+            if faulted:
+                # The API server acts on the request; its answer is read, dropped and replaced.
+                answer = _read_all(upstream)
+                status = answer.split(b" ", 2)[1].decode("latin-1") if answer.count(b" ") >= 2 else "?"
+                self.reached[status] += 1
+                self.injected[errors.code] += 1
+                conn.sendall(status_error(errors.code, errors.retry_after))
+                return
+            self.forwarded += 1
+            conn.settimeout(None)
+            upstream.settimeout(None)
+            # One direction only (the request is complete, and it asked the server to close after
+            # answering): one thread per TLS connection, never two reading and writing one SSL object.
+            self._pump_response(upstream, conn)
+        except (OSError, ValueError):
+            pass
+        finally:
+            for sock in (conn, upstream):
+                if sock is not None:
+                    self._close(sock)
+
+    def _upstream(self) -> socket.socket:
+        assert self.tls is not None
+        plain = socket.create_connection((self.target_host, self.target_port), timeout=10)
+        with self._lock:
+            self._open.add(plain)
+        tls = self.tls.client.wrap_socket(plain, server_hostname=self.target_host)
+        self._replace(plain, tls)
+        return tls
+
+    def _replace(self, old: socket.socket, new: socket.socket) -> None:
+        with self._lock:
+            if old in self._open:
+                self._open.discard(old)
+                self._open.add(new)
+
+    def _pump_response(self, src: socket.socket, dst: socket.socket) -> None:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                return
+            self._hold(True)
+            if time.monotonic() < self.mode.delay_until:
+                self._stopped.wait(self.mode.latency)
+            dst.sendall(data)
+
+    def _close(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.discard(sock)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def _read_request(conn: socket.socket) -> tuple[bytes, bytes]:
+    """The request head (through the blank line) and its whole body (Content-Length or chunked)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ValueError("connection closed before the request head")
+        data += chunk
+        if len(data) > _MAX_HEAD:
+            raise ValueError("request head too large")
+    head, body = data.split(b"\r\n\r\n", 1)
+    head += b"\r\n\r\n"
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.decode("latin-1").partition(":") for line in head.split(b"\r\n")[1:] if line)}
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise ValueError("connection closed inside the request body")
+            body += chunk
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        while not body.endswith(b"0\r\n\r\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise ValueError("connection closed inside the request body")
+            body += chunk
+            if len(body) > _MAX_BODY:
+                raise ValueError("request body too large")
+    return head, body
+
+
+def _connection_close(head: bytes) -> bytes:
+    """The request head asking the server to close after its answer (one request per connection)."""
+    lines = [line for line in head.rstrip(b"\r\n").split(b"\r\n")
+             if not line.lower().startswith((b"connection:", b"keep-alive:"))]
+    return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n"
+
+
+def _read_all(sock: socket.socket, limit: float = 30.0) -> bytes:
+    """Everything the server sends until it closes (it was asked to), within ``limit`` seconds."""
+    sock.settimeout(limit)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ssl.SSLError):
+            return data
+        if not chunk:
+            return data
+        data += chunk

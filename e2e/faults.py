@@ -13,7 +13,13 @@ needs it), heals, and then checks, once the scheduler's watch has caught up:
 
 Faults: connection resets (watch drops), black holes (hung requests and watches), held-back
 answers (a bind that reached the API server times out on the client), latency, a kube-apiserver
-restart, and an etcd compaction followed by a reset (the re-watch gets 410 Gone and re-lists).
+restart, an etcd compaction followed by a reset (the re-watch gets 410 Gone and re-lists), and
+answers from the "API server" that are errors (the proxy terminates TLS for the fault's length):
+`server-errors` answers every request (lists, watches, binds, events) with 503, 500, 504, or 429
+with Retry-After: 1, in turn, without it reaching the API server; `bind-errors` lets the Binding
+POST reach the API server (the pod *is* bound) and answers it 500 or 504, in turn. client-go
+v0.29 retries a 429/5xx only when it carries Retry-After (rest/with_retry.go checkWait), so
+without it kube-scheduler's bind fails, the pod is forgotten and re-read from the informer.
 
 Used by e2e/test_fault_injection.py (a short run in `make test`) and e2e/soak.py (`make soak`).
 """
@@ -42,7 +48,12 @@ from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
 
 CONTROL_PLANE_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
                             "effect": "NoSchedule"}
-FAULTS = ("reset", "blackhole", "drop-responses", "delay", "compaction", "apiserver-restart")
+FAULTS = ("reset", "blackhole", "drop-responses", "delay", "compaction", "apiserver-restart", "server-errors",
+          "bind-errors")
+# (code, Retry-After) of successive server-errors rounds, and the codes of successive bind-errors.
+SERVER_ERRORS = ((503, None), (500, None), (504, None), (429, 1))
+BIND_ERRORS = (500, 504)
+BINDING_POST = r"^POST /api/v1/namespaces/[^/]+/pods/[^/]+/binding"
 # For a leader-electing scheduler: a black hole past renewDeadline (10 s) costs it the Lease; it
 # exits, as kube-scheduler does, and is started again.
 LEADER_FAULTS = (*FAULTS, "lease-loss")
@@ -56,7 +67,9 @@ class Counts:
     lost: int = 0
     bound_twice: int = 0
     queue_ghosts: int = 0
-    by_fault: Counter = field(default_factory=Counter)
+    ineffective: int = 0  # server-error rounds during which the proxy answered no request
+    by_fault: Counter = field(default_factory=Counter)  # per label: server-errors-503, bind-errors-500, ...
+    by_fault_kind: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -277,8 +290,18 @@ class FaultRun:
 
     # -- faults --------------------------------------------------------------------------------
 
-    def inject(self, fault: str) -> None:
-        if fault == "reset":
+    def inject(self, fault: str) -> str:
+        """Inject one fault (churning pods meanwhile) and heal; returns the label it is counted under."""
+        label = fault
+        if fault == "server-errors":
+            code, retry_after = SERVER_ERRORS[self.counts.by_fault_kind[fault] % len(SERVER_ERRORS)]
+            label = f"{fault}-{code}"
+            self._server_errors(label, self.rng.uniform(3, 6), code, retry_after=retry_after)
+        elif fault == "bind-errors":
+            code = BIND_ERRORS[self.counts.by_fault_kind[fault] % len(BIND_ERRORS)]
+            label = f"{fault}-{code}"
+            self._server_errors(label, self.rng.uniform(3, 6), code, match=BINDING_POST, reach_server=True)
+        elif fault == "reset":
             self.proxy.reset()
             self.churn()
         elif fault == "blackhole":
@@ -309,10 +332,32 @@ class FaultRun:
         else:
             raise ValueError(fault)
         self.proxy.heal()
+        self.counts.by_fault_kind[fault] += 1
+        return label
+
+    def _server_errors(self, label: str, seconds: float, code: int, **kwargs) -> None:
+        """The proxy answers errors for `seconds`, and on until it has answered at least one (on a
+        loaded machine the first bind may come late): a round that injected nothing is noted and
+        counted as ineffective, not silently passed."""
+        injected = sum(self.proxy.injected.values())
+        until = time.monotonic() + seconds
+        self.proxy.server_errors(seconds + 120, code, **kwargs)  # healed below, once answered
+        self.churn()
+
+        def over() -> None:
+            if time.monotonic() < until:
+                raise NotYet("fault still on")
+            if sum(self.proxy.injected.values()) == injected:
+                raise NotYet("no request answered with an error yet")
+
+        try:
+            wait_for(over, timeout=seconds + 60, interval=0.2, what=f"the {label} fault to answer an error")
+        except AssertionError as exc:
+            self.counts.ineffective += 1
+            self.counts.notes.append(f"{label}: {exc}")
 
     def _wait_fault_over(self) -> None:
-        mode = self.proxy.mode
-        until = max(mode.blackhole_until, mode.drop_responses_until, mode.delay_until)
+        until = self.proxy.fault_until()
         wait_for(lambda: time.monotonic() >= until or (_ for _ in ()).throw(NotYet("fault still on")),
                  timeout=30, interval=0.2, what="the fault window to end")
 
@@ -390,11 +435,11 @@ class FaultRun:
     def run(self, faults: int, kinds: tuple[str, ...] = FAULTS) -> Counts:
         for i in range(faults):
             fault = kinds[i % len(kinds)]
-            self.inject(fault)
-            self.check(fault)
+            label = self.inject(fault)
+            self.check(label)
             self.counts.faults += 1
-            self.counts.by_fault[fault] += 1
-            self.say(f"fault {i + 1}/{faults} ({fault}): {self.counts.line()}")
+            self.counts.by_fault[label] += 1
+            self.say(f"fault {i + 1}/{faults} ({label}): {self.counts.line()}")
         self.counts.bound_twice = self.bound_twice()
         return self.counts
 

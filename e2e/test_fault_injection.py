@@ -1,5 +1,6 @@
 """Fault injection (e2e/faults.py): the scheduler's cache and queue stay true while its API
-connection is reset, black-holed, answers are held back, etcd compacts and the API server restarts.
+connection is reset, black-holed, answers are held back or replaced by 5xx/429 Status errors
+(some after the API server acted on the request), etcd compacts and the API server restarts.
 
 `make test` runs one round of every fault per scheduler; `make soak` runs SOAK_FAULTS (50) each and
 prints the counts. py-scheduler runs without leader election here (a lost Lease would end the
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.faultproxy import FaultProxy
+from e2e.faultproxy import FaultProxy, ProxyTls
 from e2e.faults import FAULTS, LEADER_FAULTS, FaultRun, PyTarget, UpstreamTarget, proxied_kubeconfig
 from e2e.harness import LabCluster
 from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
@@ -31,15 +32,30 @@ def _api_port(cluster: LabCluster) -> int:
 def proxy(cluster: LabCluster):
     if cluster.provider != "local":
         pytest.skip("fault injection needs the local lab (its API server, etcd and restarts are local processes)")
-    fp = FaultProxy(target_port=_api_port(cluster))
+    # TLS material for the server-error faults: a serving cert for 127.0.0.1 from the lab's CA,
+    # and the client credentials of the kubeconfig the schedulers under test get.
+    fp = FaultProxy(target_port=_api_port(cluster),
+                    tls=ProxyTls.for_lab(cluster.workdir / "pki", Path(cluster.kubeconfig)))
     yield fp
     fp.stop()
 
 
-def _report(counts, who: str) -> None:
-    print(f"\n{who}: {counts.line()}; queue ghosts {counts.queue_ghosts}; by fault {dict(counts.by_fault)}")
+def _report(counts, who: str, proxy: FaultProxy) -> None:
+    print(f"\n{who}: {counts.line()}; queue ghosts {counts.queue_ghosts}; by fault {dict(counts.by_fault)}; "
+          f"error answers injected {dict(proxy.injected)} (API server's own answers replaced: "
+          f"{dict(proxy.reached)}); requests passed on during them {proxy.forwarded}")
     for note in counts.notes:
         print(f"  {note}")
+
+
+def _assert_errors_injected(counts, proxy: FaultProxy) -> None:
+    """Every server-error round answered errors; bind-errors rounds had binds reach the API server."""
+    assert counts.ineffective == 0, "\n".join(counts.notes)
+    for label in counts.by_fault:
+        if label.startswith(("server-errors-", "bind-errors-")):
+            assert proxy.injected[int(label.rsplit("-", 1)[1])] > 0, f"{label}: no error answered"
+    if any(label.startswith("bind-errors-") for label in counts.by_fault):
+        assert proxy.reached["201"] > 0, f"no bind reached the API server before its 5xx: {dict(proxy.reached)}"
 
 
 def test_py_scheduler_cache_stays_true_under_faults(cluster: LabCluster, namespace: str, proxy: FaultProxy,
@@ -55,8 +71,9 @@ def test_py_scheduler_cache_stays_true_under_faults(cluster: LabCluster, namespa
         proc.wait_ready()
         counts = FaultRun(cluster, namespace, name, PyTarget(proc), proxy, seed=1,
                           say=lambda line: print(line, flush=True)).run(FAULT_COUNT)
-        _report(counts, "py-scheduler")
+        _report(counts, "py-scheduler", proxy)
         assert counts.faults == FAULT_COUNT and proxy.connections > 1
+        _assert_errors_injected(counts, proxy)
         assert counts.clean(), counts.line() + "\n" + "\n".join(counts.notes)
     finally:
         proc.stop()
@@ -89,8 +106,9 @@ def test_kube_scheduler_under_the_same_faults(cluster: LabCluster, namespace: st
         faults = max(FAULT_COUNT, len(LEADER_FAULTS))
         counts = FaultRun(cluster, namespace, name, target, proxy, seed=2,
                           say=lambda line: print(line, flush=True)).run(faults, LEADER_FAULTS)
-        _report(counts, f"kube-scheduler (restarted {target.restarts}x after losing its Lease)")
+        _report(counts, f"kube-scheduler (restarted {target.restarts}x after losing its Lease)", proxy)
         assert counts.faults == faults and target.restarts >= 1, "no fault cost kube-scheduler its Lease"
+        _assert_errors_injected(counts, proxy)
         assert counts.clean(), counts.line() + "\n" + "\n".join(counts.notes)
     finally:
         target.stop()

@@ -83,6 +83,18 @@ class Pki:
             if not self.pair(stem).cert.exists():
                 self._sign(stem, _name(cn, org), ca_cert, ca_key, server=False)
 
+    def ensure_serving(self, stem: str, cn: str, ips: list[str]) -> CertPair:
+        """A serving certificate for ``ips``, signed by the lab's CA (created once), e.g. for the
+        e2e fault proxy, which answers in the API server's place: clients that trust the lab's CA
+        accept it for the same address."""
+        pair = self.pair(stem)
+        if not pair.cert.exists():
+            ca_key = serialization.load_pem_private_key(self.ca.key.read_bytes(), password=None)
+            ca_cert = x509.load_pem_x509_certificate(self.ca.cert.read_bytes())
+            sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+            self._sign(stem, _name(cn), ca_cert, ca_key, server=True, sans=sans)
+        return pair
+
     def ensure_front_proxy(self) -> None:
         """The aggregation layer's request-header CA and client (kubeadm's front-proxy pair).
 

@@ -106,10 +106,13 @@ class BindJob:
 
 
 def _wait_for(state: RetryCallState, *, initial: float, maximum: float) -> float:
+    """Exponential backoff capped at `maximum`; a Retry-After hint (429/5xx) is waited in full, as
+    client-go does (rest/with_retry.go: Before sleeps max(backoff, Retry-After)). The retry budget
+    (stop_before_delay) ends the retries instead when the hint is longer than what is left."""
     exc = state.outcome.exception() if state.outcome else None
     hinted = getattr(exc, "retry_after", None)
     backoff = min(maximum, initial * 2 ** (state.attempt_number - 1))
-    return min(maximum, max(backoff, float(hinted or 0)))
+    return max(backoff, float(hinted or 0))
 
 
 class Binder:

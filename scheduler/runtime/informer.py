@@ -197,7 +197,9 @@ class Reflector:
                 self._failures += 1
                 # After a few failures in a row the resourceVersion may be stale: list afresh.
                 need_list = need_list or self._failures >= 5
-                delay = self._backoff()
+                # A 429/5xx with Retry-After: not before the server asked (client-go's rest client
+                # waits it out before its next try; ours is the reflector's).
+                delay = max(self._backoff(), float(exc.retry_after or 0))
                 log.warning(kv("Watch or list failed, retrying", reflector=self.name, err=str(exc),
                                retryIn=round(delay, 2)))
                 if self._wait(delay):
