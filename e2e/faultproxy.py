@@ -289,16 +289,7 @@ class FaultProxy:
             pass
         finally:
             for sock in (src, dst):
-                with self._lock:
-                    self._open.discard(sock)
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+                self._close(sock)
 
     # -- server errors: the TLS-terminated path ------------------------------------------------
 
