@@ -498,6 +498,8 @@ class SchedulerApp:
             return 0 if self._exit.code is None else self._exit.code
         log.info(kv("Caches are synced", nodes=self.state.num_nodes))
         threading.Thread(target=self._flush_loop, name="queue-flush", daemon=True).start()
+        threading.Thread(target=self.events.run_series_ticker, args=(self._stopping,), name="event-series",
+                         daemon=True).start()
         if self.elector is not None:
             if self.lease_reflector is not None:
                 self.lease_reflector.start()

@@ -28,7 +28,7 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
-from scheduler.runtime.events import EventSeries, Write
+from scheduler.runtime.events import FINISH_TIME, EventSeries, Write
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
 from scheduler.runtime.leader import micro_time
@@ -375,9 +375,22 @@ class EventRecorder:
 
     def pod_event(self, pod: Mapping[str, Any], **kwargs: str) -> None:
         body = self.event_for_pod(pod, **kwargs)
-        for write in [self.series.observe(body), *self.series.due()]:
-            if write is not None:
-                self._submit(write.path, write.body, write.method)
+        write = self.series.observe(body)
+        if write is not None:
+            self._submit(write.path, write.body, write.method)
+
+    def flush_due_series(self) -> int:
+        """``finishSeries`` / ``refreshExistingEventSeries``: write the series updates due now."""
+        due = self.series.due()
+        for write in due:
+            self._submit(write.path, write.body, write.method)
+        return len(due)
+
+    def run_series_ticker(self, stopping: threading.Event, period: float = FINISH_TIME) -> None:
+        """client-go's broadcaster runs ``finishSeries`` every 6 minutes whether or not new events
+        come: a series' final count is written even when the pod is never tried again."""
+        while not stopping.wait(period):
+            self.flush_due_series()
 
     def scheduled(self, pod: Mapping[str, Any], node: str, scheduler_name: str) -> None:
         meta = pod.get("metadata") or {}

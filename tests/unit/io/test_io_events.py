@@ -1,5 +1,8 @@
 """Event series like client-go's events.k8s.io recorder; the preemptor's status patch."""
 
+import threading
+
+from scheduler.runtime.binder import EventRecorder
 from scheduler.runtime.events import FINISH_TIME, EventSeries
 from scheduler.runtime.preemption import status_patch
 
@@ -29,6 +32,46 @@ def test_first_is_created_second_patches_a_series_later_ones_only_count():
     finals = series.due()
     assert [w.body["series"]["count"] for w in finals] == [4]  # the final count is written once
     assert len(series) == 0  # and every entry is forgotten
+
+
+class _RecordingKube:
+    def __init__(self) -> None:
+        self.writes: list[tuple[str, str, dict]] = []
+        self.done = threading.Condition()
+
+    def request(self, method: str, path: str, body=None, **_: object) -> dict:
+        with self.done:
+            self.writes.append((method, path, body))
+            self.done.notify_all()
+        return {}
+
+
+def test_a_series_final_count_is_written_by_the_ticker_without_a_new_event():
+    # Upstream's finishSeries runs on its own 6-minute ticker: the last count reaches the API even
+    # when the pod is never tried again (before, it waited for the next event of any pod).
+    kube = _RecordingKube()
+    recorder = EventRecorder(kube, hostname="h", workers=1)
+    now = [0.0]
+    recorder.series = EventSeries(clock=lambda: now[0])
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "resourceVersion": "1"}}
+    for _ in range(3):
+        recorder.failed_scheduling(pod, "0/3 nodes are available: 3 Insufficient cpu.", "s")
+    with kube.done:
+        assert kube.done.wait_for(lambda: len(kube.writes) == 2, timeout=10), kube.writes
+    assert recorder.flush_due_series() == 0
+    now[0] = FINISH_TIME + 1
+    stopping = threading.Event()
+    ticker = threading.Thread(target=recorder.run_series_ticker, args=(stopping, 0.01))
+    ticker.start()
+    try:
+        with kube.done:
+            assert kube.done.wait_for(lambda: len(kube.writes) == 3, timeout=10), kube.writes
+    finally:
+        stopping.set()
+        ticker.join(10)
+    method, path, body = kube.writes[2]
+    assert (method, body["series"]["count"]) == ("PATCH", 3) and path.endswith(kube.writes[0][2]["metadata"]["name"])
+    assert len(recorder.series) == 0 and not ticker.is_alive()
 
 
 def test_a_series_whose_event_expired_is_created_again():
