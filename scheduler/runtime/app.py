@@ -369,7 +369,7 @@ class SchedulerApp:
                                       self._nominator(), self._responsible))
         self.object_reflectors = [
             Reflector(lw, name=name, path=path, kind=kind, handler=ObjectEventHandler(state),
-                      give_up_on=frozenset({403, 404}))
+                      optional_on=frozenset({403, 404}))
             for name, path, kind in WORKLOAD_INFORMERS
         ]
         # PVs, PVCs, StorageClasses, CSINodes for the volume plugins; their changes also wake PreBind
@@ -378,7 +378,7 @@ class SchedulerApp:
         self.volume_reflectors = [
             Reflector(lw, name=name, path=path, kind=kind,
                       handler=VolumeEventHandler(state, self.queue, short, self._volumes_changed),
-                      give_up_on=frozenset({403, 404}))
+                      optional_on=frozenset({403, 404}))
             for name, path, kind, short in VOLUME_INFORMERS
         ]
 
@@ -415,7 +415,7 @@ class SchedulerApp:
                 self.lease_reflector = Reflector(
                     lw, name="lease", path=f"/apis/coordination.k8s.io/v1/namespaces/{le.resource_namespace}/leases",
                     field_selector=f"metadata.name={le.resource_name}", kind="Lease",
-                    handler=_LeaseNudger(self.elector.nudge), give_up_on=frozenset({403, 404}))
+                    handler=_LeaseNudger(self.elector.nudge), optional_on=frozenset({403, 404}))
         self.can_act: Callable[[], bool] = (
             self.elector.can_act if self.elector else (lambda: not self._stopping.is_set()))
         # A bind may leave up to renewDeadline after the last renewal began; bounding it by

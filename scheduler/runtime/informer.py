@@ -133,7 +133,7 @@ class Reflector:
         rng: random.Random | None = None,
         wait: Callable[[float], bool] | None = None,
         kind: str | None = None,
-        give_up_on: frozenset[int] = frozenset(),
+        optional_on: frozenset[int] = frozenset(),
     ) -> None:
         self.api = api
         self.name = name
@@ -156,10 +156,13 @@ class Reflector:
         self._failures = 0
         # List items carry no `kind`; handlers that dispatch on it get it stamped in.
         self.kind = kind
-        # Statuses after which this reflector stops for good (an optional resource we may not
-        # read, e.g. 403 from RBAC); it then counts as synced with whatever it has.
-        self.give_up_on = give_up_on
-        self.disabled = False
+        # Statuses that mark an optional resource we may not read (403 from RBAC, 404 for an API
+        # the server lacks): the reflector then counts as synced with what it has, so scheduling
+        # can start, but it keeps retrying like client-go's reflectors, which never stop. An API
+        # server answers 403 for a moment after a restart, before its RBAC cache is warm: giving up
+        # there blinded the volume and workload informers for good.
+        self.optional_on = optional_on
+        self.denied = False  # the last list or watch was answered with one of optional_on
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -189,11 +192,12 @@ class Reflector:
                                  resourceVersion=self.resource_version)
                 need_list = True
             except ApiError as exc:
-                if exc.status in self.give_up_on:
-                    log.warning(kv("Giving up on reflector", reflector=self.name, err=str(exc)))
-                    self.disabled = True
+                if exc.status in self.optional_on:
+                    if not self.denied:
+                        log.warning(kv("Optional resource not readable; counting it as synced and retrying",
+                                       reflector=self.name, err=str(exc)))
+                    self.denied = True
                     self.synced.set()
-                    return
                 self._failures += 1
                 # After a few failures in a row the resourceVersion may be stale: list afresh.
                 need_list = need_list or self._failures >= 5
@@ -238,6 +242,7 @@ class Reflector:
         self.resource_version = resource_version
         self.lists += 1
         log_s(log, V(2), "Listed", reflector=self.name, items=len(fresh), resourceVersion=resource_version)
+        self.denied = False
         self.synced.set()
 
     def _list_all(self) -> tuple[list[dict[str, Any]], str]:

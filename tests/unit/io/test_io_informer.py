@@ -165,11 +165,24 @@ def test_many_failures_in_a_row_force_a_relist() -> None:
     assert rec.calls == [("add", "ns/z", "99")]
 
 
-def test_forbidden_optional_resource_gives_up_but_counts_as_synced() -> None:
-    api = FakeApi([ApiError(403, "forbidden")], [])
-    reflector, _, _ = make(api, give_up_on=frozenset({403}))
+def test_forbidden_optional_resource_counts_as_synced_and_keeps_retrying() -> None:
+    # An API server answers 403 for a moment after a restart (its RBAC cache is not warm yet): the
+    # reflector must not give up (it used to, and the volume informers stayed empty for good).
+    api = FakeApi([ApiError(403, "forbidden"), page([obj("a", "7")], "7")], [ApiError(403, "forbidden"), []])
+    reflector, rec, waits = make(api, optional_on=frozenset({403}))
+    seen_synced_while_denied = []
+    original = reflector._wait
+
+    def wait(seconds: float) -> bool:
+        seen_synced_while_denied.append((reflector.synced.is_set(), reflector.denied))
+        return original(seconds)
+
+    reflector._wait = wait
     reflector.run()
-    assert reflector.disabled and reflector.synced.is_set()
+    assert seen_synced_while_denied[0] == (True, True)  # synced at once, so scheduling can start
+    assert rec.calls == [("add", "ns/a", "7")]  # the retry listed what RBAC now allows
+    assert len(api.watch_queries) == 3 and api.watch_queries[-1]["resourceVersion"] == "7"
+    assert reflector.lists == 1 and len(waits) >= 2
 
 
 def test_kind_is_stamped_on_listed_items() -> None:
