@@ -25,11 +25,11 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from scheduler.core.config import SchedulerConfiguration
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
-from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key
+from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key, pod_uid
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.core.plugins.registry import PluginRegistry
@@ -152,7 +152,7 @@ class Nominator:
     def delete(self, pod: Mapping[str, Any]) -> None:
         """``DeleteNominatedPodIfExists``."""
         with self._lock:
-            self._remove(PodInfo(pod).uid)
+            self._remove(pod_uid(pod))
 
     def _remove(self, uid: str) -> None:
         node = self._node_of.pop(uid, None)
@@ -173,7 +173,7 @@ class Nominator:
 
     def node_of(self, pod: Mapping[str, Any]) -> str | None:
         with self._lock:
-            return self._node_of.get(PodInfo(pod).uid)
+            return self._node_of.get(pod_uid(pod))
 
 
 class Handle:
@@ -257,6 +257,23 @@ def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> in
         pct = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
     num = num_all_nodes * pct // 100
     return max(num, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def _random_below(rng: random.Random) -> Callable[[int], int]:
+    """``rng.randrange(n)`` for n > 0, minus its argument checks when rng is a plain Random: CPython's
+    randrange(n) *is* ``_randbelow(n)`` then, so the draws (and every tie broken) stay the same.
+    selectHost draws once per tied node: hundreds of times per pod among equal nodes."""
+    if type(rng).randrange is random.Random.randrange and hasattr(rng, "_randbelow"):
+        return rng._randbelow
+    return rng.randrange
+
+
+def _passes_every_node(plugin: Plugin, cycle: CycleState, pod: Mapping[str, Any]) -> bool:
+    """A plugin's ``filter_passes_every_node(cycle, pod)`` says its Filter cannot reject any node for
+    this pod (NodeName without spec.nodeName): the loop then leaves it out, like a PreFilter Skip.
+    An internal shortcut, never a different verdict: the plugin would return success everywhere."""
+    check = getattr(plugin, "filter_passes_every_node", None)
+    return bool(check is not None and check(cycle, pod))
 
 
 def scheduling_gates(pod: Mapping[str, Any]) -> list[str]:
@@ -432,7 +449,8 @@ class Profile:
         total = len(nodes)
         to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, total)
         start = self._start.value
-        filters = [(pl.name, pl.filter) for pl in self.filter_plugins if pl.name not in cycle.skip_filter]
+        filters = [(pl.name, pl.filter) for pl in self.filter_plugins
+                   if pl.name not in cycle.skip_filter and not _passes_every_node(pl, cycle, pod)]
         with_nominated = self.handle.nominator.nodes()
         if not filters:
             feasible = [nodes[(start + i) % total] for i in range(min(to_find, total))] if total else []
@@ -515,10 +533,11 @@ class Profile:
         best = max(totals)
         selected = -1
         count = 0
+        below = _random_below(rng)
         for idx, total_score in enumerate(totals):
             if total_score == best:
                 count += 1
-                if count == 1 or rng.randrange(count) == 0:
+                if count == 1 or below(count) == 0:
                     selected = idx
         host = feasible[selected].name
 

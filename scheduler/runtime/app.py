@@ -30,6 +30,7 @@ from typing import Any
 
 from scheduler.core.cachecompare import compare_cache
 from scheduler.core.events import EVENTS_TO_REGISTER, ClusterEvent, worth_requeuing
+from scheduler.core.framework import Profile
 from scheduler.core.state import AlreadyInCache
 from scheduler.runtime.binder import (
     Binder,
@@ -355,6 +356,7 @@ class SchedulerApp:
         self._stopping = threading.Event()
         self._scheduling_started = threading.Event()
         self._random_profiles = {name for name, p in self.profiles.items() if is_random_profile(p)}
+        self._core_profiles = {name for name, p in self.profiles.items() if isinstance(p, Profile)}
 
         lw = list_watch or KubeListWatch(kube)
         self.node_reflector = Reflector(lw, name="nodes", path="/api/v1/nodes", kind="Node",
@@ -614,7 +616,11 @@ class SchedulerApp:
         started = time.perf_counter()
         try:
             with self.state.lock:
-                result = profile.schedule(self.state, pod, self.rng)
+                if name in self._core_profiles:
+                    # No per-node score table: nothing here reads it (simulate and the tests do).
+                    result = profile.schedule(self.state, pod, self.rng, detail=False)
+                else:
+                    result = profile.schedule(self.state, pod, self.rng)
                 if result.node:
                     self.state.assume_pod(pod, result.node)
         except AlreadyInCache as exc:

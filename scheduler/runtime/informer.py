@@ -17,7 +17,6 @@ Handlers are called on the reflector's thread, in event order. Objects are plain
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -25,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from scheduler.runtime.klog import V, kv, log_s
-from scheduler.runtime.kube import ApiError, KubeClient
+from scheduler.runtime.kube import ApiError, KubeClient, loads
 
 __all__ = [
     "EventHandler",
@@ -89,11 +88,12 @@ class KubeListWatch:
 
 
 def _lines(response: Any) -> Iterator[bytes]:
+    # One split per chunk: splitting a line off at a time would copy the rest of the chunk each time.
     pending = b""
     for chunk in response.stream(2**16, decode_content=False):
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
+        lines = (pending + chunk if pending else chunk).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
             if line.strip():
                 yield line
     if pending.strip():
@@ -103,7 +103,7 @@ def _lines(response: Any) -> Iterator[bytes]:
 def _events(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
     for line in lines:
         try:
-            event = json.loads(line)
+            event = loads(line)
         except ValueError:
             raise ApiError(0, "undecodable watch event") from None
         if isinstance(event, dict):

@@ -18,18 +18,28 @@ from scheduler.core.state import NodeInfo
 
 _TOLERATIONS = "TaintToleration/tolerations"
 _PREFER = "PreScoreTaintToleration"
+_VERDICTS = "TaintToleration/verdicts"  # taints -> the first untolerated one, or None
 
 
 class TaintToleration(Plugin):
     name = "TaintToleration"
 
     def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
-        if not node.taints:
+        taints = node.taints
+        if not taints:
             return None
-        tols = cycle.data.get(_TOLERATIONS)
-        if tols is None:
-            tols = cycle.data[_TOLERATIONS] = parse_tolerations(pod)
-        taint = find_untolerated_do_not_schedule(node.taints, tols)
+        # Nodes of a pool carry equal taints: the verdict for the pod's tolerations is computed
+        # once per distinct taint list in a cycle (a tuple of tuples of strings: hashable).
+        memo = cycle.data.get(_VERDICTS)
+        if memo is None:
+            memo = cycle.data[_VERDICTS] = {}
+        if taints in memo:
+            taint = memo[taints]
+        else:
+            tols = cycle.data.get(_TOLERATIONS)
+            if tols is None:
+                tols = cycle.data[_TOLERATIONS] = parse_tolerations(pod)
+            taint = memo[taints] = find_untolerated_do_not_schedule(taints, tols)
         if taint is None:
             return None
         return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, f"node(s) had untolerated taint {{{taint[0]}: {taint[1]}}}")
