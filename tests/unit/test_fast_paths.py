@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from sched_builders import cluster, node, pod
+from sched_builders import cluster, default_profile, node, pod
 
-from scheduler.core.framework import CycleState, _random_below
+from scheduler.core.framework import CycleState, _getrandbits_of
 from scheduler.core.plugins.noderesourcesfit import (
     NodeResourcesFit, least_requested_score, most_requested_score, weighted_scorer,
 )
@@ -15,19 +15,39 @@ from scheduler.core.plugins.nodename import NodeName
 from scheduler.core.plugins.tainttoleration import TaintToleration
 
 
-def test_random_below_draws_like_randrange() -> None:
-    a, b = random.Random(42), random.Random(42)
-    below = _random_below(b)
-    assert [a.randrange(n) for n in range(1, 3000)] == [below(n) for n in range(1, 3000)]
+def reservoir_with_randrange(totals: list[int], rng: random.Random) -> int:
+    """selectHost as written upstream: one randrange per tied node."""
+    best, selected, count = max(totals), -1, 0
+    for idx, total in enumerate(totals):
+        if total == best:
+            count += 1
+            if count == 1 or rng.randrange(count) == 0:
+                selected = idx
+    return selected
 
 
-def test_random_below_keeps_an_overridden_randrange() -> None:
+@pytest.mark.parametrize("seed", range(5))
+def test_select_host_draws_like_randrange(seed) -> None:
+    """The cycle's inlined draws pick the node randrange picks and leave the rng where it leaves it."""
+    shape = random.Random(seed)
+    nodes = [node(f"n{i}") for i in range(300)]
+    state = cluster(nodes, [pod(f"p{i}", {"cpu": "500m"}, node_name=f"n{shape.randrange(300)}") for i in range(40)])
+    profile = default_profile()
+    a, b = random.Random(seed), random.Random(seed)
+    for i in range(20):
+        result = profile.schedule(state, pod(f"x{i}", {"cpu": "100m"}), a)
+        totals = [result.scores[n]["total"] for n in result.scores]
+        assert list(result.scores)[reservoir_with_randrange(totals, b)] == result.node
+        assert a.getstate() == b.getstate()
+
+
+def test_overridden_randrange_is_honoured() -> None:
     class Fixed(random.Random):
         def randrange(self, *args, **kwargs):  # type: ignore[override]
-            return 0
+            return 1
 
-    rng = Fixed(1)
-    assert _random_below(rng) == rng.randrange
+    assert _getrandbits_of(Fixed(1)) is None
+    assert _getrandbits_of(random.Random(1)) is not None
 
 
 @pytest.mark.parametrize("strategy,per_resource", [("LeastAllocated", least_requested_score),

@@ -149,28 +149,36 @@ class NodeResourcesFit(Plugin):
         return name in self.ignored_resources or name.split("/", 1)[0] in self.ignored_groups
 
     def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        return self.filter_nodes(cycle, pod, [node])[0]
+
+    def filter_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[Status | None]:
+        """``fitsRequest`` for each node (the framework's batch form of Filter)."""
         pre = cycle.data.get(_PREFILTER)
         if pre is None:
             self.pre_filter(cycle, pod)
             pre = cycle.data[_PREFILTER]
         cpu, mem, eph, scalars, zero = pre
-        reasons = None
-        if len(node.pods) + 1 > node.allowed_pods:
-            reasons = ["Too many pods"]
-        if zero:
-            return Status(UNSCHEDULABLE, *reasons) if reasons else None
-        alloc = node.allocatable
-        used = node.requested
-        if cpu > 0 and cpu > alloc.milli_cpu - used.milli_cpu:
-            reasons = (reasons or []) + ["Insufficient cpu"]
-        if mem > 0 and mem > alloc.memory - used.memory:
-            reasons = (reasons or []) + ["Insufficient memory"]
-        if eph > 0 and eph > alloc.ephemeral_storage - used.ephemeral_storage:
-            reasons = (reasons or []) + ["Insufficient ephemeral-storage"]
-        for name, qty in scalars:
-            if qty > alloc.scalars.get(name, 0) - used.scalars.get(name, 0):
-                reasons = (reasons or []) + [f"Insufficient {name}"]
-        return Status(UNSCHEDULABLE, *reasons) if reasons else None
+        out: list[Status | None] = []
+        for node in nodes:
+            reasons = None
+            if len(node.pods) + 1 > node.allowed_pods:
+                reasons = ["Too many pods"]
+            if zero:
+                out.append(Status(UNSCHEDULABLE, *reasons) if reasons else None)
+                continue
+            alloc = node.allocatable
+            used = node.requested
+            if cpu > 0 and cpu > alloc.milli_cpu - used.milli_cpu:
+                reasons = (reasons or []) + ["Insufficient cpu"]
+            if mem > 0 and mem > alloc.memory - used.memory:
+                reasons = (reasons or []) + ["Insufficient memory"]
+            if eph > 0 and eph > alloc.ephemeral_storage - used.ephemeral_storage:
+                reasons = (reasons or []) + ["Insufficient ephemeral-storage"]
+            for name, qty in scalars:
+                if qty > alloc.scalars.get(name, 0) - used.scalars.get(name, 0):
+                    reasons = (reasons or []) + [f"Insufficient {name}"]
+            out.append(Status(UNSCHEDULABLE, *reasons) if reasons else None)
+        return out
 
     # ---------------------------------------------------------------- score
     def pre_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> None:
