@@ -39,7 +39,7 @@ from scheduler.core.config import load_config_data
 from scheduler.core.framework import build_profiles
 from scheduler.core.plugins.registry import default_registry
 from scheduler.core.state import ClusterState
-from scheduler.runtime.app import SchedulerApp, ServingOptions
+from scheduler.runtime.app import SchedulerApp, ServingOptions, tune_gc
 from scheduler.runtime.kube import KubeClient, load_configuration
 
 OBJECTS = Path(__file__).with_name("profile_objects.json")
@@ -220,6 +220,7 @@ def prepare(nodes: int, pods: int) -> FakeTransport:
 def run(transport: FakeTransport, seed: int = 1) -> dict[str, Any]:
     """One whole run; returns the phases' CPU seconds and the decisions' digest."""
     nodes, pods = transport.counts
+    tune_gc()  # as `scheduler run` does
     t0 = time.process_time()
     app = build_app(transport, seed)
     t1 = time.process_time()

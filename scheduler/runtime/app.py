@@ -17,6 +17,7 @@ Termination:
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import signal
@@ -48,7 +49,7 @@ from scheduler.runtime.preemption import NominationTracker, Preemptor, status_pa
 from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
 from scheduler.runtime.server import Checks, ProbeServer
 
-__all__ = ["SchedulerApp", "ServingOptions", "PodEventHandler", "NodeEventHandler", "node_change_events"]
+__all__ = ["SchedulerApp", "ServingOptions", "PodEventHandler", "NodeEventHandler", "node_change_events", "tune_gc"]
 
 log = logging.getLogger("scheduler.runtime.app")
 
@@ -60,6 +61,19 @@ EVENT_WORKERS = 8
 UNSCHEDULABLE_FLUSH_PERIOD = 30.0
 BACKOFF_FLUSH_PERIOD = 1.0
 BIND_TIMEOUT = 10.0  # the whole bind request, connect and read
+
+
+# The cyclic collector's thresholds for the scheduler process (CPython's default: 700, 10, 10).
+# Every watch event decodes into a few hundred containers, so the default runs a young collection
+# every few pods and a full one — a walk over every cached pod and node — every few hundred: in
+# the 500-node benchmark 0.2 ms of CPU per pod. Reference counting frees all of that anyway (JSON
+# objects hold no cycles); only the rare cycles (exceptions with their frames) wait a bit longer.
+GC_THRESHOLDS = (10_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Collect cycles less often (see GC_THRESHOLDS); decisions do not depend on it."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _queue_sort(profiles: Mapping[str, Any]) -> Callable[[Any, Any], bool]:

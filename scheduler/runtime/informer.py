@@ -4,7 +4,7 @@ The official client's `Watch.stream` is not a reflector (python-client.md §3.1)
 only once with the same stale resourceVersion, ignores bookmarks in v29 and never re-lists. This
 module owns the whole loop instead, like client-go's Reflector:
 
-1. list (paged) and diff the result into the local store, firing add/update/delete handlers, so a
+1. list (paged; the first one from the watch cache, as client-go does) and diff the result into the local store, firing add/update/delete handlers, so a
    re-list after an outage reports exactly what changed while we were away;
 2. watch from the list's resourceVersion with bookmarks, a server-side `timeoutSeconds` (so the
    stream rotates) and a client read timeout (so a dead connection cannot hang us);
@@ -243,6 +243,11 @@ class Reflector:
         token = None
         while True:
             query: dict[str, Any] = {"limit": self.page_size}
+            if not self.lists and not token:
+                # The first list, like client-go's reflector (relistResourceVersion "0"): served from
+                # the API server's watch cache in one answer, not paged out of etcd; the watch from
+                # its resourceVersion then brings everything newer. Re-lists stay consistent reads.
+                query["resourceVersion"] = "0"
             if self.field_selector:
                 query["fieldSelector"] = self.field_selector
             if token:
