@@ -27,9 +27,11 @@ import cProfile
 import copy
 import hashlib
 import json
+import os
 import pstats
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,7 +173,9 @@ class FakeTransport:
 
 def fake_client(transport: FakeTransport) -> KubeClient:
     """A real KubeClient whose wire is `transport` (the same seam the unit tests' fakes use)."""
-    kubeconfig = Path(__file__).with_name(".profile-kubeconfig")
+    fd, name = tempfile.mkstemp(prefix="profile-kubeconfig-")
+    os.close(fd)
+    kubeconfig = Path(name)
     kubeconfig.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "c",
         "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
