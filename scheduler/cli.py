@@ -124,12 +124,13 @@ def plugin_registry(specs: Sequence[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from scheduler.core import config as config_module
-    from scheduler.runtime.app import SchedulerApp, ServingOptions
+    from scheduler.runtime.app import SchedulerApp, ServingOptions, tune_gc
     from scheduler.core.framework import build_profiles
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
     from scheduler.core.state import ClusterState
 
     klog.configure(args.v)
+    tune_gc()  # this is the long-running process (simulate keeps CPython's defaults)
     registry = plugin_registry(args.plugin)
     try:
         cfg = (config_module.load_config(args.config, registry) if args.config

@@ -25,11 +25,11 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from scheduler.core.config import SchedulerConfiguration
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
-from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key
+from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key, pod_uid
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.core.plugins.registry import PluginRegistry
@@ -38,6 +38,8 @@ MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+# The fewest nodes the filter loop evaluates at a time (see Profile._filter_in_order).
+CHUNK_MIN = 16
 
 # Status codes (framework/interface.go).
 SUCCESS = "Success"
@@ -152,7 +154,7 @@ class Nominator:
     def delete(self, pod: Mapping[str, Any]) -> None:
         """``DeleteNominatedPodIfExists``."""
         with self._lock:
-            self._remove(PodInfo(pod).uid)
+            self._remove(pod_uid(pod))
 
     def _remove(self, uid: str) -> None:
         node = self._node_of.pop(uid, None)
@@ -173,7 +175,7 @@ class Nominator:
 
     def node_of(self, pod: Mapping[str, Any]) -> str | None:
         with self._lock:
-            return self._node_of.get(PodInfo(pod).uid)
+            return self._node_of.get(pod_uid(pod))
 
 
 class Handle:
@@ -260,6 +262,24 @@ def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> in
         pct = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
     num = num_all_nodes * pct // 100
     return max(num, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+def _getrandbits_of(rng: random.Random) -> Callable[[int], int] | None:
+    """``rng.getrandbits`` when ``rng.randrange(n)`` is exactly ``_randbelow_with_getrandbits(n)`` (a plain
+    Random or a subclass that overrides neither), so selectHost may draw the bits itself; else None."""
+    cls = type(rng)
+    if (cls.randrange is random.Random.randrange
+            and getattr(cls, "_randbelow", None) is getattr(random.Random, "_randbelow_with_getrandbits", object())):
+        return rng.getrandbits
+    return None
+
+
+def _passes_every_node(plugin: Plugin, cycle: CycleState, pod: Mapping[str, Any]) -> bool:
+    """A plugin's ``filter_passes_every_node(cycle, pod)`` says its Filter cannot reject any node for
+    this pod (NodeName without spec.nodeName): the loop then leaves it out, like a PreFilter Skip.
+    An internal shortcut, never a different verdict: the plugin would return success everywhere."""
+    check = getattr(plugin, "filter_passes_every_node", None)
+    return bool(check is not None and check(cycle, pod))
 
 
 def scheduling_gates(pod: Mapping[str, Any]) -> list[str]:
@@ -478,39 +498,16 @@ class Profile:
         total = len(nodes)
         to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, total)
         start = self._start.value
-        filters = [(pl.name, pl.filter) for pl in self.filter_plugins if pl.name not in cycle.skip_filter]
-        with_nominated = self.handle.nominator.nodes()
+        filters = [(pl.name, pl) for pl in self.filter_plugins
+                   if pl.name not in cycle.skip_filter and not _passes_every_node(pl, cycle, pod)]
         if not filters:
             feasible = [nodes[(start + i) % total] for i in range(min(to_find, total))] if total else []
         else:
-            append = feasible.append
-            i = 0
-            while i < total and len(feasible) < to_find:
-                ni = nodes[(start + i) % total]
-                i += 1
-                if ni.name in with_nominated:  # rare: a preemptor waits for this node
-                    st = self.run_filter_plugins_with_nominated_pods(cycle, pod, ni)
-                    if st is None:
-                        append(ni)
-                    elif st.code == ERROR:
-                        return ScheduleResult(key, None, status="error",
-                                              message=f'running "{st.plugin}" filter plugin: {st.message}')
-                    else:
-                        statuses[ni.name] = st
-                        unschedulable_plugins.add(st.plugin)
-                    continue
-                for name, flt in filters:
-                    st = flt(cycle, pod, ni)
-                    if st is not None and st.code != SUCCESS:
-                        if st.code == ERROR:  # not a rejection: the whole cycle fails (RunFilterPlugins)
-                            return ScheduleResult(key, None, status="error",
-                                                  message=f'running "{name}" filter plugin: {st.message}')
-                        st.plugin = name
-                        statuses[ni.name] = st
-                        unschedulable_plugins.add(name)
-                        break
-                else:
-                    append(ni)
+            failed = self._filter_in_order(cycle, pod, nodes, start, to_find, filters, feasible, statuses,
+                                           unschedulable_plugins)
+            if failed is not None:  # not a rejection: the whole cycle fails (RunFilterPlugins)
+                return ScheduleResult(key, None, status="error",
+                                      message=f'running "{failed.plugin}" filter plugin: {failed.message}')
         processed = len(feasible) + len(statuses)
         self._start.value = (start + processed) % num_all
 
@@ -556,7 +553,9 @@ class Profile:
                     message=f"plugin {pl.name!r} returns an invalid score {bad}, it should in the range of "
                             f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing")
             weight = self.weights[pl.name]
-            if weight == 1:
+            if hi == 0:
+                pass  # all zero (no preferred terms, no images): the totals stay as they are
+            elif weight == 1:
                 totals = [t + s for t, s in zip(totals, scores)]
             else:
                 totals = [t + s * weight for t, s in zip(totals, scores)]
@@ -568,11 +567,28 @@ class Profile:
         best = max(totals)
         selected = -1
         count = 0
-        for idx, total_score in enumerate(totals):
-            if total_score == best:
-                count += 1
-                if count == 1 or rng.randrange(count) == 0:
-                    selected = idx
+        getrandbits = _getrandbits_of(rng)
+        if getrandbits is not None:
+            # Random._randbelow_with_getrandbits(count), inlined: the same draws, one call fewer per
+            # tied node (hundreds per pod among equal nodes).
+            for idx, total_score in enumerate(totals):
+                if total_score == best:
+                    count += 1
+                    if count == 1:
+                        selected = idx
+                        continue
+                    bits = count.bit_length()
+                    r = getrandbits(bits)
+                    while r >= count:
+                        r = getrandbits(bits)
+                    if r == 0:
+                        selected = idx
+        else:
+            for idx, total_score in enumerate(totals):
+                if total_score == best:
+                    count += 1
+                    if count == 1 or rng.randrange(count) == 0:
+                        selected = idx
         host = feasible[selected].name
 
         score_map: dict[str, dict[str, int]] = {}
@@ -584,6 +600,70 @@ class Profile:
         return ScheduleResult(key, host, score_map, None, evaluated_nodes=len(feasible) + len(statuses),
                               feasible_nodes=len(feasible), unschedulable_plugins=unschedulable_plugins,
                               weights=dict(self.weights), cycle=cycle)
+
+    def _filter_in_order(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo], start: int,
+                         to_find: int, filters: list[tuple[str, Plugin]], feasible: list[NodeInfo],
+                         statuses: dict[str, Status], unschedulable_plugins: set[str]) -> Status | None:
+        """Nodes from ``start`` on, in order, until ``to_find`` fit: a node's status is its first failing
+        filter's, in plugin order (findNodesThatPassFilters, sequentially). Returns the first
+        ``Error`` status in node order (the cycle fails), None otherwise.
+
+        The nodes go through the filters a chunk at a time, each plugin seeing the chunk's nodes that
+        passed the plugins before it, through its ``filter_nodes`` when it has one (one call per chunk
+        instead of one per node). A chunk holds the nodes still needed (at least CHUNK_MIN); verdicts
+        are then taken in node order and those past the node that completes ``to_find`` are dropped,
+        so the nodes evaluated, the feasible list, the statuses and their order are what the
+        node-by-node loop gives. Filters are pure: evaluating a few nodes too many changes nothing
+        (kube-scheduler's parallel filtering does the same).
+        """
+        total = len(nodes)
+        with_nominated = self.handle.nominator.nodes()
+        batch_of = [(name, getattr(pl, "filter_nodes", None), pl.filter) for name, pl in filters]
+        i = 0
+        while i < total and len(feasible) < to_find:
+            size = min(total - i, max(to_find - len(feasible), CHUNK_MIN))
+            chunk = [nodes[(start + j) % total] for j in range(i, i + size)]
+            verdicts: list[Status | None] = [None] * size
+            pending = list(range(size))
+            if with_nominated:
+                pending = []
+                for k, ni in enumerate(chunk):
+                    if ni.name in with_nominated:  # rare: a preemptor waits for this node
+                        verdicts[k] = self.run_filter_plugins_with_nominated_pods(cycle, pod, ni)
+                    else:
+                        pending.append(k)
+            for name, batch, flt in batch_of:
+                if not pending:
+                    break
+                subset = [chunk[k] for k in pending] if len(pending) < size else chunk
+                results = batch(cycle, pod, subset) if batch is not None else [flt(cycle, pod, ni) for ni in subset]
+                if results.count(None) == len(results):
+                    continue  # the usual case: every node passed this plugin
+                passed = []
+                for k, st in zip(pending, results):
+                    if st is not None and st.code != SUCCESS:
+                        st.plugin = name
+                        verdicts[k] = st
+                    else:
+                        passed.append(k)
+                pending = passed
+            if len(pending) == size and len(feasible) + size <= to_find:
+                feasible.extend(chunk)  # all fit, none past to_find
+                i += size
+                continue
+            for k, ni in enumerate(chunk):
+                i += 1
+                st = verdicts[k]
+                if st is None:
+                    feasible.append(ni)
+                    if len(feasible) == to_find:
+                        break
+                elif st.code == ERROR:
+                    return st
+                else:
+                    statuses[ni.name] = st
+                    unschedulable_plugins.add(st.plugin)
+        return None
 
     # --------------------------------------------------------------- failures
     def _prefilter_failure(self, cycle: CycleState, pod: Mapping[str, Any], key: str,

@@ -157,7 +157,16 @@ def value(quantity: Any) -> int:
 
 def amount(name: str, quantity: Any) -> int:
     """Integer amount of resource ``name`` the way the scheduler counts it."""
+    if type(quantity) is str:
+        return _text_amount(name == CPU, quantity)
     return milli_value(quantity) if name == CPU else value(quantity)
+
+
+@lru_cache(maxsize=4096)
+def _text_amount(milli: bool, text: str) -> int:
+    # Every pod of a workload repeats the same few quantity strings: the exact Fraction
+    # arithmetic runs once per string (a bad one raises each time: exceptions are not cached).
+    return milli_value(text) if milli else value(text)
 
 
 def is_scalar_resource(name: str) -> bool:

@@ -4,7 +4,7 @@ The official client's `Watch.stream` is not a reflector (python-client.md §3.1)
 only once with the same stale resourceVersion, ignores bookmarks in v29 and never re-lists. This
 module owns the whole loop instead, like client-go's Reflector:
 
-1. list (paged) and diff the result into the local store, firing add/update/delete handlers, so a
+1. list (paged; the first one from the watch cache, as client-go does) and diff the result into the local store, firing add/update/delete handlers, so a
    re-list after an outage reports exactly what changed while we were away;
 2. watch from the list's resourceVersion with bookmarks, a server-side `timeoutSeconds` (so the
    stream rotates) and a client read timeout (so a dead connection cannot hang us);
@@ -17,7 +17,6 @@ Handlers are called on the reflector's thread, in event order. Objects are plain
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -25,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from scheduler.runtime.klog import V, kv, log_s
-from scheduler.runtime.kube import ApiError, KubeClient
+from scheduler.runtime.kube import ApiError, KubeClient, loads
 
 __all__ = [
     "EventHandler",
@@ -89,11 +88,12 @@ class KubeListWatch:
 
 
 def _lines(response: Any) -> Iterator[bytes]:
+    # One split per chunk: splitting a line off at a time would copy the rest of the chunk each time.
     pending = b""
     for chunk in response.stream(2**16, decode_content=False):
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
+        lines = (pending + chunk if pending else chunk).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
             if line.strip():
                 yield line
     if pending.strip():
@@ -103,7 +103,7 @@ def _lines(response: Any) -> Iterator[bytes]:
 def _events(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
     for line in lines:
         try:
-            event = json.loads(line)
+            event = loads(line)
         except ValueError:
             raise ApiError(0, "undecodable watch event") from None
         if isinstance(event, dict):
@@ -250,6 +250,11 @@ class Reflector:
         token = None
         while True:
             query: dict[str, Any] = {"limit": self.page_size}
+            if not self.lists and not token:
+                # The first list, like client-go's reflector (relistResourceVersion "0"): served from
+                # the API server's watch cache in one answer, not paged out of etcd; the watch from
+                # its resourceVersion then brings everything newer. Re-lists stay consistent reads.
+                query["resourceVersion"] = "0"
             if self.field_selector:
                 query["fieldSelector"] = self.field_selector
             if token:

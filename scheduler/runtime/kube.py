@@ -2,9 +2,13 @@
 
 Everything the scheduler sends goes through `KubeClient.request` (or `open_stream` for watches):
 
-* objects travel as plain dicts (no client models: building them costs more than scheduling);
+* objects travel as plain dicts, encoded and decoded with orjson (the stdlib's json when orjson
+  refuses a text, e.g. an integer beyond 64 bits, so what is read never differs); no client models;
+* requests go straight to one urllib3 connection pool per client (keep-alive, no retries of its
+  own): no Kubernetes client library on the path, and none imported unless a kubeconfig needs
+  its auth plugins (scheduler/runtime/connection.py);
 * every non-watch request first takes a token from a token bucket built from
-  `clientConnection.qps/burst`, as client-go's rate limiter does (the Python client has none);
+  `clientConnection.qps/burst`, as client-go's rate limiter does;
 * every request has a connect and a read timeout, so a dead connection cannot hang a thread;
 * every failure becomes one `ApiError` with the HTTP status (0 for transport errors), the API
   server's message and any Retry-After hint, so callers classify errors in one place.
@@ -18,15 +22,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+import orjson
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from scheduler.core.validation.kubeconfig import KubeConfigValidationError, check_kubeconfig
+from scheduler.core.validation.kubeconfig import KubeConfigValidationError, read_kubeconfig
 from scheduler.core.validation.text import safe_text, truncate
+from scheduler.runtime.connection import (
+    Connection,
+    ConnectionError_,
+    from_kubeconfig_data,
+    from_library_configuration,
+    in_cluster,
+)
 
 __all__ = [
     "ApiError",
@@ -34,11 +43,32 @@ __all__ = [
     "TokenBucket",
     "load_configuration",
     "KubeConfigError",
+    "loads",
+    "dumps",
 ]
 
 JSON = "application/json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode JSON as json.loads would, fast. orjson gives the same objects for everything the API
+    server can send (Go encodes no integer beyond 64 bits: orjson would read one as a float); the
+    stdlib takes what orjson refuses (lone surrogates, 1e400) and raises the ValueError for what
+    neither reads."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode a request body (orjson; the stdlib for what orjson cannot encode)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError: big integers, non-string keys, lone surrogates
+        return json.dumps(obj).encode()
 
 
 class KubeConfigError(Exception):
@@ -58,32 +88,39 @@ class ApiError(Exception):
         self.body = dict(body or {})
 
     @classmethod
-    def from_api_exception(cls, exc: ApiException) -> ApiError:
-        status = int(exc.status or 0)
-        raw = exc.body
+    def from_response(cls, status: int, http_reason: str, raw: bytes | str | None,
+                      headers: Mapping[str, str] | None) -> ApiError:
+        """From an error answer: the Status body's message, reason and retryAfterSeconds, or the
+        Retry-After header."""
         body: dict[str, Any] = {}
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", "replace")
         if isinstance(raw, str) and raw:
             try:
-                parsed = json.loads(raw)
+                parsed = loads(raw)
                 if isinstance(parsed, dict):
                     body = parsed
             except ValueError:
                 pass
-        message = str(body.get("message") or exc.reason or raw or "")
+        message = str(body.get("message") or http_reason or raw or "")
         retry_after = None
         details = body.get("details") or {}
         if isinstance(details, dict) and details.get("retryAfterSeconds"):
             retry_after = float(details["retryAfterSeconds"])
-        headers = getattr(exc, "headers", None) or {}
+        headers = headers or {}
         if retry_after is None and headers.get("Retry-After"):
             try:
                 retry_after = float(headers["Retry-After"])
             except ValueError:
                 retry_after = None
-        return cls(status, message, reason=str(body.get("reason") or exc.reason or ""),
+        return cls(status, message, reason=str(body.get("reason") or http_reason or ""),
                    retry_after=retry_after, body=body)
+
+    @classmethod
+    def from_api_exception(cls, exc: Any) -> ApiError:
+        """From a kubernetes-client ApiException (status, reason, body, headers)."""
+        return cls.from_response(int(exc.status or 0), str(exc.reason or ""), exc.body,
+                                 getattr(exc, "headers", None))
 
 
 class TokenBucket:
@@ -124,36 +161,43 @@ class TokenBucket:
         return delay
 
 
-def load_configuration(kubeconfig: str | None) -> k8s_client.Configuration:
-    """Client configuration from a kubeconfig file, or the in-cluster service account when none.
+def load_configuration(kubeconfig: str | None) -> Connection:
+    """The connection from a kubeconfig file, or the in-cluster service account when none.
 
     Like kube-scheduler: an explicit kubeconfig wins; without one the process must run in a pod.
     """
-    configuration = k8s_client.Configuration()
-    if kubeconfig:
-        shown = safe_text(kubeconfig)
-        if not os.path.isfile(kubeconfig):
-            raise KubeConfigError(f"kubeconfig {shown}: no such file")
+    if not kubeconfig:
         try:
-            check_kubeconfig(kubeconfig)
-        except KubeConfigValidationError as exc:
-            raise KubeConfigError(f"kubeconfig {shown}: {exc}") from None
-        try:
-            k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-        except Exception as exc:  # noqa: BLE001 - whatever the client library raises on a bad file: one line
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise KubeConfigError(f"kubeconfig {shown}: {truncate(text, 200)}") from None
-    else:
-        try:
-            # Keeps the token-refresh hook on this very object (bound service account tokens rotate).
-            k8s_config.load_incluster_config(client_configuration=configuration)
-        except ConfigException as exc:
+            return in_cluster()
+        except (ConnectionError_, OSError) as exc:
             raise KubeConfigError(
                 "no --kubeconfig (or clientConnection.kubeconfig) given and no in-cluster configuration: "
-                f"{str(exc).splitlines()[0]}") from None
-    # Retries live in one place (tenacity, in the callers); urllib3 must not add its own.
-    configuration.retries = False
-    return configuration
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    shown = safe_text(kubeconfig)
+    if not os.path.isfile(kubeconfig):
+        raise KubeConfigError(f"kubeconfig {shown}: no such file")
+    try:
+        doc = read_kubeconfig(kubeconfig)
+    except KubeConfigValidationError as exc:
+        raise KubeConfigError(f"kubeconfig {shown}: {exc}") from None
+    connection = from_kubeconfig_data(doc, kubeconfig)
+    if connection is not None:
+        return connection
+    return _library_connection(kubeconfig, shown)
+
+
+def _library_connection(kubeconfig: str, shown: str) -> Connection:
+    """The Kubernetes client library's loader, for what connection.py does not read itself."""
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    except Exception as exc:  # noqa: BLE001 - whatever the client library raises on a bad file: one line
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KubeConfigError(f"kubeconfig {shown}: {truncate(text, 200)}") from None
+    return from_library_configuration(configuration)
 
 
 class KubeClient:
@@ -163,48 +207,98 @@ class KubeClient:
     election so that an event storm can never delay a lease renewal; `derive()` does the same.
     """
 
-    def __init__(self, configuration: k8s_client.Configuration, *, qps: float, burst: int,
+    def __init__(self, connection: Connection, *, qps: float, burst: int,
                  timeout: float = 30.0, user_agent: str = "scheduler-lab", pool_size: int = 16) -> None:
-        configuration = _copy_configuration(configuration)
-        configuration.connection_pool_maxsize = pool_size
-        self.configuration = configuration
-        self.api_client = k8s_client.ApiClient(configuration)
-        self.api_client.user_agent = user_agent
-        self.host = configuration.host.rstrip("/")
+        self.connection = connection
+        self.host = connection.host.rstrip("/")
         self.bucket = TokenBucket(qps, burst)
         self.timeout = float(timeout)
         self.user_agent = user_agent
+        self.pool_size = pool_size
+        self._pool: urllib3.HTTPConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+        self._timeouts: dict[tuple[float, float], urllib3.Timeout] = {}
+        self._transport: Callable[..., Any] | None = None
+
+    def use_transport(self, send: Callable[..., Any]) -> None:
+        """Send every request through `send(method, path, query, body)` instead of the network
+        (bench/profile_cycle.py's in-process API server); it returns a urllib3-like response."""
+        self._transport = send
 
     def derive(self, *, qps: float, burst: int, timeout: float, user_agent: str,
                pool_size: int = 4) -> KubeClient:
         """A sibling client to the same cluster with its own pool, bucket and timeout."""
-        return KubeClient(self.configuration, qps=qps, burst=burst, timeout=timeout,
-                          user_agent=user_agent, pool_size=pool_size)
+        sibling = KubeClient(self.connection, qps=qps, burst=burst, timeout=timeout,
+                             user_agent=user_agent, pool_size=pool_size)
+        sibling._transport = self._transport
+        return sibling
+
+    def _connection_pool(self) -> urllib3.HTTPConnectionPool:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _new_pool(self) -> urllib3.HTTPConnectionPool:
+        url = urlsplit(self.host)
+        if url.scheme == "https":
+            conn = self.connection
+            return urllib3.HTTPSConnectionPool(
+                url.hostname, url.port or 443, maxsize=self.pool_size, block=False, retries=False,
+                ssl_context=conn.ssl_context(), cert_reqs="CERT_REQUIRED" if conn.verify else "CERT_NONE",
+                assert_hostname=False if not conn.verify else None,
+                server_hostname=conn.tls_server_name)
+        return urllib3.HTTPConnectionPool(url.hostname, url.port or 80, maxsize=self.pool_size, block=False,
+                                          retries=False)
 
     def _headers(self, content_type: str) -> dict[str, str]:
         headers = {"Accept": JSON, "Content-Type": content_type, "User-Agent": self.user_agent}
-        self.api_client.update_params_for_auth(headers, [], ["BearerToken"])
+        try:
+            authorization = self.connection.authorization()
+        except (ConnectionError_, OSError) as exc:  # an unreadable rotated token: this request fails
+            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+        if authorization:
+            headers["Authorization"] = authorization
         return headers
 
+    def _timeout(self, timeout: tuple[float, float]) -> urllib3.Timeout:
+        cached = self._timeouts.get(timeout)
+        if cached is None:
+            cached = self._timeouts[timeout] = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        return cached
+
     def _send(self, method: str, path: str, query: Mapping[str, Any] | None, body: Any,
-              content_type: str, timeout: tuple[float, float], preload: bool):
+              content_type: str, timeout: tuple[float, float]) -> Any:
+        """Send; the response is unread (the caller reads and releases it). Raises ApiError for
+        transport failures and for answers outside 2xx."""
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        if self._transport is not None:
+            return self._transport(method, path, params, body)
+        url = self.host + path + ("?" + urlencode(params) if params else "")
+        payload = None if body is None else body if isinstance(body, (bytes, str)) else dumps(body)
         try:
-            return self.api_client.rest_client.request(
-                method, self.host + path, query_params=params, headers=self._headers(content_type),
-                body=body, _preload_content=preload, _request_timeout=timeout)
-        except ApiException as exc:
-            raise ApiError.from_api_exception(exc) from None
+            response = self._connection_pool().urlopen(
+                method, url, body=payload, headers=self._headers(content_type), retries=False,
+                redirect=False, timeout=self._timeout(timeout), preload_content=False, assert_same_host=False)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+        if not 200 <= response.status <= 299:
+            try:
+                data = response.data
+            except (urllib3.exceptions.HTTPError, OSError):
+                data = b""
+            finally:
+                response.release_conn()
+            raise ApiError.from_response(response.status, response.reason or "", data, response.headers)
+        return response
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
                 body: Any = None, content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
                 rate_limited: bool = True) -> dict[str, Any]:
         """Send one request and return the decoded JSON body (a dict; {} when empty).
 
-        The response is read raw (`_preload_content=False`), which is also what makes `pods/binding`
-        work: the API server answers it with a Status, not the Binding the OpenAPI spec promises.
+        The body is decoded as it is, whatever its kind: `pods/binding` answers with a Status,
+        not the Binding the OpenAPI spec promises.
         """
         if rate_limited:
             self.bucket.acquire()
@@ -213,7 +307,7 @@ class KubeClient:
         else:
             limit = float(timeout if timeout is not None else self.timeout)
             split = (min(limit, 10.0), limit)
-        response = self._send(method, path, query, body, content_type, split, preload=False)
+        response = self._send(method, path, query, body, content_type, split)
         try:
             data = response.data
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -223,7 +317,7 @@ class KubeClient:
         if not data:
             return {}
         try:
-            parsed = json.loads(data)
+            parsed = loads(data)
         except ValueError:
             raise ApiError(0, f"undecodable response from {method} {path}") from None
         return parsed if isinstance(parsed, dict) else {"items": parsed}
@@ -234,21 +328,10 @@ class KubeClient:
         The read timeout bounds every socket read, so a silently dead connection surfaces as an
         error after `read_timeout` seconds instead of hanging forever.
         """
-        return self._send("GET", path, query, None, JSON, (10.0, read_timeout), preload=False)
+        return self._send("GET", path, query, None, JSON, (10.0, read_timeout))
 
 
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _copy_configuration(configuration: k8s_client.Configuration) -> k8s_client.Configuration:
-    # Configuration's copy keeps the refresh hook and certificate paths; a fresh ApiClient per
-    # KubeClient then gets its own pool of connections.
-    import copy
-
-    duplicate = copy.copy(configuration)
-    duplicate.api_key = dict(configuration.api_key)
-    duplicate.api_key_prefix = dict(configuration.api_key_prefix)
-    return duplicate

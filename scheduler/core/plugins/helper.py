@@ -167,6 +167,10 @@ class RequiredNodeAffinity:
             self._terms = None
         self.empty = not self._selector and self._terms is None
 
+    def selector_only(self) -> tuple[tuple[str, str], ...] | None:
+        """The nodeSelector's (key, value) pairs when there are no required terms, else None."""
+        return self._selector if self._terms is None else None
+
     def match(self, labels: Labels, name: str) -> bool:
         for key, val in self._selector:
             if labels.get(key) != val or key not in labels:

@@ -65,14 +65,30 @@ class NodeAffinity(Plugin):
         return PreFilterResult(node_names) if node_names else None
 
     def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
-        if self._added_required is not None and not any(t(node.labels, node.name) for t in self._added_required):
-            return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED)
+        return self.filter_nodes(cycle, pod, [node])[0]
+
+    def filter_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[Status | None]:
         required = cycle.data.get(_REQUIRED)
         if required is None:
             required = cycle.data[_REQUIRED] = RequiredNodeAffinity(pod)
-        if not required.match(node.labels, node.name):
-            return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
-        return None
+        added = self._added_required
+        selector = required.selector_only()
+        if added is None and selector is not None and len(selector) == 1:
+            # The usual case, spec.nodeSelector with one label: match() for it, without a call per node
+            # (the value is a string, so an equal get() means the key is there).
+            (key, val), = selector
+            return [None if n.labels.get(key) == val else Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
+                    for n in nodes]
+        match = required.match
+        out: list[Status | None] = []
+        for node in nodes:
+            if added is not None and not any(t(node.labels, node.name) for t in added):
+                out.append(Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_ENFORCED))
+            elif not match(node.labels, node.name):
+                out.append(Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD))
+            else:
+                out.append(None)
+        return out
 
     def pre_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> Status | None:
         cycle.data[_PREFERRED] = preferred_node_terms(pod)

@@ -13,6 +13,9 @@ ERR_REASON = "node(s) didn't match the requested node name"
 class NodeName(Plugin):
     name = "NodeName"
 
+    def filter_passes_every_node(self, cycle: CycleState, pod: Mapping[str, Any]) -> bool:
+        return not (pod.get("spec") or {}).get("nodeName")
+
     def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
         wanted = (pod.get("spec") or {}).get("nodeName")
         if not wanted or wanted == node.name:

@@ -149,28 +149,36 @@ class NodeResourcesFit(Plugin):
         return name in self.ignored_resources or name.split("/", 1)[0] in self.ignored_groups
 
     def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
+        return self.filter_nodes(cycle, pod, [node])[0]
+
+    def filter_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[Status | None]:
+        """``fitsRequest`` for each node (the framework's batch form of Filter)."""
         pre = cycle.data.get(_PREFILTER)
         if pre is None:
             self.pre_filter(cycle, pod)
             pre = cycle.data[_PREFILTER]
         cpu, mem, eph, scalars, zero = pre
-        reasons = None
-        if len(node.pods) + 1 > node.allowed_pods:
-            reasons = ["Too many pods"]
-        if zero:
-            return Status(UNSCHEDULABLE, *reasons) if reasons else None
-        alloc = node.allocatable
-        used = node.requested
-        if cpu > 0 and cpu > alloc.milli_cpu - used.milli_cpu:
-            reasons = (reasons or []) + ["Insufficient cpu"]
-        if mem > 0 and mem > alloc.memory - used.memory:
-            reasons = (reasons or []) + ["Insufficient memory"]
-        if eph > 0 and eph > alloc.ephemeral_storage - used.ephemeral_storage:
-            reasons = (reasons or []) + ["Insufficient ephemeral-storage"]
-        for name, qty in scalars:
-            if qty > alloc.scalars.get(name, 0) - used.scalars.get(name, 0):
-                reasons = (reasons or []) + [f"Insufficient {name}"]
-        return Status(UNSCHEDULABLE, *reasons) if reasons else None
+        out: list[Status | None] = []
+        for node in nodes:
+            reasons = None
+            if len(node.pods) + 1 > node.allowed_pods:
+                reasons = ["Too many pods"]
+            if zero:
+                out.append(Status(UNSCHEDULABLE, *reasons) if reasons else None)
+                continue
+            alloc = node.allocatable
+            used = node.requested
+            if cpu > 0 and cpu > alloc.milli_cpu - used.milli_cpu:
+                reasons = (reasons or []) + ["Insufficient cpu"]
+            if mem > 0 and mem > alloc.memory - used.memory:
+                reasons = (reasons or []) + ["Insufficient memory"]
+            if eph > 0 and eph > alloc.ephemeral_storage - used.ephemeral_storage:
+                reasons = (reasons or []) + ["Insufficient ephemeral-storage"]
+            for name, qty in scalars:
+                if qty > alloc.scalars.get(name, 0) - used.scalars.get(name, 0):
+                    reasons = (reasons or []) + [f"Insufficient {name}"]
+            out.append(Status(UNSCHEDULABLE, *reasons) if reasons else None)
+        return out
 
     # ---------------------------------------------------------------- score
     def pre_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> None:
@@ -186,6 +194,8 @@ class NodeResourcesFit(Plugin):
         if pod_reqs is None:
             pod_reqs = self._pod_requests(pod)
         scorer = self._scorer
+        if self._cpu_mem_only and self.strategy in ("LeastAllocated", "MostAllocated"):
+            return self._score_cpu_mem(pod_reqs, nodes)
         if self._cpu_mem_only:
             pcpu, pmem = pod_reqs
             return [scorer([n.non0_cpu + pcpu, n.non0_mem + pmem], [n.allocatable.milli_cpu, n.allocatable.memory])
@@ -199,6 +209,33 @@ class NodeResourcesFit(Plugin):
                 allocatable.append(alloc)
                 requested.append(req if alloc else 0)
             out.append(scorer(requested, allocatable))
+        return out
+
+    def _score_cpu_mem(self, pod_reqs: list[int], nodes: list[NodeInfo]) -> list[int]:
+        """weighted_scorer(least/most_requested_score) over cpu and memory, inlined: the same integer
+        operations in the same order, without two calls and two lists per node."""
+        pcpu, pmem = pod_reqs
+        wcpu, wmem = (w for _, w in self.resources)
+        least = self.strategy == "LeastAllocated"
+        out = []
+        for n in nodes:
+            acpu, amem = n.allocatable.milli_cpu, n.allocatable.memory
+            node_score = weight_sum = 0
+            if acpu != 0:
+                req = n.non0_cpu + pcpu
+                if least:
+                    node_score += (0 if req > acpu else (acpu - req) * MAX_NODE_SCORE // acpu) * wcpu
+                else:
+                    node_score += (acpu if req > acpu else req) * MAX_NODE_SCORE // acpu * wcpu
+                weight_sum += wcpu
+            if amem != 0:
+                req = n.non0_mem + pmem
+                if least:
+                    node_score += (0 if req > amem else (amem - req) * MAX_NODE_SCORE // amem) * wmem
+                else:
+                    node_score += (amem if req > amem else req) * MAX_NODE_SCORE // amem * wmem
+                weight_sum += wmem
+            out.append(0 if weight_sum == 0 else node_score // weight_sum)
         return out
 
     def score(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> int:

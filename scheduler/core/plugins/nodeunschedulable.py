@@ -16,8 +16,16 @@ class NodeUnschedulable(Plugin):
     name = "NodeUnschedulable"
 
     def filter(self, cycle: CycleState, pod: Mapping[str, Any], node: NodeInfo) -> Status | None:
-        if not node.unschedulable:
-            return None
-        if tolerations_tolerate(parse_tolerations(pod), UNSCHEDULABLE_TAINT):
-            return None
-        return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)
+        return self.filter_nodes(cycle, pod, [node])[0]
+
+    def filter_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[Status | None]:
+        out: list[Status | None] = [None] * len(nodes)
+        tolerated = None
+        for i, node in enumerate(nodes):
+            if not node.unschedulable:
+                continue
+            if tolerated is None:
+                tolerated = tolerations_tolerate(parse_tolerations(pod), UNSCHEDULABLE_TAINT)
+            if not tolerated:
+                out[i] = Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_UNSCHEDULABLE)
+        return out

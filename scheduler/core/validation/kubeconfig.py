@@ -75,7 +75,8 @@ def check_kubeconfig_data(doc: Any) -> None:
         _fail("current-context", f"Invalid value: {quote(current)}: no context with this name")
 
 
-def check_kubeconfig_text(data: bytes | str) -> None:
+def check_kubeconfig_text(data: bytes | str) -> dict[str, Any]:
+    """Parse and check a kubeconfig text; returns the checked document."""
     try:
         docs = [d for d in load_yaml_documents(data, KUBECONFIG_LIMITS) if d is not None]
     except YAMLLoadError as exc:
@@ -83,13 +84,20 @@ def check_kubeconfig_text(data: bytes | str) -> None:
     if len(docs) != 1:
         _fail("", f"expected one YAML document, got {len(docs)}")
     check_kubeconfig_data(docs[0])
+    return docs[0]
 
 
-def check_kubeconfig(path: str) -> None:
-    """Read and check ``path``; raises ``KubeConfigValidationError`` (one line) on any problem."""
+def read_kubeconfig(path: str) -> dict[str, Any]:
+    """Read and check ``path``; returns the checked document. Raises ``KubeConfigValidationError``
+    (one line) on any problem."""
     try:
         with open(path, "rb") as fh:
             data = fh.read(KUBECONFIG_LIMITS.max_bytes + 1)
     except OSError as exc:
         raise KubeConfigValidationError(f"cannot read: {exc.strerror or exc}") from None
-    check_kubeconfig_text(data)
+    return check_kubeconfig_text(data)
+
+
+def check_kubeconfig(path: str) -> None:
+    """Read and check ``path``; raises ``KubeConfigValidationError`` (one line) on any problem."""
+    read_kubeconfig(path)

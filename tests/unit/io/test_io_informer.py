@@ -205,3 +205,14 @@ def test_a_failing_handler_does_not_stop_the_reflector() -> None:
     api.reflector = reflector
     reflector.run()
     assert [c[1] for c in rec.calls] == ["ns/good", "ns/c"]
+
+
+def test_first_list_reads_the_watch_cache_and_re_lists_read_etcd() -> None:
+    """client-go's relistResourceVersion: "0" for the first list, a consistent read after 410 Gone."""
+    api = FakeApi([page([obj("a", "1")], "5", cont="t1"), page([obj("b", "2")], "5"), page([obj("a", "7")], "9")],
+                  [[{"type": "ERROR", "object": {"code": 410, "message": "too old"}}]])
+    reflector, _, _ = make(api)
+    reflector.run()
+    assert api.list_queries[0]["resourceVersion"] == "0"
+    assert "resourceVersion" not in api.list_queries[1] and api.list_queries[1]["continue"] == "t1"
+    assert "resourceVersion" not in api.list_queries[2]
