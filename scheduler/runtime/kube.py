@@ -274,7 +274,10 @@ class KubeClient:
         params = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
         if self._transport is not None:
             return self._transport(method, path, params, body)
-        url = self.host + path + ("?" + urlencode(params) if params else "")
+        # Origin-form request target ("/api/v1/..."), as client-go sends: the pool knows the host,
+        # and a full URL would go out in absolute form ("POST https://host/api/...").
+        # A server URL may carry a path prefix (an API behind a proxy): kept in front of the path.
+        url = urlsplit(self.host).path.rstrip("/") + path + ("?" + urlencode(params) if params else "")
         payload = None if body is None else body if isinstance(body, (bytes, str)) else dumps(body)
         try:
             response = self._connection_pool().urlopen(

@@ -154,3 +154,42 @@ class Chunks:
 def test_watch_lines_across_chunk_boundaries() -> None:
     assert list(_lines(Chunks(b'{"a"', b':1}\n{"b":2}\n\n  \n{"c"', b":3}"))) == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
     assert list(_lines(Chunks(b"x\ny\n", b"", b"z\n"))) == [b"x", b"y", b"z"]
+
+
+def test_requests_go_out_in_origin_form_under_the_servers_path_prefix(tmp_path: Path) -> None:
+    # client-go sends "GET /api/v1/nodes HTTP/1.1"; a full URL went out in absolute form
+    # ("POST https://host/api/...") and the fault proxy's Binding matcher never saw a bind.
+    import http.server
+    import threading
+
+    from scheduler.runtime.kube import KubeClient
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            seen.append(self.requestline)
+            body = b'{"items": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for server_url, expected in ((f"http://127.0.0.1:{server.server_port}", "GET /api/v1/nodes?limit=5 HTTP/1.1"),
+                                     (f"http://127.0.0.1:{server.server_port}/k8s/c1/",
+                                      "GET /k8s/c1/api/v1/nodes?limit=5 HTTP/1.1")):
+            conn = load_configuration(kubeconfig(tmp_path, {"server": server_url}, None, name=f"k{len(seen)}"))
+            client = KubeClient(conn, qps=100, burst=100, timeout=5, user_agent="t")
+            assert client.request("GET", "/api/v1/nodes", query={"limit": 5}) == {"items": []}
+            assert seen[-1] == expected
+    finally:
+        server.shutdown()
+        server.server_close()
