@@ -98,6 +98,12 @@ def test_up_twice_is_safe_and_failures_name_the_component(tmp_path: Path) -> Non
     assert "address already in use" in failed.stdout
     assert failed.stderr.strip().count("\n") == 0, f"stderr is not one line: {failed.stderr!r}"
     assert processes_mentioning(str(workdir)) == []
+    # The port the blocker held is free again, but on a busy host another program (another lab
+    # choosing its ports with bind(0)) may take it at once: the retry gets a fresh one, as
+    # `lab down --wipe` would give it.
+    state = json.loads((workdir / "state.json").read_text())
+    state["ports"]["etcd-peer"] = _free_ports(1)[0]
+    (workdir / "state.json").write_text(json.dumps(state))
     first = lab(workdir, "up")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr
     try:
