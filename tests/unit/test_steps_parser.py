@@ -171,6 +171,8 @@ def test_longer_runs_of_dots_are_literal_so_allocation_bars_are_compared() -> No
 
 def test_ages_timestamps_and_klog_headers_are_masked() -> None:
     assert normalize("nginx   1/1   Running   0   3m2s") == "nginx 1/1 Running 0 <age>"
+    assert (normalize("  Normal  WaitForFirstConsumer  0s (x2 over 1s)  persistentvolume-controller  waiting")
+            == normalize("  Normal  WaitForFirstConsumer  1s  persistentvolume-controller  waiting"))
     assert normalize("a 5s b 12m c 2d4h") == "a <age> b <age> c <age>"
     assert normalize('renewTime: "2026-11-23T13:37:02.740767Z"') == 'renewTime: "<time>"'
     assert normalize("I1123 13:41:18.456894   11806 run.go:74] x") == "I<klog> run.go:74] x"
