@@ -209,12 +209,18 @@ def snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
     return nodes, [p for p in pods if p["spec"].get("nodeName")]
 
 
-def wait_for_no_terminating_pods(cluster: LabCluster, timeout: float = 120) -> None:
-    """Until no bound pod is terminating. On kind and Vagrant pods of earlier tests keep their
-    node's resources for their grace period, and the scheduler's cache counts them until they are
-    gone; tests that expect a placement from the nodes' load wait for them (kwok drops them at once)."""
+def wait_for_no_terminating_pods(cluster: LabCluster, timeout: float = 180) -> None:
+    """Until no bound pod is terminating and no namespace is being deleted. Earlier tests' pods
+    leave while a test runs: their namespaces are deleted in the background (the namespace
+    controller removes the pods over seconds), and on kind and Vagrant each pod keeps its node's
+    resources for its grace period, counted by the scheduler's cache until it is gone. Tests that
+    expect a placement from the nodes' load wait for the cluster to hold still."""
 
     def none_left() -> None:
+        going_ns = [n["metadata"]["name"] for n in cluster.get("/api/v1/namespaces")["items"]
+                    if (n.get("status") or {}).get("phase") == "Terminating"]
+        if going_ns:
+            raise NotYet(f"{len(going_ns)} namespaces being deleted: {going_ns[:5]}")
         pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
         going = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
                  if p["spec"].get("nodeName") and p["metadata"].get("deletionTimestamp")]
