@@ -74,7 +74,12 @@ def _failover(cluster: LabCluster, namespace: str, fleet: SchedulerFleet,
     wait_for(lambda: bound_node(cluster, namespace, "after"), timeout=LEASE_DURATION + RETRY_PERIOD + 20,
              interval=0.1, what="the standby to take over and bind")
     took = time.monotonic() - sent
-    assert "after" in bound_by(standby)
+
+    def standby_logged_it() -> None:
+        # The replica logs the bind just after the API server has it: poll, do not race it.
+        assert "after" in bound_by(standby), "the standby has not logged binding 'after'"
+
+    wait_for(standby_logged_it, timeout=10, what="the standby's log line for the bind")
     spec = lease(cluster, namespace, name)
     assert spec["holderIdentity"] == identity_of(standby)
     assert spec["leaseTransitions"] == transitions + 1
