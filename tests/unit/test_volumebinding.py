@@ -84,7 +84,11 @@ def state_of(*objects: dict, nodes=("n1", "n2", "n3")):
 
 def run(state, p):
     """(PreFilter status, {node: None | (code, reasons)}) for VolumeBinding alone."""
-    plugin = VolumeBinding({"bindTimeoutSeconds": 600})
+    return run_plugin(VolumeBinding({"bindTimeoutSeconds": 600}), state, p)
+
+
+def run_plugin(plugin, state, p):
+    """(PreFilter (code, reasons) or None, {node: None | (code, reasons)} or None) for one plugin."""
     cycle = CycleState(state, p, random.Random(0))
     pre = plugin.pre_filter(cycle, p)
     if pre is not None:

@@ -16,6 +16,7 @@ import random
 import pytest
 from sched_builders import default_profile, node, pod
 from test_volumebinding import pv, pvc, sc, with_claims
+from test_volumebinding import run_plugin as run
 
 from scheduler.core.events import CSI_NODE, EVENTS, EVENTS_TO_REGISTER, worth_requeuing
 from scheduler.core.framework import ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState
@@ -59,17 +60,6 @@ def zoned_state(*objects: dict, zones: dict[str, dict] | None = None) -> Cluster
     return state
 
 
-def run(plugin, state, p):
-    """(PreFilter (code, reasons) or None, {node: None | (code, reasons)} or None)."""
-    cycle = CycleState(state, p, random.Random(0))
-    pre = plugin.pre_filter(cycle, p)
-    if pre is not None:
-        return (pre.code, pre.reasons), None
-    out = {}
-    for ni in state.node_list():
-        st = plugin.filter(cycle, p, ni)
-        out[ni.name] = None if st is None else (st.code, st.reasons)
-    return None, out
 
 
 def bound(name: str, volume: str, **kw) -> dict:
