@@ -25,6 +25,8 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add, mul
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from scheduler.core.config import SchedulerConfiguration
@@ -556,9 +558,9 @@ class Profile:
             if hi == 0:
                 pass  # all zero (no preferred terms, no images): the totals stay as they are
             elif weight == 1:
-                totals = [t + s for t, s in zip(totals, scores)]
+                totals = list(map(add, totals, scores))
             else:
-                totals = [t + s * weight for t, s in zip(totals, scores)]
+                totals = list(map(add, totals, map(mul, scores, repeat(weight))))
             per_plugin.append((pl.name, scores))
         if not ran_any:
             totals = [1] * m  # prioritizeNodes: no score plugins -> every node scores 1
@@ -622,7 +624,10 @@ class Profile:
         i = 0
         while i < total and len(feasible) < to_find:
             size = min(total - i, max(to_find - len(feasible), CHUNK_MIN))
-            chunk = [nodes[(start + j) % total] for j in range(i, i + size)]
+            first = (start + i) % total  # nodes from `first` on, wrapping around once at most
+            chunk = nodes[first:first + size]
+            if len(chunk) < size:
+                chunk += nodes[:size - len(chunk)]
             verdicts: list[Status | None] = [None] * size
             pending = list(range(size))
             if with_nominated:

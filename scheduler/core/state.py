@@ -16,6 +16,7 @@ informer which filters them out with a field selector.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any, Iterable, Mapping
 
@@ -30,6 +31,28 @@ DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
 
 ZONE_LABELS = ("failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone")
 REGION_LABELS = ("failure-domain.beta.kubernetes.io/region", "topology.kubernetes.io/region")
+
+
+# NodeInfo generations come from one process-wide counter, like kube-scheduler's nextGeneration():
+# two NodeInfo objects with the same generation hold the same content (a clone keeps its origin's
+# until it is changed), so per-node results memoised by generation (plugins' NodeMemo) stay true
+# across clones, re-created nodes and states. next() on itertools.count is atomic under the GIL.
+next_generation = itertools.count(1).__next__
+
+# Equal taint lists share one tuple, so TaintToleration decides once per list and cycle (by id).
+_INTERNED_TAINTS: dict[tuple[Taint, ...], tuple[Taint, ...]] = {}
+_INTERNED_TAINTS_MAX = 10_000  # distinct lists; past it the table starts again (only sharing is lost)
+
+
+def _interned_taints(taints: tuple[Taint, ...]) -> tuple[Taint, ...]:
+    if not taints:
+        return ()
+    shared = _INTERNED_TAINTS.get(taints)
+    if shared is None:
+        if len(_INTERNED_TAINTS) >= _INTERNED_TAINTS_MAX:
+            _INTERNED_TAINTS.clear()
+        shared = _INTERNED_TAINTS[taints] = taints
+    return shared
 
 
 class AlreadyInCache(Exception):
@@ -131,13 +154,13 @@ class NodeInfo:
         self.images: dict[str, int] = {}  # image name -> size in bytes (from node.status.images)
         self.pods_with_affinity: dict[str, PodInfo] = {}
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
-        self.generation = 0
+        self.generation = next_generation()
 
     # -- node object
     def set_node(self, node: Mapping[str, Any]) -> None:
         self.node = node
         self.labels = (node.get("metadata") or {}).get("labels") or {}
-        self.taints = parse_taints(node)
+        self.taints = _interned_taints(parse_taints(node))
         self.unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
         self.allocatable, self.allowed_pods = node_allocatable(node)
         images: dict[str, int] = {}
@@ -146,7 +169,7 @@ class NodeInfo:
             for name in image.get("names") or ():
                 images.setdefault(name, size)
         self.images = images
-        self.generation += 1
+        self.generation = next_generation()
 
     # -- pods
     def add_pod(self, info: PodInfo) -> None:
@@ -160,7 +183,7 @@ class NodeInfo:
             self.pods_with_affinity[info.uid] = info
         if info.required_anti_affinity:
             self.pods_with_required_anti_affinity[info.uid] = info
-        self.generation += 1
+        self.generation = next_generation()
 
     def remove_pod(self, uid: str) -> PodInfo | None:
         info = self.pods.pop(uid, None)
@@ -177,7 +200,7 @@ class NodeInfo:
                 self.used_ports.pop(port, None)
         self.pods_with_affinity.pop(uid, None)
         self.pods_with_required_anti_affinity.pop(uid, None)
-        self.generation += 1
+        self.generation = next_generation()
         return info
 
     def clone(self) -> "NodeInfo":
@@ -322,6 +345,7 @@ class ClusterState:
             self._tree.remove(name, self._node_zone.pop(name, ""))
             info.node = None
             info.images = {}
+            info.generation = next_generation()
             if not info.pods:
                 del self._nodes[name]
             self._changed()

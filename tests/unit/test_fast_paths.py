@@ -82,9 +82,13 @@ def test_taint_verdicts_are_per_taint_list() -> None:
     verdicts = {n.name: plugin.filter(cycle, p, n) for n in state.node_list()}
     assert verdicts["t1"] is None and verdicts["t2"] is None and verdicts["free"] is None
     assert verdicts["t3"].reasons == ["node(s) had untolerated taint {b: }"]
-    # The same status text for every node sharing a rejected taint list, each its own object.
+    # Decided once per taint list and cycle: nodes sharing a rejected list share its status
+    # (statuses are read-only once a plugin returns them).
     again = plugin.filter(cycle, p, state.get_node_info("t3"))
-    assert again.reasons == verdicts["t3"].reasons and again is not verdicts["t3"]
+    assert again.reasons == ["node(s) had untolerated taint {b: }"]
+    # A new cycle (another pod) decides again.
+    q = pod("q", tolerations=[{"key": "b", "operator": "Exists"}])
+    assert plugin.filter(CycleState(state, q, random.Random(1)), q, state.get_node_info("t3")) is None
 
 
 def test_node_name_filter_is_left_out_only_without_a_node_name() -> None:

@@ -11,6 +11,7 @@ import math
 from typing import Any, Mapping
 
 from scheduler.core.framework import MAX_NODE_SCORE, CycleState, Plugin
+from scheduler.core.plugins.helper import NodeMemo
 from scheduler.core.plugins.noderesourcesfit import allocatable_and_requested
 from scheduler.core.resources import CPU, MEMORY, pod_requests
 from scheduler.core.state import NodeInfo
@@ -46,6 +47,7 @@ class NodeResourcesBalancedAllocation(Plugin):
         resources = (args or {}).get("resources") or [{"name": CPU}, {"name": MEMORY}]
         self.resources = [r["name"] for r in resources]
         self._cpu_mem_only = self.resources == [CPU, MEMORY]
+        self._memo = NodeMemo()
 
     def pre_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> None:
         cycle.data[_PRESCORE] = self._pod_requests(pod)
@@ -59,6 +61,10 @@ class NodeResourcesBalancedAllocation(Plugin):
         pod_reqs = cycle.data.get(_PRESCORE)
         if pod_reqs is None:
             pod_reqs = self._pod_requests(pod)
+        # A node's score depends on the node (its generation) and the pod's requests only.
+        return self._memo.results(tuple(pod_reqs), nodes, lambda todo: self._score(pod_reqs, todo))
+
+    def _score(self, pod_reqs: list[int], nodes: list[NodeInfo]) -> list[int]:
         if self._cpu_mem_only:
             pcpu, pmem = pod_reqs
             out = []

@@ -6,6 +6,8 @@ per-node checks in Filter/Score are cheap.
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Mapping
 
 Labels = Mapping[str, str]
@@ -305,3 +307,47 @@ def div_trunc(a: int, b: int) -> int:
 def go_round(x: float) -> int:
     """Go ``math.Round``: half away from zero."""
     return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
+
+
+# ---------------------------------------------------------------- per-node memo
+
+class NodeMemo:
+    """One plugin's per-node results, kept while neither the node nor the pod's inputs change.
+
+    For plugins whose result depends only on a node's content and on a few pod-side inputs (the
+    ``key``: requests, say), never on the node's name. A node's generation changes with every change
+    to it and comes from one process-wide counter (``state.next_generation``, like kube-scheduler's
+    ``nextGeneration``), so an equal generation means equal content, whichever NodeInfo object (a
+    preemption clone, a re-created node) carries it: results are memoised per key and generation.
+    The pods of one workload share a key, so of a Deployment's consecutive pods only the node that
+    took the last one is computed again; the lookups run in C (map over the generations).
+    """
+
+    __slots__ = ("_tables",)
+    MAX_KEYS = 64  # pod shapes remembered; past it all start again (never wrong, only slower)
+    MAX_ENTRIES = 100_000  # generations per shape; the same
+
+    def __init__(self) -> None:
+        self._tables: dict[Any, dict[int, Any]] = {}
+
+    def results(self, key: Any, nodes: list[Any], compute: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """``compute(nodes)`` for the nodes not memoised for ``key`` at their generation; in node order."""
+        table = self._tables.get(key)
+        if table is None:
+            if len(self._tables) >= self.MAX_KEYS:
+                self._tables.clear()
+            table = self._tables[key] = {}
+        elif len(table) > self.MAX_ENTRIES:
+            table.clear()
+        generations = list(map(_GENERATION, nodes))
+        out = list(map(table.get, generations, repeat(_MISSING)))
+        if _MISSING in out:
+            missed = [i for i, result in enumerate(out) if result is _MISSING]
+            fresh = compute(nodes if len(missed) == len(nodes) else [nodes[i] for i in missed])
+            for i, result in zip(missed, fresh):
+                out[i] = table[generations[i]] = result
+        return out
+
+
+_GENERATION = attrgetter("generation")
+_MISSING = object()

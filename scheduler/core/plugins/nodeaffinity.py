@@ -14,7 +14,7 @@ from scheduler.core.framework import (
     SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, PreFilterResult, Status,
 )
 from scheduler.core.plugins.helper import (
-    RequiredNodeAffinity, compile_node_selector_term, default_normalize_score, preferred_node_terms,
+    NodeMemo, RequiredNodeAffinity, compile_node_selector_term, default_normalize_score, preferred_node_terms,
 )
 from scheduler.core.state import NodeInfo
 
@@ -35,6 +35,7 @@ class NodeAffinity(Plugin):
         self._added_required = (
             tuple(compile_node_selector_term(t) for t in required.get("nodeSelectorTerms") or ())
             if required is not None else None)
+        self._selector_memo = NodeMemo()  # one-label nodeSelector -> Filter verdicts per node generation
         self._added_preferred = preferred_node_terms(
             {"spec": {"affinity": {"nodeAffinity": {
                 "preferredDuringSchedulingIgnoredDuringExecution":
@@ -76,9 +77,11 @@ class NodeAffinity(Plugin):
         if added is None and selector is not None and len(selector) == 1:
             # The usual case, spec.nodeSelector with one label: match() for it, without a call per node
             # (the value is a string, so an equal get() means the key is there).
+            # Labels are node content, so the verdicts are memoised per node generation.
             (key, val), = selector
-            return [None if n.labels.get(key) == val else Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
-                    for n in nodes]
+            return self._selector_memo.results(selector, nodes, lambda todo: [
+                None if n.labels.get(key) == val else Status(UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON_POD)
+                for n in todo])
         match = required.match
         out: list[Status | None] = []
         for node in nodes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from scheduler.core.framework import UNSCHEDULABLE, CycleState, Plugin, Status
-from scheduler.core.plugins.helper import MAX_NODE_SCORE, div_trunc, go_round
+from scheduler.core.plugins.helper import MAX_NODE_SCORE, NodeMemo, div_trunc, go_round
 from scheduler.core.resources import (
     CPU, EPHEMERAL_STORAGE, MEMORY, NON_ZERO_DEFAULTS, is_scalar_resource, pod_requests,
 )
@@ -134,6 +134,8 @@ class NodeResourcesFit(Plugin):
         self.ignored_groups = frozenset(args.get("ignoredResourceGroups") or ())
         # The common case (cpu + memory, no extended resources) gets an inlined fast path.
         self._cpu_mem_only = [n for n, _ in self.resources] == [CPU, MEMORY]
+        self._fits_memo = NodeMemo()  # nodes that fit the pod's requests (verdict None) at their generation
+        self._score_memo = NodeMemo()
 
     # ---------------------------------------------------------------- filter
     def pre_filter(self, cycle: CycleState, pod: Mapping[str, Any]) -> None:
@@ -157,6 +159,10 @@ class NodeResourcesFit(Plugin):
         if pre is None:
             self.pre_filter(cycle, pod)
             pre = cycle.data[_PREFILTER]
+        return self._fits_memo.results(pre, nodes, lambda todo: self._fits(pre, todo))
+
+    @staticmethod
+    def _fits(pre: tuple, nodes: list[NodeInfo]) -> list[Status | None]:
         cpu, mem, eph, scalars, zero = pre
         out: list[Status | None] = []
         for node in nodes:
@@ -193,6 +199,10 @@ class NodeResourcesFit(Plugin):
         pod_reqs = cycle.data.get(_PRESCORE)
         if pod_reqs is None:
             pod_reqs = self._pod_requests(pod)
+        # A node's score depends on the node (its generation) and the pod's requests only.
+        return self._score_memo.results(tuple(pod_reqs), nodes, lambda todo: self._score(pod_reqs, todo))
+
+    def _score(self, pod_reqs: list[int], nodes: list[NodeInfo]) -> list[int]:
         scorer = self._scorer
         if self._cpu_mem_only and self.strategy in ("LeastAllocated", "MostAllocated"):
             return self._score_cpu_mem(pod_reqs, nodes)

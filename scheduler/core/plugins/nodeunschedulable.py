@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Mapping
 
 from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
@@ -12,6 +13,9 @@ ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "", TAINT_NO_SCHEDULE)
 
 
+_UNSCHEDULABLE = attrgetter("unschedulable")
+
+
 class NodeUnschedulable(Plugin):
     name = "NodeUnschedulable"
 
@@ -20,6 +24,8 @@ class NodeUnschedulable(Plugin):
 
     def filter_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[Status | None]:
         out: list[Status | None] = [None] * len(nodes)
+        if not any(map(_UNSCHEDULABLE, nodes)):
+            return out  # the usual case, decided in C
         tolerated = None
         for i, node in enumerate(nodes):
             if not node.unschedulable:

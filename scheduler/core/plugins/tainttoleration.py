@@ -7,6 +7,7 @@ PreferNoSchedule or empty), normalized in reverse (fewest -> 100).
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Mapping
 
 from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
@@ -18,7 +19,8 @@ from scheduler.core.state import NodeInfo
 
 _TOLERATIONS = "TaintToleration/tolerations"
 _PREFER = "PreScoreTaintToleration"
-_VERDICTS = "TaintToleration/verdicts"  # taints -> the first untolerated one, or None
+_VERDICTS = "TaintToleration/verdicts"  # id(node taints) -> the Filter status (None: all tolerated)
+_TAINTS = attrgetter("taints")
 
 
 class TaintToleration(Plugin):
@@ -28,27 +30,25 @@ class TaintToleration(Plugin):
         return self.filter_nodes(cycle, pod, [node])[0]
 
     def filter_nodes(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> list[Status | None]:
-        # Nodes of a pool carry equal taints: the verdict for the pod's tolerations is computed
-        # once per distinct taint list in a cycle (a tuple of tuples of strings: hashable).
+        # Nodes of a pool share one taint tuple (interned by NodeInfo.set_node): the verdict for the
+        # pod's tolerations is decided once per taint tuple in a cycle, keyed by the tuple's id (the
+        # nodes keep the tuples alive meanwhile), and handed out per node by C-level maps.
         memo = cycle.data.get(_VERDICTS)
         if memo is None:
-            memo = cycle.data[_VERDICTS] = {}
-        out: list[Status | None] = []
-        for node in nodes:
-            taints = node.taints
-            if not taints:
-                out.append(None)
-                continue
-            if taints in memo:
-                taint = memo[taints]
-            else:
-                tols = cycle.data.get(_TOLERATIONS)
-                if tols is None:
-                    tols = cycle.data[_TOLERATIONS] = parse_tolerations(pod)
-                taint = memo[taints] = find_untolerated_do_not_schedule(taints, tols)
-            out.append(None if taint is None else Status(
-                UNSCHEDULABLE_AND_UNRESOLVABLE, f"node(s) had untolerated taint {{{taint[0]}: {taint[1]}}}"))
-        return out
+            memo = cycle.data[_VERDICTS] = {id(()): None}
+        taint_lists = list(map(_TAINTS, nodes))
+        ids = list(map(id, taint_lists))
+        if not memo.keys() >= set(ids):
+            tols = cycle.data.get(_TOLERATIONS)
+            if tols is None:
+                tols = cycle.data[_TOLERATIONS] = parse_tolerations(pod)
+            for key, taints in dict(zip(ids, taint_lists)).items():
+                if key not in memo:
+                    taint = find_untolerated_do_not_schedule(taints, tols)
+                    memo[key] = None if taint is None else Status(
+                        UNSCHEDULABLE_AND_UNRESOLVABLE,
+                        f"node(s) had untolerated taint {{{taint[0]}: {taint[1]}}}")
+        return list(map(memo.__getitem__, ids))
 
     def pre_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo]) -> Status | None:
         cycle.data[_PREFER] = tuple(t for t in parse_tolerations(pod) if t[3] in ("", TAINT_PREFER_NO_SCHEDULE))
@@ -58,14 +58,13 @@ class TaintToleration(Plugin):
         tols = cycle.data.get(_PREFER)
         if tols is None:
             tols = tuple(t for t in parse_tolerations(pod) if t[3] in ("", TAINT_PREFER_NO_SCHEDULE))
-        out = []
-        for node in nodes:
-            count = 0
-            for taint in node.taints:
-                if taint[2] == TAINT_PREFER_NO_SCHEDULE and not tolerations_tolerate(tols, taint):
-                    count += 1
-            out.append(count)
-        return out
+        # PreferNoSchedule taints not tolerated, once per distinct taint tuple (see filter_nodes).
+        taint_lists = list(map(_TAINTS, nodes))
+        ids = list(map(id, taint_lists))
+        counts = {key: sum(1 for taint in taints
+                           if taint[2] == TAINT_PREFER_NO_SCHEDULE and not tolerations_tolerate(tols, taint))
+                  for key, taints in dict(zip(ids, taint_lists)).items()}
+        return list(map(counts.__getitem__, ids))
 
     def normalize_score(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo],
                         scores: list[int]) -> None:
