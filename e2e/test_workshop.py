@@ -2,17 +2,23 @@
 
 For each step (one test per step, in order):
 
-* every ```bash block not marked ``<!-- test: skip (why) -->`` runs with ``bash -euo pipefail``
-  from the repository root, with KUBECONFIG and PATH as ``python -m lab env`` prints them and
-  .venv/bin on PATH, within its timeout (default 120 s, ``<!-- test: timeout N -->``);
-* its stdout and stderr, together, must contain the lines of each following ```text block
-  (the rule is ``lab.steps.missing_lines``: in order, whitespace collapsed, ``...`` as wildcard,
-  ages/timestamps/klog headers masked) unless the block is marked as an example;
+* every ```bash block not marked ``<!-- test: skip (why) -->`` and meant for this session's
+  provider (no ``<!-- test: only ... -->`` marker, or one naming it) runs with
+  ``bash -euo pipefail`` from the repository root, with KUBECONFIG and PATH as
+  ``python -m lab env`` prints them and .venv/bin on PATH, within its timeout (default 120 s,
+  ``<!-- test: timeout N -->``);
+* its stdout and stderr, together, must contain the lines of each following ```text block meant
+  for this provider (the rule is ``lab.steps.missing_lines``: in order, whitespace collapsed,
+  ``...`` as wildcard, ages/timestamps/klog headers masked) unless the block is marked as an
+  example;
 * at the step's ``Check: make verify STEP=NN`` line, ``python -m lab verify NN`` must pass.
 
 A failing block ends its step (the next steps still run, so one report shows every drift). The
 workshop needs an empty ``default`` namespace and idle workers; it waits for namespaces other
 tests are deleting, and refuses a cluster where someone else's pods would change the outputs.
+It runs on the local lab and on kind (the cluster's own add-ons, kube-system and kind's
+local-path-storage, are part of what the kind outputs show); other providers are skipped until
+their outputs have been checked on a real cluster.
 Whatever happens, step 11's commands run at the end, and the last test asserts that the cluster
 is as the workshop found it.
 """
@@ -39,12 +45,24 @@ OUTPUT_TAIL = 4000  # characters of a command's output shown when it fails
 pytestmark = pytest.mark.cluster
 
 
+# Providers whose outputs the step files have been checked against on a real cluster.
+PROVIDERS_CHECKED = ("local", "kind")
+# Namespaces whose pods belong to the cluster itself, per provider: they are there before the
+# workshop starts and the expected outputs account for them. Anything else on a node means
+# someone else's workload, which would change where the workshop's pods go.
+SYSTEM_NAMESPACES = {
+    "local": frozenset({"kube-system"}),
+    "kind": frozenset({"kube-system", "local-path-storage"}),
+}
+
+
 @dataclass
 class Tally:
     """What the doc test did, reported at the end of the session."""
 
     ran: int = 0
     skipped: list[str] = field(default_factory=list)
+    other_providers: int = 0  # blocks (commands and outputs) meant for other providers
     compared: int = 0
     examples: list[str] = field(default_factory=list)
     checks: int = 0
@@ -57,6 +75,10 @@ class Workshop:
     cluster: LabCluster
     env: dict[str, str]
     tally: Tally
+
+    @property
+    def provider(self) -> str:
+        return self.cluster.provider
 
 
 def _env(cluster: LabCluster) -> dict[str, str]:
@@ -116,6 +138,9 @@ def run_step(step: Step, ws: Workshop) -> None:
             if item.skip:
                 ws.tally.skipped.append(f"{_where(step, item.line)} ({item.skip})")
                 continue
+            if not item.runs_on(ws.provider):
+                ws.tally.other_providers += 1 + len(item.expected)
+                continue
             code, out = run_bash(item.code, ws.env, item.timeout)
             ws.tally.ran += 1
             if code is None:
@@ -131,6 +156,9 @@ def run_step(step: Step, ws: Workshop) -> None:
                     pytrace=False,
                 )
             for expected in item.expected:
+                if not expected.applies_to(ws.provider):
+                    ws.tally.other_providers += 1
+                    continue
                 if expected.example:
                     ws.tally.examples.append(f"{_where(step, expected.line)} ({expected.example})")
                     continue
@@ -159,7 +187,9 @@ def _live(pods: list[dict]) -> list[dict]:
 
 
 def _wait_until_quiet(cluster: LabCluster) -> None:
-    """The outputs assume an empty default namespace and workers that carry nothing else."""
+    """The outputs assume an empty default namespace and workers that carry nothing but the
+    cluster's own pods (SYSTEM_NAMESPACES of the provider)."""
+    system = SYSTEM_NAMESPACES[cluster.provider]
     default = _live(cluster.get("/api/v1/namespaces/default/pods")["items"])
     if default:
         owners = sorted(
@@ -179,7 +209,7 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
         for p in cluster.get("/api/v1/pods")["items"]:
             ns = p["metadata"]["namespace"]
             if (
-                ns != "kube-system"
+                ns not in system
                 and p["spec"].get("nodeName")
                 and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")
             ):
@@ -205,10 +235,11 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
 
 @pytest.fixture(scope="module")
 def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
-    if cluster.provider != "local":
+    if cluster.provider not in PROVIDERS_CHECKED:
         pytest.skip(
-            f"the doc test runs the local lab's commands; on {cluster.provider} follow docs/labs by hand "
-            "(the kind/Vagrant variants are the blocks marked `test: skip`)"
+            f"the workshop's outputs have been checked on {' and '.join(PROVIDERS_CHECKED)} only; on "
+            f"{cluster.provider} follow docs/labs by hand (blocks marked `test: only ...` say where a "
+            "provider differs)"
         )
     if Path(cluster.workdir).resolve() != (ROOT / ".lab").resolve():
         pytest.fail(
@@ -223,17 +254,17 @@ def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
     if "11" in ws.tally.failed or "11" not in ws.tally.seconds:
         # Something failed on the way: put the cluster back with step 11's own commands.
         for cmd in WORKSHOP[-1].commands:
-            if not cmd.skip:
+            if cmd.runs_on(ws.provider):
                 run_bash(cmd.code, ws.env, cmd.timeout)
-    _report(request.config, ws.tally, time.monotonic() - t0)
+    _report(request.config, ws.provider, ws.tally, time.monotonic() - t0)
 
 
-def _report(config: pytest.Config, t: Tally, seconds: float) -> None:
+def _report(config: pytest.Config, provider: str, t: Tally, seconds: float) -> None:
     """The summary a maintainer reads: how long, what ran, what was skipped and why."""
     lines = [
-        f"workshop doc test: {len(WORKSHOP)} steps in {seconds:.0f}s; {t.ran} command blocks run, "
-        f"{t.compared} outputs compared, {t.checks} checks, {len(t.skipped)} blocks skipped, "
-        f"{len(t.examples)} example outputs not compared"
+        f"workshop doc test on {provider}: {len(WORKSHOP)} steps in {seconds:.0f}s; {t.ran} command blocks "
+        f"run, {t.compared} outputs compared, {t.checks} checks, {len(t.skipped)} blocks skipped, "
+        f"{len(t.examples)} example outputs not compared, {t.other_providers} blocks for other providers"
     ]
     for number, secs in t.seconds.items():
         status = f"FAILED: {t.failed[number]}" if number in t.failed else "ok"

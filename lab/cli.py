@@ -2,13 +2,14 @@
 
     lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]
     lab status        lab env        lab deploy        lab kill-leader NAME
-    lab verify NN     lab steps
+    lab logs APP      lab verify NN     lab steps
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -177,6 +178,12 @@ def cmd_kill_leader(args: argparse.Namespace, spec: LabSpec) -> int:
     return deploy.kill_leader(provider, args.workdir, args.name, signal_name=args.signal)
 
 
+def cmd_logs(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import logs
+
+    return logs.show(args.workdir, recorded_provider(args.workdir), args.app, args.grep, args.tail)
+
+
 def cmd_verify(args: argparse.Namespace, spec: LabSpec) -> int:
     from lab import steps
 
@@ -194,6 +201,19 @@ def _step(text: str) -> str:
     if not (1 <= len(text) <= 3 and text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"invalid step number {quote(text)} (expected digits such as 05)")
     return text
+
+
+def _regex(text: str) -> "re.Pattern[str]":
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"invalid regular expression {quote(text)}: {exc}") from None
+
+
+def _line_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"invalid line count {quote(text)} (expected a number such as 10)")
+    return int(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -235,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     kl.add_argument("name", help="scheduler / Lease name, e.g. custom-k8s-scheduler")
     kl.add_argument("--signal", default="KILL", choices=("KILL", "TERM"))
     kl.set_defaults(func=cmd_kill_leader)
+    lg = sub.add_parser("logs", help="print the log of every replica of a second scheduler (any provider)")
+    lg.add_argument("app", choices=("custom-k8s-scheduler", "py-scheduler"), help="which scheduler")
+    lg.add_argument("--grep", type=_regex, default=None, metavar="REGEX",
+                    help="only the lines matching this regular expression")
+    lg.add_argument("--tail", type=_line_count, default=None, metavar="N",
+                    help="only the last N lines of each replica (after --grep)")
+    lg.set_defaults(func=cmd_logs)
     ver = sub.add_parser("verify", help="check the cluster is where workshop step NN leaves it")
     ver.add_argument("step", type=_step, help="step number, e.g. 05")
     ver.set_defaults(func=cmd_verify)
@@ -244,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that talk to the cluster's API: on a kind lab whose dockerd the project started, the
 # API is only reachable inside its network namespace, so they re-run themselves there.
-_API_COMMANDS = ("status", "deploy", "kill-leader", "verify", "steps")
+_API_COMMANDS = ("status", "deploy", "kill-leader", "logs", "verify", "steps")
 
 
 def _reexec_in_kind_netns(args: argparse.Namespace, argv: list[str] | None) -> None:

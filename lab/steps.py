@@ -12,7 +12,10 @@ Three parts, one per concept:
   ``<!-- test: skip (why) -->`` (not run: needs Docker, Vagrant, ...),
   ``<!-- test: timeout 180 -->`` (seconds for that command),
   ``<!-- test: any-order -->`` (the expected lines may appear in any order), and
-  ``<!-- test: example (why) -->`` (an illustration of output too variable to compare; counted).
+  ``<!-- test: example (why) -->`` (an illustration of output too variable to compare; counted), and
+  ``<!-- test: only kind,vagrant -->`` (the block is for those providers only: a ```bash block
+  runs, a ```text block is compared, only on a lab of one of them; ``lab.cli.PROVIDERS`` names
+  them). Where a step differs between providers it has one block per provider, each marked.
 * **The output rule.** ``missing_lines(expected, actual)``: every non-empty expected line must
   match a line of the actual output, in order, after collapsing whitespace; ``...`` (exactly
   three dots) matches any text; ages (``12s``, ``3m2s``), RFC 3339 timestamps and klog headers
@@ -62,12 +65,23 @@ class StepFileError(ValueError):
     """A step file the doc test cannot read as intended; str() names the file and line."""
 
 
+def known_providers() -> tuple[str, ...]:
+    """The lab providers a ``only`` marker may name (lab/cli.py's --provider choices)."""
+    from lab.cli import PROVIDERS
+
+    return PROVIDERS
+
+
 @dataclass(frozen=True)
 class Expected:
     text: str
     line: int
     any_order: bool = False
     example: str | None = None  # why this block is only an illustration (not compared)
+    only: frozenset[str] | None = None  # the providers whose output this is (None: every provider)
+
+    def applies_to(self, provider: str) -> bool:
+        return self.only is None or provider in self.only
 
 
 @dataclass
@@ -77,6 +91,10 @@ class Command:
     skip: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     expected: list[Expected] = field(default_factory=list)
+    only: frozenset[str] | None = None  # the providers this command is for (None: every provider)
+
+    def runs_on(self, provider: str) -> bool:
+        return self.skip is None and (self.only is None or provider in self.only)
 
 
 @dataclass(frozen=True)
@@ -111,12 +129,38 @@ def _markers(bodies: list[str], where: str) -> dict[str, object]:
             out["any_order"] = True
         elif m := re.fullmatch(r"example\s*\((?P<why>[^)]+)\)", body):
             out["example"] = m["why"].strip()
+        elif m := re.fullmatch(r"only(?:\s+(?P<names>.*))?", body):
+            if "only" in out:
+                raise StepFileError(f"{where}: two 'only' markers on one block: name every provider in one")
+            out["only"] = _only_providers(m["names"] or "", where)
         else:
             raise StepFileError(
                 f"{where}: unknown test marker {body!r} "
-                "(known: skip (why), timeout SECONDS, any-order, example (why))"
+                "(known: skip (why), timeout SECONDS, any-order, example (why), only PROVIDER,...)"
             )
+    if "skip" in out and "only" in out:
+        raise StepFileError(f"{where}: a block is either skipped or only for some providers, not both")
     return out
+
+
+def _only_providers(names: str, where: str) -> frozenset[str]:
+    """``kind,vagrant`` -> {"kind", "vagrant"}; every name must be a lab provider."""
+    known = known_providers()
+    listed = [n.strip() for n in names.split(",")]
+    if not names.strip() or any(not n for n in listed):
+        raise StepFileError(
+            f"{where}: 'only' needs providers separated by commas, e.g. only kind,vagrant "
+            f"(providers: {', '.join(known)})"
+        )
+    unknown = [n for n in listed if n not in known]
+    if unknown:
+        raise StepFileError(
+            f"{where}: 'only' names {', '.join(repr(n) for n in unknown)}, not a lab provider "
+            f"(providers: {', '.join(known)})"
+        )
+    if len(set(listed)) != len(listed):
+        raise StepFileError(f"{where}: 'only' names a provider twice: {names.strip()}")
+    return frozenset(listed)
 
 
 def parse_step(text: str, path: Path) -> Step:
@@ -178,12 +222,15 @@ def parse_step(text: str, path: Path) -> Step:
                     content,
                     start + 1,
                     skip=opts.get("skip"),  # type: ignore[arg-type]
-                    timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
+                    timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),  # type: ignore[arg-type]
+                    only=opts.get("only"),  # type: ignore[arg-type]
                 )
-            )  # type: ignore[arg-type]
+            )
         elif lang == "text":
-            if set(opts) - {"any_order", "example"}:
-                raise StepFileError(f"{path}:{start + 1}: only any-order and example apply to ```text blocks")
+            if set(opts) - {"any_order", "example", "only"}:
+                raise StepFileError(
+                    f"{path}:{start + 1}: only any-order, example and only apply to ```text blocks"
+                )
             last = items[-1] if items else None
             if not isinstance(last, Command):
                 raise StepFileError(
@@ -192,9 +239,21 @@ def parse_step(text: str, path: Path) -> Step:
                 )
             if not content.strip():
                 raise StepFileError(f"{path}:{start + 1}: an empty ```text block checks nothing")
+            only = opts.get("only")
+            if only is not None and last.only is not None and not only <= last.only:
+                raise StepFileError(
+                    f"{path}:{start + 1}: this output is for {', '.join(sorted(only - last.only))}, "
+                    f"but the command at line {last.line} runs only on {', '.join(sorted(last.only))}"
+                )
             last.expected.append(
-                Expected(content, start + 1, bool(opts.get("any_order")), opts.get("example"))
-            )  # type: ignore[arg-type]
+                Expected(
+                    content,
+                    start + 1,
+                    bool(opts.get("any_order")),
+                    opts.get("example"),  # type: ignore[arg-type]
+                    only,  # type: ignore[arg-type]
+                )
+            )
         elif lang not in SHOWN_ONLY:
             raise StepFileError(
                 f"{path}:{start + 1}: unknown block language {lang!r} "
@@ -591,6 +650,13 @@ def check_07(lab: Lab) -> Problems:
         lab, pack, "custom-k8s-scheduler", "kubectl apply -f docs/labs/files/07-most-allocated-pods.yaml"
     )
     problems += more
+    from lab.cli import recorded_provider
+
+    if recorded_provider(lab.workdir) != "local":
+        # Elsewhere the workers already carry the schedulers' replicas (500m each, placed when the
+        # lab came up and again in step 06), so where "emptiest first" and "fullest first" put
+        # the pods depends on that layout; the local lab's workers start empty.
+        return problems
     if len(spread_nodes) == 3 and len(set(spread_nodes)) != 3:
         problems.append(
             f"LeastAllocated did not spread spread-1..3 over three workers: {', '.join(spread_nodes)} "
@@ -800,6 +866,7 @@ def as_json(steps: list[Step]) -> str:
                     {
                         "line": c.line,
                         "skip": c.skip,
+                        "only": sorted(c.only) if c.only is not None else None,
                         "timeout": c.timeout,
                         "expected": [e.line for e in c.expected],
                     }

@@ -553,6 +553,8 @@ class KindProvider(Provider):
     def _link_tools(self, bins: Path) -> None:
         """kind v0.27.0 and kubectl v1.29.15 as built, in .lab/bin (first on `lab env`'s PATH)."""
         bin_dir = self.workdir / "bin"
+        if bin_dir.is_symlink():
+            bin_dir.unlink()  # the local lab's link to its binaries: never add to that cache directory
         bin_dir.mkdir(parents=True, exist_ok=True)
         for name, target in (("kind", bins / "kind"), ("kubectl", bins / "k8s")):
             link = bin_dir / name

@@ -446,7 +446,16 @@ class LocalProvider(Provider):
     def _link_bin(self, bins: Binaries) -> None:
         """.lab/bin holds the built kubectl and friends, for `export PATH=$PWD/.lab/bin:$PATH`."""
         link = self.workdir / "bin"
-        if link.is_symlink() or link.exists():
+        if link.is_dir() and not link.is_symlink():
+            # A kind lab in the same directory left its tool links there (kind, kubectl).
+            entries = list(link.iterdir())
+            if any(not e.is_symlink() for e in entries):
+                raise ProviderError(f"{link} is a directory holding files, where the local lab links its "
+                                    f"binaries: move it away")
+            for entry in entries:
+                entry.unlink()
+            link.rmdir()
+        elif link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(bins.bin_dir)
 

@@ -74,6 +74,39 @@ def test_markers_set_skip_timeout_any_order_and_example() -> None:
     assert slow.expected[1].example == "random" and not slow.expected[1].any_order
 
 
+def test_only_marks_commands_and_outputs_for_some_providers() -> None:
+    text = doc(
+        "<!-- test: only local -->\n"
+        + fence("bash", "make lab-up")
+        + "<!-- test: only kind,vagrant -->\n"
+        + fence("bash", "make lab-up PROVIDER=kind")
+        + fence("bash", "kubectl get nodes")
+        + "<!-- test: only local -->\n"
+        + fence("text", "kwok")
+        + "<!-- test: only kind -->\n<!-- test: any-order -->\n"
+        + fence("text", "containerd")
+        + fence("text", "NAME")
+    )
+    local_up, kind_up, nodes = parse_step(text, P).commands
+    assert local_up.only == {"local"} and local_up.runs_on("local") and not local_up.runs_on("kind")
+    assert kind_up.only == {"kind", "vagrant"} and kind_up.runs_on("vagrant") and not kind_up.runs_on("local")
+    assert nodes.only is None and nodes.runs_on("local") and nodes.runs_on("existing")
+    kwok, containerd, both = nodes.expected
+    assert kwok.applies_to("local") and not kwok.applies_to("kind")
+    assert containerd.only == {"kind"} and containerd.any_order and not containerd.applies_to("local")
+    assert both.only is None and both.applies_to("kind") and both.applies_to("local")
+
+
+def test_a_skipped_command_runs_on_no_provider() -> None:
+    cmd = parse_step(doc("<!-- test: skip (needs VirtualBox) -->\n" + fence("bash", "vagrant up")), P).commands[0]
+    assert not cmd.runs_on("local") and not cmd.runs_on("kind")
+
+
+def test_the_only_marker_takes_spaces_around_the_names() -> None:
+    cmd = parse_step(doc("<!-- test: only  kind , vagrant-containers -->\n" + fence("bash", "a")), P).commands[0]
+    assert cmd.only == {"kind", "vagrant-containers"}
+
+
 def test_indented_blocks_are_dedented() -> None:
     cmd = parse_step(doc("1. run:\n\n   ```bash\n   echo hi\n     nested\n   ```\n"), P).commands[0]
     assert cmd.code == "echo hi\n  nested"
@@ -102,13 +135,32 @@ def test_indented_blocks_are_dedented() -> None:
         (doc("<!-- test: any-order -->\n" + fence("bash", "a")), "apply to ```text blocks"),
         (
             doc(fence("bash", "a") + "<!-- test: timeout 5 -->\n" + fence("text", "x")),
-            "only any-order and example",
+            "only any-order, example and only apply to ```text blocks",
         ),
         (
             doc("<!-- test: skip (x) -->\n" + fence("yaml", "a: 1")),
             "apply to ```bash and ```text blocks only",
         ),
         (doc(fence("bash", "a")) + "<!-- test: skip (x) -->\n", "marks nothing"),
+        (doc("<!-- test: only -->\n" + fence("bash", "a")), "'only' needs providers separated by commas"),
+        (doc("<!-- test: only kind, -->\n" + fence("bash", "a")), "'only' needs providers separated by commas"),
+        (doc("<!-- test: only kind vagrant -->\n" + fence("bash", "a")), "'kind vagrant', not a lab provider"),
+        (doc("<!-- test: only kind,minikube -->\n" + fence("bash", "a")), "'minikube', not a lab provider"),
+        (doc("<!-- test: only kind,kind -->\n" + fence("bash", "a")), "names a provider twice"),
+        (
+            doc("<!-- test: only kind -->\n<!-- test: only local -->\n" + fence("bash", "a")),
+            "two 'only' markers on one block",
+        ),
+        (
+            doc("<!-- test: skip (x) -->\n<!-- test: only kind -->\n" + fence("bash", "a")),
+            "either skipped or only for some providers",
+        ),
+        (
+            doc("<!-- test: only kind -->\n" + fence("bash", "a") + "<!-- test: only local,kind -->\n"
+                + fence("text", "x")),
+            "this output is for local, but the command at line 4 runs only on kind",
+        ),
+        (doc("<!-- test: only kind -->\n" + fence("yaml", "a: 1")), "apply to ```bash and ```text blocks only"),
         (doc("```bash\necho never closed\n"), "never closed"),
         ("no title\n" + fence("bash", "a") + "Check: `make verify STEP=05`\n", "no '# ' title line"),
     ],
@@ -193,13 +245,28 @@ def test_any_order_needs_a_distinct_actual_line_for_each_expected_line() -> None
 # -- the real workshop -----------------------------------------------------------------------
 
 
-def test_the_workshop_has_ten_steps_each_with_a_check_and_commands() -> None:
+@pytest.mark.parametrize("provider", ["local", "kind"])
+def test_the_workshop_has_eleven_steps_each_with_a_check_and_commands(provider: str) -> None:
     workshop = load_steps(steps.DOCS)
     assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 12)]
     for s in workshop:
         assert [i.step for i in s.items if isinstance(i, CheckPoint)] == [s.number]
-        assert any(c.skip is None for c in s.commands), f"{s.path} has nothing the doc test runs"
+        assert any(c.runs_on(provider) for c in s.commands), f"{s.path} has nothing the doc test runs on {provider}"
         assert set(steps.CHECKS) >= {s.number}
+
+
+def test_a_command_with_outputs_per_provider_has_one_for_each_provider_it_runs_on() -> None:
+    """A command whose expected output is split by provider must not leave one of the checked
+    providers (local, kind) with nothing to compare."""
+    gaps = []
+    for s in load_steps(steps.DOCS):
+        for c in s.commands:
+            if not any(e.only is not None for e in c.expected):
+                continue
+            for provider in ("local", "kind"):
+                if c.runs_on(provider) and not any(e.applies_to(provider) for e in c.expected):
+                    gaps.append(f"{s.path.name}:{c.line} ({provider})")
+    assert gaps == []
 
 
 def test_every_file_a_step_command_names_exists() -> None:
@@ -326,6 +393,25 @@ def test_check_07_tells_spread_from_pack(tmp_path: Path) -> None:
     ] == "pod default/pack-1 is bound to master-node, expected " + " or ".join(workers)
     assert run(workers, [])[0].startswith(
         "pod default/pack-1 does not exist: kubectl apply -f docs/labs/files/07-most"
+    )
+
+
+def test_check_07_on_kind_wants_the_right_schedulers_and_workers_not_the_local_layout(tmp_path: Path) -> None:
+    """kind's workers carry the scheduler replicas, so spread may share a worker and pack may not."""
+    (tmp_path / "provider.json").write_text('{"provider": "kind"}\n')
+
+    def run(spread_nodes: list[str], pack_nodes: list[str], pack_by: str = "custom-k8s-scheduler") -> list[str]:
+        pods = [pod(f"spread-{i}", "default-scheduler", n) for i, n in enumerate(spread_nodes, 1)]
+        pods += [pod(f"pack-{i}", "custom-k8s-scheduler", n) for i, n in enumerate(pack_nodes, 1)]
+        events = [scheduled(p, "default-scheduler" if p["metadata"]["name"].startswith("spread") else pack_by)
+                  for p in pods]
+        return steps.check_07(lab_with(tmp_path, pods, events))
+
+    workers = ["worker-node01", "worker-node02", "worker-node03"]
+    assert run(["worker-node01"] * 3, workers) == []
+    assert run(workers, ["master-node"] * 3)[0].startswith("pod default/pack-1 is bound to master-node")
+    assert run(workers, workers, pack_by="default-scheduler")[0] == (
+        "pod default/pack-1 has no Scheduled event from custom-k8s-scheduler (it has one from default-scheduler)"
     )
 
 

@@ -1,0 +1,120 @@
+"""`lab logs APP`: the log of every replica of a second scheduler, the same way on every provider.
+
+    python -m lab logs custom-k8s-scheduler                       # every line of both replicas
+    python -m lab logs custom-k8s-scheduler --grep leaderelection --tail 2
+
+Each replica's log follows a header line ``== <replica>``, replicas in name order. Where the
+replicas are:
+
+* local lab: supervised processes (lab/deploy.py); their logs are the files
+  ``.lab/deploy/logs/<app>-0.log`` and ``-1.log`` (every restart appends to the same file);
+* kind, vagrant, existing: the pods of Deployment ``kube-system/<app>`` (its selector), whose
+  logs the API server serves (``kubectl logs``); a pod whose container has not started yet gets
+  its header and the reason instead of a log.
+
+``--grep`` keeps the lines matching a regular expression, ``--tail N`` the last N lines (after
+--grep) of each replica.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.providers.base import ProviderError
+
+NAMESPACE = "kube-system"
+
+
+@dataclass(frozen=True)
+class ReplicaLog:
+    replica: str  # the replica's process name (local) or pod name
+    text: str | None  # None: no log to show (why says why)
+    why: str = ""
+
+
+def _local_logs(workdir: Path, app: str) -> list[ReplicaLog]:
+    from lab import deploy
+    from lab.procs import Supervisor
+
+    sup = Supervisor(workdir / "deploy")
+    out = []
+    for replica in deploy.replica_names(app):
+        try:
+            out.append(ReplicaLog(replica, sup.log_path(replica).read_text(errors="replace")))
+        except FileNotFoundError:
+            out.append(ReplicaLog(replica, None, f"no log file {sup.log_path(replica)}"))
+    if all(r.text is None for r in out):
+        raise ProviderError(f"no replica of {app} has a log in {sup.log_dir}: is it deployed? "
+                            f"(python -m lab deploy --only {app})")
+    return out
+
+
+def _pod_logs(workdir: Path, app: str) -> list[ReplicaLog]:
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    from lab.cluster import api_client, get_json
+
+    kubeconfig = workdir / "kubeconfig"
+    if not kubeconfig.exists():
+        raise ProviderError(f"the lab is not up ({kubeconfig} does not exist): make lab-up")
+    api = api_client(kubeconfig)
+    try:
+        dep = get_json(api, f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{app}")
+    except ApiException as exc:
+        if exc.status == 404:
+            raise ProviderError(f"deployment {NAMESPACE}/{app} does not exist: "
+                                f"python -m lab deploy --only {app}") from None
+        raise
+    labels = (dep.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    pods = get_json(api, f"/api/v1/namespaces/{NAMESPACE}/pods", [("labelSelector", selector)])["items"]
+    if not pods:
+        raise ProviderError(f"deployment {NAMESPACE}/{app} has no pods (kubectl describe deployment -n "
+                            f"{NAMESPACE} {app})")
+    core = client.CoreV1Api(api)
+    out = []
+    for name in sorted(p["metadata"]["name"] for p in pods):
+        try:
+            out.append(ReplicaLog(name, core.read_namespaced_pod_log(name, NAMESPACE, _request_timeout=(5, 60))))
+        except ApiException as exc:
+            # 400 while the container is being created, 404 for a pod deleted since the list
+            out.append(ReplicaLog(name, None, _api_reason(exc)))
+    return out
+
+
+def _api_reason(exc: Exception) -> str:
+    import json
+
+    body = getattr(exc, "body", None)
+    try:
+        return str(json.loads(body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"HTTP {getattr(exc, 'status', '?')}"
+
+
+def replica_logs(workdir: Path, provider: str, app: str) -> list[ReplicaLog]:
+    return _local_logs(workdir, app) if provider == "local" else _pod_logs(workdir, app)
+
+
+def render(logs: list[ReplicaLog], grep: re.Pattern[str] | None = None, tail: int | None = None) -> str:
+    """The ``== <replica>`` sections, filtered by ``grep`` and cut to the last ``tail`` lines."""
+    out: list[str] = []
+    for log in logs:
+        if log.text is None:
+            out.append(f"== {log.replica} (no log: {log.why})")
+            continue
+        out.append(f"== {log.replica}")
+        lines = log.text.splitlines()
+        if grep is not None:
+            lines = [ln for ln in lines if grep.search(ln)]
+        if tail is not None:
+            lines = lines[-tail:] if tail else []
+        out += lines
+    return "\n".join(out) + "\n"
+
+
+def show(workdir: Path, provider: str, app: str, grep: re.Pattern[str] | None, tail: int | None) -> int:
+    print(render(replica_logs(workdir, provider, app), grep, tail), end="")
+    return 0
