@@ -74,12 +74,15 @@ REPLICA_SET = {"kind": "ReplicaSet", "apiVersion": "apps/v1",
 
 
 def time_decisions(profile: Profile, state: ClusterState, decisions: int, seed: int = 7,
-                   owned: bool = False) -> list[float]:
+                   owned: bool = False, first_millicpu: int = 200) -> list[float]:
     """Time ``decisions`` scheduling cycles. ``owned``: Deployment pods (PodTopologySpread defaults apply)."""
     rng = random.Random(seed)
     times: list[float] = []
     for k in range(decisions):
-        pod = make_pod(f"web-{k}", None, "200m", "256Mi", labels={"app": "web"})
+        # A request no earlier pod had: the plugins' per-node memos (issue 13) cannot answer, so
+        # every decision computes every node it evaluates (the cold case; a Deployment's pods share
+        # one shape and mostly hit).
+        pod = make_pod(f"web-{k}", None, f"{first_millicpu + k}m", "256Mi", labels={"app": "web"})
         if owned:
             pod["metadata"]["ownerReferences"] = [RS_OWNER]
         start = time.perf_counter()
@@ -109,7 +112,7 @@ def run(args: Any = None) -> dict[str, tuple[float, float]]:
         state.add_object(REPLICA_SET)
         for label, text, owned in scenarios:
             profile = build_profiles(load_config_text(text, f"<{label}>"))["default-scheduler"]
-            time_decisions(profile, state, 5, owned=owned)  # warm-up
+            time_decisions(profile, state, 5, owned=owned, first_millicpu=5000)  # warm-up, other shapes
             times = time_decisions(profile, state, decisions, owned=owned)
             median, p90 = summarize(times)
             evaluated = profile.schedule(state, make_pod("probe", None, "200m", "256Mi"),
