@@ -78,8 +78,14 @@ cleanup() {
   fi
 }
 stop() {
+  # The signal may land while a pipeline's curl is still talking to the proxy (the builtin at the
+  # pipeline's end runs the trap at once): stop this script's children first, so that curl is not
+  # cut off by the proxy's end and print its error after our last line; then the proxy.
+  trap - INT TERM
+  pkill -TERM -P $$ -x 'curl|jq|sleep' 2>/dev/null || true
+  cleanup
   echo "random-scheduler: stopping" >&2
-  exit 0   # the EXIT trap stops the proxy
+  exit 0
 }
 trap cleanup EXIT
 trap stop INT TERM

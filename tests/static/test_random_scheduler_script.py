@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tenacity import retry, retry_if_result, stop_after_delay, wait_fixed
 
-from tests.static.conftest import REPO, free_port, python_tool, tool_env
+from tests.static.conftest import REPO, free_port, python_tool, tool_env, write_tool
 
 SCRIPT = REPO / "scripts" / "random-scheduler.sh"
 FAKE = Path(__file__).with_name("fake_kubectl.py")
@@ -161,3 +161,36 @@ def test_no_command_substitution_for_a_signal_to_land_in() -> None:
     code = [line for line in SCRIPT.read_text().splitlines() if not line.lstrip().startswith("#")]
     offenders = [line for line in code if "$(" in line.replace("$((", "")]
     assert offenders == [], offenders
+
+
+def test_a_signal_during_a_request_leaves_stopping_as_the_last_line(api: dict, tmp_path: Path) -> None:
+    """Seen on kind: SIGTERM landed while a pipeline's curl was talking to the proxy; the trap ran
+    at once, the proxy went, and curl's "Empty reply from server" came after "stopping". Here a
+    curl holds the pods request until the proxy is gone, then fails like the real one would."""
+    bin_dir = Path(api["env"]["PATH"].split(os.pathsep)[0])
+    held = tmp_path / "held"
+    write_tool(bin_dir, "curl", f'''case "$*" in
+  *fieldSelector*)
+    touch "{held}"
+    for _ in $(seq 200); do /usr/bin/curl -fsS -o /dev/null "http://127.0.0.1:{api["port"]}/version" 2>/dev/null || break; sleep 0.05; done
+    echo "curl: (52) Empty reply from server" >&2
+    exit 52;;
+esac
+exec /usr/bin/curl "$@"
+''')
+    proc = subprocess.Popen(["bash", str(SCRIPT), "-n", "lab-b", "--interval", "1"], env=api["env"],
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        @retry(stop=stop_after_delay(15), wait=wait_fixed(0.05), retry=retry_if_result(lambda held: not held),
+               retry_error_callback=lambda state: state.outcome.result())
+        def request_held() -> bool:
+            return held.exists()
+
+        assert request_held(), "the script never asked for the pending pods"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        _, err = proc.communicate(timeout=15)  # EOF once every writer to the pipe (curl too) is gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert err.splitlines()[-1] == "random-scheduler: stopping", err
