@@ -134,7 +134,7 @@ class NodeResourcesFit(Plugin):
         self.ignored_groups = frozenset(args.get("ignoredResourceGroups") or ())
         # The common case (cpu + memory, no extended resources) gets an inlined fast path.
         self._cpu_mem_only = [n for n, _ in self.resources] == [CPU, MEMORY]
-        self._fits_memo = NodeMemo()  # nodes that fit the pod's requests (verdict None) at their generation
+        self._fits_memo = NodeMemo()  # Filter verdicts per pod requests (PreFilter state) and node generation
         self._score_memo = NodeMemo()
 
     # ---------------------------------------------------------------- filter
