@@ -151,6 +151,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.sections.append(("events", ev.stdout + ev.stderr))
         pods = lab.kubectl("describe", "pods", "-n", ns, check=False)
         report.sections.append(("describe pods", pods.stdout[-6000:] + pods.stderr))
+    if lab.provider != "local":
+        # The replicas are the Deployments' pods (their logs from the API server, as `lab logs`
+        # shows them); a local lab's .lab/deploy/logs in the same directory would be stale here.
+        from lab.logs import replica_logs
+
+        for app in ("py-scheduler", "custom-k8s-scheduler"):
+            try:
+                replicas = replica_logs(Path(lab.workdir), lab.provider, app)
+            except Exception as exc:  # a failure report must never fail itself
+                report.sections.append((f"log {app}", f"(not available: {exc})"))
+                continue
+            for replica in replicas:
+                text = replica.text if replica.text is not None else f"(no log: {replica.why})"
+                report.sections.append((f"log {replica.replica}", "\n".join(text.splitlines()[-30:])))
+        return
     logs = Path(lab.workdir) / "deploy" / "logs"
     if logs.is_dir():
         for log in sorted(logs.glob("*.log")):
