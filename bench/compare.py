@@ -158,8 +158,7 @@ def _compile_bytecode() -> None:
     PYTHONDONTWRITEBYTECODE set (as on these CI machines), every start would compile them again:
     about 0.15 s of CPU that counts in its start-up and CPU per pod, and that kube-scheduler, a
     compiled binary, never pays. compileall writes the cache whatever that variable says."""
-    for package in ("scheduler",):
-        compileall.compile_dir(str(ROOT / package), quiet=1)
+    compileall.compile_dir(str(ROOT / "scheduler"), quiet=1)
 
 
 def _cores() -> int:

@@ -35,7 +35,7 @@ def settings(env: dict[str, str] | None = None) -> dict:
 @pytest.fixture(scope="module")
 def vagrantfile() -> dict:
     if RUBY is None:
-        pytest.skip("ruby not installed")
+        pytest.skip("ruby not installed: the Vagrantfile cannot be evaluated here (.ci/run installs it; apt-get install ruby)")
     out = ruby("lab/vagrant/vagrantfile_plan.rb", "Vagrantfile")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)

@@ -90,7 +90,7 @@ def vagrantfile() -> dict:
     import json
 
     if shutil.which("ruby") is None:
-        pytest.skip("ruby not installed")
+        pytest.skip("ruby not installed: the Vagrantfile cannot be evaluated here (.ci/run installs it; apt-get install ruby)")
     out = subprocess.run(["ruby", "lab/vagrant/vagrantfile_plan.rb", "Vagrantfile"], cwd=REPO, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
