@@ -11,6 +11,9 @@ Measured for each, in one run, as ratios python / kube-scheduler:
 - peak RSS;
 - time from process start to the first bind (lists, cache sync).
 
+Both must also write every pod's Scheduled event before they are stopped (run_throughput waits
+for them), so neither is credited with API writes it put off or dropped.
+
 Every setting runs ``rounds`` times with the order of the two schedulers alternated, so drift
 on a busy machine (the other core's work, the API server's caches warming) hits both alike;
 medians and the spread (min-max) are printed and the whole run is kept as JSON in
@@ -134,9 +137,9 @@ def run(args: Any) -> dict:
                     last = n == len(plan) - 1 and i == len(order) - 1
                     res = run_throughput(kubeconfig, cmd, nodes=nodes, pods=pods, scheduler_name=name, label=who,
                                          keep_nodes=not last, log_dir=tmpdir, timeout=1800 if nodes > 1000 else 600)
-                    if res.bound != pods:
-                        raise RuntimeError(f"{who} bound {res.bound}/{pods} pods ({setting}, round {r + 1}); "
-                                           f"its log: {res.log_path}")
+                    if res.bound != pods or res.events != pods:
+                        raise RuntimeError(f"{who} bound {res.bound}/{pods} pods and wrote {res.events} Scheduled "
+                                           f"events ({setting}, round {r + 1}); its log: {res.log_path}")
                     runs.append({"setting": setting, "round": r + 1, **asdict(res),
                                  "cpu_ms_per_pod": res.cpu_ms_per_pod})
                     print(f"  [{setting}, round {r + 1}] {res.summary()}")

@@ -10,7 +10,11 @@ Method (close to scheduler_perf's SchedulingBasic, but against a real API server
    scheduler starts, so pod creation never limits the measurement;
 3. start `scheduler_cmd`, watch the namespace, and record when each pod is seen bound;
 4. throughput = pods bound after the first / (last bind - first bind); also per-second samples
-   like scheduler_perf's SchedulingThroughput (average, p50, p90 of 1 s buckets).
+   like scheduler_perf's SchedulingThroughput (average, p50, p90 of 1 s buckets);
+5. before the scheduler is stopped, wait until every pod has its Scheduled event (kube-scheduler
+   writes one per pod, as soon as it binds): a scheduler that deferred or dropped them would be
+   credited with work it never did. The count and how long after the last bind the last one came
+   are part of the result; its CPU figure includes writing them.
 
 The scheduler is stopped with SIGTERM afterwards; the namespace is deleted, and the nodes too
 unless `keep_nodes=True` (handy to measure two schedulers on the very same nodes).
@@ -43,6 +47,9 @@ from scheduler.runtime.kube import ApiError, KubeClient, load_configuration
 __all__ = ["ThroughputResult", "run_throughput", "python_scheduler_command", "bench_nodes", "BENCH_LABEL"]
 
 BENCH_LABEL = "scheduler-lab.dev/bench"
+# How long after the last bind the Scheduled events may still be arriving. kube-scheduler's are
+# all in within a second or two; a minute means the scheduler lost them.
+EVENTS_TIMEOUT = 60.0
 NODE_CAPACITY = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 
 
@@ -62,6 +69,8 @@ class ThroughputResult:
     p50_sample: float = 0.0
     p90_sample: float = 0.0
     log_path: str = ""
+    events: int = 0  # pods with a Scheduled event when the scheduler was stopped
+    event_lag_seconds: float = float("nan")  # last Scheduled event seen - last bind seen
 
     @property
     def cpu_ms_per_pod(self) -> float:
@@ -71,7 +80,8 @@ class ThroughputResult:
         return (f"{self.scheduler}: {self.bound}/{self.pods} pods on {self.nodes} nodes in {self.seconds:.2f}s = "
                 f"{self.pods_per_second:.1f} pods/s (1s samples: avg {self.average_sample:.1f}, "
                 f"p50 {self.p50_sample:.0f}, p90 {self.p90_sample:.0f}; start-up {self.startup_seconds:.1f}s; "
-                f"CPU {self.cpu_ms_per_pod:.2f} ms/pod; peak RSS {self.peak_rss_mib:.0f} MiB)")
+                f"CPU {self.cpu_ms_per_pod:.2f} ms/pod; peak RSS {self.peak_rss_mib:.0f} MiB; "
+                f"Scheduled events {self.events}, the last {self.event_lag_seconds:+.1f}s after the last bind)")
 
 
 def bench_nodes(count: int) -> list[dict[str, Any]]:
@@ -170,6 +180,38 @@ class _BindRecorder:
         return True
 
 
+class _ScheduledEventRecorder:
+    """Reflector handler for events.k8s.io events: when each pod's Scheduled event was first seen."""
+
+    def __init__(self) -> None:
+        self.seen_at: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+
+    def _see(self, event: dict[str, Any]) -> None:
+        if event.get("reason") != "Scheduled":
+            return
+        name = (event.get("regarding") or {}).get("name")
+        with self.lock:
+            if name and name not in self.seen_at:
+                self.seen_at[name] = time.monotonic()
+                self.changed.notify_all()
+
+    def on_add(self, event: dict[str, Any]) -> None:
+        self._see(event)
+
+    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        self._see(new)
+
+    def on_delete(self, event: dict[str, Any]) -> None:
+        pass
+
+    def wait_count(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            return self.changed.wait_for(lambda: len(self.seen_at) >= count, max(0.0, deadline - time.monotonic()))
+
+
 def _samples(times: list[float]) -> list[int]:
     if not times:
         return []
@@ -206,7 +248,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="bench-"))
     log_path = log_dir / f"{label or scheduler_name}-{namespace}.log"
     proc: subprocess.Popen | None = None
-    reflector: Reflector | None = None
+    reflectors: list[Reflector] = []
     try:
         _create_all(kube, "/api/v1/nodes", bench_nodes(nodes))
         _wait_nodes_ready(kube, nodes, timeout=120)
@@ -216,11 +258,17 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         _create_all(kube, f"/api/v1/namespaces/{namespace}/pods",
                     [bench_pod(f"bench-{i:05d}", scheduler_name) for i in range(pods)])
 
-        recorder = _BindRecorder()
-        reflector = Reflector(KubeListWatch(kube), name="bench-pods", path=f"/api/v1/namespaces/{namespace}/pods",
-                              handler=recorder)
-        reflector.start()
-        reflector.synced.wait(60)
+        recorder, scheduled = _BindRecorder(), _ScheduledEventRecorder()
+        reflectors = [
+            Reflector(KubeListWatch(kube), name="bench-pods", path=f"/api/v1/namespaces/{namespace}/pods",
+                      handler=recorder),
+            Reflector(KubeListWatch(kube), name="bench-events", kind="Event", handler=scheduled,
+                      path=f"/apis/events.k8s.io/v1/namespaces/{namespace}/events"),
+        ]
+        for reflector in reflectors:
+            reflector.start()
+        for reflector in reflectors:
+            reflector.synced.wait(60)
 
         with open(log_path, "wb") as log:
             started = time.monotonic()
@@ -229,9 +277,12 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         recorder.wait_count(pods, timeout)
         with recorder.lock:
             times = sorted(recorder.bound_at.values())
+        scheduled.wait_count(len(times), EVENTS_TIMEOUT)
+        with scheduled.lock:
+            event_times = sorted(scheduled.seen_at.values())
     finally:
         usage = _stop_and_reap(proc) if proc is not None else None
-        if reflector is not None:
+        for reflector in reflectors:
             reflector.stop()
         _cleanup(kube, namespace, delete_nodes=not keep_nodes)
 
@@ -247,7 +298,9 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         p50_sample=statistics.median(samples) if samples else 0.0,
         p90_sample=quantiles[8] if quantiles else 0.0, log_path=str(log_path),
         cpu_seconds=(usage.ru_utime + usage.ru_stime) if usage else float("nan"),
-        peak_rss_mib=usage.ru_maxrss / 1024 if usage else float("nan"))  # Linux reports KiB
+        peak_rss_mib=usage.ru_maxrss / 1024 if usage else float("nan"),  # Linux reports KiB
+        events=len(event_times),
+        event_lag_seconds=(event_times[-1] - times[-1]) if event_times and times else float("nan"))
 
 
 def _stop_and_reap(proc: subprocess.Popen) -> os.struct_rusage | None:
@@ -338,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"python -m bench.throughput: {exc}", file=sys.stderr)
             return 1
         print(json.dumps(asdict(result)) if args.json else result.summary())
-    return 0 if result.bound == result.pods else 1
+    return 0 if result.bound == result.pods == result.events else 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@
   (reportingController = the profile's schedulerName, reportingInstance = schedulerName-hostname).
   That is what `kubectl describe pod` shows as "From" and `kubectl get events -o wide` as SOURCE
   (the API server rejects `deprecatedSource` on events.k8s.io/v1 writes: "needs to be unset").
-  Events are best effort: a bounded backlog, dropped (and counted) when full.
+  Events are best effort, but written as they come, not trickled: client-go writes each one in
+  its own goroutine, so under load the recorder needs about as many writes in flight as binds
+  (a small pool fell behind and dropped most of a 2,000-pod burst). A backlog past `max_backlog`
+  (client-go's 1000-event queue) is dropped, counted and logged.
 """
 
 from __future__ import annotations
@@ -302,28 +305,42 @@ def _key(pod: Mapping[str, Any]) -> str:
 
 
 class EventRecorder:
-    """Best-effort events, written from one background thread with their own QPS bucket."""
+    """Best-effort events, written by a pool of `workers` threads with their own QPS bucket."""
 
     def __init__(self, kube: KubeClient, *, hostname: str | None = None, max_backlog: int = 1000,
-                 workers: int = 4, retry_budget: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 workers: int = 4, retry_budget: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._kube = kube
         self._retry_budget = retry_budget
         self._sleep = sleep
+        self._clock = clock
         self.hostname = hostname or socket.gethostname()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="events")
         self._backlog = 0
         self._max_backlog = max_backlog
         self._lock = threading.Lock()
         self.dropped = 0
+        self._drops_logged = 0  # `dropped` when the last drop line was written
+        self._drop_logged_at = float("-inf")
         self.series = EventSeries()  # events.k8s.io series aggregation (scheduler/runtime/events.py)
 
     def _submit(self, path: str, body: dict[str, Any], method: str = "POST") -> None:
         with self._lock:
             if self._backlog >= self._max_backlog:
                 self.dropped += 1
+                self._log_drops()
                 return
             self._backlog += 1
         self._pool.submit(self._write, path, body, method)
+
+    def _log_drops(self) -> None:
+        """One line a second at most while events are being dropped (under self._lock)."""
+        now = self._clock()
+        if now - self._drop_logged_at < 1.0:
+            return
+        log.warning(kv("Events dropped: too many queued", dropped=self.dropped - self._drops_logged,
+                       total=self.dropped, queued=self._backlog))
+        self._drops_logged, self._drop_logged_at = self.dropped, now
 
     def _write(self, path: str, body: dict[str, Any], method: str = "POST") -> None:
         # Like client-go's broadcaster, ride out an API server restart; give up on anything else.
