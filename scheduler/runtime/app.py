@@ -781,7 +781,7 @@ class SchedulerApp:
                              feasibleNodes=int(getattr(result, "feasible_nodes", 0) or 0))
             if job.scheduler_name in self._random_profiles:
                 log.info(f"Placed pod [{key}] on {job.node}")
-            self.events.scheduled(job.pod, job.node, job.scheduler_name)
+            self.events.scheduled(job.pod, job.node, job.scheduler_name, here=True)  # on this bind worker
             return
         # handleBindingCycleError: Unreserve (VolumeBinding restores the PVs/PVCs it assumed), then
         # ForgetPod: only what the watch has not confirmed meanwhile (a retried bind may get 409

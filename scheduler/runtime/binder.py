@@ -324,14 +324,18 @@ class EventRecorder:
         self._drop_logged_at = float("-inf")
         self.series = EventSeries()  # events.k8s.io series aggregation (scheduler/runtime/events.py)
 
-    def _submit(self, path: str, body: dict[str, Any], method: str = "POST") -> None:
+    def _submit(self, path: str, body: dict[str, Any], method: str = "POST", *, here: bool = False) -> None:
+        """Queue a write for the pool; or, `here`, make its first attempt on the calling thread."""
         with self._lock:
             if self._backlog >= self._max_backlog:
                 self.dropped += 1
                 self._log_drops()
                 return
             self._backlog += 1
-        self._pool.submit(self._write, path, body, method)
+        if here:
+            self._write(path, body, method, first_attempt_only=True)
+        else:
+            self._pool.submit(self._write, path, body, method)
 
     def _log_drops(self) -> None:
         """One line a second at most while events are being dropped (under self._lock)."""
@@ -342,10 +346,12 @@ class EventRecorder:
                        total=self.dropped, queued=self._backlog))
         self._drops_logged, self._drop_logged_at = self.dropped, now
 
-    def _write(self, path: str, body: dict[str, Any], method: str = "POST") -> None:
+    def _write(self, path: str, body: dict[str, Any], method: str = "POST", first_attempt_only: bool = False) -> None:
         # Like client-go's broadcaster, ride out an API server restart; give up on anything else.
+        # The first attempt alone (on a bind worker): what is worth retrying goes to the pool, so
+        # a bind worker never sits out a restart for an event.
         retrying = Retrying(
-            stop=stop_before_delay(self._retry_budget),
+            stop=stop_after_attempt(1) if first_attempt_only else stop_before_delay(self._retry_budget),
             wait=lambda state: _wait_for(state, initial=0.5, maximum=5.0),
             retry=retry_if_exception(lambda exc: classify(exc) is ErrorClass.RETRY),
             sleep=self._sleep, reraise=True)
@@ -355,6 +361,9 @@ class EventRecorder:
                     self._kube.request(method, path, body=body,
                                        content_type=STRATEGIC_MERGE_PATCH if method == "PATCH" else "application/json")
         except ApiError as exc:
+            if first_attempt_only and classify(exc) is ErrorClass.RETRY:
+                self._submit(path, body, method)
+                return
             again = self.series.recreate(Write(method, path, body)) if method == "PATCH" and exc.status == 404 else None
             if again is not None:
                 self._write(again.path, again.body, again.method)
@@ -390,11 +399,11 @@ class EventRecorder:
             },
         }
 
-    def pod_event(self, pod: Mapping[str, Any], **kwargs: str) -> None:
+    def pod_event(self, pod: Mapping[str, Any], *, here: bool = False, **kwargs: str) -> None:
         body = self.event_for_pod(pod, **kwargs)
         write = self.series.observe(body)
         if write is not None:
-            self._submit(write.path, write.body, write.method)
+            self._submit(write.path, write.body, write.method, here=here)
 
     def flush_due_series(self) -> int:
         """``finishSeries`` / ``refreshExistingEventSeries``: write the series updates due now."""
@@ -409,9 +418,11 @@ class EventRecorder:
         while not stopping.wait(period):
             self.flush_due_series()
 
-    def scheduled(self, pod: Mapping[str, Any], node: str, scheduler_name: str) -> None:
+    def scheduled(self, pod: Mapping[str, Any], node: str, scheduler_name: str, *, here: bool = False) -> None:
+        """The Scheduled event; `here`: its first attempt on this thread (a bind worker that just
+        bound the pod: one hand-over between threads less per pod, the hottest path)."""
         meta = pod.get("metadata") or {}
-        self.pod_event(pod, scheduler_name=scheduler_name, type_="Normal", reason="Scheduled",
+        self.pod_event(pod, here=here, scheduler_name=scheduler_name, type_="Normal", reason="Scheduled",
                        action="Binding",
                        note=f"Successfully assigned {meta.get('namespace')}/{meta.get('name')} to {node}")
 

@@ -199,3 +199,24 @@ def test_refused_events_are_not_retried() -> None:
     recorder.scheduled(POD, "n1", "py-scheduler")
     assert recorder.flush(10)
     assert len(kube.calls("POST", "/events")) == 1
+
+
+def test_a_bind_worker_makes_the_scheduled_events_first_attempt_and_leaves_retries_to_the_pool() -> None:
+    import threading
+
+    threads: list[str] = []
+    answers = [ApiError(503, "starting"), {"kind": "Event"}]
+
+    def responder(method: str, path: str, body: object) -> object:
+        threads.append(threading.current_thread().name)
+        return answers.pop(0)
+
+    slept_on: list[str] = []
+    recorder = EventRecorder(FakeKube(responder), hostname="h",
+                             sleep=lambda s: slept_on.append(threading.current_thread().name))
+    recorder.scheduled(POD, "n1", "py-scheduler", here=True)
+    assert threads[0] == threading.current_thread().name  # the first attempt: on this thread, already made
+    assert recorder.flush(10)
+    assert len(threads) == 2 and threads[1].startswith("events")  # the retry: on the recorder's pool
+    assert all(name.startswith("events") for name in slept_on)  # this thread never waited on a backoff
+    recorder.shutdown()
