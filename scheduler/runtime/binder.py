@@ -325,14 +325,15 @@ class EventRecorder:
         self.series = EventSeries()  # events.k8s.io series aggregation (scheduler/runtime/events.py)
 
     def _submit(self, path: str, body: dict[str, Any], method: str = "POST", *, here: bool = False) -> None:
-        """Queue a write for the pool; or, `here`, make its first attempt on the calling thread."""
+        """Queue a write for the pool; or, `here` and with a QPS token free at once, make its first
+        attempt on the calling thread (which then never waits for a token or a retry)."""
         with self._lock:
             if self._backlog >= self._max_backlog:
                 self.dropped += 1
                 self._log_drops()
                 return
             self._backlog += 1
-        if here:
+        if here and self._kube.bucket.try_take():
             self._write(path, body, method, first_attempt_only=True)
         else:
             self._pool.submit(self._write, path, body, method)
@@ -358,15 +359,15 @@ class EventRecorder:
         try:
             for attempt in retrying:
                 with attempt:
-                    self._kube.request(method, path, body=body,
+                    self._kube.request(method, path, body=body, rate_limited=not first_attempt_only,
                                        content_type=STRATEGIC_MERGE_PATCH if method == "PATCH" else "application/json")
         except ApiError as exc:
-            if first_attempt_only and classify(exc) is ErrorClass.RETRY:
-                self._submit(path, body, method)
-                return
             again = self.series.recreate(Write(method, path, body)) if method == "PATCH" and exc.status == 404 else None
-            if again is not None:
-                self._write(again.path, again.body, again.method)
+            # Both go through _submit, which counts them in the backlog this write leaves below.
+            if first_attempt_only and classify(exc) is ErrorClass.RETRY:
+                self._submit(path, body, method)  # the pool retries it
+            elif again is not None:
+                self._submit(again.path, again.body, again.method)
             else:
                 log_s(log, V(2), "Event not written", reason=body.get("reason"), err=str(exc))
         finally:

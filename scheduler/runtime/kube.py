@@ -153,6 +153,19 @@ class TokenBucket:
                 return 0.0
             return -self._tokens / self.qps
 
+    def try_take(self) -> bool:
+        """Take one token if one is there now; never waits and never goes into debt."""
+        if self.qps <= 0:
+            return True
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
     def acquire(self) -> float:
         """Take one token, sleeping until it is due; return the time waited."""
         delay = self.reserve()

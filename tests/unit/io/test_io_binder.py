@@ -220,3 +220,33 @@ def test_a_bind_worker_makes_the_scheduled_events_first_attempt_and_leaves_retri
     assert len(threads) == 2 and threads[1].startswith("events")  # the retry: on the recorder's pool
     assert all(name.startswith("events") for name in slept_on)  # this thread never waited on a backoff
     recorder.shutdown()
+
+
+def test_a_bind_worker_never_waits_for_an_event_token() -> None:
+    import threading
+
+    from scheduler.runtime.kube import TokenBucket
+
+    threads: list[str] = []
+    kube = FakeKube(lambda method, path, body: threads.append(threading.current_thread().name) or {})
+    kube.bucket = TokenBucket(0.001, 1)  # one token now, the next in 1,000 s
+    recorder = EventRecorder(kube, hostname="h")
+    recorder.scheduled(POD, "n1", "py-scheduler", here=True)
+    recorder.scheduled({**POD, "metadata": {**POD["metadata"], "name": "q"}}, "n1", "py-scheduler", here=True)
+    assert recorder.flush(10)
+    assert threads[0] == threading.current_thread().name  # the free token: used here
+    assert threads[1].startswith("events")  # no token free: the pool's thread waits for it, not this one
+    recorder.shutdown()
+
+
+def test_an_expired_series_is_created_again_and_the_backlog_balances() -> None:
+    kube = FakeKube()
+    kube.answer("/events/p.1", ApiError(404, "not found"))
+    recorder = EventRecorder(kube, hostname="h")
+    recorder.series.recreate = lambda write: type(write)("POST", "/apis/events.k8s.io/v1/namespaces/ns/events",
+                                                         {"metadata": {"name": "p.2"}})
+    recorder._submit("/apis/events.k8s.io/v1/namespaces/ns/events/p.1",
+                     {"metadata": {"name": "p.1", "namespace": "ns"}, "series": {"count": 2}}, "PATCH")
+    assert recorder.flush(5)
+    assert len(kube.calls("POST", "/namespaces/ns/events")) == 1 and recorder._backlog == 0
+    recorder.shutdown()
