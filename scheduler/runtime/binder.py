@@ -13,8 +13,8 @@
   (the API server rejects `deprecatedSource` on events.k8s.io/v1 writes: "needs to be unset").
   Events are best effort, but written as they come, not trickled: client-go writes each one in
   its own goroutine, so under load the recorder needs about as many writes in flight as binds
-  (a small pool fell behind and dropped most of a 2,000-pod burst). A backlog past `max_backlog`
-  (client-go's 1000-event queue) is dropped, counted and logged.
+  (8 threads had written 300 of a 2,000-pod burst's events by its last bind). Past `max_backlog`
+  (client-go's 1000-event queue) an event is dropped, counted and logged.
 """
 
 from __future__ import annotations
@@ -305,7 +305,8 @@ def _key(pod: Mapping[str, Any]) -> str:
 
 
 class EventRecorder:
-    """Best-effort events, written by a pool of `workers` threads with their own QPS bucket."""
+    """Best-effort events, written by a pool of `workers` threads with their own QPS bucket (a
+    Scheduled event's first attempt: by the bind worker that bound the pod, see `scheduled`)."""
 
     def __init__(self, kube: KubeClient, *, hostname: str | None = None, max_backlog: int = 1000,
                  workers: int = 4, retry_budget: float = 30.0, sleep: Callable[[float], None] = time.sleep,
