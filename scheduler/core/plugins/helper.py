@@ -6,8 +6,8 @@ per-node checks in Filter/Score are cheap.
 
 from __future__ import annotations
 
-from itertools import repeat
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_
 from typing import Any, Callable, Iterable, Mapping
 
 Labels = Mapping[str, str]
@@ -341,8 +341,9 @@ class NodeMemo:
             table.clear()
         generations = list(map(_GENERATION, nodes))
         out = list(map(table.get, generations, repeat(_MISSING)))
-        if _MISSING in out:
-            missed = [i for i, result in enumerate(out) if result is _MISSING]
+        # The misses' indices in one C-level pass, by identity (`in` would compare with == too).
+        missed = list(compress(range(len(out)), map(is_, out, repeat(_MISSING))))
+        if missed:
             fresh = compute(nodes if len(missed) == len(nodes) else [nodes[i] for i in missed])
             for i, result in zip(missed, fresh):
                 out[i] = table[generations[i]] = result
