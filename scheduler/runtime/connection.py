@@ -59,6 +59,7 @@ class Connection:
     tls_server_name: str | None = None
     authorization: Callable[[], str | None] = field(default=lambda: None)
     _context: ssl.SSLContext | None = field(default=None, repr=False)
+    _checking_context: ssl.SSLContext | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -71,6 +72,16 @@ class Connection:
             if self._context is None:
                 self._context = self._build_context()
             return self._context
+
+    def hostname_checking_context(self) -> ssl.SSLContext:
+        """A TLS context that also checks the server's name (the one a connection is given:
+        tls-server-name or the host), for clients that do not check it themselves (http.client)."""
+        with self._lock:
+            if self._checking_context is None:
+                context = self._build_context()
+                context.check_hostname = self.verify
+                self._checking_context = context
+            return self._checking_context
 
     def _build_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)

@@ -1,0 +1,104 @@
+"""KubeClient's unary requests over its own http.client pool: kept-alive connections, a connection
+the server closed while idle replaced before use, and the TLS name checked (tls-server-name)."""
+
+from __future__ import annotations
+
+import http.server
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.pki import Pki
+from scheduler.runtime.kube import ApiError, KubeClient, load_configuration
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the API server
+    close_after_answer = False
+    connections: set[tuple[str, int]] = set()
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        type(self).connections.add(self.client_address)
+        body = b'{"kind": "Namespace"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        # Hang up without saying so (no "Connection: close"), as a server's idle timeout does.
+        self.close_connection = type(self).close_after_answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _kubeconfig(tmp_path: Path, cluster: dict, name: str) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": cluster}], "contexts": [{"name": "c", "context": {"cluster": "c"}}]}))
+    return str(path)
+
+
+def _serve(server: http.server.HTTPServer) -> Iterator[http.server.HTTPServer]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def handler() -> type[_Handler]:
+    class Handler(_Handler):
+        connections: set[tuple[str, int]] = set()
+
+    return Handler
+
+
+def test_requests_reuse_one_kept_alive_connection(tmp_path: Path, handler: type[_Handler]) -> None:
+    for server in _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)):
+        client = KubeClient(load_configuration(_kubeconfig(tmp_path, {"server": f"http://127.0.0.1:{server.server_port}"},
+                                                           "k")), qps=0, burst=1, timeout=5)
+        for _ in range(5):
+            assert client.request("GET", "/api/v1/namespaces/default") == {"kind": "Namespace"}
+        assert len(handler.connections) == 1
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_before_use(tmp_path: Path, handler: type[_Handler]) -> None:
+    # Sent on the dead connection, the second request would fail (RemoteDisconnected/BrokenPipe).
+    handler.close_after_answer = True
+    for server in _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)):
+        client = KubeClient(load_configuration(_kubeconfig(tmp_path, {"server": f"http://127.0.0.1:{server.server_port}"},
+                                                           "k")), qps=0, burst=1, timeout=5)
+        for _ in range(3):
+            assert client.request("GET", "/api/v1/namespaces/default") == {"kind": "Namespace"}
+        assert len(handler.connections) == 3
+
+
+def test_the_tls_server_name_is_checked(tmp_path: Path, handler: type[_Handler]) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.ensure({}, ["127.0.0.1"])  # the serving certificate names localhost, kubernetes... and 127.0.0.1
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.pair("apiserver").cert, pki.pair("apiserver").key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    for server in _serve(server):
+        url = f"https://127.0.0.1:{server.server_port}"
+        for name, ok in ((None, True), ("kubernetes.default.svc", True), ("elsewhere.example", False)):
+            cluster = {"server": url, "certificate-authority": str(pki.ca.cert),
+                       **({"tls-server-name": name} if name else {})}
+            client = KubeClient(load_configuration(_kubeconfig(tmp_path, cluster, f"k-{name}")), qps=0, burst=1,
+                                timeout=5)
+            if ok:
+                assert client.request("GET", "/api/v1/namespaces/default") == {"kind": "Namespace"}, name
+            else:
+                with pytest.raises(ApiError) as caught:
+                    client.request("GET", "/api/v1/namespaces/default")
+                assert caught.value.status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(caught.value), str(caught.value)
