@@ -71,14 +71,29 @@ def test_requests_reuse_one_kept_alive_connection(tmp_path: Path, handler: type[
         assert len(handler.connections) == 1
 
 
+class _ClosingServer(http.server.ThreadingHTTPServer):
+    """Counts the connections it has closed (after their one answer)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.closed = threading.Semaphore(0)
+
+    def shutdown_request(self, request: object) -> None:
+        super().shutdown_request(request)
+        self.closed.release()
+
+
 def test_an_idle_connection_the_server_closed_is_replaced_before_use(tmp_path: Path, handler: type[_Handler]) -> None:
-    # Sent on the dead connection, the second request would fail (RemoteDisconnected/BrokenPipe).
+    # Sent on the dead connection, the next request would fail (RemoteDisconnected/BrokenPipe).
+    # Each request waits until the server has closed the previous connection: sent before that,
+    # it would meet the race every keep-alive client meets (urllib3's pool the same).
     handler.close_after_answer = True
-    for server in _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)):
+    for server in _serve(_ClosingServer(("127.0.0.1", 0), handler)):
         client = KubeClient(load_configuration(_kubeconfig(tmp_path, {"server": f"http://127.0.0.1:{server.server_port}"},
                                                            "k")), qps=0, burst=1, timeout=5)
         for _ in range(3):
             assert client.request("GET", "/api/v1/namespaces/default") == {"kind": "Namespace"}
+            assert server.closed.acquire(timeout=10)
         assert len(handler.connections) == 3
 
 
