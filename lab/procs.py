@@ -8,6 +8,7 @@ command line mentions the lab directory, which catches anything a crashed ``lab 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -112,9 +113,14 @@ class Supervisor:
         return stopped + [f"orphan pid {p}" for p in self.sweep()]
 
     def sweep(self) -> list[int]:
-        """Kill any process whose command line or cwd points into the lab directory."""
+        """Kill any process whose command line or cwd points into the lab directory.
+
+        Into it, not merely past its name: ``/work/.lab`` must not match ``/work/.lab-bench/...``
+        (``make bench``'s private lab beside the default one; a plain substring test made
+        ``lab down`` kill a running benchmark's API server)."""
         spare = _ancestors(os.getpid())
         marker = str(self.workdir)
+        names_it = re.compile(re.escape(marker) + r"(?=/|\s|$)")
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) in spare:
@@ -124,7 +130,7 @@ class Supervisor:
                 cwd = os.readlink(entry / "cwd")
             except OSError:
                 continue
-            if marker in cmd or cwd == marker:
+            if names_it.search(cmd) or cwd == marker or cwd.startswith(marker + "/"):
                 found.append(int(entry.name))
         for pid in found:
             try:

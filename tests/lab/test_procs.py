@@ -52,6 +52,26 @@ def test_sweep_finds_processes_that_name_the_lab_dir(tmp_path: Path) -> None:
             stray.kill()
 
 
+def test_sweep_spares_a_sibling_lab_whose_name_starts_the_same(tmp_path: Path) -> None:
+    # make bench's private lab (.lab-bench) beside the default one (.lab): tearing down .lab
+    # killed the benchmark's API server when the sweep matched the name as a substring.
+    lab, sibling = tmp_path / ".lab", tmp_path / ".lab-bench"
+    sibling.mkdir()
+    other = subprocess.Popen(sleeper(sibling), start_new_session=True, cwd=sibling)
+    try:
+        for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.05),
+                                retry=retry_if_exception_type(AssertionError), reraise=True):
+            with attempt:
+                assert (sibling / "started").exists()
+        assert other.pid not in Supervisor(lab).sweep()
+        assert other.poll() is None and _alive(other.pid)
+        assert other.pid in Supervisor(sibling).sweep()  # its own lab's sweep still finds it
+        assert other.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if other.poll() is None:
+            other.kill()
+
+
 def test_tail_shows_the_last_lines(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path)
     sup.start("echo", ["bash", "-c", "for i in $(seq 1 50); do echo line$i; done"])
