@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -144,72 +144,44 @@ def _wait_nodes_ready(kube: KubeClient, count: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
-class _BindRecorder:
-    """Reflector handler: the monotonic time each pod was first seen with spec.nodeName."""
+class _FirstSeen:
+    """Reflector handler: the monotonic time each pod was first named by an object `key_of` accepts
+    (`key_of` returns the pod's name, or None for objects that do not count)."""
 
-    def __init__(self) -> None:
-        self.bound_at: dict[str, float] = {}
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-
-    def _see(self, pod: dict[str, Any]) -> None:
-        if (pod.get("spec") or {}).get("nodeName"):
-            name = pod["metadata"]["name"]
-            with self.lock:
-                if name not in self.bound_at:
-                    self.bound_at[name] = time.monotonic()
-                    self.changed.notify_all()
-
-    def on_add(self, pod: dict[str, Any]) -> None:
-        self._see(pod)
-
-    def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        self._see(new)
-
-    def on_delete(self, pod: dict[str, Any]) -> None:
-        pass
-
-    def wait_count(self, count: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while len(self.bound_at) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.changed.wait(min(remaining, 1.0))
-        return True
-
-
-class _ScheduledEventRecorder:
-    """Reflector handler for events.k8s.io events: when each pod's Scheduled event was first seen."""
-
-    def __init__(self) -> None:
+    def __init__(self, key_of: Callable[[dict[str, Any]], str | None]) -> None:
+        self._key_of = key_of
         self.seen_at: dict[str, float] = {}
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
 
-    def _see(self, event: dict[str, Any]) -> None:
-        if event.get("reason") != "Scheduled":
-            return
-        name = (event.get("regarding") or {}).get("name")
-        with self.lock:
-            if name and name not in self.seen_at:
-                self.seen_at[name] = time.monotonic()
-                self.changed.notify_all()
+    def _see(self, obj: dict[str, Any]) -> None:
+        name = self._key_of(obj)
+        if name:
+            with self.lock:
+                if name not in self.seen_at:
+                    self.seen_at[name] = time.monotonic()
+                    self.changed.notify_all()
 
-    def on_add(self, event: dict[str, Any]) -> None:
-        self._see(event)
+    def on_add(self, obj: dict[str, Any]) -> None:
+        self._see(obj)
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         self._see(new)
 
-    def on_delete(self, event: dict[str, Any]) -> None:
+    def on_delete(self, obj: dict[str, Any]) -> None:
         pass
 
     def wait_count(self, count: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
         with self.lock:
-            return self.changed.wait_for(lambda: len(self.seen_at) >= count, max(0.0, deadline - time.monotonic()))
+            return self.changed.wait_for(lambda: len(self.seen_at) >= count, timeout)
+
+
+def _bound_pod(pod: dict[str, Any]) -> str | None:
+    return pod["metadata"]["name"] if (pod.get("spec") or {}).get("nodeName") else None
+
+
+def _scheduled_event_pod(event: dict[str, Any]) -> str | None:
+    return (event.get("regarding") or {}).get("name") if event.get("reason") == "Scheduled" else None
 
 
 def _samples(times: list[float]) -> list[int]:
@@ -258,7 +230,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         _create_all(kube, f"/api/v1/namespaces/{namespace}/pods",
                     [bench_pod(f"bench-{i:05d}", scheduler_name) for i in range(pods)])
 
-        recorder, scheduled = _BindRecorder(), _ScheduledEventRecorder()
+        recorder, scheduled = _FirstSeen(_bound_pod), _FirstSeen(_scheduled_event_pod)
         reflectors = [
             Reflector(KubeListWatch(kube), name="bench-pods", path=f"/api/v1/namespaces/{namespace}/pods",
                       handler=recorder),
@@ -276,7 +248,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
                                     start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         recorder.wait_count(pods, timeout)
         with recorder.lock:
-            times = sorted(recorder.bound_at.values())
+            times = sorted(recorder.seen_at.values())
         scheduled.wait_count(len(times), EVENTS_TIMEOUT)
         with scheduled.lock:
             event_times = sorted(scheduled.seen_at.values())
