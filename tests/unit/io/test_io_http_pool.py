@@ -117,3 +117,18 @@ def test_the_tls_server_name_is_checked(tmp_path: Path, handler: type[_Handler])
                 with pytest.raises(ApiError) as caught:
                     client.request("GET", "/api/v1/namespaces/default")
                 assert caught.value.status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(caught.value), str(caught.value)
+
+
+def test_a_text_body_goes_out_as_utf8(tmp_path: Path) -> None:
+    received: list[bytes] = []
+
+    class Echo(_Handler):
+        def do_PATCH(self) -> None:  # noqa: N802 - the stdlib's name
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.do_GET()
+
+    for server in _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)):
+        client = KubeClient(load_configuration(_kubeconfig(tmp_path, {"server": f"http://127.0.0.1:{server.server_port}"},
+                                                           "k")), qps=0, burst=1, timeout=5)
+        client.request("PATCH", "/api/v1/namespaces/default", body='{"note": "déjà → ✓"}')
+        assert received == ['{"note": "déjà → ✓"}'.encode()]
