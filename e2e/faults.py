@@ -57,6 +57,12 @@ BINDING_POST = r"^POST /api/v1/namespaces/[^/]+/pods/[^/]+/binding"
 # For a leader-electing scheduler: a black hole past renewDeadline (10 s) costs it the Lease; it
 # exits, as kube-scheduler does, and is started again.
 LEADER_FAULTS = (*FAULTS, "lease-loss")
+# The lease-loss black hole lasts until the target has exited, at most this long. A fixed length
+# raced the exit: kube-scheduler gives up renewing within renewDeadline + retryPeriod (12 s) of
+# the cut, then tries to release the Lease for up to its client timeout (5 s) more and only then
+# exits, so a 16 s hole could heal while it was still releasing and the old process, still
+# leading, bound the waiting pods and answered the cache check before it went away.
+LEASE_LOSS_LIMIT = 60.0
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Counts:
     bound_twice: int = 0
     queue_ghosts: int = 0
     ineffective: int = 0  # server-error rounds during which the proxy answered no request
+    leases_kept: int = 0  # lease-loss rounds the target survived (it never exited)
     by_fault: Counter = field(default_factory=Counter)  # per label: server-errors-503, bind-errors-500, ...
     by_fault_kind: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
@@ -96,6 +103,7 @@ class Target:
 
     name: str
     log_path: Path
+    restarts: int = 0  # how often it exited (lost its Lease) and was started again
 
     def pid(self) -> int:
         raise NotImplementedError
@@ -313,9 +321,7 @@ class FaultRun:
             self.churn()
             self._wait_fault_over()
         elif fault == "lease-loss":
-            self.proxy.blackhole(16)
-            self.churn()
-            self._wait_fault_over()
+            self._lease_loss()
         elif fault == "delay":
             self.proxy.delay(4, 0.2)
             self.churn()
@@ -355,6 +361,24 @@ class FaultRun:
         except AssertionError as exc:
             self.counts.ineffective += 1
             self.counts.notes.append(f"{label}: {exc}")
+
+    def _lease_loss(self) -> None:
+        """Black hole until the target has lost its Lease and exited (its supervisor starts it
+        again), then heal: the new process has to wait the old Lease out before it schedules."""
+        restarts = self.target.restarts
+        self.proxy.blackhole(LEASE_LOSS_LIMIT)
+        self.churn()
+
+        def exited() -> None:
+            if self.target.restarts == restarts:
+                raise NotYet(f"{self.target.name} still running")
+
+        try:
+            wait_for(exited, timeout=LEASE_LOSS_LIMIT, interval=0.2,
+                     what=f"{self.target.name} to lose its Lease in the black hole and exit")
+        except AssertionError as exc:
+            self.counts.leases_kept += 1
+            self.counts.notes.append(f"lease-loss: {exc}")
 
     def _wait_fault_over(self) -> None:
         until = self.proxy.fault_until()

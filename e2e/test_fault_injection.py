@@ -107,7 +107,8 @@ def test_kube_scheduler_under_the_same_faults(cluster: LabCluster, namespace: st
         counts = FaultRun(cluster, namespace, name, target, proxy, seed=2,
                           say=lambda line: print(line, flush=True)).run(faults, LEADER_FAULTS)
         _report(counts, f"kube-scheduler (restarted {target.restarts}x after losing its Lease)", proxy)
-        assert counts.faults == faults and target.restarts >= 1, "no fault cost kube-scheduler its Lease"
+        assert counts.faults == faults and counts.leases_kept == 0 and target.restarts >= 1, \
+            "no fault cost kube-scheduler its Lease:\n" + "\n".join(counts.notes)
         _assert_errors_injected(counts, proxy)
         assert counts.clean(), counts.line() + "\n" + "\n".join(counts.notes)
     finally:
