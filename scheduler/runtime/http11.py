@@ -98,8 +98,10 @@ class HttpConnection:
         lines += [f"{name}: {value}" for name, value in headers]
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
-        if " " in target or any("\r" in line or "\n" in line for line in lines):
-            raise ValueError(f"refusing to send a request line or header with CR, LF or space: {target[:80]!r}")
+        if (" " in target or not target.isascii() or not target.isprintable()
+                or any("\r" in line or "\n" in line for line in lines)):
+            raise ValueError(f"refusing to send a request target with a space, a control or non-ASCII "
+                             f"character, or a header with CR or LF: {target[:80]!r}")
         head = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
         if self.sock is None:
             self.connect(connect_timeout)
@@ -123,6 +125,8 @@ class HttpConnection:
         start = 0
         while True:
             end = data.find(b"\r\n\r\n", max(0, start - 3))
+            if end > MAX_HEAD:
+                raise HttpProtocolError(f"answer head larger than {MAX_HEAD} bytes")
             if end >= 0:
                 self._buffer = data[end + 4:]
                 return data[:end]
@@ -141,7 +145,8 @@ class HttpConnection:
             break
         headers = _parse_headers(header_block)
         connection = (headers.get("connection") or "").lower()
-        will_close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+        will_close = ("close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+                      or status == 101)  # after Switching Protocols the connection is not HTTP
         if method == "HEAD" or status in _NO_BODY_STATUS or status == 101:
             body = b""
         elif "chunked" in (headers.get("transfer-encoding") or "").lower():
@@ -231,6 +236,7 @@ def _parse_headers(block: bytes) -> Headers:
 def _content_length(value: str) -> int:
     # A repeated Content-Length arrives joined ("12, 12"): acceptable only if every copy agrees.
     values = {v.strip() for v in value.split(",")}
-    if len(values) != 1 or not next(iter(values)).isdigit():
+    only = next(iter(values))
+    if len(values) != 1 or not (only.isascii() and only.isdigit()):
         raise HttpProtocolError(f"bad Content-Length {value[:40]!r}")
     return int(values.pop())
