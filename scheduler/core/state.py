@@ -420,15 +420,18 @@ class ClusterState:
             self.generation += 1
             return True
 
+    # The two lookups below take no lock: one dict lookup is atomic under the interpreter lock,
+    # and the answer is a moment's truth either way (the lock would be released on return). Taking
+    # it made the scheduling thread queue, at the start of every cycle, behind the pod watch's
+    # confirmations (py-spy: 17% of that thread's time at 500 nodes).
+
     def is_assumed(self, pod: Mapping[str, Any]) -> bool:
         """Is this very pod (same uid) assumed and not yet confirmed? (cacheImpl.IsAssumedPod)"""
-        with self.lock:
-            return pod_uid(pod) in self._assumed
+        return pod_uid(pod) in self._assumed
 
     def assumed_uid(self, key: str) -> str | None:
         """The uid of the pod assumed under ``namespace/name``, if any (the name index)."""
-        with self.lock:
-            return self._assumed_by_key.get(key)
+        return self._assumed_by_key.get(key)
 
     def assumed_keys(self) -> dict[str, str]:
         """namespace/name -> uid of every assumed pod (a copy, for metrics and the cache debugger)."""
