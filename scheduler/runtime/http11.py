@@ -92,8 +92,9 @@ class HttpConnection:
                 *, connect_timeout: float, read_timeout: float) -> Response:
         """Send one request (connecting first if needed) and read its whole answer.
 
-        Raises ValueError, before anything is sent, for a target or header that would split the
-        head (CR, LF; a space in the target), or that is not Latin-1, as http.client does."""
+        Raises ValueError, before anything is sent, for a header with CR or LF, a target with a
+        space, a control or a non-ASCII character, or a header that is not Latin-1: as http.client
+        refuses them, so nothing can split the head."""
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", "Accept-Encoding: identity"]
         lines += [f"{name}: {value}" for name, value in headers]
         if body is not None or method in ("POST", "PUT", "PATCH"):
