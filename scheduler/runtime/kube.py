@@ -8,7 +8,7 @@ Everything the scheduler sends goes through `KubeClient.request` (or `open_strea
   no Kubernetes client library on the path, and none imported unless a kubeconfig needs its auth
   plugins (scheduler/runtime/connection.py). Unary requests (binds, events, lists, patches) use
   a minimal HTTP/1.1 client (http11.py) from a small pool (`_ConnectionPool`): urllib3 cost
-  about 400 us of CPU per small request and http.client 220 us, against 55 us here, and a bound
+  about 400 us of CPU per small request and http.client 220 us, against 125-140 us here; a bound
   pod takes two (its bind, its event). Watches stream through urllib3;
 * every non-watch request first takes a token from a token bucket built from
   `clientConnection.qps/burst`, as client-go's rate limiter does;
