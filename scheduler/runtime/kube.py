@@ -343,8 +343,7 @@ class KubeClient:
                   content_type: str, timeout: tuple[float, float]) -> bytes:
         """One unary request on a pooled HTTP/1.1 connection; the whole answer's body. Raises
         ApiError for transport failures and for answers outside 2xx."""
-        payload = (None if body is None else body if isinstance(body, bytes)
-                   else body.encode() if isinstance(body, str) else dumps(body))
+        payload = _payload(body)
         headers = self._headers(content_type)
         pool = self._unary_pool()
         conn = pool.get()
@@ -373,7 +372,7 @@ class KubeClient:
         if self._transport is not None:
             return self._transport(method, path, params, body)
         url = self._target(path, params)
-        payload = None if body is None else body if isinstance(body, (bytes, str)) else dumps(body)
+        payload = _payload(body)
         try:
             response = self._connection_pool().urlopen(
                 method, url, body=payload, headers=self._headers(content_type), retries=False,
@@ -429,6 +428,14 @@ class KubeClient:
         error after `read_timeout` seconds instead of hanging forever.
         """
         return self._send("GET", path, query, None, JSON, (10.0, read_timeout))
+
+
+def _payload(body: Any) -> bytes | None:
+    """A request body as bytes: a str as UTF-8 (what urllib3 sent; http.client would have used
+    Latin-1), anything else but bytes as JSON."""
+    if body is None or isinstance(body, bytes):
+        return body
+    return body.encode() if isinstance(body, str) else dumps(body)
 
 
 def _query_value(value: Any) -> str:
