@@ -16,8 +16,8 @@ for them), so neither is credited with API writes it put off or dropped.
 
 Every setting runs ``rounds`` times with the order of the two schedulers alternated, so drift
 on a busy machine (the other core's work, the API server's caches warming) hits both alike;
-medians and the spread (min-max) are printed and the whole run is kept as JSON in
-``.lab-bench-results.json``. ``python -m bench throughput [--quick|--large]``.
+medians, the spread (min-max) and the ratio within each round are printed, and the whole run is
+kept as JSON in ``.lab-bench-results.json``. ``python -m bench throughput [--quick|--large]``.
 """
 from __future__ import annotations
 
@@ -69,25 +69,39 @@ def scale(args: Any) -> tuple[int, int, int]:
         return 100, 300, 2
     if getattr(args, "large", False):
         return 5000, 5000, 2  # each round takes minutes at this size
-    # Three rounds: on a shared 2-core machine one round in a busy spell is common, and the median
-    # of three is the middle round, not the average with that outlier.
-    return 500, 2000, 3
+    # Five rounds: on 2 cores the API server's pace moves between rounds more than the two
+    # schedulers differ (0.76-0.94 between quiet runs of three rounds), and a slow spell in one
+    # round is common; five per-round ratios show how far the ratio can be trusted.
+    return 500, 2000, 5
 
 
 def _stats(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """setting -> figure -> {python, upstream: median/min/max, ratio: python median / upstream median}."""
+    """setting -> figure -> {python, upstream: median/min/max, ratio: python median / upstream median,
+    per_round: python / kube-scheduler within each round}.
+
+    The per-round ratios pair the two runs that shared a stretch of the machine's time, so a slow
+    spell of the lab (the API server's pace moves between rounds more than the schedulers differ)
+    cancels out of each; their spread is how far the ratio itself can be trusted."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for setting in dict.fromkeys(r["setting"] for r in runs):
+        mine = [r for r in runs if r["setting"] == setting]
         out[setting] = {}
         for figure, (attr, unit, _higher) in FIGURES.items():
-            per = {who: _stats([r[attr] for r in runs if r["setting"] == setting and r["scheduler"] == who])
-                   for who in (PYTHON, UPSTREAM)}
-            ratio = per[PYTHON]["median"] / per[UPSTREAM]["median"] if per[UPSTREAM]["median"] else float("nan")
-            out[setting][figure] = {"unit": unit, "python": per[PYTHON], "upstream": per[UPSTREAM], "ratio": ratio}
+            per = {who: _stats([r[attr] for r in mine if r["scheduler"] == who]) for who in (PYTHON, UPSTREAM)}
+            by_round = {(r["round"], r["scheduler"]): r[attr] for r in mine}
+            paired = [_ratio(by_round[(n, PYTHON)], by_round[(n, UPSTREAM)])
+                      for n in sorted({r["round"] for r in mine}) if (n, PYTHON) in by_round and (n, UPSTREAM) in by_round]
+            out[setting][figure] = {"unit": unit, "python": per[PYTHON], "upstream": per[UPSTREAM],
+                                    "ratio": _ratio(per[PYTHON]["median"], per[UPSTREAM]["median"]),
+                                    "per_round": paired}
     return out
 
 
@@ -101,7 +115,8 @@ def render(summary: dict[str, dict[str, dict[str, Any]]], nodes: int, pods: int,
             better = "higher" if FIGURES[figure][2] else "lower"
             lines.append(f"    {figure:<20} python {py['median']:8.2f} ({py['min']:.2f}-{py['max']:.2f}) "
                          f"kube-scheduler {up['median']:8.2f} ({up['min']:.2f}-{up['max']:.2f}) {f['unit']:<6} "
-                         f"ratio {f['ratio']:.2f} ({better} is better)")
+                         f"ratio {f['ratio']:.2f} ({better} is better); per round "
+                         + " ".join(f"{x:.2f}" for x in f["per_round"]))
     return "\n".join(lines)
 
 
