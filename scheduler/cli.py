@@ -124,7 +124,7 @@ def plugin_registry(specs: Sequence[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from scheduler.core import config as config_module
-    from scheduler.runtime.app import SchedulerApp, ServingOptions, tune_gc
+    from scheduler.runtime.app import CLIENT_POOL_SIZE, SchedulerApp, ServingOptions, tune_gc
     from scheduler.core.framework import build_profiles
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
     from scheduler.core.state import ClusterState
@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     conn = cfg.client_connection
     name = next(iter(profiles), "scheduler")
     kube = KubeClient(configuration, qps=float(conn.qps), burst=int(conn.burst), user_agent=f"{name}/scheduler-lab",
-                      pool_size=72)  # the bind workers plus the reflectors' watches
+                      pool_size=CLIENT_POOL_SIZE)
     try:
         app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
                            serving=ServingOptions(bind_address=args.bind_address, port=args.port,
