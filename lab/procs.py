@@ -163,14 +163,15 @@ class OwnedProcess:
         procs = self.session() if session else [p for p in [self.process()] if p]
         if not procs:
             return False
-        denied = [d for d in (_try_send(p, first) for p in procs) if d]
-        alive = _wait_gone(procs, timeout)
+        accepted, denied = _signal_each(procs, first)
+        alive = _wait_gone(accepted, timeout)
         if session:
             # A supervisor may have started a child while it stopped: look again before SIGKILL.
-            seen = {p.pid for p in alive}
+            seen = {p.pid for p in procs}
             alive += [p for p in self.session() if p.pid not in seen]
-        denied += [d for d in (_try_send(p, signals.SIGKILL) for p in alive) if d]
-        _wait_gone(alive, _KILL_WAIT)
+        killed, refused = _signal_each(alive, signals.SIGKILL)
+        _wait_gone(killed, _KILL_WAIT)
+        denied += refused
         if denied:
             more = f" (and {len(denied) - 1} more)" if len(denied) > 1 else ""
             raise SignalDenied(denied[0] + more)
@@ -202,12 +203,16 @@ def _send(proc: psutil.Process, sig: int) -> bool:
     return True
 
 
-def _try_send(proc: psutil.Process, sig: int) -> str:
-    try:
-        _send(proc, sig)
-    except SignalDenied as exc:
-        return str(exc)
-    return ""
+def _signal_each(procs: list[psutil.Process], sig: int) -> tuple[list[psutil.Process], list[str]]:
+    """Signal each; (the processes that took it or are gone, one line per refusal)."""
+    accepted, denied = [], []
+    for proc in procs:
+        try:
+            _send(proc, sig)
+            accepted.append(proc)
+        except SignalDenied as exc:
+            denied.append(str(exc))
+    return accepted, denied
 
 
 def _describe(proc: psutil.Process) -> str:
