@@ -79,3 +79,14 @@ def test_no_secret_is_written_first_and_narrowed_afterwards() -> None:
         for match in re.finditer(r"chmod\(0o600\)|copyfile\([^)]*kubeconfig", text):
             offenders.append(f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}")
     assert offenders == []
+
+
+def test_the_local_lab_writes_kubeconfigs_0600(tmp_path: Path, open_modes: list[int]) -> None:
+    from lab.providers.local import CLIENTS, LocalProvider
+    from lab.spec import load_spec
+
+    provider = LocalProvider(load_spec(), tmp_path, say=lambda _: None)
+    provider.pki.ensure(CLIENTS, serving_ips=["127.0.0.1"])
+    del open_modes[:]
+    path = provider.write_kubeconfig(tmp_path / "kubeconfig", "admin")
+    assert open_modes == [0o600] and mode(path) == 0o600 and "client-key-data" in path.read_text()
