@@ -207,19 +207,23 @@ def test_down_kill_leader_and_wipe_signal_only_what_the_lab_started(
         around(mine, decoys)
         stale_records(mine, decoys)
 
-        leader = re.search(r"leader (custom-k8s-scheduler-\d)", deployed.stdout).group(1)
-        child = mine / "deploy" / "run" / f"{leader}.child"
-        genuine = child.read_text()
-        # The leader's scheduler exited and a process outside the lab got its pid.
+        # The schedulers exited and a process outside the lab got their pid (both replicas' files,
+        # whichever leads when kill-leader asks).
+        children = sorted((mine / "deploy" / "run").glob("custom-k8s-scheduler-*.child"))
+        assert len(children) == 2
+        genuine = {child: child.read_text() for child in children}
         reused = decoys.start(["sleep", "600"])
-        child.write_text(f"{reused.pid}\n")
+        for child in children:
+            child.write_text(f"{reused.pid}\n")
         refused = lab(mine, "kill-leader", "custom-k8s-scheduler")
-        assert refused.returncode == 1 and "nothing was signalled" in refused.stderr, refused.stderr
+        assert refused.returncode == 1 and "nothing was signalled" in refused.stderr, refused.stdout + refused.stderr
         decoys.assert_all_running("`lab kill-leader` with a stale pid file")
-        child.write_text(genuine)
-        scheduler = json.loads(genuine)["pid"]
+        for child, text in genuine.items():
+            child.write_text(text)
         killed = lab(mine, "kill-leader", "custom-k8s-scheduler")
         assert killed.returncode == 0, killed.stderr
+        scheduler = int(re.search(r"\(pid (\d+)\)", killed.stdout).group(1))
+        assert scheduler in [json.loads(text)["pid"] for text in genuine.values()]
         wait_for(lambda: all_gone([scheduler]), timeout=30, what="the leader's scheduler to be killed")
         decoys.assert_all_running("`lab kill-leader`")
 
