@@ -23,7 +23,9 @@ PROVIDERS = ("local", "kind", "vagrant", "vagrant-containers", "existing")
 # What `lab up` made in its directory before the marker existed: adopted (if present) once.
 LEGACY_ENTRIES = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy", "logs",
                   "provider.json", "kind-config.yaml", "kind-node-image.json", "py-scheduler-image.tar",
-                  "vagrant-containers", "vagrant")
+                  "vagrant-containers", "vagrant", "docker", "workshop")
+
+BUILD_LOGS = ("build.log", "kind-build.log")
 
 
 class NotALabDirectory(ProviderError):
@@ -47,7 +49,15 @@ def _write_marker(workdir: Path, data: dict) -> None:
 
 
 def _made_by_an_older_lab(workdir: Path) -> bool:
-    """A directory an earlier lab wrote, recognised by the exact shape of the files it left."""
+    """A directory an earlier lab wrote, recognised by the exact shape of the files it left: its
+    provider.json, its state.json, or (after only `lab build`) nothing but the lab's own entries
+    with logs/build.log or logs/kind-build.log among them."""
+    try:
+        names = {e.name for e in workdir.iterdir()}
+    except OSError:
+        return False
+    if names <= set(LEGACY_ENTRIES) and any((workdir / "logs" / log).is_file() for log in BUILD_LOGS):
+        return True
     try:
         provider = json.loads((workdir / "provider.json").read_text())
         if isinstance(provider, dict) and set(provider) == {"provider"} and provider["provider"] in PROVIDERS:

@@ -122,3 +122,24 @@ def test_remove_owned_never_leaves_the_directory(tmp_path: Path, names: list[str
         (workdir / "etcd").mkdir()
     labdir.remove_owned(workdir, [*names, "..", ".", "", "../keep"])
     assert (root / "keep").is_dir() and workdir.is_dir() and (workdir / labdir.MARKER).exists()
+
+
+def test_a_directory_an_older_lab_build_made_is_adopted(tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    (built / "logs").mkdir(parents=True)
+    (built / "logs" / "build.log").write_text("building Kubernetes\n")
+    assert labdir.require_owned(built) == {"logs"}
+    other = tmp_path / "other"
+    (other / "logs").mkdir(parents=True)
+    (other / "logs" / "build.log").write_text("x")
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(labdir.NotALabDirectory):
+        labdir.claim(other)
+
+
+def test_a_directory_an_older_kind_build_made_is_adopted(tmp_path: Path) -> None:
+    built = tmp_path / "built"
+    (built / "logs").mkdir(parents=True)
+    (built / "logs" / "kind-build.log").write_text("building the node image\n")
+    (built / "docker").mkdir()
+    assert labdir.require_owned(built) == {"logs", "docker"}
