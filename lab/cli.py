@@ -178,8 +178,7 @@ def cmd_deploy(args: argparse.Namespace, spec: LabSpec) -> int:
 
     name = recorded_provider(args.workdir)
     provider = make_provider(name, spec, args.workdir)
-    with labdir.recording(args.workdir):  # deploy/ is the lab's too (wiped by `lab down --wipe`)
-        return deploy.deploy(provider, args.workdir, only=args.only)
+    return deploy.deploy(provider, args.workdir, only=args.only)
 
 
 def cmd_kill_leader(args: argparse.Namespace, spec: LabSpec) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from lab import labdir
 from lab.procs import OwnedProcess, SignalDenied, Supervisor
 from lab.providers.base import Provider, ProviderError
 from lab.secretfile import write_secret
@@ -251,22 +252,29 @@ def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: 
                     f"--timeout={int(timeout)}s")
             print(f"deployment/{app.name}: {REPLICAS} replicas available")
     else:
-        sup = _sup(workdir)
-        ports = _ports(workdir)
-        for app in apps:
-            sa_kubeconfig = _token_kubeconfig(workdir, admin, app)
-            config = _config_from_cluster(workdir, admin, app, sa_kubeconfig)
-            for replica in replica_names(app.name):
-                if sup.pid(replica) is not None:
-                    continue
-                cmd = replica_command(workdir, app, config, sa_kubeconfig, ports[replica])
-                sup.start(replica, [sys.executable, "-m", "lab.replica", "--name", replica, "--child-pid-file",
-                                    str(workdir / "deploy" / "run" / f"{replica}.child"), "--", *cmd],
-                          env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+        with labdir.recording(workdir):  # deploy/ (tokens, pid records) is the lab's: `down --wipe` deletes it
+            ports = _start_local_replicas(workdir, admin, apps)
         for app in apps:
             _wait_replicas(workdir, admin, app, ports, timeout)
     print(f"schedulers deployed in {time.monotonic() - t0:.1f}s; samples: kubectl apply -f {samples}")
     return 0
+
+
+def _start_local_replicas(workdir: Path, admin: Path, apps: list[SchedulerApp]) -> dict[str, int]:
+    """Each app's replicas as local processes (those not running yet); their ports."""
+    sup = _sup(workdir)
+    ports = _ports(workdir)
+    for app in apps:
+        sa_kubeconfig = _token_kubeconfig(workdir, admin, app)
+        config = _config_from_cluster(workdir, admin, app, sa_kubeconfig)
+        for replica in replica_names(app.name):
+            if sup.pid(replica) is not None:
+                continue
+            cmd = replica_command(workdir, app, config, sa_kubeconfig, ports[replica])
+            sup.start(replica, [sys.executable, "-m", "lab.replica", "--name", replica, "--child-pid-file",
+                                str(workdir / "deploy" / "run" / f"{replica}.child"), "--", *cmd],
+                      env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    return ports
 
 
 def _wait_replicas(workdir: Path, admin: Path, app: SchedulerApp, ports: dict[str, int], timeout: float) -> None:
