@@ -113,8 +113,10 @@ def test_a_pid_file_without_a_start_time_is_not_a_record(tmp_path: Path, decoys:
 def test_a_legacy_record_still_stops_its_own_process(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path)
     proc = sup.start("a", python_sleeper())
-    ticks = OwnedProcess.of(proc.pid).start_ticks
-    sup.pid_path("a").write_text(f"{proc.pid} {ticks}\n")  # as the lab wrote it before psutil
+    # As the lab wrote it before psutil: field 22 of /proc/PID/stat, the start in clock ticks after boot.
+    ticks = int(Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    assert OwnedProcess.of(proc.pid).start_ticks == ticks
+    sup.pid_path("a").write_text(f"{proc.pid} {ticks}\n")
     assert sup.pid("a") == proc.pid
     assert sup.stop("a", timeout=5) and not running(proc.pid)
 
