@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+from lab import labdir
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
@@ -65,8 +66,9 @@ def _record_provider(workdir: Path, name: str) -> None:
 def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
     provider = make_provider(args.provider, spec, args.workdir, args.kubeconfig)
     provider.check_prerequisites()
-    _record_provider(args.workdir, args.provider)
-    kubeconfig = provider.up()
+    with labdir.recording(args.workdir):  # refuses a directory the lab did not make; records what it makes
+        _record_provider(args.workdir, args.provider)
+        kubeconfig = provider.up()
     print()
     print(f"The {args.provider} lab is up. To use it from this shell:")
     print(f"  export KUBECONFIG={kubeconfig}")
@@ -80,6 +82,11 @@ def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
 def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
     """Build (or find cached) the local lab's pinned binaries, without starting anything;
     with --kind-node-image, the kind lab's images instead (starting Docker if it must)."""
+    with labdir.recording(args.workdir):  # its logs go to the lab directory: one the lab made
+        return _build(args, spec)
+
+
+def _build(args: argparse.Namespace, spec: LabSpec) -> int:
     if args.kind:
         from lab.docker_netns import engine_for
         from lab.providers.kind import KindProvider
@@ -136,6 +143,10 @@ def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
 
 
 def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
+    if args.wipe:
+        # Before anything else, for every provider: only a directory the lab made may be wiped,
+        # and then only what its marker lists (each provider's down deletes through lab.labdir).
+        labdir.require_owned(args.workdir)
     name = recorded_provider(args.workdir)
     provider = make_provider(name, spec, args.workdir)
     if name == "local" or getattr(args, "wipe", False):

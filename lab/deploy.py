@@ -26,8 +26,10 @@ from pathlib import Path
 
 import yaml
 
-from lab.procs import Supervisor, _alive
+from lab import labdir
+from lab.procs import OwnedProcess, SignalDenied, Supervisor
 from lab.providers.base import Provider, ProviderError
+from lab.secretfile import write_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
@@ -69,15 +71,27 @@ def local_scheduler_status(workdir: Path) -> list[tuple[str, int | None]]:
 def stop_local_schedulers(workdir: Path, app: str | None = None) -> list[str]:
     sup = _sup(workdir)
     names = [n for n in sup.names() if app is None or n.startswith(app + "-")]
-    return [n for n in names if sup.stop(n, timeout=15)]
+    stopped, denied = [], []
+    for name in names:
+        try:
+            if sup.stop(name, timeout=15):
+                stopped.append(name)
+        except SignalDenied as exc:
+            denied.append(f"{name}: {exc}")
+    if denied:
+        raise ProviderError(f"stopping the local schedulers: {'; '.join(denied)}")
+    return stopped
+
+
+def child_record(workdir: Path, replica: str) -> OwnedProcess | None:
+    """The scheduler process a replica wrapper runs now, if its record still names that process."""
+    record = OwnedProcess.load(workdir / "deploy" / "run" / f"{replica}.child")
+    return record if record is not None and record.is_same() else None
 
 
 def child_pid(workdir: Path, replica: str) -> int | None:
-    try:
-        pid = int((workdir / "deploy" / "run" / f"{replica}.child").read_text())
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    record = child_record(workdir, replica)
+    return record.pid if record else None
 
 
 def kubectl_path(workdir: Path) -> str:
@@ -133,11 +147,7 @@ def _token_kubeconfig(workdir: Path, admin: Path, app: SchedulerApp) -> Path:
                                                  f"system:serviceaccount:{NAMESPACE}:{app.name}"}}],
         "current-context": "lab",
     }
-    path = workdir / "deploy" / app.name / "kubeconfig"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    path.chmod(0o600)
-    return path
+    return write_secret(workdir / "deploy" / app.name / "kubeconfig", yaml.safe_dump(cfg, sort_keys=False))
 
 
 def _config_from_cluster(workdir: Path, admin: Path, app: SchedulerApp, kubeconfig: Path) -> Path:
@@ -242,22 +252,29 @@ def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: 
                     f"--timeout={int(timeout)}s")
             print(f"deployment/{app.name}: {REPLICAS} replicas available")
     else:
-        sup = _sup(workdir)
-        ports = _ports(workdir)
-        for app in apps:
-            sa_kubeconfig = _token_kubeconfig(workdir, admin, app)
-            config = _config_from_cluster(workdir, admin, app, sa_kubeconfig)
-            for replica in replica_names(app.name):
-                if sup.pid(replica) is not None:
-                    continue
-                cmd = replica_command(workdir, app, config, sa_kubeconfig, ports[replica])
-                sup.start(replica, [sys.executable, "-m", "lab.replica", "--name", replica, "--child-pid-file",
-                                    str(workdir / "deploy" / "run" / f"{replica}.child"), "--", *cmd],
-                          env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+        with labdir.recording(workdir):  # deploy/ (tokens, pid records) is the lab's: `down --wipe` deletes it
+            ports = _start_local_replicas(workdir, admin, apps)
         for app in apps:
             _wait_replicas(workdir, admin, app, ports, timeout)
     print(f"schedulers deployed in {time.monotonic() - t0:.1f}s; samples: kubectl apply -f {samples}")
     return 0
+
+
+def _start_local_replicas(workdir: Path, admin: Path, apps: list[SchedulerApp]) -> dict[str, int]:
+    """Each app's replicas as local processes (those not running yet); their ports."""
+    sup = _sup(workdir)
+    ports = _ports(workdir)
+    for app in apps:
+        sa_kubeconfig = _token_kubeconfig(workdir, admin, app)
+        config = _config_from_cluster(workdir, admin, app, sa_kubeconfig)
+        for replica in replica_names(app.name):
+            if sup.pid(replica) is not None:
+                continue
+            cmd = replica_command(workdir, app, config, sa_kubeconfig, ports[replica])
+            sup.start(replica, [sys.executable, "-m", "lab.replica", "--name", replica, "--child-pid-file",
+                                str(workdir / "deploy" / "run" / f"{replica}.child"), "--", *cmd],
+                      env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    return ports
 
 
 def _wait_replicas(workdir: Path, admin: Path, app: SchedulerApp, ports: dict[str, int], timeout: float) -> None:
@@ -294,11 +311,18 @@ def kill_leader(provider: Provider, workdir: Path, app: str, signal_name: str = 
     holder = _lease_holder(workdir, status.kubeconfig, app)
     if provider.scheduler_runtime() == "process":
         replica = find_leader(workdir, app)
-        pid = child_pid(workdir, replica) if replica else None
-        if pid is None:
+        if replica is None:
             raise ProviderError(f"no replica of {app} says it leads (Lease holder: {holder or 'none'})")
-        os.kill(pid, getattr(signal, f"SIG{signal_name}"))
-        print(f"sent SIG{signal_name} to {replica} (pid {pid}), the holder of Lease {NAMESPACE}/{app}: {holder}")
+        record = child_record(workdir, replica)
+        try:
+            sent = record is not None and record.signal(getattr(signal, f"SIG{signal_name}"))
+        except SignalDenied as exc:
+            raise ProviderError(f"kill-leader: {replica}: {exc}") from None
+        if not sent:
+            raise ProviderError(f"kill-leader: {replica} leads but its recorded scheduler process is not running "
+                                f"(pid file {workdir / 'deploy' / 'run' / (replica + '.child')}); nothing was signalled")
+        print(f"sent SIG{signal_name} to {replica} (pid {record.pid}), the holder of Lease {NAMESPACE}/{app}: "
+              f"{holder}")
         return 0
     pod = holder.split("_", 1)[0]  # identity = hostname (the pod name) + "_" + uuid
     args = ["delete", "pod", pod, "-n", NAMESPACE, "--wait=false"]

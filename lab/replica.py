@@ -6,15 +6,23 @@ The wrapper plays kubelet: when the scheduler exits (it exits 1 when it loses it
 design) it is started again after a crash-loop backoff (1s doubling to 30s, reset after 60s of
 running), as a fresh process with a fresh leader-election identity. SIGTERM/SIGINT to the
 wrapper is passed on to the scheduler (which then releases its Lease) and ends the wrapper.
+
+The child pid file holds the running scheduler's ``OwnedProcess`` record (pid and create_time), so
+``lab kill-leader`` can tell the scheduler from whatever process reuses its pid later.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psutil
+
+from lab.procs import OwnedProcess
 
 BACKOFF_START, BACKOFF_MAX, HEALTHY_RUN = 1.0, 30.0, 60.0
 
@@ -42,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     while not stopping:
         started = time.monotonic()
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-        args.child_pid_file.write_text(f"{child.pid}\n")
+        with contextlib.suppress(psutil.NoSuchProcess):  # (one that exited at once has no record)
+            OwnedProcess.of(child.pid).save(args.child_pid_file)
         code = child.wait()
         args.child_pid_file.unlink(missing_ok=True)
         if stopping:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable
 
+from lab import labdir
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import parse_version
+from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 CONNECT_TIMEOUT = 10.0
@@ -104,17 +105,16 @@ class ExistingProvider(Provider):
     def up(self) -> Path:
         source = self.source_kubeconfig()
         version = self.server_version(source)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if source.resolve() != self.kubeconfig.resolve():
-            shutil.copyfile(source, self.kubeconfig)
-            self.kubeconfig.chmod(0o600)
+        with labdir.recording(self.workdir):  # refuses a directory the lab did not make
+            if source.resolve() != self.kubeconfig.resolve():
+                write_secret(self.kubeconfig, source.read_bytes())
         self.say(f"existing cluster ({version}) from {source}; nothing was created")
         return self.kubeconfig
 
     def down(self, wipe: bool = False) -> None:
         # The cluster is not ours: never stop or delete anything on it.
         if wipe and self.kubeconfig.exists() and self.kubeconfig.resolve() != self.source_kubeconfig().resolve():
-            self.kubeconfig.unlink()
+            labdir.remove_owned(self.workdir, ["kubeconfig"])  # only the copy `up` made
         self.say("existing provider: the cluster was left as it is")
 
     def status(self) -> ProviderStatus:

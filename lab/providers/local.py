@@ -19,10 +19,12 @@ from typing import Callable
 
 import yaml
 
+from lab import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
 from lab.pki import Pki
-from lab.procs import Supervisor
+from lab.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
+from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Start order; stop order is the reverse.
@@ -49,6 +51,8 @@ RESTARTED = ("kube-controller-manager", "kube-scheduler", "kwok")
 # Seconds to wait after SIGTERM before SIGKILL. kube-apiserver stops listening at once but its
 # process can linger for a long time after that; etcd gets time to close its database cleanly.
 STOP_GRACE = {"etcd": 10.0, "kube-apiserver": 3.0}
+# What `lab down --wipe` deletes (of what the lab directory's marker says the lab made); logs stay.
+WIPED = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy")
 
 
 def _free_port() -> int:
@@ -117,10 +121,7 @@ class LocalProvider(Provider):
                           "context": {"cluster": self.spec.cluster_name, "user": client}}],
             "current-context": self.spec.cluster_name,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        path.chmod(0o600)
-        return path
+        return write_secret(path, yaml.safe_dump(cfg, sort_keys=False))
 
     def _component_kubeconfig(self, client: str) -> Path:
         return self.workdir / "kubeconfigs" / f"{client}.kubeconfig"
@@ -352,6 +353,11 @@ class LocalProvider(Provider):
 
     # -- lifecycle -----------------------------------------------------------------------
     def up(self) -> Path:
+        self.check_prerequisites()
+        with labdir.recording(self.workdir):  # refuses a directory the lab did not make
+            return self._up()
+
+    def _up(self) -> Path:
         t0 = time.monotonic()
         step = [0]
 
@@ -359,8 +365,6 @@ class LocalProvider(Provider):
             step[0] += 1
             self.say(f"[{step[0]:>2}] {time.monotonic() - t0:6.1f}s  {msg}")
 
-        self.check_prerequisites()
-        self.workdir.mkdir(parents=True, exist_ok=True)
         if all(self.healthy(c) for c in COMPONENTS) and self.kubeconfig.exists():
             say("the local lab is already up")
             return self.kubeconfig
@@ -460,19 +464,24 @@ class LocalProvider(Provider):
         link.symlink_to(bins.bin_dir)
 
     def down(self, wipe: bool = False) -> None:
-        stopped = [c for c in reversed(COMPONENTS) if self.sup.stop(c, timeout=STOP_GRACE.get(c, 5.0))]
-        stopped += self.sup.stop_all()  # anything else recorded, then a sweep for orphans
+        """Stop the processes this lab recorded (nothing else); ``wipe`` deletes what its marker lists."""
+        stopped, denied = [], []
+        for comp in reversed(COMPONENTS):
+            try:
+                if self.sup.stop(comp, timeout=STOP_GRACE.get(comp, 5.0)):
+                    stopped.append(comp)
+            except SignalDenied as exc:
+                denied.append(f"{comp}: {exc}")
+        try:
+            stopped += self.sup.stop_all()  # anything else recorded
+        except SignalDenied as exc:
+            denied.append(str(exc))
         if stopped:
             self.say(f"stopped: {', '.join(stopped)}")
+        if denied:
+            raise ProviderError(f"lab down: {'; '.join(denied)}")
         if wipe:
-            import shutil
-
-            for sub in ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy"):
-                path = self.workdir / sub
-                if path.is_symlink() or path.is_file():
-                    path.unlink()
-                elif path.is_dir():
-                    shutil.rmtree(path)
+            labdir.remove_owned(self.workdir, WIPED)
             self.say(f"wiped cluster state (logs kept in {self.workdir / 'logs'})")
 
     def status(self) -> ProviderStatus:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 from pathlib import Path
 from typing import Callable
 
+from lab import labdir
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import (
     REPO_ROOT,
@@ -34,6 +34,7 @@ from lab.providers.kind import (
     node_label_steps,
     parse_version,
 )
+from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Oldest versions this was written against: Vagrant's shell provisioner `env`, VirtualBox with the
@@ -147,7 +148,12 @@ class VagrantProvider(Provider):
 
     # -- up / down / status -----------------------------------------------------------------------
     def up(self) -> Path:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        # The repository's .lab is shared with the machines (they write the kubeconfig and the join
+        # command there): what appears in it is recorded too, so --wipe may delete exactly that.
+        with labdir.recording(self.workdir), labdir.recording(self.repo_root / ".lab", adopt=True):
+            return self._up()
+
+    def _up(self) -> Path:
         plan = self.plan()
         vagrant_up, rest = plan.steps[0], plan.steps[1:]
         self.say(f"$ {vagrant_up.render()}")
@@ -165,8 +171,7 @@ class VagrantProvider(Provider):
                                 "provisioning — see `vagrant up` output above, then `vagrant provision "
                                 f"{self.spec.control_plane.name}`")
         if self.shared_kubeconfig.resolve() != self.kubeconfig.resolve():
-            shutil.copyfile(self.shared_kubeconfig, self.kubeconfig)
-            self.kubeconfig.chmod(0o600)
+            write_secret(self.kubeconfig, self.shared_kubeconfig.read_bytes())
 
     def down(self, wipe: bool = False) -> None:
         vagrant = self.vagrant_binary()
@@ -176,7 +181,7 @@ class VagrantProvider(Provider):
         if wipe:
             self.run(Step((vagrant, "destroy", "--force"), "destroy the VMs", stream=True))
             # The join command and the image archive the VMs shared with the host.
-            shutil.rmtree(self.repo_root / ".lab" / "vagrant", ignore_errors=True)
+            remove_shared(self.repo_root / ".lab", ["vagrant"], self.say)
         else:
             self.run(Step((vagrant, "halt"), "stop the VMs (vagrant up starts them again)", stream=True))
 
@@ -198,6 +203,14 @@ class VagrantProvider(Provider):
         return ProviderStatus(up=up, kubeconfig=self.kubeconfig if self.kubeconfig.exists() else None,
                               components=components,
                               detail="all VMs running" if up else "not all VMs are running")
+
+
+def remove_shared(shared: Path, names: list[str], say: Callable[[str], None]) -> None:
+    """Delete what the machines left in the repository's .lab, if the lab recorded making it."""
+    try:
+        labdir.remove_owned(shared, names)
+    except labdir.NotALabDirectory as exc:
+        say(f"left {', '.join(names)} in place: {exc}")
 
 
 def parse_machine_states(machine_readable: str) -> dict[str, str]:

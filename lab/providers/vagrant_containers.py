@@ -37,8 +37,11 @@ from typing import Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from lab import labdir
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
+from lab.providers.vagrant import remove_shared
+from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 NETNS = "scheduler-lab-vagrant"
@@ -371,8 +374,13 @@ class VagrantContainersProvider(Provider):
 
     # -- up ---------------------------------------------------------------------------------------
     def up(self) -> Path:
+        # What appears in the lab directory and in the repository's .lab (shared with the machines)
+        # is recorded, so --wipe may delete exactly that.
+        with labdir.recording(self.workdir), labdir.recording(self.repo_root / ".lab", adopt=True):
+            return self._up()
+
+    def _up(self) -> Path:
         t_start = time.monotonic()
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         plan = self.plan()
         engine = self.engine()
@@ -450,8 +458,7 @@ class VagrantContainersProvider(Provider):
         if not self.shared_kubeconfig.exists():
             raise ProviderError(f"vagrant-containers: {self.shared_kubeconfig} was not written by master.sh")
         if self.shared_kubeconfig.resolve() != self.kubeconfig.resolve():
-            shutil.copyfile(self.shared_kubeconfig, self.kubeconfig)
-            self.kubeconfig.chmod(0o600)
+            write_secret(self.kubeconfig, self.shared_kubeconfig.read_bytes())
 
     # -- down / status ----------------------------------------------------------------------------
     def down(self, wipe: bool = False) -> None:
@@ -465,10 +472,9 @@ class VagrantContainersProvider(Provider):
             # What the machines shared (join command, offline repository, image archives), the
             # kubeconfig the master wrote, and this provider's dockerd with its data root: the
             # next `up` starts as from a clean clone (the caches in ~/.cache/scheduler-lab stay).
-            shutil.rmtree(self.repo_root / ".lab" / "vagrant", ignore_errors=True)
-            self.shared_kubeconfig.unlink(missing_ok=True)
+            remove_shared(self.repo_root / ".lab", ["vagrant", self.shared_kubeconfig.name], self.say)
             engine.stop()
-            shutil.rmtree(self.state, ignore_errors=True)
+            labdir.remove_owned(self.workdir, [self.state.name])
             self._keep_host_netns_ref()
         else:
             for m in machines.plan.machines:
