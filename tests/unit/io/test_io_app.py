@@ -134,11 +134,10 @@ def test_conflict_forgets_the_assumption_and_requeues_with_backoff() -> None:
     app = make_app(FixedProfile(), kube)
     watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
-    wait_until(lambda: "ns/p" not in app.binding)
+    # Read back: not bound to n1, so a failed bind; the informer shows it unbound: back after backoff.
+    wait_until(lambda: app.binder.pending() == 0 and app.queue.where("ns/p") == BACKOFF)
     assert requested_on(app) == 0
     assert len(kube.calls("POST", "/binding")) == 1
-    # Read back: not bound to n1, so a failed bind; the informer shows it unbound: back after backoff.
-    assert app.queue.where("ns/p") == BACKOFF
 
 
 def test_conflict_after_the_watch_confirmed_keeps_the_pod_counted() -> None:
