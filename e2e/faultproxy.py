@@ -24,6 +24,11 @@ errors:
   replaces the answer: a bind that *did* bind the pod is answered 500. A request that does not
   match is forwarded, one request per connection. Once the fault is over, new connections pass
   through untouched again.
+* ``hold_answer(match, hold, stall=...)``: the same TLS-terminated path; the *first* request
+  matching ``match`` reaches the API server, whose answer is read and then held back ``hold``
+  seconds, after which the connection is closed unanswered: a bind that bound the pod times out on
+  the client. While it is held, forwarded requests matching ``stall`` (e.g. the pod watch) have
+  their answers held back too, so the client cannot learn the outcome elsewhere first.
 
 It binds 127.0.0.1 only and forwards only to a 127.0.0.1 address.
 """
@@ -131,6 +136,10 @@ class _ServerErrors:
     match: re.Pattern | None
     reach_server: bool
     retry_after: int | None
+    hold: float | None = None  # hold_answer(): the first match's answer is held this long, then dropped
+    stall: re.Pattern | None = None
+    held: bool = False
+    stall_until: float = 0.0
 
     def applies(self, request_line: str) -> bool:
         return time.monotonic() < self.until and (self.match is None or bool(self.match.search(request_line)))
@@ -209,6 +218,15 @@ class FaultProxy:
             raise ValueError(f"no Status for HTTP {code}; one of {sorted(_ERRORS)}")
         self.mode.server_errors = _ServerErrors(time.monotonic() + seconds, code,
                                                 re.compile(match) if match else None, reach_server, retry_after)
+        self.reset()  # pooled connections would pass by: every request from now on opens a new one
+
+    def hold_answer(self, match: str, hold: float, *, stall: str | None = None, seconds: float = 120.0) -> None:
+        """The first request matching ``match`` (within ``seconds``) reaches the API server; its
+        answer is held ``hold`` seconds and never delivered (see the module's docstring)."""
+        if self.tls is None:
+            raise RuntimeError("hold_answer needs the proxy's TLS material (FaultProxy(tls=ProxyTls...))")
+        self.mode.server_errors = _ServerErrors(time.monotonic() + seconds, 0, re.compile(match), True, None,
+                                                hold=hold, stall=re.compile(stall) if stall else None)
         self.reset()  # pooled connections would pass by: every request from now on opens a new one
 
     def fault_until(self) -> float:
@@ -307,6 +325,13 @@ class FaultProxy:
             method, target = (request_line.split(" ") + ["", ""])[:2]
             # heal() ends the fault for requests still on their way in, too.
             faulted = self.mode.server_errors is errors and errors.applies(f"{method} {target}")
+            if faulted and errors.hold is not None:
+                with self._lock:
+                    first, errors.held = not errors.held, True
+                if first:
+                    self._hold_answer(conn, head, body, errors)
+                    return
+                faulted = False  # only the first: the rest pass through
             if faulted and not errors.reach_server:
                 self.injected[errors.code] += 1
                 conn.sendall(status_error(errors.code, errors.retry_after))
@@ -326,13 +351,32 @@ class FaultProxy:
             upstream.settimeout(None)
             # One direction only (the request is complete, and it asked the server to close after
             # answering): one thread per TLS connection, never two reading and writing one SSL object.
-            self._pump_response(upstream, conn)
+            stalled = errors.stall is not None and bool(errors.stall.search(f"{method} {target}"))
+            self._pump_response(upstream, conn, errors if stalled else None)
         except (OSError, ValueError):
             pass
         finally:
             for sock in (conn, upstream):
                 if sock is not None:
                     self._close(sock)
+
+    def _hold_answer(self, conn: socket.socket, head: bytes, body: bytes, errors: _ServerErrors) -> None:
+        """Forward the request, read the API server's answer, hold it, then close unanswered."""
+        assert errors.hold is not None
+        errors.stall_until = time.monotonic() + errors.hold
+        upstream = self._upstream()
+        try:
+            upstream.sendall(_connection_close(head) + body)
+            answer = _read_all(upstream)
+        finally:
+            self._close(upstream)
+        status = answer.split(b" ", 2)[1].decode("latin-1") if answer.count(b" ") >= 2 else "?"
+        self.reached[status] += 1
+        self.injected["held"] += 1
+        with self._mode_changed:
+            while (not self._stopped.is_set() and self.mode.server_errors is errors
+                   and time.monotonic() < errors.stall_until):
+                self._mode_changed.wait(errors.stall_until - time.monotonic())
 
     def _upstream(self) -> socket.socket:
         assert self.tls is not None
@@ -349,12 +393,17 @@ class FaultProxy:
                 self._open.discard(old)
                 self._open.add(new)
 
-    def _pump_response(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump_response(self, src: socket.socket, dst: socket.socket, stalled_by: _ServerErrors | None = None) -> None:
         while True:
             data = src.recv(65536)
             if not data:
                 return
             self._hold(True)
+            if stalled_by is not None:  # hold_answer's stall: wait while an answer is held
+                with self._mode_changed:
+                    while (not self._stopped.is_set() and self.mode.server_errors is stalled_by
+                           and time.monotonic() < stalled_by.stall_until):
+                        self._mode_changed.wait(stalled_by.stall_until - time.monotonic())
             if time.monotonic() < self.mode.delay_until:
                 self._stopped.wait(self.mode.latency)
             dst.sendall(data)

@@ -455,7 +455,7 @@ class SchedulerApp:
             bind_timeout = min(bind_timeout, float(le.lease_duration) - float(le.renew_deadline))
         self.binder = Binder(kube, can_act=self.can_act, on_done=self._bind_done, workers=BIND_WORKERS,
                              request_timeout=bind_timeout)
-        self.preemptor = Preemptor(kube, self.events)
+        self.preemptor = Preemptor(self.binder.fenced, self.events)  # victims pass the binds' fence
         self.volume_prebinder = VolumePreBinder(
             state, write=self.binder.write, changed=self._volumes_changed, stopping=self._stopping,
             pod_exists=lambda pod: self._informer_pod(pod_key(pod)) is not None)
@@ -792,8 +792,9 @@ class SchedulerApp:
             self.events.scheduled(job.pod, job.node, job.scheduler_name, here=True)  # on this bind worker
             return
         # handleBindingCycleError: Unreserve (VolumeBinding restores the PVs/PVCs it assumed), then
-        # ForgetPod: only what the watch has not confirmed meanwhile (a retried bind may get 409
-        # for a pod its own first attempt did bind).
+        # ForgetPod: only what the watch has not confirmed meanwhile. (A bind whose answer was
+        # lost but that did bind the pod to job.node never gets here: the binder reads the pod
+        # back and reports success.)
         profile, cycle = job.context.get("profile"), getattr(result, "cycle", None)
         if profile is not None and cycle is not None and hasattr(profile, "run_unreserve"):
             with self.state.lock:
@@ -818,7 +819,9 @@ class SchedulerApp:
         message = str(cause) if isinstance(cause, PreBindError) else f"Binding rejected: {cause}"
         log.error(kv("Error scheduling pod; retrying", pod=key, err=message))
         if not retry:
+            # handleSchedulingFailure records FailedScheduling whether or not it re-queues.
             log.info(kv("Pod doesn't exist in informer cache or has been assigned; not re-queued", pod=key))
+            self.events.failed_scheduling(job.pod, message, job.scheduler_name)
             return
         self.queue.readd_after_bind_failure(info, fresh)
         self.events.failed_scheduling(fresh, message, job.scheduler_name)

@@ -4,9 +4,18 @@
   bound by mistake) from a small worker pool, so the next scheduling decision does not wait for the
   API server. Every bind takes a token from the client's QPS bucket and then checks the leader
   fence *immediately before sending*: a process that is no longer sure it leads sends nothing.
-* Errors are classified once (`classify`): 409 (already assigned / being deleted) and 404 (gone)
-  are final and never retried; transport errors, 429 and 5xx are retried with tenacity (bounded,
-  honouring Retry-After); anything else (403, 422, ...) fails the attempt.
+* A bind is never sent twice blind (client-go retries no POST after it may have reached the
+  server). Sent again, with jittered exponential backoff, at most `max_retries` times within
+  `retry_budget`: a bind that never left (connect refused or timed out, name resolution) and one
+  the server turned away with Retry-After (429, or 5xx while shutting down: client-go's
+  ``checkWait``; the hint is waited in full). A bind that may have been acted on (its deadline
+  passed after sending, the connection broke mid-answer, a 5xx without Retry-After) and a 409
+  are settled by reading the pod: bound to the chosen node (same UID) is success (kube-scheduler
+  treats "already bound to this node" so), anything else a bind failure (the caller forgets the
+  assumed pod and requeues it, as ``handleBindingCycleError`` does). 404 (gone) is final.
+* `fenced` is the one way to send a leader's write: binds, PreBind's volume writes and
+  preemption's victim deletions all pass the same fence.
+* Events and status patches keep their own retries (`classify`: transport errors, 429 and 5xx).
 * `EventRecorder` writes events.k8s.io/v1 events the way kube-scheduler's recorder does
   (reportingController = the profile's schedulerName, reportingInstance = schedulerName-hostname).
   That is what `kubectl describe pod` shows as "From" and `kubectl get events -o wide` as SOURCE
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import socket
 import threading
 import time
@@ -33,7 +43,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from scheduler.runtime.events import FINISH_TIME, EventSeries, Write
 from scheduler.runtime.klog import V, kv, log_s
-from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
+from scheduler.runtime.kube import JSON, STRATEGIC_MERGE_PATCH, UNSENDABLE, ApiError, KubeClient
 from scheduler.runtime.leader import micro_time
 
 __all__ = [
@@ -56,18 +66,31 @@ RETRYABLE_STATUS = frozenset({0, 429, 500, 502, 503, 504})
 
 
 class ErrorClass(enum.Enum):
-    FINAL = "final"  # the pod is bound elsewhere, being deleted, or gone: stop, do not retry
+    FINAL = "final"  # the pod is gone: stop, do not retry
     RETRY = "retry"  # the API server or the network hiccuped: try the same request again
-    FAIL = "fail"  # the request itself was refused: this attempt failed, the pod backs off
+    FAIL = "fail"  # the request was refused or lost: this attempt failed, the pod backs off
 
 
 def classify(exc: BaseException) -> ErrorClass:
+    """For events and status patches (binds decide with `_bind_retryable`/`_may_have_bound`)."""
     if isinstance(exc, ApiError):
-        if exc.status in (404, 409):
+        if exc.status == 404:
             return ErrorClass.FINAL
         if exc.status in RETRYABLE_STATUS or exc.status >= 500:
             return ErrorClass.RETRY
     return ErrorClass.FAIL
+
+
+def _bind_retryable(exc: ApiError) -> bool:
+    """Safe to send the bind again: it never left, or the server said when to come back."""
+    if exc.status == 0:
+        return not exc.sent and exc.reason != UNSENDABLE
+    return (exc.status == 429 or exc.status >= 500) and exc.retry_after is not None
+
+
+def _may_have_bound(exc: ApiError) -> bool:
+    """The bind may have been acted on (or was refused as already done): read the pod to know."""
+    return (exc.status == 0 and exc.sent) or exc.status == 409 or exc.status >= 500
 
 
 class NotLeader(Exception):
@@ -129,32 +152,45 @@ class Binder:
         on_done: Callable[[BindJob, BindError | None], None],
         workers: int = 8,
         max_attempts: int = 8,
+        max_retries: int = 10,
         retry_budget: float = 15.0,
         initial_wait: float = 0.2,
         max_wait: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
         request_timeout: float = 10.0,
     ) -> None:
         self._kube = kube
         self._can_act = can_act
         self._on_done = on_done
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bind")
-        self._max_attempts = max_attempts
+        self._max_attempts = max_attempts  # status patches (tenacity)
+        self._max_retries = max_retries  # binds: client-go's default maxRetries for Retry-After
         self._retry_budget = retry_budget
         self._initial_wait = initial_wait
         self._max_wait = max_wait
         self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        # The whole request, connect included, within request_timeout (the caller's bound on a
+        # bind's time in flight, e.g. leaseDuration - renewDeadline), as a Go context deadline.
         self.request_timeout = float(request_timeout)
-        # Connect and read together stay within request_timeout (the caller's bound on a bind's
-        # time in flight, e.g. leaseDuration - renewDeadline), as a Go context deadline would.
-        self._timeout = (self.request_timeout / 2, self.request_timeout / 2)
+        self._timeout = self.request_timeout
         self._pending = 0
         self._sending = 0
         self._idle = threading.Condition()
 
     # -- the request -------------------------------------------------------------------------
 
-    def _send_fenced(self, method: str, path: str, body: Any, content_type: str = "application/json") -> dict[str, Any]:
+    def fenced(self, method: str, path: str, body: Any = None, content_type: str = JSON) -> dict[str, Any]:
+        """One write as the leader, sent once: a QPS token, then the fence *immediately before
+        sending* (NotLeader, nothing sent, once it is closed), and counted as in flight so a
+        stepping-down leader waits for it (`wait_until_nothing_in_flight`). Bounded by the
+        bind timeout, so it is answered or abandoned before a standby can take the Lease."""
+        return self._send_fenced(method, path, body, content_type)
+
+    def _send_fenced(self, method: str, path: str, body: Any, content_type: str = JSON) -> dict[str, Any]:
         self._kube.bucket.acquire()  # may wait: check the fence only after the token is ours
         with self._idle:
             if not self._can_act():
@@ -178,21 +214,52 @@ class Binder:
         )
 
     def bind(self, pod: Mapping[str, Any], node: str) -> None:
-        """Bind synchronously (retrying what is worth retrying). Raises BindError or NotLeader."""
+        """Bind synchronously (see the module's docstring for what is sent again and what is
+        settled by reading the pod). Returns when the pod is bound to `node`; raises BindError
+        or NotLeader."""
         meta = pod.get("metadata") or {}
         path = f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta.get('name')}/binding"
         body = binding_body(pod, node)
+        started = self._clock()
+        retries = 0
+        while True:
+            try:
+                self._send_fenced("POST", path, body)
+                return
+            except ApiError as exc:
+                error = exc
+            if _bind_retryable(error) and retries < self._max_retries:
+                delay = self._retry_delay(retries, error.retry_after)
+                if self._clock() - started + delay <= self._retry_budget:
+                    retries += 1
+                    log_s(log, V(2), "Retrying bind", pod=_key(pod), node=node, retry=retries,
+                          wait=f"{delay:.3g}s", err=str(error))
+                    self._sleep(delay)
+                    continue
+            if _may_have_bound(error) and self._bound_to(pod, node):
+                log_s(log, V(2), "Bind answer lost or refused, but the pod is bound to the chosen node",
+                      pod=_key(pod), node=node, err=str(error))
+                return
+            raise BindError(error, ErrorClass.FINAL if error.status == 404 else ErrorClass.FAIL)
+
+    def _retry_delay(self, retries: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter on top (wait.Jitter(d, 1.0)); a Retry-After hint
+        is waited in full when it is longer."""
+        backoff = min(self._max_wait, self._initial_wait * 2 ** retries)
+        return max(backoff * (1.0 + self._rng.random()), float(retry_after or 0.0))
+
+    def _bound_to(self, pod: Mapping[str, Any], node: str) -> bool:
+        """The pod as the API server has it now is this pod (its UID) bound to `node`. A read
+        that fails answers False: the bind is then a failure and the pod is tried again."""
+        meta = pod.get("metadata") or {}
         try:
-            for attempt in self._retrying():
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        log_s(log, V(2), "Retrying bind", pod=_key(pod), node=node,
-                                         attempt=attempt.retry_state.attempt_number)
-                    self._send_fenced("POST", path, body)
-        except NotLeader:
-            raise
-        except Exception as exc:
-            raise BindError(exc, classify(exc)) from None
+            current = self._kube.request("GET", f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta.get('name')}",
+                                         timeout=self._timeout)
+        except ApiError as exc:
+            log_s(log, V(2), "Could not read the pod back after its bind", pod=_key(pod), err=str(exc))
+            return False
+        return ((current.get("metadata") or {}).get("uid") == meta.get("uid")
+                and (current.get("spec") or {}).get("nodeName") == node)
 
     def write(self, method: str, path: str, body: Any) -> dict[str, Any]:
         """One fenced write (a PreBind update of a PV or PVC), not retried: upstream's client call is

@@ -12,9 +12,12 @@ Everything the scheduler sends goes through `KubeClient.request` (or `open_strea
   pod takes two (its bind, its event). Watches stream through urllib3;
 * every non-watch request first takes a token from a token bucket built from
   `clientConnection.qps/burst`, as client-go's rate limiter does;
-* every request has a connect and a read timeout, so a dead connection cannot hang a thread;
+* every unary request has one deadline covering resolution, connect, TLS, sending and reading
+  the whole answer (client-go's request timeout), so neither a dead connection nor a server
+  dripping its answer can hold a thread past it; watches have a per-read idle timeout;
 * every failure becomes one `ApiError` with the HTTP status (0 for transport errors), the API
-  server's message and any Retry-After hint, so callers classify errors in one place.
+  server's message, any Retry-After hint and whether the request may have reached the server
+  (`sent`: False only when it failed before a byte left), so callers classify errors in one place.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ from scheduler.runtime.connection import (
     from_library_configuration,
     in_cluster,
 )
-from scheduler.runtime.http11 import HttpConnection
+from scheduler.runtime.http11 import ConnectError, HttpConnection
 
 __all__ = [
     "ApiError",
+    "UNSENDABLE",
     "KubeClient",
     "TokenBucket",
     "load_configuration",
@@ -55,6 +59,7 @@ __all__ = [
 JSON = "application/json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
+UNSENDABLE = "Unsendable"  # ApiError.reason of a request refused before sending: trying again cannot help
 
 
 def loads(data: bytes | str) -> Any:
@@ -84,13 +89,17 @@ class ApiError(Exception):
     """A failed API request. `status` is the HTTP status, 0 for a transport error."""
 
     def __init__(self, status: int, message: str, *, reason: str = "", retry_after: float | None = None,
-                 body: Mapping[str, Any] | None = None) -> None:
+                 body: Mapping[str, Any] | None = None, sent: bool = True, timed_out: bool = False) -> None:
         super().__init__(f"{status} {reason}: {message}" if status else f"transport error: {message}")
         self.status = status
         self.message = message
         self.reason = reason
         self.retry_after = retry_after
         self.body = dict(body or {})
+        # A transport error (status 0) before any byte of the request left: the server cannot
+        # have acted on it, so even a non-idempotent request may be sent again.
+        self.sent = sent
+        self.timed_out = timed_out  # the request's deadline (or its connect's) passed
 
     @classmethod
     def from_response(cls, status: int, http_reason: str, raw: bytes | str | None,
@@ -349,10 +358,16 @@ class KubeClient:
         conn = pool.get()
         try:
             response = conn.request(method, self._target(path, params), headers.items(), payload,
-                                    connect_timeout=timeout[0], read_timeout=timeout[1])
-        except (OSError, ValueError) as exc:  # ValueError: a target or header that cannot be sent
+                                    connect_timeout=timeout[0], timeout=timeout[1])
+        except ConnectError as exc:
             conn.close()
-            raise ApiError(0, f"{type(exc).__name__}: {exc}") from None
+            raise ApiError(0, f"{type(exc).__name__}: {exc}", sent=False, timed_out=exc.timed_out) from None
+        except ValueError as exc:  # a target or header that cannot be sent: nothing was
+            conn.close()
+            raise ApiError(0, f"{type(exc).__name__}: {exc}", reason=UNSENDABLE, sent=False) from None
+        except OSError as exc:
+            conn.close()
+            raise ApiError(0, f"{type(exc).__name__}: {exc}", timed_out=isinstance(exc, TimeoutError)) from None
         except BaseException:
             conn.close()
             raise
@@ -390,20 +405,19 @@ class KubeClient:
         return response
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-                body: Any = None, content_type: str = JSON, timeout: float | tuple[float, float] | None = None,
+                body: Any = None, content_type: str = JSON, timeout: float | None = None,
                 rate_limited: bool = True) -> dict[str, Any]:
         """Send one request and return the decoded JSON body (a dict; {} when empty).
 
         The body is decoded as it is, whatever its kind: `pods/binding` answers with a Status,
-        not the Binding the OpenAPI spec promises.
+        not the Binding the OpenAPI spec promises. `timeout` bounds the whole request (its
+        connect within 10 s of it), as client-go's request timeout does.
         """
         if rate_limited:
             self.bucket.acquire()
-        if isinstance(timeout, tuple):  # (connect, read) exactly, e.g. a bind bounded in total
-            split = timeout
-        else:
-            limit = float(timeout if timeout is not None else self.timeout)
-            split = (min(limit, 10.0), limit)
+        # (connect, whole request): the connect bound is part of the request's deadline.
+        limit = float(timeout if timeout is not None else self.timeout)
+        split = (min(limit, 10.0), limit)
         if self._transport is not None:  # a test's or profile_cycle's in-process API server
             response = self._send(method, path, query, body, content_type, split)
             try:

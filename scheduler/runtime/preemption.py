@@ -12,17 +12,23 @@ Mirrors kube-scheduler v1.29.15:
 
 Victims are deleted synchronously in the scheduling cycle, as upstream does, so the preemptor is
 never retried before its victims are terminating.
+
+Every victim's status patch and deletion is a leader's write and goes through the very fence
+binds pass (``Binder.fenced``: the Lease-based ``can_act`` checked immediately before each
+request, the request bounded by the bind timeout and counted as in flight): a deposed leader
+deletes nothing, and a deletion already on the wire ends before any standby can lead.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from scheduler.runtime.binder import NotLeader
 from scheduler.runtime.klog import V, kv, log_s
-from scheduler.runtime.kube import STRATEGIC_MERGE_PATCH, ApiError, KubeClient
+from scheduler.runtime.kube import JSON, STRATEGIC_MERGE_PATCH, ApiError
 
 __all__ = ["NominationTracker", "Preemptor", "status_patch"]
 
@@ -63,13 +69,18 @@ def status_patch(pod: Mapping[str, Any], message: str, reason: str, nominated: s
     return patch
 
 
-class Preemptor:
-    """Evicts victims for one scheduler process (``prepareCandidate``)."""
+# A leader's write: (method, path, body, content_type) -> the answer; raises NotLeader (nothing
+# sent) once the fence is closed, ApiError when the request fails.
+FencedSend = Callable[[str, str, Any, str], dict[str, Any]]
 
-    def __init__(self, kube: KubeClient, events: Any, timeout: float = 10.0) -> None:
-        self.kube = kube
+
+class Preemptor:
+    """Evicts victims for one scheduler process (``prepareCandidate``), every write through
+    ``send`` (the binder's fenced send)."""
+
+    def __init__(self, send: FencedSend, events: Any) -> None:
+        self.send = send
         self.events = events
-        self.timeout = timeout
 
     def evict(self, preemptor: Mapping[str, Any], node: str, victims: list[Mapping[str, Any]],
               scheduler_name: str) -> bool:
@@ -86,9 +97,13 @@ class Preemptor:
                 if not any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
                            and c.get("reason") == "PreemptionByScheduler"
                            for c in (victim.get("status") or {}).get("conditions") or []):
-                    self.kube.request("PATCH", path + "/status", body={"status": {"conditions": [condition]}},
-                                      content_type=STRATEGIC_MERGE_PATCH, timeout=self.timeout)
-                self.kube.request("DELETE", path, timeout=self.timeout)
+                    self.send("PATCH", path + "/status", {"status": {"conditions": [condition]}},
+                              STRATEGIC_MERGE_PATCH)
+                self.send("DELETE", path, None, JSON)
+            except NotLeader:
+                log_s(log, V(2), "Victim not evicted: not leading", preemptor=_key(preemptor),
+                      victim=f"{meta.get('namespace')}/{meta.get('name')}")
+                return False  # the fence is closed: no later victim's write would pass it either
             except ApiError as exc:
                 if exc.status != 404:  # already gone is what we wanted
                     log.error(kv("Preempted pod", pod=f"{meta.get('namespace')}/{meta.get('name')}",

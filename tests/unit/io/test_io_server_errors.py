@@ -38,7 +38,7 @@ def test_a_retry_after_beyond_the_bind_budget_ends_the_bind_instead_of_retrying_
     b = binder(kube, retry_budget=3.0, max_wait=2.0)
     with pytest.raises(BindError) as err:
         b.bind(POD, "n1")
-    assert err.value.error_class is ErrorClass.RETRY
+    assert err.value.error_class is ErrorClass.FAIL  # read back: not bound, a failed bind
     assert len(kube.calls("POST", "/binding")) == 1 and b.sleeps == []
 
 
@@ -51,20 +51,23 @@ def test_the_reflector_waits_a_retry_after_before_listing_again() -> None:
 
 
 def test_a_bind_answered_500_after_the_server_bound_the_pod_is_neither_requeued_nor_leaked() -> None:
-    """The bind-errors fault: the POST binds the pod, the answer is replaced by a 500; every
-    retry reaches the server (409: already assigned); the watch confirms the binding late."""
+    """The bind-errors fault: the POST binds the pod, the answer is replaced by a 500 (no
+    Retry-After: never sent again); reading the pod back shows it bound to the chosen node, a
+    success; the watch confirms the binding late."""
     kube = FakeKube()
     app = make_app(FixedProfile(), kube)
     app.binder._sleep = lambda seconds: None
     kube.answer("/binding", ApiError(500, "Internal error occurred: injected", reason="InternalError"),
                 conflict(), conflict())
+    kube.answer("/pods/p", pod("p", node_name="n1", rv="2"))
     watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: app.binder.pending() == 0)
-    assert len(kube.calls("POST", "/binding")) == 2  # the 409 is final: no further POST
+    assert len(kube.calls("POST", "/binding")) == 1
     assert len(app.queue) == 0, "a pod the server bound went back to the queue"
-    assert app.binding == {}, "the assumed pod leaked"
+    assert requested_on(app) == 1000, "the cache forgot a pod the server bound"
     watch(app, "MODIFIED", pod("p", node_name="n1", rv="2"))
+    assert app.binding == {}, "the assumed pod leaked"
     assert requested_on(app) == 1000
     with app.state.lock:
         assert app.state.num_assumed == 0
@@ -76,8 +79,8 @@ def test_binds_answered_503_past_the_retry_budget_forget_the_pod_and_retry_it_af
     kube = FakeKube()
     app = make_app(FixedProfile(), kube)
     app.binder._sleep = lambda seconds: None
-    app.binder._max_attempts = 3
-    kube.answer("/binding", *[ApiError(503, "unavailable", reason="ServiceUnavailable")] * 3)
+    app.binder._max_retries = 2
+    kube.answer("/binding", *[ApiError(503, "unavailable", reason="ServiceUnavailable", retry_after=1)] * 3)
     watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))
     wait_until(lambda: app.binder.pending() == 0)
