@@ -119,13 +119,19 @@ class PathMatcher:
 
 
 def status_body(code: int, reason: str, message: str) -> bytes:
-    """A metav1.Status as the apiserver's responsewriters write it (Forbidden carries details {})."""
+    """A metav1.Status byte for byte as kube-scheduler's secure port writes it: indented by two
+    spaces, no final newline, HTML characters escaped like Go's encoding/json (Forbidden carries
+    details {})."""
     status: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                               "message": message, "reason": reason}
     if reason == "Forbidden":
         status["details"] = {}
     status["code"] = code
-    return json.dumps(status, separators=(",", ":")).encode() + b"\n"
+    text = json.dumps(status, indent=2, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                          ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text.encode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ def _make_handler(metrics: SchedulerMetrics, checks: Checks, auth: DelegatedAuth
 
         def _send(self, code: int, body: bytes, content_type: str, started: float) -> None:
             self.send_response(code)
+            if content_type == JSON:  # the apiserver's error responses are never cached
+                self.send_header("Cache-Control", "no-cache, private")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
