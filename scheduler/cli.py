@@ -40,7 +40,12 @@ MAX_ECHO = 200  # characters of a usage error line (argparse repeats the bad val
 
 
 class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 1."""
+    """Bad input from the user: reported as one line, exit code 1. `echo` marks argparse's own
+    messages, which repeat a bad value whole: those are cut to MAX_ECHO characters."""
+
+    def __init__(self, message: str, echo: bool = False) -> None:
+        super().__init__(message)
+        self.echo = echo
 
 
 def _bool(text: str) -> bool:
@@ -49,14 +54,14 @@ def _bool(text: str) -> bool:
         return True
     if value in ("false", "0", "no", "f"):
         return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r} (use true or false)")
+    raise argparse.ArgumentTypeError(f'invalid boolean value "{text}" (use true or false)')
 
 
 def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+        raise argparse.ArgumentTypeError(f'invalid port "{text}"') from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} out of range 0-65535")
     return value
@@ -64,7 +69,7 @@ def _port(text: str) -> int:
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(truncate(message, MAX_ECHO))
+        raise UsageError(message, echo=True)
 
 
 class _Once(argparse.Action):
@@ -89,7 +94,7 @@ def _path(text: str) -> str:
 def _int(text: str) -> int:
     body = text.strip().lstrip("+-")
     if not body.isascii() or not body.isdigit():
-        raise argparse.ArgumentTypeError(f"invalid integer value {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f'invalid integer value "{text}"')
     return int(text)
 
 
@@ -169,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     try:
         if kubeconfig:
-            check_kubeconfig_server(kubeconfig, safe_text(kubeconfig))
+            check_kubeconfig_server(kubeconfig, kubeconfig)
         configuration = load_configuration(kubeconfig)
     except (KubeConfigError, ServerURLError) as exc:
         raise UsageError(str(exc)) from None
@@ -231,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         return run(args)
     except UsageError as exc:
-        print(f"scheduler: {safe_text(str(exc))}", file=sys.stderr)
+        # Escaped once (a value cannot forge a line), and argparse's echo of a value cut short.
+        print(f"scheduler: {truncate(str(exc), MAX_ECHO) if exc.echo else safe_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
