@@ -193,32 +193,46 @@ class _Server(HTTPServer):
     request_queue_size = BACKLOG
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 tls: ssl.SSLContext | None, workers: int = WORKERS, pending: int = PENDING) -> None:
+                 tls: ssl.SSLContext | None, workers: int | None = None, pending: int | None = None) -> None:
+        workers = WORKERS if workers is None else workers
+        pending = PENDING if pending is None else pending
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, handler)
         if tls is not None:
             # The handshake happens in a worker (first read), never in the accept loop.
             self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-        self._pending: queue.Queue[tuple[socket.socket, object] | None] = queue.Queue(maxsize=pending)
+        # Admission counts connections being served or waiting, so a burst that arrives before the
+        # idle workers wake up is not turned away: at most workers + pending at any time.
+        self._slots = threading.BoundedSemaphore(workers + pending)
+        self._pending: queue.SimpleQueue[tuple[socket.socket, object] | None] = queue.SimpleQueue()
+        self._idle = workers
+        self._idle_lock = threading.Lock()
         self._workers = [threading.Thread(target=self._work, name=f"http-{i}", daemon=True) for i in range(workers)]
         for worker in self._workers:
             worker.start()
 
     def waiting(self) -> bool:
-        return not self._pending.empty()
+        """Whether an accepted connection waits for a worker."""
+        with self._idle_lock:
+            return self._pending.qsize() > self._idle
+
+    def queued(self) -> int:
+        return self._pending.qsize()
 
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        try:
-            self._pending.put_nowait((request, client_address))
-        except queue.Full:
+        if not self._slots.acquire(blocking=False):
             log.log(V(2), kv("Too many connections, closing a new one", client=str(client_address)))
             self.shutdown_request(request)
+            return
+        self._pending.put((request, client_address))
 
     def _work(self) -> None:
         while True:
             item = self._pending.get()
             if item is None:
                 return
+            with self._idle_lock:
+                self._idle -= 1
             request, client_address = item
             try:
                 self.finish_request(request, client_address)
@@ -226,6 +240,9 @@ class _Server(HTTPServer):
                 self.handle_error(request, client_address)
             finally:
                 self.shutdown_request(request)
+                with self._idle_lock:
+                    self._idle += 1
+                self._slots.release()
 
     def handle_error(self, request: object, client_address: object) -> None:
         log.log(V(4), kv("HTTP connection error", client=str(client_address)))
@@ -233,10 +250,7 @@ class _Server(HTTPServer):
     def server_close(self) -> None:
         super().server_close()
         for _ in self._workers:
-            try:
-                self._pending.put(None, timeout=1)
-            except queue.Full:
-                break
+            self._pending.put(None)
 
 
 def self_signed_context(hosts: list[str]) -> ssl.SSLContext:
