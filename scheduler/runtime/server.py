@@ -181,7 +181,14 @@ def _make_handler(metrics: SchedulerMetrics, checks: Checks, auth: DelegatedAuth
                 return
             self._send(404, b"404 page not found\n", "text/plain; charset=utf-8", started)
 
+        def do_other(self) -> None:
+            # Like kube-scheduler's handlers, every method is authorized (verb = the lower-cased
+            # method) and then served alike; a request body is never read, so the connection closes.
+            self.close_connection = True
+            self.do_GET()
+
         do_HEAD = do_GET  # noqa: N815
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_other  # noqa: N815
 
     return Handler
 
