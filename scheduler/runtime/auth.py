@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["ALWAYS_ALLOW_GROUPS", "ANONYMOUS", "AuthError", "DEFAULT_ALWAYS_ALLOW_PATHS", "Decision", "DelegatedAuth",
+__all__ = ["ALWAYS_ALLOW_GROUPS", "ANONYMOUS", "AuthError", "DEFAULT_ALWAYS_ALLOW_PATHS", "Decision", "DelegatedAuth", "go_quote", "sanitize",
            "PathMatcher", "Reviewer", "UserInfo", "status_body"]
 
 AUTHN_CACHE_TTL = 10.0  # DelegatingAuthenticationOptions.CacheTTL
@@ -116,6 +116,32 @@ class PathMatcher:
     def allows(self, path: str) -> bool:
         path = path.removeprefix("/")
         return path in self.exact or any(path.startswith(p) for p in self.prefixes)
+
+
+def go_quote(text: str) -> str:
+    """Go's %q for the strings in the apiserver's messages: double-quoted, backslash escapes for
+    quotes, backslashes and non-printable characters."""
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                        "\v": "\\v"}[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def sanitize(message: str) -> str:
+    """The apiserver's responsewriters sanitizer, applied to Forbidden and InternalError texts."""
+    return message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def status_body(code: int, reason: str, message: str) -> bytes:

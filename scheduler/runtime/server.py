@@ -13,9 +13,9 @@ authentication (TokenReview) and authorization (SubjectAccessReview); only the a
 kube-scheduler's: 401 for a token the API server refuses, 403 for a caller without permission,
 both as a metav1.Status.
 
-Connections are served by a fixed pool of WORKERS threads fed by a queue of at most PENDING
-accepted connections (beyond that a new connection is closed at once), on a listen backlog of
-BACKLOG: the callers are a few (kubelet probes, a metrics scraper, the lab), so 16 threads are
+Connections are served by a fixed pool of WORKERS threads; at most WORKERS + PENDING accepted
+connections are being served or waiting at any time (beyond that a new connection is closed at
+once), on a listen backlog of BACKLOG: the callers are a few (kubelet probes, a metrics scraper, the lab), so 16 threads are
 plenty, and a flood of connections costs a bounded number of threads and sockets instead of one
 thread each. A kept-alive connection gives its worker back as soon as another connection waits,
 and an idle one is closed after IDLE_TIMEOUT seconds.
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import unquote, urlsplit
 
-from scheduler.runtime.auth import AuthError, DelegatedAuth, status_body
+from scheduler.runtime.auth import AuthError, DelegatedAuth, go_quote, sanitize, status_body
 from scheduler.runtime.klog import V, kv
 from scheduler.runtime.metrics import SchedulerMetrics
 
@@ -119,7 +119,7 @@ def _make_handler(metrics: SchedulerMetrics, checks: Checks, auth: DelegatedAuth
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
-            if getattr(self.server, "waiting", lambda: False)():
+            if self.server.waiting():  # type: ignore[attr-defined]
                 self.close_connection = True  # give the worker to a waiting connection
                 self.send_header("Connection", "close")
             self.end_headers()
@@ -142,14 +142,14 @@ def _make_handler(metrics: SchedulerMetrics, checks: Checks, auth: DelegatedAuth
                 decision = auth.authorize(user, verb, path)
             except AuthError as exc:
                 log.error(kv("Authorization failed", path=path, err=str(exc)))
-                self._send(500, f"Internal Server Error: {path!r}: authorization failed\n".encode(),
+                self._send(500, sanitize(f"Internal Server Error: {go_quote(path)}: authorization failed\n").encode(),
                            "text/plain; charset=utf-8", started)
                 return False
             if not decision.allowed:
-                message = f'forbidden: User "{user.name}" cannot {verb} path "{path}"'
+                message = f"forbidden: User {go_quote(user.name)} cannot {verb} path {go_quote(path)}"
                 if decision.reason:
                     message += f": {decision.reason}"
-                self._send(403, status_body(403, "Forbidden", message), JSON, started)
+                self._send(403, status_body(403, "Forbidden", sanitize(message)), JSON, started)
                 return False
             return True
 
