@@ -176,7 +176,8 @@ def metrics_reader_token(workdir: Path, admin: Path, renew: bool = False) -> str
                     f"--duration={METRICS_TOKEN_SECONDS}s").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".token.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600 from the first byte
+    tmp.unlink(missing_ok=True)  # a leftover of a killed run: O_EXCL below then creates it anew, 0600
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 from the first byte
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     os.replace(tmp, path)
