@@ -174,7 +174,7 @@ def metrics_reader_token(workdir: Path, admin: Path, renew: bool = False) -> str
     apply(workdir, admin, METRICS_READER_OBJECTS)
     token = kubectl(workdir, admin, "create", "token", METRICS_READER, "-n", NAMESPACE,
                     f"--duration={METRICS_TOKEN_SECONDS}s").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".token.{os.getpid()}")
     tmp.unlink(missing_ok=True)  # a leftover of a killed run: O_EXCL below then creates it anew, 0600
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 from the first byte
