@@ -5,6 +5,7 @@ negative form (kuttl's "errors" file): the condition must stay false for a whole
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from kubernetes import client
@@ -126,19 +128,27 @@ class LabCluster:
         deploy.kill_leader(provider, self.workdir, app, signal_name=signal_name)
         return holder
 
+    def metrics_token(self) -> str:
+        """A token of the lab's kube-system/metrics-reader (may get /metrics on both schedulers,
+        which authorize every path but /healthz, /readyz and /livez with the API server)."""
+        from lab import deploy
+
+        return deploy.metrics_reader_token(self.workdir, self.kubeconfig)
+
     def replica_get(self, app: str, path: str) -> list[tuple[str, int, str]]:
-        """GET ``path`` from every replica of ``app``: [(replica, HTTP status, body)].
+        """GET ``path`` from every replica of ``app`` as metrics-reader: [(replica, HTTP status, body)].
 
         Local replicas are processes on 127.0.0.1; elsewhere `kubectl port-forward` reaches the
         pods' secure port (10259).
         """
         from lab import deploy
 
+        token = self.metrics_token()
         out = []
         if self.provider == "local":
             ports = deploy._ports(self.workdir)
             for replica in deploy.replica_names(app):
-                code, body = deploy._get(f"https://127.0.0.1:{ports[replica]}{path}")
+                code, body = deploy._get(f"https://127.0.0.1:{ports[replica]}{path}", token=token)
                 out.append((replica, code, body))
             return out
         pods = self.pods("kube-system", f"app.kubernetes.io/name={app}")
@@ -146,18 +156,16 @@ class LabCluster:
             name = pod["metadata"]["name"]
             # Through port-forward, not the API server's pod proxy: the proxy hides the pod's own
             # status code (kubectl get --raw only fails) and arrives anonymous (403 on /metrics).
-            out.append((name, *self._port_forward_get("kube-system", name, 10259, path)))
+            with self.port_forward("kube-system", name, 10259) as local:
+                out.append((name, *deploy._get(f"https://127.0.0.1:{local}{path}", timeout=30, token=token)))
         return out
 
-    def _port_forward_get(self, namespace: str, pod: str, port: int, path: str) -> tuple[int, str]:
-        """GET over `kubectl port-forward` with the admin's client certificate. kube-scheduler
-        authorizes everything but the health paths (delegated authz), and the API server's pod
-        proxy reaches the pod anonymously (403), so /metrics needs the caller's own credentials."""
+    @contextlib.contextmanager
+    def port_forward(self, namespace: str, pod: str, port: int) -> Iterator[int]:
+        """`kubectl port-forward` to a pod's port; yields the local port on 127.0.0.1. (Its
+        connections start inside the pod's network namespace: no NetworkPolicy applies.)"""
         import re
         import select
-        import ssl
-        import urllib.error
-        import urllib.request
 
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         proc = subprocess.Popen([self.kubectl_path, "-n", namespace, "port-forward", f"pod/{pod}", f":{port}"],
@@ -174,17 +182,8 @@ class LabCluster:
                 m = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
                 local = int(m.group(1)) if m else 0
             if not local:
-                return 599, f"kubectl port-forward to {pod}:{port} did not start"
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE  # the scheduler's serving certificate is self-signed
-            conf = self.api.configuration
-            ctx.load_cert_chain(conf.cert_file, conf.key_file)
-            try:
-                with urllib.request.urlopen(f"https://127.0.0.1:{local}{path}", context=ctx, timeout=30) as resp:
-                    return resp.status, resp.read().decode(errors="replace")
-            except urllib.error.HTTPError as exc:
-                return exc.code, exc.read().decode(errors="replace")
+                raise AssertionError(f"kubectl port-forward to {pod}:{port} did not start")
+            yield local
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -67,6 +67,7 @@ class SchedulerProcess:
     kubeconfig: Path
     log_path: Path
     verbosity: int = 4
+    token: str = ""  # bearer token for every GET (the endpoints authorize all but the health paths)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
@@ -89,8 +90,10 @@ class SchedulerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def get(self, path: str) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                         headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+            with urllib.request.urlopen(request, timeout=5) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -149,10 +152,12 @@ class SchedulerFleet:
         path = self.directory / f"{name}-config.yaml"
         path.write_text(yaml.safe_dump(config))
         started = []
+        token = self.cluster.metrics_token()
         for _ in range(replicas):
             index = len(self.processes)
             proc = SchedulerProcess(name=f"{name}-{index}", config_path=path, kubeconfig=Path(self.cluster.kubeconfig),
-                                    log_path=self.directory / f"{name}-{index}.log", verbosity=verbosity)
+                                    log_path=self.directory / f"{name}-{index}.log", verbosity=verbosity,
+                                    token=token)
             self.processes.append(proc.start())
             started.append(proc)
         for proc in started:

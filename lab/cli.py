@@ -228,8 +228,8 @@ def _line_count(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {safe_text(message)}\n")
+    def error(self, message: str) -> None:  # one line, exit 2; argparse echoes a bad value whole: cut it
+        self.exit(2, f"{self.prog}: error: {truncate(message, 200)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -150,6 +150,58 @@ def _token_kubeconfig(workdir: Path, admin: Path, app: SchedulerApp) -> Path:
     return write_secret(workdir / "deploy" / app.name / "kubeconfig", yaml.safe_dump(cfg, sort_keys=False))
 
 
+# -- metrics-reader: the identity the lab (and the e2e tests) read schedulers' /metrics with -------------
+# Both schedulers serve /metrics only to callers the API server authorizes (delegated authn/authz);
+# the lab's own ServiceAccount is allowed exactly `get` on the non-resource URL /metrics.
+METRICS_READER = "metrics-reader"
+METRICS_READER_OBJECTS: list[dict] = [
+    {"apiVersion": "v1", "kind": "ServiceAccount",
+     "metadata": {"name": METRICS_READER, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "scheduler-lab"}}},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+     "metadata": {"name": f"scheduler-lab:{METRICS_READER}", "labels": {"app.kubernetes.io/part-of": "scheduler-lab"}},
+     "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+     "metadata": {"name": f"scheduler-lab:{METRICS_READER}", "labels": {"app.kubernetes.io/part-of": "scheduler-lab"}},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"scheduler-lab:{METRICS_READER}"},
+     "subjects": [{"kind": "ServiceAccount", "name": METRICS_READER, "namespace": NAMESPACE}]},
+]
+METRICS_TOKEN_SECONDS = 24 * 3600
+
+
+def metrics_token_path(workdir: Path) -> Path:
+    return workdir / "deploy" / METRICS_READER / "token"
+
+
+def metrics_reader_token(workdir: Path, admin: Path, renew: bool = False) -> str:
+    """A token of kube-system/metrics-reader (TokenRequest API), kept 0600 in the lab's workdir and
+    renewed when asked or half its life is gone; the ServiceAccount and its RBAC are applied then."""
+    path = metrics_token_path(workdir)
+    try:
+        if not renew and time.time() - path.stat().st_mtime < METRICS_TOKEN_SECONDS / 2:
+            return path.read_text().strip()
+    except OSError:
+        pass
+    apply(workdir, admin, METRICS_READER_OBJECTS)
+    token = kubectl(workdir, admin, "create", "token", METRICS_READER, "-n", NAMESPACE,
+                    f"--duration={METRICS_TOKEN_SECONDS}s").strip()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".token.{os.getpid()}")
+    tmp.unlink(missing_ok=True)  # a leftover of a killed run: O_EXCL below then creates it anew, 0600
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # 0600 from the first byte
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.replace(tmp, path)
+    return token
+
+
+def stored_metrics_token(workdir: Path) -> str:
+    """The token `lab deploy` stored, or "" (then /metrics answers 403)."""
+    try:
+        return metrics_token_path(workdir).read_text().strip()
+    except OSError:
+        return ""
+
+
 def _config_from_cluster(workdir: Path, admin: Path, app: SchedulerApp, kubeconfig: Path) -> Path:
     """The scheduler configuration as the cluster holds it, pointed at the SA kubeconfig."""
     cm = json.loads(kubectl(workdir, admin, "get", "configmap", f"{app.name}-config", "-n", NAMESPACE, "-o", "json"))
@@ -200,14 +252,14 @@ def replica_command(workdir: Path, app: SchedulerApp, config: Path, kubeconfig: 
         # serves); delegated authn/authz need theirs explicitly outside a pod.
         return [str(workdir / "bin" / "kube-scheduler"), *local,
                 f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
-                # Locally nobody but this user reaches 127.0.0.1; the lab reads leaders off /metrics.
-                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics", *manifest_flags(app)]
+                *manifest_flags(app)]
     return [sys.executable, "-m", "scheduler", *local, f"--kubeconfig={kubeconfig}", *manifest_flags(app)]
 
 
-def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+def _get(url: str, timeout: float = 2.0, token: str = "") -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=ssl._create_unverified_context()) as r:
+        with urllib.request.urlopen(request, timeout=timeout, context=ssl._create_unverified_context()) as r:
             return r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
         return e.code, ""
@@ -215,13 +267,13 @@ def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
         return 0, str(e)
 
 
-def replica_leads(port: int) -> bool:
+def replica_leads(port: int, token: str = "") -> bool:
     """Ask a replica itself: its leader_election_master_status gauge is 1 only on the leader.
 
     (kube-scheduler labels it name="kube-scheduler" whatever its Lease is called; a replica
     takes part in one election only, so any 1 means it leads.)
     """
-    code, body = _get(f"https://127.0.0.1:{port}/metrics")
+    code, body = _get(f"https://127.0.0.1:{port}/metrics", token=token)
     if code != 200:
         return False
     values = re.findall(r"^leader_election_master_status(?:\{[^}]*\})?\s+([0-9.]+)", body, re.MULTILINE)
@@ -245,6 +297,8 @@ def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: 
     for app in apps:
         apply(workdir, admin, render(app, local_processes=local))
         print(f"applied manifests/{app.directory.name} (server-side validated)")
+    metrics_reader_token(workdir, admin, renew=True)  # a lab made anew has a new token signer
+    print(f"{NAMESPACE}/{METRICS_READER}: may get /metrics; token in {metrics_token_path(workdir)} (0600)")
     samples = MANIFESTS / "samples"
     if not local:
         for app in apps:
@@ -282,7 +336,8 @@ def _wait_replicas(workdir: Path, admin: Path, app: SchedulerApp, ports: dict[st
     deadline = time.monotonic() + timeout
     while True:
         healthy = [r for r in replica_names(app.name) if _get(f"https://127.0.0.1:{ports[r]}/healthz")[0] == 200]
-        leaders = [r for r in replica_names(app.name) if replica_leads(ports[r])]
+        token = stored_metrics_token(workdir)
+        leaders = [r for r in replica_names(app.name) if replica_leads(ports[r], token)]
         if len(healthy) == REPLICAS and len(leaders) == 1:
             print(f"{app.name}: {REPLICAS} replicas healthy, leader {leaders[0]} "
                   f"(Lease {NAMESPACE}/{app.name} held by {_lease_holder(workdir, admin, app.name)})")
@@ -296,8 +351,9 @@ def _wait_replicas(workdir: Path, admin: Path, app: SchedulerApp, ports: dict[st
 
 def find_leader(workdir: Path, app: str) -> str | None:
     ports = _ports(workdir)
+    token = stored_metrics_token(workdir)
     for replica in replica_names(app):
-        if replica_leads(ports[replica]):
+        if replica_leads(ports[replica], token):
             return replica
     return None
 

@@ -7,11 +7,16 @@ Flags follow kube-scheduler where they exist there:
     --bind-address ADDR     address of the HTTP(S) endpoints (default 0.0.0.0, like kube-scheduler)
     --secure-port N         HTTPS with a self-signed in-memory certificate (default 10259; 0 = off)
     --port N                plain HTTP with the same endpoints (default 0 = off)
+    --authorization-always-allow-paths P,...
+                            paths served without authorization (default /healthz,/readyz,/livez);
+                            every other path needs a bearer token the API server accepts
+                            (TokenReview) and allows (SubjectAccessReview), as on kube-scheduler
     --v N                   klog verbosity (2: decisions, 4: leader-election retries, 5: renewals)
     --leader-elect[=BOOL]   overrides leaderElection.leaderElect
     --plugin MODULE:CLASS   an out-of-tree plugin to register (repeatable)
 
-Errors in what the user gave (config, kubeconfig, ports, plugins) are one line on stderr and exit 1.
+Errors in what the user gave (config, kubeconfig, ports, plugins) are one line on stderr and exit 1;
+a value echoed back in such a line is cut to MAX_ECHO characters.
 """
 
 from __future__ import annotations
@@ -25,14 +30,22 @@ from typing import Any
 
 from scheduler.core.validation.text import quote, safe_text, truncate
 from scheduler.runtime import klog
+from scheduler.runtime.auth import DEFAULT_ALWAYS_ALLOW_PATHS, PathMatcher
 
 __all__ = ["main", "build_parser", "UsageError"]
 
 log = logging.getLogger("scheduler.cli")
 
+MAX_ECHO = 200  # characters of a usage error line (argparse repeats the bad value, however long)
+
 
 class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 1."""
+    """Bad input from the user: reported as one line, exit code 1. `echo` marks argparse's own
+    messages, which repeat a bad value whole: those are cut to MAX_ECHO characters."""
+
+    def __init__(self, message: str, echo: bool = False) -> None:
+        super().__init__(message)
+        self.echo = echo
 
 
 def _bool(text: str) -> bool:
@@ -41,14 +54,14 @@ def _bool(text: str) -> bool:
         return True
     if value in ("false", "0", "no", "f"):
         return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r} (use true or false)")
+    raise argparse.ArgumentTypeError(f'invalid boolean value "{text}" (use true or false)')
 
 
 def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+        raise argparse.ArgumentTypeError(f'invalid port "{text}"') from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} out of range 0-65535")
     return value
@@ -56,7 +69,7 @@ def _port(text: str) -> int:
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        raise UsageError(message, echo=True)
 
 
 class _Once(argparse.Action):
@@ -81,8 +94,17 @@ def _path(text: str) -> str:
 def _int(text: str) -> int:
     body = text.strip().lstrip("+-")
     if not body.isascii() or not body.isdigit():
-        raise argparse.ArgumentTypeError(f"invalid integer value {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f'invalid integer value "{text}"')
     return int(text)
+
+
+def _allow_paths(text: str) -> tuple[str, ...]:
+    paths = tuple(p.strip() for p in text.split(",") if p.strip())
+    try:
+        PathMatcher(paths)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return paths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address to serve /healthz and /metrics on")
     parser.add_argument("--secure-port", type=_port, default=10259, action=_Once, help="HTTPS port (0 disables)")
     parser.add_argument("--port", type=_port, default=0, action=_Once, help="plain HTTP port (0 disables)")
+    parser.add_argument("--authorization-always-allow-paths", type=_allow_paths, default=DEFAULT_ALWAYS_ALLOW_PATHS,
+                        action=_Once, metavar="PATHS",
+                        help="comma-separated paths served without authorization (a trailing * matches a prefix)")
     parser.add_argument("--v", "-v", type=_int, default=0, metavar="N", action=_Once, help="log verbosity")
     parser.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=None, metavar="BOOL",
                         action=_Once, help="override leaderElection.leaderElect")
@@ -128,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from scheduler.core.framework import build_profiles
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
     from scheduler.core.state import ClusterState
+    from scheduler.runtime.server_url import ServerURLError, check_kubeconfig_server
 
     klog.configure(args.v)
     tune_gc()  # this is the long-running process (simulate keeps CPython's defaults)
@@ -147,8 +173,10 @@ def run(args: argparse.Namespace) -> int:
     except config_module.ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
+        if kubeconfig:
+            check_kubeconfig_server(kubeconfig, kubeconfig)
         configuration = load_configuration(kubeconfig)
-    except KubeConfigError as exc:
+    except (KubeConfigError, ServerURLError) as exc:
         raise UsageError(str(exc)) from None
     conn = cfg.client_connection
     name = next(iter(profiles), "scheduler")
@@ -157,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
                            serving=ServingOptions(bind_address=args.bind_address, port=args.port,
-                                                  secure_port=args.secure_port))
+                                                  secure_port=args.secure_port,
+                                                  auth=_delegated_auth(kube, args.authorization_always_allow_paths)))
     except ValueError as exc:  # e.g. leader-election durations the elector cannot work with
         raise UsageError(f"{args.config or 'configuration'}: {exc}") from None
     log.info(klog.kv("Starting scheduler", version="scheduler-lab", profiles=",".join(profiles),
@@ -168,6 +197,21 @@ def run(args: argparse.Namespace) -> int:
         # Typically the serving port is taken.
         where = ", ".join(f"{args.bind_address}:{p}" for p in (args.secure_port, args.port) if p)
         raise UsageError(f"cannot serve on {where or args.bind_address}: {exc.strerror or exc}") from None
+
+
+def _delegated_auth(kube: Any, always_allow_paths: Sequence[str]) -> Any:
+    """Delegated authn/authz for the HTTP endpoints, through a client of its own (kube-scheduler's
+    delegating clients: QPS 200, burst 400, 10 s timeout), so reviews never take the scheduling
+    client's rate budget."""
+    from scheduler.runtime.auth import REVIEW_TIMEOUT, DelegatedAuth
+
+    client = kube.derive(qps=200, burst=400, timeout=REVIEW_TIMEOUT, user_agent=f"{kube.user_agent}/auth-delegator",
+                         pool_size=2)
+
+    def review(path: str, body: Any) -> Any:
+        return client.request("POST", path, body=body)
+
+    return DelegatedAuth(review, always_allow_paths=always_allow_paths)
 
 
 def _with_leader_elect(cfg: Any, value: bool) -> Any:
@@ -192,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         return run(args)
     except UsageError as exc:
-        print(f"scheduler: {safe_text(str(exc))}", file=sys.stderr)
+        # Escaped once (a value cannot forge a line), and argparse's echo of a value cut short.
+        print(f"scheduler: {truncate(str(exc), MAX_ECHO) if exc.echo else safe_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -12,6 +12,7 @@ Every problem is a ``ConfigError`` whose ``str()`` is one line:
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -442,6 +443,12 @@ def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegis
                      base_dir: str | None = None) -> SchedulerConfiguration:
     if not isinstance(data, dict):
         raise ConfigError(source, "", f"expected a KubeSchedulerConfiguration object, got {_describe(data)}")
+    non_finite = _non_finite(data, "")
+    if non_finite is not None:
+        # kube-scheduler converts the YAML to JSON before decoding, and JSON has no NaN or infinity:
+        # it refuses the whole file. Refused here too, wherever the number is.
+        where, value = non_finite
+        raise ConfigError(source, where, f"{value} is not a finite number (NaN and infinity are not allowed)")
     api_version = data.get("apiVersion")
     if api_version is None:
         raise ConfigError(source, "apiVersion", f"required; use {API_VERSION}")
@@ -475,6 +482,21 @@ def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegis
         registry = default_registry()
     registry = registry.copy()
     return _build(_drop_nulls(data), source, registry, base_dir)
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and text of the first NaN or infinite number in the document, if any."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return where, "NaN" if math.isnan(item) else ("Infinity" if item > 0 else "-Infinity")
+        if isinstance(item, dict):
+            stack.extend((v, f"{where}.{safe_text(str(k)[:80])}" if where else safe_text(str(k)[:80]))
+                         for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 def _drop_nulls(value: Any) -> Any:

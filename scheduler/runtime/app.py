@@ -49,6 +49,7 @@ from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
 from scheduler.runtime.metrics import SchedulerMetrics
 from scheduler.runtime.preemption import NominationTracker, Preemptor, status_patch
 from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
+from scheduler.runtime.auth import DelegatedAuth
 from scheduler.runtime.server import Checks, ProbeServer
 from scheduler.runtime.volumes import VOLUME_INFORMERS, VolumeEventHandler, VolumePreBinder
 
@@ -105,6 +106,7 @@ class ServingOptions:
     bind_address: str = "0.0.0.0"
     port: int = 0
     secure_port: int = 10259
+    auth: DelegatedAuth | None = None  # None: only the always-allow paths are served
 
 
 def _assigned(pod: Mapping[str, Any]) -> bool:
@@ -468,7 +470,7 @@ class SchedulerApp:
             Checks(synced=self.synced, leader=self.elector.check if self.elector else (lambda: None),
                    shutting_down=self._stopping.is_set),
             bind_address=self.serving.bind_address, port=self.serving.port,
-            secure_port=self.serving.secure_port)
+            secure_port=self.serving.secure_port, auth=self.serving.auth)
 
     # -- queries -----------------------------------------------------------------------------
 

@@ -353,12 +353,36 @@ def test_py_scheduler_needs_less_than_kube_scheduler() -> None:
 
 def test_bindings_only_grant_the_schedulers_roles() -> None:
     allowed = {"custom-k8s-scheduler", "py-scheduler", "system:volume-scheduler",
-               "extension-apiserver-authentication-reader"}
+               "extension-apiserver-authentication-reader", "system:auth-delegator"}
     bindings = [d for _, d in manifest_docs() if d["kind"] in ("ClusterRoleBinding", "RoleBinding")]
-    assert len(bindings) == 4
+    assert len(bindings) == 5
     for b in bindings:
         assert b["roleRef"]["name"] in allowed, b["metadata"]["name"]
         assert all(s["kind"] == "ServiceAccount" and s["namespace"] == "kube-system" for s in b["subjects"])
+
+
+def test_py_scheduler_may_review_tokens_and_access() -> None:
+    """Its secure port delegates authn/authz (TokenReview, SubjectAccessReview): the built-in
+    system:auth-delegator grants exactly those two creates, as system:kube-scheduler does upstream."""
+    binding = find("ClusterRoleBinding", "py-scheduler-as-auth-delegator", "py-scheduler")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": "system:auth-delegator"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "py-scheduler", "namespace": "kube-system"}]
+
+
+def test_network_policy_admits_only_scrapers_to_the_secure_port() -> None:
+    policy = find("NetworkPolicy", "py-scheduler", "py-scheduler")
+    spec = policy["spec"]
+    assert policy["metadata"]["namespace"] == "kube-system"
+    # It selects exactly the Deployment's pods.
+    assert spec["podSelector"]["matchLabels"].items() <= deployment("py-scheduler")["spec"]["template"]["metadata"][
+        "labels"].items()
+    assert spec["policyTypes"] == ["Ingress"], "egress stays open: the scheduler must reach the API server"
+    [rule] = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": SECURE_PORT}]
+    [peer] = rule["from"]
+    assert set(peer) == {"namespaceSelector"}, "only labelled namespaces, never every pod or an IP block"
+    assert peer["namespaceSelector"]["matchLabels"] == {"scheduler-lab.dev/scrape-schedulers": "true"}
 
 
 # -- no credentials ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 
 from scheduler.runtime.kube import ApiError, TokenBucket
 from scheduler.runtime.metrics import SchedulerMetrics, attempts_label, exponential_buckets
+from scheduler.runtime.auth import DelegatedAuth
 from scheduler.runtime.server import Checks, ProbeServer
 
 
@@ -142,7 +143,9 @@ def served():
                     shutting_down=lambda: state["stopping"])
     metrics = SchedulerMetrics()
     metrics.leader_status.labels(name="lease-x").set(0)
-    server = ProbeServer(metrics, checks, bind_address="127.0.0.1", port=free_port(), secure_port=free_port())
+    # Every path always allowed: these tests are about the endpoints (authn/authz: test_io_secure_serving.py).
+    server = ProbeServer(metrics, checks, bind_address="127.0.0.1", port=free_port(), secure_port=free_port(),
+                         auth=DelegatedAuth(None, always_allow_paths=["/*"]))
     urls = server.start()
     yield state, urls
     server.stop()
