@@ -67,10 +67,12 @@ def kind_binary(spec: LabSpec) -> Path:
 
 def ensure_go_bins(spec: LabSpec, log: Path, say: Callable[[str], None] = print) -> Path:
     """Build what is missing; return the directory holding every binary by its own name."""
+    from lab.kindimage.cachelock import cache_lock
+
     out = bins_dir(spec)
     out.mkdir(parents=True, exist_ok=True)
     go = None
-    with open(log, "a") as logf:
+    with cache_lock("kind-bins", say), open(log, "a") as logf:
         for item in GO_BUILDS:
             if (out / item.name).exists():
                 continue
