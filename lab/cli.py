@@ -128,9 +128,14 @@ def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
     if args.start_docker:
         engine.ensure()
     argv = engine.wrap(list(args.argv))
+    env = engine.env()
+    if recorded_provider(args.workdir) == "kind":
+        from lab.docker_netns import lab_id
+
+        env["KIND_CLUSTER_NAME"] = lab_id(args.workdir)  # kind's default --name: this lab's cluster
     sys.stdout.flush()
     try:
-        os.execvpe(argv[0], argv, engine.env())
+        os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
         raise ProviderError(f"lab exec: {argv[0]}: not found") from None
 
@@ -151,6 +156,10 @@ def cmd_env(args: argparse.Namespace, spec: LabSpec) -> int:
     print(f"export KUBECONFIG={args.workdir / 'kubeconfig'}")
     if (args.workdir / "bin").exists():
         print(f"export PATH={args.workdir / 'bin'}:$PATH")
+    if recorded_provider(args.workdir) == "kind":
+        from lab.docker_netns import lab_id
+
+        print(f"export KIND_CLUSTER_NAME={lab_id(args.workdir)}")
     return 0
 
 
