@@ -657,21 +657,29 @@ class KindProvider(Provider):
         kind = self.kind_binary()
         own = self.engine is not None and self.engine.managed  # the lab's own dockerd holds the cluster
         docker_up = self.engine is None or self.engine.usable(self._tool_env())
-        if kind is not None and docker_up:
-            # kind deletes a cluster that does not exist without complaint, so this is idempotent.
-            self.run(self._delete_step(kind), timeout=300)
-            self.cluster_record.unlink(missing_ok=True)
-        elif kind is None and own:
-            self.say("kind not found: the cluster's containers go with the lab's dockerd")
+        failed = ""
+        if kind is None:
+            failed = "kind not found on PATH"
+        elif not docker_up:
+            failed = "Docker is not reachable"
+        else:
+            try:  # kind deletes a cluster that does not exist without complaint: idempotent
+                self.run(self._delete_step(kind), timeout=300)
+            except ProviderError as exc:
+                failed = str(exc)
+        if failed and own:
+            # Everything in the lab's own dockerd is the lab's: remove the node containers as kind
+            # would (label io.x-k8s.kind.cluster); what is left stops with that dockerd.
+            if kind is None:
+                self.say("kind not found: the cluster's containers go with the lab's dockerd")
             if docker_up:
-                self._remove_node_containers()
+                try:
+                    self._remove_node_containers()
+                except ProviderError as exc:
+                    self.say(f"  {exc}")
+            failed = ""
+        if not failed:
             self.cluster_record.unlink(missing_ok=True)
-        elif kind is None and self.cluster_record.exists():
-            raise ProviderError(f"kind provider: kind not found on PATH, so the kind cluster {self.cluster_name} this "
-                                f"lab created was not deleted — install kind {self.spec.versions.kind} and rerun "
-                                f"`python -m lab down`, or `docker rm -f` its containers {self.cluster_name}-*")
-        elif kind is None:
-            self.say(f"kind not found; this lab recorded no kind cluster ({self.cluster_name}): nothing to delete")
         if own:
             assert self.engine is not None
             # The lab's dockerd stops and its namespaces go; its images stay in its data root
@@ -679,6 +687,12 @@ class KindProvider(Provider):
             left = self.engine.stop(self.say)
             if left:
                 raise ProviderError(f"kind provider: still there after stopping the lab's dockerd: {', '.join(left)}")
+        if failed and self.cluster_record.exists():
+            raise ProviderError(f"kind provider: {failed}, so the kind cluster {self.cluster_name} this lab created "
+                                f"was not deleted — install kind {self.spec.versions.kind} (or start Docker) and rerun "
+                                f"`python -m lab down`, or `docker rm -f` its containers {self.cluster_name}-*")
+        if failed:
+            self.say(f"{failed}; this lab recorded no kind cluster ({self.cluster_name}): nothing to delete")
         if wipe:
             for path in (self.config_path, self.workdir / "py-scheduler-image.tar"):
                 path.unlink(missing_ok=True)

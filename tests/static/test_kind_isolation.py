@@ -325,3 +325,13 @@ def test_cache_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
         holder.kill()  # the test's own process
         holder.wait(30)
     assert entered.wait(30), "the lock was not taken after its holder ended"
+
+
+def test_down_stops_the_labs_dockerd_even_when_kind_delete_fails(spec, tmp_path: Path) -> None:
+    engine = FakeEngine(tmp_path / "lab" / "docker", running=True, starts=True)
+    engine.ensure()
+    runner = FakeRunner({("delete", "cluster"): (1, ""), ("ps",): (0, "c1\n")})
+    p, _ = provider_with(spec, tmp_path, engine, runner, kind=True)
+    p.down()
+    assert runner.calls[-1] == ["docker", "rm", "-f", "-v", "c1"]
+    assert engine.stops == 1 and not engine.managed
