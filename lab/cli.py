@@ -99,8 +99,13 @@ def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
         from lab.kindimage import ensure_kind_images
 
         engine = engine_for(args.workdir)
-        engine.ensure()
-        images = ensure_kind_images(spec, engine, args.workdir / "logs")
+        started = engine.ensure()
+        try:
+            images = ensure_kind_images(spec, engine, args.workdir / "logs")
+        except BaseException:
+            if started:  # a failed build leaves no dockerd of its own running
+                engine.stop()
+            raise
         print(f"kind node image ready: {images.node_image} (Python base: {images.python_base})")
         return 0
     from lab.build import ensure_binaries

@@ -523,7 +523,7 @@ class KindProvider(Provider):
         created) and the dockerd and namespaces it started. What was there before stays."""
         if not created and not self._started_engine:
             return
-        self.say("lab up failed: undoing what this run started (logs stay in "
+        self.say("failed: undoing what this run started (logs stay in "
                  f"{self.workdir / 'logs'} and {self.workdir / 'docker'})")
         kind = self.kind_binary()
         if created and kind is not None:
@@ -545,7 +545,12 @@ class KindProvider(Provider):
         """Everything `up` needs before `kind create` (public: `lab build --kind`)."""
         if self.engine is None:
             raise ProviderError("kind provider: prepare() needs a Docker engine handle")
-        self._prepare_engine_and_images()
+        self._started_engine = False
+        try:
+            self._prepare_engine_and_images()
+        except BaseException:
+            self._undo_up(created=False)  # e.g. debootstrap missing: the dockerd it started goes
+            raise
 
     @property
     def _choice_file(self) -> Path:

@@ -260,6 +260,20 @@ def test_failed_up_stops_the_dockerd_it_started(spec, tmp_path: Path, sysctl: Pa
     assert any("undoing what this run started" in s for s in said)
 
 
+def test_failed_build_stops_the_dockerd_it_started(spec, tmp_path: Path, sysctl: Path, monkeypatch) -> None:
+    """`lab build --kind` (prepare) fails the same way: the dockerd it started goes too."""
+    def no_debootstrap(*args, **kwargs):
+        raise BuildError("debootstrap is needed to build images without a registry")
+
+    monkeypatch.setattr("lab.kindimage.ensure_kind_images", no_debootstrap)
+    engine = FakeEngine(tmp_path / "lab" / "docker", running=True, starts=True)
+    p, _ = provider_with(spec, tmp_path, engine, FakeRunner({}), kind=True, sysctl=sysctl,
+                         LAB_KIND_NODE_IMAGE="built")
+    with pytest.raises(BuildError):
+        p.prepare()
+    assert engine.stops == 1 and not engine.managed
+
+
 def test_failed_create_deletes_the_half_made_cluster_and_stops_dockerd(spec, tmp_path: Path, sysctl: Path) -> None:
     engine = FakeEngine(tmp_path / "lab" / "docker", running=True, starts=True)
     runner = FakeRunner({("image", "inspect"): (0, ""), ("version",): (0, f"kind {spec.versions.kind}"),
