@@ -71,6 +71,7 @@ def ensure_go_bins(spec: LabSpec, log: Path, say: Callable[[str], None] = print)
 
     out = bins_dir(spec)
     out.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     go = None
     with cache_lock("kind-bins", say), open(log, "a") as logf:
         for item in GO_BUILDS:
