@@ -322,10 +322,10 @@ class DockerEngine:
         say("installing Debian's docker.io (apt-get)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
         # policy-rc.d 101: the package must not start dockerd on the host's network now. Its postinst
-        # also enables docker.service and docker.socket, which would start it at the next boot: the
-        # units this install enabled (not enabled before it) are disabled again below.
+        # also enables docker.service, docker.socket and containerd.service, which would start them at
+        # the next boot: the units this install enabled (not enabled before it) are disabled again below.
         before = {unit: _unit_state(unit) for unit in DOCKER_UNITS}
-        policy = Path("/usr/sbin/policy-rc.d")
+        policy = POLICY_RC_D
         placed = not policy.exists()
         if placed:
             policy.write_text("#!/bin/sh\nexit 101\n")
@@ -342,7 +342,7 @@ class DockerEngine:
             enabled_now = [u for u in DOCKER_UNITS if before[u] != "enabled" and _unit_state(u) == "enabled"]
             if enabled_now:
                 subprocess.run(["systemctl", "disable", "--quiet", *enabled_now], check=False, capture_output=True)
-                say(f"disabled {' and '.join(enabled_now)} (enabled by the docker.io package): the lab starts "
+                say(f"disabled {', '.join(enabled_now)} (enabled by the docker.io package): the lab starts "
                     "its own dockerd, Docker does not start at boot")
         dockerd = shutil.which("dockerd")
         if dockerd is None:
@@ -386,7 +386,10 @@ class DockerEngine:
         return left
 
 
-DOCKER_UNITS = ("docker.service", "docker.socket")
+# Units Debian's docker.io and containerd packages enable in their postinst (seen: all three).
+DOCKER_UNITS = ("docker.service", "docker.socket", "containerd.service")
+# apt's hook: exit 101 = "do not start services now" (a module constant so tests can redirect it).
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
 def _unit_state(unit: str) -> str:

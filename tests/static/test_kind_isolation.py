@@ -349,3 +349,29 @@ def test_down_stops_the_labs_dockerd_even_when_kind_delete_fails(spec, tmp_path:
     p.down()
     assert runner.calls[-1] == ["docker", "rm", "-f", "-v", "c1"]
     assert engine.stops == 1 and not engine.managed
+
+
+# -- installing docker.io --------------------------------------------------------------------
+def test_install_disables_only_the_units_it_enabled(tmp_path: Path, monkeypatch) -> None:
+    """Fake apt-get "installs" docker.io by enabling its units; containerd.service was enabled
+    before and stays so. No real package or unit is touched."""
+    import lab.docker_netns as dn
+
+    bin_dir, units = tmp_path / "bin", tmp_path / "enabled"
+    bin_dir.mkdir()
+    units.mkdir()
+    (units / "containerd.service").touch()
+    policy = tmp_path / "policy-rc.d"
+    write_tool(bin_dir, "apt-get", f'test -x {policy} || exit 9\n'
+                                   f'touch {units}/docker.service {units}/docker.socket\n'
+                                   f'printf "#!/bin/sh\\n" > {bin_dir}/dockerd; chmod +x {bin_dir}/dockerd\n')
+    write_tool(bin_dir, "systemctl", f'if [ "$1" = is-enabled ]; then [ -e {units}/$2 ] && echo enabled; exit 0; fi\n'
+                                     f'if [ "$1" = disable ]; then shift 2; for u; do rm -f {units}/$u; done; fi\n')
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(dn, "POLICY_RC_D", policy)
+    said: list[str] = []
+    engine = DockerEngine(tmp_path / "lab" / "docker", tmp_path / "data", netns="scheduler-lab-test")
+    assert engine._install(said.append) == str(bin_dir / "dockerd")
+    assert sorted(p.name for p in units.iterdir()) == ["containerd.service"]
+    assert not policy.exists(), "policy-rc.d is removed again"
+    assert any("disabled docker.service, docker.socket" in s for s in said)
