@@ -17,6 +17,7 @@ from typing import Callable
 
 from lab import build
 from lab.kindimage import versions as V
+from lab.kindimage.cachelock import cache_lock
 from lab.spec import LabSpec
 
 HERE = Path(__file__).parent
@@ -67,8 +68,6 @@ def kind_binary(spec: LabSpec) -> Path:
 
 def ensure_go_bins(spec: LabSpec, log: Path, say: Callable[[str], None] = print) -> Path:
     """Build what is missing; return the directory holding every binary by its own name."""
-    from lab.kindimage.cachelock import cache_lock
-
     out = bins_dir(spec)
     out.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
