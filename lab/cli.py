@@ -106,8 +106,13 @@ def _build(args: argparse.Namespace, spec: LabSpec) -> int:
         from lab.kindimage import ensure_kind_images
 
         engine = engine_for(args.workdir)
-        engine.ensure()
-        images = ensure_kind_images(spec, engine, args.workdir / "logs")
+        started = engine.ensure()
+        try:
+            images = ensure_kind_images(spec, engine, args.workdir / "logs")
+        except BaseException:
+            if started:  # a failed build leaves no dockerd of its own running
+                engine.stop()
+            raise
         print(f"kind node image ready: {images.node_image} (Python base: {images.python_base})")
         return 0
     from lab.build import ensure_binaries
@@ -135,9 +140,14 @@ def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
     if args.start_docker:
         engine.ensure()
     argv = engine.wrap(list(args.argv))
+    env = engine.env()
+    if recorded_provider(args.workdir) == "kind":
+        from lab.docker_netns import lab_id
+
+        env["KIND_CLUSTER_NAME"] = lab_id(args.workdir)  # kind's default --name: this lab's cluster
     sys.stdout.flush()
     try:
-        os.execvpe(argv[0], argv, engine.env())
+        os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
         raise ProviderError(f"lab exec: {argv[0]}: not found") from None
 
@@ -162,6 +172,10 @@ def cmd_env(args: argparse.Namespace, spec: LabSpec) -> int:
     print(f"export KUBECONFIG={args.workdir / 'kubeconfig'}")
     if (args.workdir / "bin").exists():
         print(f"export PATH={args.workdir / 'bin'}:$PATH")
+    if recorded_provider(args.workdir) == "kind":
+        from lab.docker_netns import lab_id
+
+        print(f"export KIND_CLUSTER_NAME={lab_id(args.workdir)}")
     return 0
 
 

@@ -3,11 +3,17 @@ inside a network namespace of its own.
 
 Where Docker already runs (a laptop, a CI runner) it is used as it is and nothing here changes it.
 Where it does not, :meth:`DockerEngine.start` installs Debian's ``docker.io`` (apt, if dockerd is
-missing), creates the namespace ``scheduler-lab`` and starts dockerd in it with
+missing), creates the lab's namespace and starts dockerd in it with
 ``nsenter --net=/run/netns/<name>`` (``ip netns exec`` would remount /sys and lose the cgroup
 mounts dockerd needs). Docker's bridges and the kind network's private addresses then exist only
 inside that namespace: nothing links it to the host's network (no veth, NAT or route), so kind,
 kubectl and the e2e suite run inside it too (:meth:`DockerEngine.wrap`).
+
+Every name this creates on the host derives from the lab directory (:func:`lab_id`): the
+namespaces, the data root (one per lab: two dockerds must never share one), the exec root and
+socket (under the lab directory). Two checkouts' kind labs therefore run side by side, and one's
+`lab down` never touches the other's. The dockerd is recorded with its process start time and
+is signalled only while that PID still is that dockerd (:func:`owned_dockerd`).
 
 Host quirks, applied only where detected (``quirks()``):
 
@@ -20,22 +26,36 @@ Host quirks, applied only where detected (``quirks()``):
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import psutil
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+# The one name before names were derived from the lab directory. Still read: a record written
+# then names it, and lab/providers/vagrant_containers.py imports these three.
 NETNS = "scheduler-lab"
-# A name for the host's own namespace, so tests running inside the lab's can read the host's
-# addresses (`ip netns attach`: a bind mount of a namespace reference, no network link).
 HOST_NETNS = f"{NETNS}-host"
-HOST_NETNS_REF = f"/run/netns/{HOST_NETNS}"
+# The host's namespace as named by the lab this process runs for: engine.env() exports it to
+# everything run inside the lab's namespace (kind, kubectl, `lab exec`, the e2e suite), so
+# e2e/hostnet.py can read the host's addresses from in there.
+HOST_NETNS_ENV = "LAB_HOST_NETNS_REF"
+HOST_NETNS_REF = os.environ.get(HOST_NETNS_ENV, f"/run/netns/{HOST_NETNS}")
 CAP_SYS_RESOURCE = 24
+LAB_ID_PREFIX = "scheduler-lab"
+# kind: a cluster name of at most 50 characters ([a-z0-9.-]); its node containers are named
+# <cluster>-control-plane (hostnames: 63). Kept well below both.
+LAB_ID_MAX = 40
+# sun_path is 108 bytes; dockerd's containerd socket is <exec-root>/containerd/containerd.sock.ttrpc.
+_SOCKET_MAX = 100
+_RUNTIME_SUFFIX = "exec/containerd/containerd.sock.ttrpc"
 
 RUNC_WRAPPER = r"""#!/bin/sh
 # runc without CAP_SYS_RESOURCE: this host's bounding set lacks it, so runc fails to grant it to
@@ -87,6 +107,48 @@ def quirks(status: Path = Path("/proc/self/status"), modules: Path = Path("/lib/
                   no_lib_modules=not modules.is_dir())
 
 
+def lab_id(workdir: Path) -> str:
+    """The lab's name on this host, from its directory: ``scheduler-lab-<checkout>-<8 hex>``.
+
+    The hex is a hash of the resolved directory (stable for one directory, distinct for two);
+    ``<checkout>`` (the directory holding ``.lab``, made a DNS label) only helps a person read
+    `ip netns list` or `kind get clusters`. At most LAB_ID_MAX characters of [a-z0-9-]: valid as a
+    network namespace, a kind cluster (its containers <id>-control-plane) and a container name."""
+    path = Path(workdir).resolve()
+    digest = hashlib.sha256(os.fsencode(str(path))).hexdigest()[:8]
+    readable = path.parent.name if path.name == ".lab" else path.name
+    room = LAB_ID_MAX - len(LAB_ID_PREFIX) - len(digest) - 2
+    slug = re.sub(r"[^a-z0-9]+", "-", readable.lower()).strip("-")[:room].strip("-")
+    return "-".join(part for part in (LAB_ID_PREFIX, slug, digest) if part)
+
+
+def lab_data_root(workdir: Path) -> Path:
+    """This lab's Docker data root: one per lab (two dockerds must never share one), kept in the
+    cache across `lab down` so the next `up` finds its images; a fresh one loads the node image
+    from the cached archive (lab/kindimage/nodeimage.py)."""
+    from lab.build import cache_root
+
+    return cache_root() / "docker-data" / lab_id(workdir)
+
+
+def owned_dockerd(pid: int, create_time: float | None, socket: Path) -> psutil.Process | None:
+    """The recorded dockerd, only while ``pid`` still is it: an executable named dockerd serving
+    this lab's socket and, when recorded, started at ``create_time``. Anything else (gone, or the
+    PID reused by another process) is None and must not be signalled."""
+    if pid <= 0:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if create_time is not None and abs(proc.create_time() - create_time) > 0.01:
+            return None
+        exe = proc.exe().removesuffix(" (deleted)")  # an upgraded package leaves the old file unlinked
+        if Path(exe).name != "dockerd" or f"--host=unix://{socket}" not in proc.cmdline():
+            return None
+        return proc
+    except (psutil.Error, OSError):
+        return None
+
+
 class DockerEngine:
     """The Docker the kind lab uses. ``state`` (.lab/docker) records a project-started dockerd."""
 
@@ -94,7 +156,11 @@ class DockerEngine:
         self.state = state
         self.data_root = data_root
         self.netns = netns
-        self.socket = state / "docker.sock"
+        self.host_netns = f"{netns}-host"
+        # Sockets live under the lab directory, unless its path is too long for a socket address.
+        self.runtime = state if len(str(state / _RUNTIME_SUFFIX)) <= _SOCKET_MAX else Path("/run") / netns
+        self.socket = self.runtime / "docker.sock"
+        self.exec_root = self.runtime / "exec"
         self.pidfile = state / "dockerd.pid"
         self.bin_dir = state / "bin"
         self.record = state / "engine.json"
@@ -105,8 +171,23 @@ class DockerEngine:
         """True when `start` started dockerd (the state file says so)."""
         return self.record.exists()
 
+    def recorded(self) -> dict:
+        """What `start` recorded ({} when nothing, or when the file is unreadable)."""
+        try:
+            data = json.loads(self.record.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _netns(self) -> str:
+        # A recorded lab keeps the namespace it was started in (also one named before lab_id()).
+        return str(self.recorded().get("netns") or self.netns) if self.managed else self.netns
+
     def netns_path(self) -> Path:
-        return Path("/run/netns") / self.netns
+        return Path("/run/netns") / self._netns()
+
+    def host_netns_path(self) -> Path:
+        return Path("/run/netns") / str(self.recorded().get("host_netns") or f"{self._netns()}-host")
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment for docker/kind: the project's socket and docker shim, when managed."""
@@ -114,6 +195,7 @@ class DockerEngine:
         if self.managed:
             env["DOCKER_HOST"] = f"unix://{self.socket}"
             env["PATH"] = f"{self.bin_dir}:{env.get('PATH', '')}"
+            env[HOST_NETNS_ENV] = str(self.host_netns_path())
         return env
 
     def inside(self) -> bool:
@@ -138,24 +220,29 @@ class DockerEngine:
         return proc.returncode == 0 and proc.stdout.strip() != ""
 
     # -- start / stop ----------------------------------------------------------------------------
-    def ensure(self, say=print) -> None:
-        """Use a working Docker as it is; else start the project's dockerd in its namespace."""
+    def ensure(self, say: Callable[[str], None] = print) -> bool:
+        """Use a working Docker as it is; else start the project's dockerd in its namespace.
+        True when this call started it (the caller's to undo if what follows fails)."""
         if self.managed and self.usable():
-            return
+            return False
         if not self.managed and self.usable(dict(os.environ)):
-            return
+            return False
+        if self.managed:
+            self.stop(say)  # a record left by a dockerd that is gone: clear it, start afresh
         self.start(say)
+        return True
 
-    def start(self, say=print) -> None:
+    def start(self, say: Callable[[str], None] = print) -> None:
         if os.geteuid() != 0:
             raise EngineError("Docker is not running and starting it needs root: start Docker (or run "
                               "`sudo python -m lab up --provider kind`, which starts dockerd in a network namespace)")
         dockerd = shutil.which("dockerd") or self._install(say)
         self.state.mkdir(parents=True, exist_ok=True)
+        self.runtime.mkdir(parents=True, exist_ok=True)
         self.bin_dir.mkdir(exist_ok=True)
         found = quirks()
         args = [dockerd, f"--host=unix://{self.socket}", f"--pidfile={self.pidfile}",
-                f"--data-root={self.data_root}", f"--exec-root={self.state / 'exec'}",
+                f"--data-root={self.data_root}", f"--exec-root={self.exec_root}",
                 "--iptables=true", "--ip-masq=true"]
         if found.no_sys_resource:
             runc = shutil.which("runc")
@@ -174,17 +261,36 @@ class DockerEngine:
             shim.chmod(0o755)
         else:
             shim.unlink(missing_ok=True)
-        if not self.netns_path().exists():
-            subprocess.run(["ip", "netns", "add", self.netns], check=True)
-        subprocess.run(["nsenter", f"--net={self.netns_path()}", "ip", "link", "set", "lo", "up"], check=True)
-        if not Path(HOST_NETNS_REF).exists() and not self.inside():
-            subprocess.run(["ip", "netns", "attach", HOST_NETNS, str(os.getpid())], check=True)
-        self.data_root.mkdir(parents=True, exist_ok=True)
-        log = open(self.state / "dockerd.log", "a")
-        say(f"starting dockerd in network namespace {self.netns} (log: {self.state / 'dockerd.log'})")
-        proc = subprocess.Popen(["nsenter", f"--net={self.netns_path()}", *args], stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        self.record.write_text(json.dumps({"netns": self.netns, "pid": proc.pid, "quirks": found.__dict__}) + "\n")
+        created: list[str] = []  # namespaces this call made: a failed start removes them again
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            if not self.netns_path().exists():
+                subprocess.run(["ip", "netns", "add", self.netns], check=True)
+                created.append(self.netns)
+            subprocess.run(["nsenter", f"--net={self.netns_path()}", "ip", "link", "set", "lo", "up"], check=True)
+            if not (Path("/run/netns") / self.host_netns).exists() and not self.inside():
+                subprocess.run(["ip", "netns", "attach", self.host_netns, str(os.getpid())], check=True)
+                created.append(self.host_netns)
+            self.data_root.mkdir(parents=True, exist_ok=True)
+            say(f"starting dockerd in network namespace {self.netns} (log: {self.state / 'dockerd.log'})")
+            with open(self.state / "dockerd.log", "a") as log:
+                proc = subprocess.Popen(["nsenter", f"--net={self.netns_path()}", *args], stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+            # nsenter execs dockerd: same PID, same start time; recorded before anything can fail.
+            try:
+                started = psutil.Process(proc.pid).create_time()
+            except psutil.Error:
+                raise EngineError(f"dockerd exited at once; see {self.state / 'dockerd.log'}") from None
+            self.record.write_text(json.dumps({
+                "netns": self.netns, "host_netns": self.host_netns, "pid": proc.pid,
+                "create_time": started, "socket": str(self.socket),
+                "data_root": str(self.data_root), "quirks": found.__dict__}) + "\n")
+            self._wait_until_usable(proc)
+        except BaseException:
+            self._undo_start(proc, created)
+            raise
+
+    def _wait_until_usable(self, proc: subprocess.Popen[bytes]) -> None:
         try:
             for attempt in Retrying(stop=stop_after_delay(90), wait=wait_fixed(1),
                                     retry=retry_if_exception_type(_NotYet), reraise=True):
@@ -196,13 +302,30 @@ class DockerEngine:
         except _NotYet:
             raise EngineError(f"dockerd did not answer within 90s; see {self.state / 'dockerd.log'}") from None
 
-    def _install(self, say) -> str:
+    def _undo_start(self, proc: subprocess.Popen[bytes] | None, created: list[str]) -> None:
+        """A start that failed: stop the dockerd it launched (its own child) and remove the
+        namespaces it created, so a failed `up` leaves nothing running."""
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
+        for ns in created:
+            subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True)
+        self.record.unlink(missing_ok=True)
+
+    def _install(self, say: Callable[[str], None]) -> str:
         if shutil.which("apt-get") is None:
             raise EngineError("Docker is not installed and apt-get is not available: install Docker Engine")
         say("installing Debian's docker.io (apt-get)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
-        # policy-rc.d 101: the package must not start dockerd on the host's network.
-        policy = Path("/usr/sbin/policy-rc.d")
+        # policy-rc.d 101: the package must not start dockerd on the host's network now. Its postinst
+        # also enables docker.service, docker.socket and containerd.service, which would start them at
+        # the next boot: the units this install enabled (not enabled before it) are disabled again below.
+        before = {unit: _unit_state(unit) for unit in DOCKER_UNITS}
+        policy = POLICY_RC_D
         placed = not policy.exists()
         if placed:
             policy.write_text("#!/bin/sh\nexit 101\n")
@@ -216,40 +339,67 @@ class DockerEngine:
         finally:
             if placed:
                 policy.unlink()
+            enabled_now = [u for u in DOCKER_UNITS if before[u] != "enabled" and _unit_state(u) == "enabled"]
+            if enabled_now:
+                subprocess.run(["systemctl", "disable", "--quiet", *enabled_now], check=False, capture_output=True)
+                say(f"disabled {', '.join(enabled_now)} (enabled by the docker.io package): the lab starts "
+                    "its own dockerd, Docker does not start at boot")
         dockerd = shutil.which("dockerd")
         if dockerd is None:
             raise EngineError("docker.io installed but dockerd is not on PATH")
         return dockerd
 
-    def stop(self) -> None:
-        """Stop the project's dockerd and remove its namespace (nothing, for a machine's own Docker)."""
+    def stop(self, say: Callable[[str], None] = print) -> list[str]:
+        """Stop the dockerd this lab recorded and remove the namespaces it recorded (nothing, for a
+        machine's own Docker). A recorded PID that is no longer that dockerd is never signalled;
+        its record is just removed. Returns what is left (empty: everything recorded is gone)."""
         if not self.managed:
-            return
-        try:
-            pid = int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            pid = json.loads(self.record.read_text()).get("pid", 0)
-        if pid:
+            return []
+        record = self.recorded()
+        pid = int(record.get("pid") or 0)
+        created = record.get("create_time")
+        socket = Path(record.get("socket") or self.socket)
+        proc = owned_dockerd(pid, float(created) if created is not None else None, socket)
+        if proc is None and pid:
+            say(f"dockerd (pid {pid}) of this lab is not running any more: nothing to stop")
+        left: list[str] = []
+        if proc is not None:
             try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pid = 0
-        if pid:
-            try:
-                for attempt in Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True):
-                    with attempt:
-                        if Path(f"/proc/{pid}").exists():
-                            raise EngineError(f"dockerd (pid {pid}) still running")
-            except EngineError:
-                os.kill(pid, signal.SIGKILL)
-        for ns in (self.netns, HOST_NETNS):
+                proc.terminate()  # psutil refuses to signal a PID reused since Process() was made
+                try:
+                    proc.wait(60)
+                except psutil.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(30)
+            except psutil.NoSuchProcess:
+                pass
+            except psutil.TimeoutExpired:
+                left.append(f"dockerd (pid {pid})")
+        netns = str(record.get("netns") or self.netns)
+        for ns in (netns, str(record.get("host_netns") or f"{netns}-host")):
             if (Path("/run/netns") / ns).exists():
-                subprocess.run(["ip", "netns", "delete", ns], check=True)
-        self.record.unlink(missing_ok=True)
+                out = subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True, text=True)
+                if out.returncode != 0:
+                    left.append(f"network namespace {ns} ({out.stderr.strip()})")
+        if not left:
+            self.record.unlink(missing_ok=True)
+        return left
+
+
+# Units Debian's docker.io and containerd packages enable in their postinst (seen: all three).
+DOCKER_UNITS = ("docker.service", "docker.socket", "containerd.service")
+# apt's hook: exit 101 = "do not start services now" (a module constant so tests can redirect it).
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+
+
+def _unit_state(unit: str) -> str:
+    """`systemctl is-enabled` of a unit ("" where there is no systemctl or no such unit)."""
+    if shutil.which("systemctl") is None:
+        return ""
+    out = subprocess.run(["systemctl", "is-enabled", unit], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
 
 
 def engine_for(workdir: Path) -> DockerEngine:
-    """The engine of the lab in ``workdir``; its images persist in the cache across `lab down`."""
-    from lab.build import cache_root
-
-    return DockerEngine(workdir / "docker", cache_root() / "docker")
+    """The engine of the lab in ``workdir``: its namespace, data root and sockets are its own."""
+    return DockerEngine(workdir / "docker", lab_data_root(workdir), netns=lab_id(workdir))

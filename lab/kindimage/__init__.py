@@ -13,6 +13,7 @@ from typing import Callable
 
 from lab.build import cache_root
 from lab.docker_netns import DockerEngine, quirks
+from lab.kindimage.cachelock import cache_lock
 from lab.kindimage.docker import DockerCLI
 from lab.kindimage.gobins import ensure_go_bins
 from lab.kindimage.images import ImageMaker
@@ -35,11 +36,15 @@ def ensure_kind_images(spec: LabSpec, engine: DockerEngine, log_dir: Path,
     log = log_dir / "kind-build.log"
     t0 = time.monotonic()
     say(f"building the kind node image offline (cached; the first build takes 15-40 minutes; log: {log})")
-    bins = ensure_go_bins(spec, log, say)
-    docker = DockerCLI(engine.env(), log)
-    maker = ImageMaker(docker, RootfsBuilder(cache_root() / "rootfs", log, say), bins,
-                       cache_root() / "kind-images", say)
-    node = build_node_image(docker, maker, quirks().no_sys_resource, say)
-    python = maker.python_base()
+    # One build at a time writes the shared work directory and archives (a second checkout waits,
+    # then loads what the first made); the build container is named after this lab.
+    with cache_lock("kind-images", say):
+        bins = ensure_go_bins(spec, log, say)
+        docker = DockerCLI(engine.env(), log)
+        maker = ImageMaker(docker, RootfsBuilder(cache_root() / "rootfs", log, say), bins,
+                           cache_root() / "kind-images", say)
+        node = build_node_image(docker, maker, quirks().no_sys_resource, say,
+                                container=f"{engine.netns}-kind-node-build")
+        python = maker.python_base()
     say(f"  kind images ready in {time.monotonic() - t0:.0f}s: {node}, {python}")
     return KindImages(node_image=node, python_base=python, bins=bins)

@@ -17,6 +17,7 @@ from typing import Callable
 
 from lab import build
 from lab.kindimage import versions as V
+from lab.kindimage.cachelock import cache_lock
 from lab.spec import LabSpec
 
 HERE = Path(__file__).parent
@@ -69,8 +70,9 @@ def ensure_go_bins(spec: LabSpec, log: Path, say: Callable[[str], None] = print)
     """Build what is missing; return the directory holding every binary by its own name."""
     out = bins_dir(spec)
     out.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     go = None
-    with open(log, "a") as logf:
+    with cache_lock("kind-bins", say), open(log, "a") as logf:
         for item in GO_BUILDS:
             if (out / item.name).exists():
                 continue

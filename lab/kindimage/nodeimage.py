@@ -28,6 +28,7 @@ from lab.kindimage import versions as V
 from lab.kindimage.docker import DockerCLI
 from lab.kindimage.images import ImageMaker, kind_source
 
+# Default name of the build container; ensure_kind_images names it after the lab (lab_id).
 BUILD_CONTAINER = "scheduler-lab-kind-node-build"
 # On a cgroup v1 host the kubelet refuses to start when its cgroup root (kubelet.slice) is missing
 # in a controller systemd does not manage (seen: hugetlb): "cgroup ["kubelet"] has some missing
@@ -60,8 +61,9 @@ def storage_manifest() -> str:
 
 
 def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_adj: bool,
-                     say: Callable[[str], None] = print) -> str:
-    """Build (or load from the cached archive) ``scheduler-lab/kind-node:v1.29.15``."""
+                     say: Callable[[str], None] = print, container: str = BUILD_CONTAINER) -> str:
+    """Build (or load from the cached archive) ``scheduler-lab/kind-node:v1.29.15``; ``container``
+    names the build container (two labs on one Docker must not share it)."""
     image = V.IMAGE
     if docker.image_exists(image):
         return image
@@ -74,17 +76,17 @@ def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_ad
     base = maker.node_base(restrict_oom_score_adj)
     images = maker.component_images()
     t0 = time.monotonic()
-    docker.run("rm", "-f", "-v", BUILD_CONTAINER, what="removing an old build container")
-    docker.run("run", "-d", "--name", BUILD_CONTAINER, "--entrypoint=sleep", "--security-opt=seccomp=unconfined",
+    docker.run("rm", "-f", "-v", container, what="removing an old build container")
+    docker.run("run", "-d", "--name", container, "--entrypoint=sleep", "--security-opt=seccomp=unconfined",
                base, "infinity", what="starting the build container")
     try:
         def sh(script: str, what: str, input_bytes: bytes | None = None) -> str:
-            return docker.run("exec", "-i", BUILD_CONTAINER, "sh", "-c", script, what=what, input_bytes=input_bytes)
+            return docker.run("exec", "-i", container, "sh", "-c", script, what=what, input_bytes=input_bytes)
 
         for name, src in (("kubelet", "kubelet"), ("kubeadm", "kubeadm"), ("kubectl", "k8s")):
-            docker.run("cp", str(maker.bins / src), f"{BUILD_CONTAINER}:/usr/bin/{name}", what=f"docker cp {name}")
+            docker.run("cp", str(maker.bins / src), f"{container}:/usr/bin/{name}", what=f"docker cp {name}")
         # kind's base image has crictl in /usr/local/bin (kubeadm's preflight and `crictl ps` use it).
-        docker.run("cp", str(maker.bins / "crictl"), f"{BUILD_CONTAINER}:/usr/local/bin/crictl", what="docker cp crictl")
+        docker.run("cp", str(maker.bins / "crictl"), f"{container}:/usr/local/bin/crictl", what="docker cp crictl")
         sh("mkdir -p /etc/systemd/system/kubelet.service.d && cat > " + CGROUP_V1_DROPIN, "kubelet drop-in",
            CGROUP_V1_UNIT.encode())
         sh("chmod +x /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl && "
@@ -110,7 +112,7 @@ def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_ad
         sh("for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 "
            "&& exit 0; sleep 0.5; done; exit 1", "waiting for containerd in the build container")
         docker.pipe(["save", *images],
-                    ["exec", "-i", BUILD_CONTAINER, "ctr", "--namespace=k8s.io", "images", "import",
+                    ["exec", "-i", container, "ctr", "--namespace=k8s.io", "images", "import",
                      "--label=io.cri-containerd.pinned=pinned", "--all-platforms", "--no-unpack", "--digests", "-"],
                     "importing the images into the node's containerd")
         listed = set(sh("ctr --namespace=k8s.io images list -q", "ctr images list").split())
@@ -120,10 +122,10 @@ def build_node_image(docker: DockerCLI, maker: ImageMaker, restrict_oom_score_ad
         sh("pkill containerd; for i in $(seq 1 40); do pgrep containerd >/dev/null || exit 0; sleep 0.25; done",
            "stopping containerd")
         docker.run("commit", "--change", 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
-                   "--change", 'ENV HTTP_PROXY="" HTTPS_PROXY="" NO_PROXY=""', BUILD_CONTAINER, image,
+                   "--change", 'ENV HTTP_PROXY="" HTTPS_PROXY="" NO_PROXY=""', container, image,
                    what="docker commit (node image)")
     finally:
-        docker.run("rm", "-f", "-v", BUILD_CONTAINER, what="removing the build container")
+        docker.run("rm", "-f", "-v", container, what="removing the build container")
     say(f"  assembled {image} in {time.monotonic() - t0:.0f}s")
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")

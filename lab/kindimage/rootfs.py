@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import BuildError
+from lab.kindimage.cachelock import cache_lock
 
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -56,6 +57,17 @@ class RootfsBuilder:
             raise BuildError(f"{what} failed (exit {proc.returncode}); see {self.log}")
 
     def minbase(self) -> Path:
+        # The cache's tars and .partial work directories are shared by every checkout.
+        with cache_lock("rootfs", self.say, self.cache.parent):
+            return self._minbase()
+
+    def derive(self, name: str, packages: tuple[str, ...], customize: Callable[[Path], None] | None = None,
+               key: str = "") -> Path:
+        """minbase + ``packages`` + ``customize(root)``; cached by name, packages and ``key``."""
+        with cache_lock("rootfs", self.say, self.cache.parent):
+            return self._derive(name, packages, customize, key)
+
+    def _minbase(self) -> Path:
         tar = self.cache / f"{SUITE}-minbase.tar"
         if tar.exists():
             return tar
@@ -71,9 +83,8 @@ class RootfsBuilder:
         self.say(f"  debootstrapped {SUITE} in {time.monotonic() - t0:.0f}s")
         return tar
 
-    def derive(self, name: str, packages: tuple[str, ...], customize: Callable[[Path], None] | None = None,
-               key: str = "") -> Path:
-        """minbase + ``packages`` + ``customize(root)``; cached by name, packages and ``key``."""
+    def _derive(self, name: str, packages: tuple[str, ...], customize: Callable[[Path], None] | None,
+                key: str) -> Path:
         digest = hashlib.sha256(repr((packages, key)).encode()).hexdigest()[:10]
         tar = self.cache / f"{name}-{digest}.tar"
         if tar.exists():

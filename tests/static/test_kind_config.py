@@ -122,11 +122,11 @@ def test_plan_creates_labels_builds_loads_and_deploys(spec, tmp_path: Path) -> N
     cmds = plan.commands
     create = cmds[0]
     assert create[:3] == ["kind", "create", "cluster"]
-    assert create[create.index("--name") + 1] == spec.cluster_name
+    assert create[create.index("--name") + 1] == provider.cluster_name
     assert create[create.index("--config") + 1] == str(tmp_path / "kind-config.yaml")
     assert create[create.index("--kubeconfig") + 1] == str(tmp_path / "kubeconfig")
     assert create[create.index("--wait") + 1] == "240s"
-    assert yaml.safe_load(plan.config_yaml) == kind_config(spec)
+    assert yaml.safe_load(plan.config_yaml) == kind_config(spec, name=provider.cluster_name)
     # The reserved labels and the control-plane taint are applied after creation, by kubectl.
     # Nodes are registered under the lab's names (kubeadm nodeRegistration.name), not kind's.
     labels = next(c for c in cmds if "label" in c and "master-node" in c[c.index("node") + 1:c.index("node") + 2])
@@ -134,7 +134,7 @@ def test_plan_creates_labels_builds_loads_and_deploys(spec, tmp_path: Path) -> N
     assert any("taint" in c and "node-role.kubernetes.io/control-plane:NoSchedule" in c for c in cmds)
     build = next(c for c in cmds if c[1:2] == ["build"])
     assert build[build.index("-t") + 1] == PY_SCHEDULER_IMAGE and not PY_SCHEDULER_IMAGE.endswith(":latest")
-    assert ["kind", "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", spec.cluster_name] in cmds
+    assert ["kind", "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", provider.cluster_name] in cmds
     applies = [c[-1] for c in cmds if "apply" in c]
     assert applies == [str(REPO / "manifests/kube-scheduler"), str(REPO / "manifests/py-scheduler")]
     rollouts = [c for c in cmds if "rollout" in c]
@@ -142,7 +142,7 @@ def test_plan_creates_labels_builds_loads_and_deploys(spec, tmp_path: Path) -> N
                                                            "deployment/py-scheduler"]
     # Order: create, label, build, load, apply, wait.
     order = [cmds.index(create), cmds.index(labels), cmds.index(build),
-             cmds.index(["kind", "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", spec.cluster_name]),
+             cmds.index(["kind", "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", provider.cluster_name]),
              min(cmds.index(c) for c in cmds if "apply" in c), cmds.index(rollouts[0])]
     assert order == sorted(order)
 

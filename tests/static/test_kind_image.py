@@ -128,7 +128,8 @@ def test_engine_wraps_only_when_the_project_started_dockerd(tmp_path: Path) -> N
     assert engine.wrap(["kind", "get", "clusters"]) == [
         "nsenter", "--net=/run/netns/scheduler-lab-test", "kind", "get", "clusters"]
     env = engine.env({"PATH": "/usr/bin"})
-    assert env["DOCKER_HOST"] == f"unix://{tmp_path / 'docker' / 'docker.sock'}"
+    assert env["DOCKER_HOST"] == f"unix://{engine.socket}"
+    assert env["LAB_HOST_NETNS_REF"] == "/run/netns/scheduler-lab-test-host"
     assert env["PATH"].split(os.pathsep)[0] == str(tmp_path / "docker" / "bin")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.docker_netns import lab_id
 from lab.providers.base import ProviderError
 from lab.providers.kind import PY_SCHEDULER_IMAGE, KindProvider, kind_node_names
 from tests.static.conftest import FakeRunner, tool_env, write_tool
@@ -109,8 +110,8 @@ def kind_provider(spec, tmp_path: Path, runner: FakeRunner) -> KindProvider:
                         say=lambda _: None)
 
 
-def inspect_output(spec, image: str) -> str:
-    return "".join(f"/{n} {image}\n" for n in kind_node_names(spec).values())
+def inspect_output(p: KindProvider, image: str) -> str:
+    return "".join(f"/{n} {image}\n" for n in kind_node_names(p.spec, p.cluster_name).values())
 
 
 def test_up_creates_a_fresh_cluster(spec, tmp_path: Path) -> None:
@@ -120,43 +121,58 @@ def test_up_creates_a_fresh_cluster(spec, tmp_path: Path) -> None:
     assert runner.calls[0] == ["kind", "get", "clusters"]
     assert runner.calls[1:] == p.plan().commands
     assert (tmp_path / "lab" / "kind-config.yaml").read_text() == p.plan().config_yaml
+    assert p.plan().config["name"] == p.cluster_name == lab_id(tmp_path / "lab")
+    assert p.cluster_record.exists(), "a created cluster is recorded for `down`"
 
 
 def test_up_reuses_a_matching_cluster(spec, tmp_path: Path) -> None:
-    nodes = "\n".join(kind_node_names(spec).values())
-    runner = FakeRunner({("get", "clusters"): (0, f"{spec.cluster_name}\n"), ("get", "nodes"): (0, nodes),
-                         ("inspect",): (0, inspect_output(spec, spec.versions.kind_node_image))})
-    kind_provider(spec, tmp_path, runner).up()
-    assert ["kind", "export", "kubeconfig", "--name", spec.cluster_name, "--kubeconfig",
+    p = kind_provider(spec, tmp_path, FakeRunner({}))
+    nodes = "\n".join(kind_node_names(spec, p.cluster_name).values())
+    p.run = runner = FakeRunner({("get", "clusters"): (0, f"{p.cluster_name}\n"), ("get", "nodes"): (0, nodes),
+                                 ("inspect",): (0, inspect_output(p, spec.versions.kind_node_image))})
+    p.up()
+    assert ["kind", "export", "kubeconfig", "--name", p.cluster_name, "--kubeconfig",
             str(tmp_path / "lab" / "kubeconfig")] in runner.calls
     assert not any(c[1:3] == ["create", "cluster"] for c in runner.calls)
 
 
+def test_up_ignores_the_same_named_cluster_of_another_checkout(spec, tmp_path: Path) -> None:
+    """The cluster of lab.yaml's bare name (or another checkout's) is not this lab's: never reused."""
+    runner = FakeRunner({("get", "clusters"): (0, f"{spec.cluster_name}\n{lab_id(tmp_path / 'other')}\n")})
+    p = kind_provider(spec, tmp_path, runner)
+    p.up()
+    create = next(c for c in runner.calls if c[1:3] == ["create", "cluster"])
+    assert create[create.index("--name") + 1] == p.cluster_name != spec.cluster_name
+
+
 def test_up_refuses_a_cluster_on_another_image(spec, tmp_path: Path) -> None:
-    nodes = "\n".join(kind_node_names(spec).values())
+    p = kind_provider(spec, tmp_path, FakeRunner({}))
+    nodes = "\n".join(kind_node_names(spec, p.cluster_name).values())
     old = "kindest/node:v1.25.3@sha256:" + "0" * 64
-    runner = FakeRunner({("get", "clusters"): (0, f"{spec.cluster_name}\n"), ("get", "nodes"): (0, nodes),
-                         ("inspect",): (0, inspect_output(spec, old))})
+    p.run = runner = FakeRunner({("get", "clusters"): (0, f"{p.cluster_name}\n"), ("get", "nodes"): (0, nodes),
+                                 ("inspect",): (0, inspect_output(p, old))})
     with pytest.raises(ProviderError) as info:
-        kind_provider(spec, tmp_path, runner).up()
+        p.up()
     message = str(info.value)
-    assert "\n" not in message and old in message and "delete cluster --name scheduler-lab" in message
+    assert "\n" not in message and old in message and f"delete cluster --name {p.cluster_name}" in message
     assert not any(c[1:2] in (["create"], ["delete"], ["build"]) for c in runner.calls), "nothing may change"
 
 
 def test_up_refuses_a_cluster_with_other_nodes(spec, tmp_path: Path) -> None:
-    runner = FakeRunner({("get", "clusters"): (0, f"{spec.cluster_name}\n"),
-                         ("get", "nodes"): (0, f"{spec.cluster_name}-control-plane\n")})
+    p = kind_provider(spec, tmp_path, FakeRunner({}))
+    p.run = FakeRunner({("get", "clusters"): (0, f"{p.cluster_name}\n"),
+                        ("get", "nodes"): (0, f"{p.cluster_name}-control-plane\n")})
     with pytest.raises(ProviderError, match="not the lab's"):
-        kind_provider(spec, tmp_path, runner).up()
+        p.up()
 
 
 def test_image_load_falls_back_to_an_archive(spec, tmp_path: Path) -> None:
     runner = FakeRunner({("get", "clusters"): (0, ""), ("load", "docker-image"): (1, "")})
-    kind_provider(spec, tmp_path, runner).up()
+    p = kind_provider(spec, tmp_path, runner)
+    p.up()
     archive = str(tmp_path / "lab" / "py-scheduler-image.tar")
     assert ["docker", "save", "-o", archive, PY_SCHEDULER_IMAGE] in runner.calls
-    assert ["kind", "load", "image-archive", archive, "--name", spec.cluster_name] in runner.calls
+    assert ["kind", "load", "image-archive", archive, "--name", p.cluster_name] in runner.calls
 
 
 def test_down_deletes_only_the_lab_cluster(spec, tmp_path: Path) -> None:
@@ -166,7 +182,7 @@ def test_down_deletes_only_the_lab_cluster(spec, tmp_path: Path) -> None:
     runner = FakeRunner({})
     p = KindProvider(spec, tmp_path / "lab", env=tool_env(bin_dir), runner=runner, say=lambda _: None)
     p.down()
-    assert runner.calls == [[str(kind), "delete", "cluster", "--name", spec.cluster_name, "--kubeconfig",
+    assert runner.calls == [[str(kind), "delete", "cluster", "--name", lab_id(tmp_path / "lab"), "--kubeconfig",
                              str(tmp_path / "lab" / "kubeconfig")]]
 
 
