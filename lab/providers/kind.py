@@ -37,6 +37,7 @@ from typing import Callable, Protocol, Sequence
 
 import yaml
 
+from lab import labdir
 from lab.docker_netns import DockerEngine, EngineError, lab_id
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.spec import LabSpec, NodeSpec
@@ -492,7 +493,10 @@ class KindProvider(Provider):
                                     f"{pinned} — {recreate}")
 
     def up(self) -> Path:
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        with labdir.recording(self.workdir):  # refuses a directory the lab did not make; records what it makes
+            return self._up()
+
+    def _up(self) -> Path:
         self._started_engine = False
         created = False
         try:
@@ -699,8 +703,7 @@ class KindProvider(Provider):
         if failed:
             self.say(f"{failed}; this lab recorded no kind cluster ({self.cluster_name}): nothing to delete")
         if wipe:
-            for path in (self.config_path, self.workdir / "py-scheduler-image.tar"):
-                path.unlink(missing_ok=True)
+            labdir.remove_owned(self.workdir, [self.config_path.name, "py-scheduler-image.tar"])
 
     def _remove_node_containers(self) -> None:
         """What `kind delete cluster` removes, done with docker: the containers labelled with this
