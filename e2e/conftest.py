@@ -18,7 +18,8 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from e2e.harness import LabCluster, NotYet, wait_for
-from lab.cli import PROVIDERS, make_provider
+from lab.cli import make_provider
+from lab.providers import PROVIDERS
 from lab.providers.base import ProviderError
 from lab.spec import load_spec
 

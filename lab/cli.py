@@ -7,19 +7,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 from pathlib import Path
 
 from lab import labdir
+from lab.providers import PROVIDERS, record_provider, recorded_provider
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
-
-PROVIDERS = ("local", "kind", "vagrant", "vagrant-containers", "existing")
-
 
 def default_workdir() -> Path:
     return Path(os.environ.get("LAB_DIR") or (Path.cwd() / ".lab")).resolve()
@@ -50,24 +47,11 @@ def make_provider(name: str, spec: LabSpec, workdir: Path, kubeconfig: str | Non
     raise ProviderError(f"--provider: {name!r} is not one of {', '.join(PROVIDERS)}")
 
 
-def recorded_provider(workdir: Path) -> str:
-    """The provider the last `lab up` in this workdir used (local when none)."""
-    try:
-        return json.loads((workdir / "provider.json").read_text())["provider"]
-    except (OSError, ValueError, KeyError):
-        return "local"
-
-
-def _record_provider(workdir: Path, name: str) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "provider.json").write_text(json.dumps({"provider": name}) + "\n")
-
-
 def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
     provider = make_provider(args.provider, spec, args.workdir, args.kubeconfig)
     provider.check_prerequisites()
     with labdir.recording(args.workdir):  # refuses a directory the lab did not make; records what it makes
-        _record_provider(args.workdir, args.provider)
+        record_provider(args.workdir, args.provider)
         kubeconfig = provider.up()
     print()
     print(f"The {args.provider} lab is up. To use it from this shell:")

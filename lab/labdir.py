@@ -16,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lab.providers import PROVIDERS
 from lab.providers.base import ProviderError
 
 MARKER = "lab-owned.json"
-PROVIDERS = ("local", "kind", "vagrant", "vagrant-containers", "existing")
 # What `lab up` made in its directory before the marker existed: adopted (if present) once.
 LEGACY_ENTRIES = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy", "logs",
                   "provider.json", "kind-config.yaml", "kind-node-image.json", "py-scheduler-image.tar",

@@ -14,7 +14,7 @@ Three parts, one per concept:
   ``<!-- test: any-order -->`` (the expected lines may appear in any order), and
   ``<!-- test: example (why) -->`` (an illustration of output too variable to compare; counted), and
   ``<!-- test: only kind,vagrant -->`` (the block is for those providers only: a ```bash block
-  runs, a ```text block is compared, only on a lab of one of them; ``lab.cli.PROVIDERS`` names
+  runs, a ```text block is compared, only on a lab of one of them; ``lab.providers.PROVIDERS`` names
   them). Where a step differs between providers it has one block per provider, each marked.
 * **The output rule.** ``missing_lines(expected, actual)``: every non-empty expected line must
   match a line of the actual output, in order, after collapsing whitespace; ``...`` (exactly
@@ -67,7 +67,7 @@ class StepFileError(ValueError):
 
 def known_providers() -> tuple[str, ...]:
     """The lab providers a ``only`` marker may name (lab/cli.py's --provider choices)."""
-    from lab.cli import PROVIDERS
+    from lab.providers import PROVIDERS
 
     return PROVIDERS
 
@@ -481,7 +481,7 @@ def _port_open(port: int) -> bool:
 
 def _replicas_problems(lab: Lab, app: str) -> Problems:
     """Both replicas of a second scheduler run (local processes here, a Deployment elsewhere)."""
-    from lab.cli import recorded_provider
+    from lab.providers import recorded_provider
 
     if recorded_provider(lab.workdir) == "local":
         from lab import deploy
@@ -589,7 +589,7 @@ def check_05(lab: Lab) -> Problems:
         "python -m lab deploy --only custom-k8s-scheduler",
     )
     problems += _replicas_problems(lab, "custom-k8s-scheduler")
-    from lab.cli import recorded_provider
+    from lab.providers import recorded_provider
 
     # On the local lab nothing else runs on the workers, so MostAllocated picks the master (which
     # carries the control plane's requests), as in the seed. Other clusters may differ.
@@ -650,7 +650,7 @@ def check_07(lab: Lab) -> Problems:
         lab, pack, "custom-k8s-scheduler", "kubectl apply -f docs/labs/files/07-most-allocated-pods.yaml"
     )
     problems += more
-    from lab.cli import recorded_provider
+    from lab.providers import recorded_provider
 
     if recorded_provider(lab.workdir) != "local":
         # Elsewhere the workers already carry the schedulers' replicas (500m each, placed when the
