@@ -472,3 +472,10 @@ def _read_all(sock: socket.socket, limit: float = 30.0) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def proxy_for_lab(workdir: Path, kubeconfig: Path) -> FaultProxy:
+    """A proxy in front of the local lab's API server: it serves with a certificate from the lab's
+    CA and forwards with the kubeconfig's client credentials (what the schedulers under test get)."""
+    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    return FaultProxy(target_port=int(server.rsplit(":", 1)[1]), tls=ProxyTls.for_lab(workdir / "pki", kubeconfig))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.faultproxy import FaultProxy, ProxyTls
+from e2e.faultproxy import FaultProxy, proxy_for_lab
 from e2e.faults import proxied_kubeconfig
 from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
 from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
@@ -32,17 +32,12 @@ HOLD = BIND_TIMEOUT + 10.0  # the held answer (and the pod watch) outlast the bi
 TAINT = "scheduler-lab.dev/bind-semantics"
 
 
-def _api_port(cluster: LabCluster) -> int:
-    server = yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
-    return int(server.rsplit(":", 1)[1])
-
 
 @pytest.fixture
 def proxy(cluster: LabCluster):
     if cluster.provider != "local":
         pytest.skip("the bind-answer fault needs the local lab (a loopback proxy in front of its API server)")
-    fp = FaultProxy(target_port=_api_port(cluster),
-                    tls=ProxyTls.for_lab(cluster.workdir / "pki", Path(cluster.kubeconfig)))
+    fp = proxy_for_lab(cluster.workdir, Path(cluster.kubeconfig))
     yield fp
     fp.stop()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.faultproxy import FaultProxy, ProxyTls
+from e2e.faultproxy import FaultProxy, proxy_for_lab
 from e2e.faults import FAULTS, LEADER_FAULTS, FaultRun, PyTarget, UpstreamTarget, proxied_kubeconfig
 from e2e.harness import LabCluster
 from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
@@ -23,19 +23,12 @@ from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
 FAULT_COUNT = int(os.environ.get("SOAK_FAULTS", str(len(FAULTS))))
 
 
-def _api_port(cluster: LabCluster) -> int:
-    server = yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
-    return int(server.rsplit(":", 1)[1])
-
 
 @pytest.fixture
 def proxy(cluster: LabCluster):
     if cluster.provider != "local":
         pytest.skip("fault injection needs the local lab (its API server, etcd and restarts are local processes)")
-    # TLS material for the server-error faults: a serving cert for 127.0.0.1 from the lab's CA,
-    # and the client credentials of the kubeconfig the schedulers under test get.
-    fp = FaultProxy(target_port=_api_port(cluster),
-                    tls=ProxyTls.for_lab(cluster.workdir / "pki", Path(cluster.kubeconfig)))
+    fp = proxy_for_lab(cluster.workdir, Path(cluster.kubeconfig))
     yield fp
     fp.stop()
 
