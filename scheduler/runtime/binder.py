@@ -54,6 +54,8 @@ __all__ = [
     "EventRecorder",
     "NotLeader",
     "PreBindError",
+    "DEFAULT_BINDER",
+    "bind_failure_message",
     "classify",
     "binding_body",
     "NOTE_LENGTH_LIMIT",
@@ -99,7 +101,34 @@ class NotLeader(Exception):
 
 class PreBindError(Exception):
     """PreBind failed (a volume update refused, binding timed out, ...): the text is the FailedScheduling
-    message, as kube-scheduler's ``running PreBind plugin "X": ...``."""
+    message, as kube-scheduler's ``running PreBind plugin "X": ...``. `rejected`: the plugin's status
+    was Unschedulable (``Status.IsRejected``), not an error: the failure's reason is Unschedulable."""
+
+    def __init__(self, message: str, *, rejected: bool = False) -> None:
+        super().__init__(message)
+        self.rejected = rejected
+
+
+# The only Bind plugin of a v1.29 profile (the Python scheduler has no other).
+DEFAULT_BINDER = "DefaultBinder"
+
+
+def bind_failure_message(cause: BaseException) -> str:
+    """The FailedScheduling message (and PodScheduled condition message) of a failed binding cycle,
+    as kube-scheduler v1.29 words it: a PreBind failure's own text; a bind error wrapped by
+    RunBindPlugins as ``running Bind plugin "DefaultBinder": <err>``, where <err> is client-go's
+    error string — for an answer with a Status body, the Status's ``message`` verbatim (a
+    StatusError's Error()), e.g. ``Operation cannot be fulfilled on pods/binding "p": pod p is
+    already assigned to node "n1"`` or ``pods "p" not found``."""
+    if isinstance(cause, PreBindError):
+        return str(cause)
+    detail = cause.message if isinstance(cause, ApiError) else str(cause)
+    return f"running Bind plugin {_go_quote(DEFAULT_BINDER)}: {detail}"
+
+
+def _go_quote(text: str) -> str:
+    """Go's %q for a plain ASCII name (plugin names are identifiers)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class BindError(Exception):

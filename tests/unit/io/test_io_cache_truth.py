@@ -175,7 +175,9 @@ def test_item4_a_pod_deleted_during_a_failing_bind_is_not_requeued() -> None:
     wait_until(lambda: app.binder.pending() == 0)
     assert len(app.queue) == 0, "a deleted pod became a ghost in the queue"
     assert requested_on(app) == 0
-    assert kube.calls("PATCH", "/status") == []
+    # handleSchedulingFailure (v1.29.15) still records the event and calls updatePod for a pod the
+    # informer no longer has (the write then fails with 404 and is logged): not re-queued is all.
+    wait_until(lambda: len(kube.calls("PATCH", "/pods/p/status")) == 1)
 
 
 def test_item4_a_toleration_added_during_a_failing_bind_is_used_on_the_retry() -> None:
