@@ -692,22 +692,25 @@ class SchedulerApp:
                 if result.node:
                     self.state.assume_pod(pod, result.node)
                     result = self._reserve(profile, pod, result)
-        except AlreadyInCache as exc:
+        except AlreadyInCache:
             # sched.assume failed: the pod is bound already (its watch event is on the way, or was
             # handled); handleSchedulingFailure re-reads it and stops there.
-            log.error(kv("Error scheduling pod; retrying", pod=info.key, err=str(exc)))
+            # Its error text is the cache's (cacheImpl.AssumePod: the pod's UID, then namespace/name).
+            message = f"pod {_uid(pod)}({info.key}) is in the cache, so can't be assumed"
+            log.error(kv("Error scheduling pod; retrying", pod=info.key, err=message))
             self.metrics.attempt("error", name, time.perf_counter() - started)
             fresh = self._informer_pod(info.key)
             if fresh is None or _uid(fresh) != _uid(pod) or _assigned(fresh):
                 self.queue.done(info)
             else:
                 self.queue.requeue_backoff(info)
+            self._report_failure(pod, message, "SchedulerError", name)
             return
         except Exception as exc:
             log.exception(kv("Error scheduling pod; retrying", pod=info.key))
             self.metrics.attempt("error", name, time.perf_counter() - started)
             self.queue.requeue_backoff(info)
-            self.events.failed_scheduling(pod, f"running scheduling cycle: {exc}", name)
+            self._report_failure(pod, f"running scheduling cycle: {exc}", "SchedulerError", name)
             return
         self.metrics.algorithm_duration.observe(time.perf_counter() - started)
         if not result.node:
@@ -873,8 +876,14 @@ class SchedulerApp:
                         node=(fresh.get("spec") or {}).get("nodeName")))
         else:
             self.queue.readd_after_bind_failure(info, fresh)
-        self.events.failed_scheduling(job.pod, message, job.scheduler_name)
-        patch = status_patch(job.pod, message, reason, None, True)
+        self._report_failure(job.pod, message, reason, job.scheduler_name)
+
+    def _report_failure(self, pod: Mapping[str, Any], message: str, reason: str, scheduler_name: str) -> None:
+        """The end of handleSchedulingFailure for a failure that nominates nothing (an error, or a
+        rejection after the scheduling cycle): the FailedScheduling event, then updatePod with
+        PodScheduled=False and the nomination cleared (clearNominatedNode). Upstream sends both
+        whether or not the pod was re-queued."""
+        self.events.failed_scheduling(pod, message, scheduler_name)
+        patch = status_patch(pod, message, reason, None, True)
         if patch is not None:
-            pod = job.pod
             self.binder.run_in_pool(lambda: self.binder.patch_status(pod, patch))

@@ -243,3 +243,19 @@ def test_a_pod_already_bound_elsewhere_in_the_informer_still_gets_the_condition(
     assert app.queue.where("ns/p") is None  # assigned: not re-queued
     wait_until(lambda: len(status_patches(kube)) == 1)
     assert status_patches(kube)[0]["status"]["conditions"][0]["reason"] == "SchedulerError"
+
+
+def test_an_assume_failure_is_reported_with_the_caches_words_and_the_condition() -> None:
+    # schedulingCycle's assume error reaches the FailureHandler as an error status too.
+    kube = FakeKube()
+    app = make_app(FixedProfile(), kube)
+    watch(app, "ADDED", pod("p", node_name="n1"))
+    app.queue.add(pod("p"))  # a stale pending copy of the bound pod
+    app.schedule_one(app.queue.pop(timeout=0))
+    message = "pod uid-p(ns/p) is in the cache, so can't be assumed"  # cacheImpl.AssumePod's text
+    assert app.events.flush(10)
+    assert [e["note"] for e in failed_events(kube)] == [message]
+    wait_until(lambda: len(status_patches(kube)) == 1)
+    condition = status_patches(kube)[0]["status"]["conditions"][0]
+    assert (condition["reason"], condition["message"]) == ("SchedulerError", message)
+    assert app.queue.where("ns/p") is None and kube.calls("POST", "/binding") == []
