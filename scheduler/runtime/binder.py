@@ -9,10 +9,14 @@
   `retry_budget`: a bind that never left (connect refused or timed out, name resolution) and one
   the server turned away with Retry-After (429, or 5xx while shutting down: client-go's
   ``checkWait``; the hint is waited in full). A bind that may have been acted on (its deadline
-  passed after sending, the connection broke mid-answer, a 5xx without Retry-After) and a 409
-  are settled by reading the pod: bound to the chosen node (same UID) is success (kube-scheduler
-  treats "already bound to this node" so), anything else a bind failure (the caller forgets the
-  assumed pod and requeues it, as ``handleBindingCycleError`` does). 404 (gone) is final.
+  passed after sending, the connection broke mid-answer, a 5xx without Retry-After) is settled
+  by reading the pod: bound to the chosen node (same UID) is success, anything else a bind
+  failure (the caller forgets the assumed pod and requeues it, as ``handleBindingCycleError``
+  does). Any other answer is that failure as it stands, a 409 too, even when someone else bound
+  the pod to the very node chosen: kube-scheduler v1.29.15 then writes FailedScheduling
+  ``running Bind plugin "DefaultBinder": Operation cannot be fulfilled on pods/binding ...``
+  and PodScheduled=False (checked live: the pod bound by kubectl while its PreBind waited).
+  A 404 (the pod is gone) is classed FINAL; the caller reports it all the same, as upstream does.
 * `fenced` is the one way to send a leader's write: binds, PreBind's volume writes and
   preemption's victim deletions all pass the same fence.
 * Events and status patches keep their own retries (`classify`: transport errors, 429 and 5xx).
@@ -91,8 +95,8 @@ def _bind_retryable(exc: ApiError) -> bool:
 
 
 def _may_have_bound(exc: ApiError) -> bool:
-    """The bind may have been acted on (or was refused as already done): read the pod to know."""
-    return (exc.status == 0 and exc.sent) or exc.status == 409 or exc.status >= 500
+    """The bind may have been acted on, its answer lost: read the pod to know."""
+    return (exc.status == 0 and exc.sent) or exc.status >= 500
 
 
 class NotLeader(Exception):

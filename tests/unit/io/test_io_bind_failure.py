@@ -53,7 +53,7 @@ class WaitingPodProfile(FixedProfile):
         return super().schedule(state, p, rng)
 
 
-def held_bind(app, kube: FakeKube, outcome: Exception) -> threading.Event:
+def held_bind(app, kube: FakeKube, outcome: Exception, api_node: str = "n2") -> threading.Event:
     """The bind of `p` waits for the returned event, then fails with `outcome`; reads of the pod
     (the binder settles a 409 by one) answer the informer's object."""
     release = threading.Event()
@@ -63,17 +63,17 @@ def held_bind(app, kube: FakeKube, outcome: Exception) -> threading.Event:
             release.wait(10)
             raise outcome
         if method == "GET" and path.endswith("/pods/p"):
-            return pod("p", node_name="n2", rv="9")
+            return pod("p", node_name=api_node, rv="9")
         return {}
 
     kube.responder = respond
     return release
 
 
-def p_in_flight_and_w_unschedulable(outcome: Exception, profile: FixedProfile | None = None):
+def p_in_flight_and_w_unschedulable(outcome: Exception, api_node: str = "n2"):
     kube = FakeKube()
-    app = make_app(profile or WaitingPodProfile(), kube)
-    release = held_bind(app, kube, outcome)
+    app = make_app(WaitingPodProfile(), kube)
+    release = held_bind(app, kube, outcome, api_node)
     watch(app, "ADDED", pod("p"))
     app.schedule_one(app.queue.pop(timeout=0))  # p assumed on n1, its bind held
     watch(app, "ADDED", pod("w"))
@@ -259,3 +259,23 @@ def test_an_assume_failure_is_reported_with_the_caches_words_and_the_condition()
     condition = status_patches(kube)[0]["status"]["conditions"][0]
     assert (condition["reason"], condition["message"]) == ("SchedulerError", message)
     assert app.queue.where("ns/p") is None and kube.calls("POST", "/binding") == []
+
+
+def test_a_pod_bound_to_the_chosen_node_by_someone_else_is_a_failure_as_upstream() -> None:
+    # Live oracle (custom-k8s-scheduler = kube-scheduler v1.29.15, the pod bound by kubectl to the
+    # node its PreBind was waiting on): FailedScheduling with the 409's text, no Scheduled event.
+    same_node = CONFLICT_BODY.replace('node \\"n2\\"', 'node \\"n1\\"')
+    assert same_node != CONFLICT_BODY
+    app, kube, release = p_in_flight_and_w_unschedulable(answered(409, "Conflict", same_node), api_node="n1")
+    release.set()
+    wait_until(lambda: app.binder.pending() == 0)
+    assert app.events.flush(10)
+    assert [b["reason"] for _, _, b in kube.calls("POST", "/events") if b["regarding"]["name"] == "p"] == [
+        "FailedScheduling"]
+    assert [e["note"] for e in failed_events(kube) if e["regarding"]["name"] == "p"] == [
+        BOUND_ELSEWHERE_NOTE.replace('"n2"', '"n1"')]
+    assert kube.calls("GET", "/pods/p") == []
+    text = app.metrics.exposition(None)[0].decode()
+    assert 'result="scheduled"' not in text
+    watch(app, "MODIFIED", pod("p", node_name="n1", rv="2"))  # the watch shows it bound: counted once
+    assert requested_on(app) == 1000 and app.queue.where("ns/p") is None
