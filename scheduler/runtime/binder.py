@@ -394,9 +394,14 @@ def condition_is_current(pod: Mapping[str, Any], message: str, reason: str = "Un
 
 
 def truncate_note(note: str) -> str:
-    if len(note) <= NOTE_LENGTH_LIMIT:
+    """kube-scheduler's truncateMessage: at most NOTE_LENGTH_LIMIT *bytes* (Go's len, and what the
+    API server's event validation counts), cut to 1020 and " ..." appended. Go may cut inside a
+    multi-byte character (its JSON encoder then writes U+FFFD, which can push the note past the
+    limit and get the event refused); here the partial character is dropped instead."""
+    raw = note.encode("utf-8", "surrogatepass")
+    if len(raw) <= NOTE_LENGTH_LIMIT:
         return note
-    return note[: NOTE_LENGTH_LIMIT - 4] + " ..."
+    return raw[: NOTE_LENGTH_LIMIT - 4].decode("utf-8", "ignore") + " ..."
 
 
 def _key(pod: Mapping[str, Any]) -> str:

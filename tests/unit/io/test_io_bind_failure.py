@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 import threading
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from io_fakes import FakeKube
 from test_io_app import FixedProfile, make_app, pod, requested_on, wait_until, watch
 
 from scheduler.core.framework import UNSCHEDULABLE as REJECTED_CODE
 from scheduler.core.framework import ScheduleResult, Status
-from scheduler.runtime.binder import bind_failure_message
+from scheduler.runtime.binder import bind_failure_message, truncate_note
 from scheduler.runtime.kube import ApiError
 from scheduler.runtime.queue import ACTIVE, BACKOFF, UNSCHEDULABLE, SchedulingQueue
 
@@ -279,3 +281,26 @@ def test_a_pod_bound_to_the_chosen_node_by_someone_else_is_a_failure_as_upstream
     assert 'result="scheduled"' not in text
     watch(app, "MODIFIED", pod("p", node_name="n1", rv="2"))  # the watch shows it bound: counted once
     assert requested_on(app) == 1000 and app.queue.where("ns/p") is None
+
+
+# -- the note's length is counted in bytes, as Go and the API server's validation count it ---------
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=1500))
+def test_a_note_never_passes_1024_bytes_and_is_cut_where_go_cuts(text: str) -> None:
+    raw = text.encode()
+    note = truncate_note(text)
+    if len(raw) <= 1024:
+        assert note == text
+        return
+    assert len(note.encode()) <= 1024 and note.endswith(" ...")
+    kept = note[:-4].encode()
+    assert raw.startswith(kept) and 1017 <= len(kept) <= 1020  # at most a partial character dropped
+    if text.isascii():
+        assert note == text[:1020] + " ..."  # byte for byte truncateMessage's
+
+
+def test_a_multibyte_note_is_cut_by_bytes() -> None:
+    # 2,000 bytes in 1,000 characters: under 1024 characters, still over the API server's limit.
+    note = truncate_note("é" * 1000)
+    assert note == "é" * 510 + " ..." and len(note.encode()) == 1024
