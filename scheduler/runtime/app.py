@@ -38,13 +38,14 @@ from scheduler.runtime.binder import (
     Binder,
     BindError,
     BindJob,
-    ErrorClass,
     EventRecorder,
+    NotLeader,
     PreBindError,
+    bind_failure_message,
 )
 from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
 from scheduler.runtime.klog import V, kv, log_s
-from scheduler.runtime.kube import KubeClient
+from scheduler.runtime.kube import ApiError, KubeClient
 from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
 from scheduler.runtime.metrics import SchedulerMetrics
 from scheduler.runtime.preemption import NominationTracker, Preemptor, status_patch
@@ -77,6 +78,7 @@ EVENT_WORKERS = BIND_WORKERS
 UNSCHEDULABLE_FLUSH_PERIOD = 30.0
 BACKOFF_FLUSH_PERIOD = 1.0
 BIND_TIMEOUT = 10.0  # the whole bind request, connect and read
+CACHE_COMPARE_PAGE_SIZE = 500  # the informers' page size (client-go's pager default)
 
 
 # The cyclic collector's thresholds for the scheduler process (CPython's default: 700, 10, 10).
@@ -583,9 +585,32 @@ class SchedulerApp:
 
     def compare_cache(self) -> list[str]:
         """The cache's differences from the API's current truth (empty when exact)."""
-        nodes = self.kube.request("GET", "/api/v1/nodes").get("items") or []
-        pods = self.kube.request("GET", "/api/v1/pods", query={"fieldSelector": NON_TERMINAL_PODS}).get("items") or []
+        nodes = self._list_paged("/api/v1/nodes", {})
+        pods = self._list_paged("/api/v1/pods", {"fieldSelector": NON_TERMINAL_PODS})
         return compare_cache(self.state, nodes, pods)
+
+    def _list_paged(self, path: str, query: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a collection, CACHE_COMPARE_PAGE_SIZE at a time (limit/continue), as the
+        informers' lists are: one answer for a large cluster's pods could pass the HTTP client's
+        body cap. A continue token that expired mid-list (410) starts the list over, as the
+        informer's pager does."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page_query: dict[str, Any] = {**query, "limit": CACHE_COMPARE_PAGE_SIZE}
+            if token:
+                page_query["continue"] = token
+            try:
+                page = self.kube.request("GET", path, query=page_query)
+            except ApiError as exc:
+                if exc.status == 410 and token:
+                    items, token = [], None
+                    continue
+                raise
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
 
     def debug_cache(self) -> list[str]:
         """SIGUSR2: log every difference between the cache and the API, then dump the queue
@@ -669,22 +694,25 @@ class SchedulerApp:
                 if result.node:
                     self.state.assume_pod(pod, result.node)
                     result = self._reserve(profile, pod, result)
-        except AlreadyInCache as exc:
+        except AlreadyInCache:
             # sched.assume failed: the pod is bound already (its watch event is on the way, or was
             # handled); handleSchedulingFailure re-reads it and stops there.
-            log.error(kv("Error scheduling pod; retrying", pod=info.key, err=str(exc)))
+            # Its error text is the cache's (cacheImpl.AssumePod: the pod's UID, then namespace/name).
+            message = f"pod {_uid(pod)}({info.key}) is in the cache, so can't be assumed"
+            log.error(kv("Error scheduling pod; retrying", pod=info.key, err=message))
             self.metrics.attempt("error", name, time.perf_counter() - started)
             fresh = self._informer_pod(info.key)
             if fresh is None or _uid(fresh) != _uid(pod) or _assigned(fresh):
                 self.queue.done(info)
             else:
                 self.queue.requeue_backoff(info)
+            self._report_failure(pod, message, "SchedulerError", name)
             return
         except Exception as exc:
             log.exception(kv("Error scheduling pod; retrying", pod=info.key))
             self.metrics.attempt("error", name, time.perf_counter() - started)
             self.queue.requeue_backoff(info)
-            self.events.failed_scheduling(pod, f"running scheduling cycle: {exc}", name)
+            self._report_failure(pod, f"running scheduling cycle: {exc}", "SchedulerError", name)
             return
         self.metrics.algorithm_duration.observe(time.perf_counter() - started)
         if not result.node:
@@ -722,7 +750,7 @@ class SchedulerApp:
         def run() -> None:
             plans, failure = profile.run_pre_bind(cycle, pod, result.node)
             if failure is not None:
-                raise PreBindError(failure.message)
+                raise PreBindError(failure.message, rejected=failure.is_unschedulable())
             for plugin, plan in plans:
                 if plugin == "VolumeBinding":
                     self.volume_prebinder.run(plugin, plan)
@@ -793,41 +821,71 @@ class SchedulerApp:
                 log.info(f"Placed pod [{key}] on {job.node}")
             self.events.scheduled(job.pod, job.node, job.scheduler_name, here=True)  # on this bind worker
             return
-        # handleBindingCycleError: Unreserve (VolumeBinding restores the PVs/PVCs it assumed), then
-        # ForgetPod: only what the watch has not confirmed meanwhile. (A bind whose answer was
-        # lost but that did bind the pod to job.node never gets here: the binder reads the pod
-        # back and reports success.)
+        self._binding_cycle_failed(job, info, error)
+
+    def _binding_cycle_failed(self, job: BindJob, info: QueuedPodInfo, error: BindError) -> None:
+        """handleBindingCycleError: Unreserve (VolumeBinding restores the PVs/PVCs it assumed), then
+        ForgetPod: only what the watch has not confirmed meanwhile. (A bind whose answer was lost
+        but that did bind the pod to job.node never gets here: the binder reads the pod back and
+        reports success.) The forgotten pod freed what it held, which upstream treats as an
+        AssignedPodDelete event for the unschedulable pods; then the FailureHandler."""
+        result = job.context["result"]
         profile, cycle = job.context.get("profile"), getattr(result, "cycle", None)
         if profile is not None and cycle is not None and hasattr(profile, "run_unreserve"):
             with self.state.lock:
                 profile.run_unreserve(cycle, job.pod, job.node)
-        self.state.forget_pod(job.pod)
+        forgotten = self.state.forget_pod(job.pod)
         cause = error.cause
-        # handleSchedulingFailure re-reads the pod from the informer: gone, re-created under its
-        # name, or already bound means nothing to retry; otherwise retry what the pod is *now*
-        # (updates were skipped while it was assumed).
-        fresh = self._informer_pod(key)
-        retry = fresh is not None and _uid(fresh) == _uid(job.pod) and not _assigned(fresh)
-        if error.error_class is ErrorClass.FINAL:
-            log_s(log, V(2), "Pod not bound: already assigned or gone", pod=key, node=job.node, err=str(cause))
-            return
-        if type(cause).__name__ == "NotLeader":
-            log_s(log, V(2), "Bind not sent: not leading", pod=key)
-            if retry:
+        if isinstance(cause, NotLeader):
+            # Not upstream's path (its binding goroutines end with the process): nothing was sent,
+            # so nothing to report; a deposed leader schedules nothing more, so moves nothing.
+            log_s(log, V(2), "Bind not sent: not leading", pod=info.key)
+            fresh = self._informer_pod(info.key)
+            if fresh is not None and _uid(fresh) == _uid(job.pod) and not _assigned(fresh):
                 self.queue.readd_after_bind_failure(info, fresh)
             return
-        self.metrics.attempt("error", job.scheduler_name, time.perf_counter() - job.started)
-        # A PreBind failure's text is the FailedScheduling message as is; a bind failure's is wrapped.
-        message = str(cause) if isinstance(cause, PreBindError) else f"Binding rejected: {cause}"
-        log.error(kv("Error scheduling pod; retrying", pod=key, err=message))
-        if not retry:
-            # handleSchedulingFailure records FailedScheduling whether or not it re-queues.
-            log.info(kv("Pod doesn't exist in informer cache or has been assigned; not re-queued", pod=key))
-            self.events.failed_scheduling(job.pod, message, job.scheduler_name)
-            return
-        self.queue.readd_after_bind_failure(info, fresh)
-        self.events.failed_scheduling(fresh, message, job.scheduler_name)
-        if isinstance(cause, PreBindError):
-            patch = status_patch(fresh, message, "SchedulerError", None, True)
-            if patch is not None:
-                self.binder.run_in_pool(lambda: self.binder.patch_status(fresh, patch))
+        rejected = isinstance(cause, PreBindError) and cause.rejected
+        if forgotten and not rejected:
+            self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
+        self._binding_failure(job, info, cause, rejected)
+        if forgotten and rejected:
+            # Deferred upstream, and never the pod itself: it was just rejected.
+            uid = _uid(job.pod)
+            self.queue.move_all_to_active_or_backoff("AssignedPodDelete", pre_check=lambda p: _uid(p) != uid)
+
+    def _binding_failure(self, job: BindJob, info: QueuedPodInfo, cause: BaseException, rejected: bool) -> None:
+        """handleSchedulingFailure for a failed binding cycle: metric, log, re-queue what the
+        informer holds now, FailedScheduling event and the PodScheduled=False condition (with the
+        nomination cleared), both about the pod as this attempt saw it, whether or not it is
+        re-queued (a pod already gone gets both too; their writes then fail and are logged)."""
+        key = info.key
+        reason = "Unschedulable" if rejected else "SchedulerError"
+        self.metrics.attempt("unschedulable" if rejected else "error", job.scheduler_name,
+                             time.perf_counter() - job.started)
+        message = bind_failure_message(cause)
+        if isinstance(cause, ApiError) and cause.status == 404:
+            log_s(log, V(2), "Unable to schedule pod, possibly due to node not found; waiting", pod=key, err=message)
+        else:
+            log.error(kv("Error scheduling pod; retrying", pod=key, err=message))
+        # The informer's current object: gone, re-created under its name, or already bound means
+        # nothing to retry; otherwise retry what the pod is *now* (updates were skipped while it
+        # was assumed).
+        fresh = self._informer_pod(key)
+        if fresh is None or _uid(fresh) != _uid(job.pod):
+            log.info(kv("Pod doesn't exist in informer cache", pod=key))
+        elif _assigned(fresh):
+            log.info(kv("Pod has been assigned to node. Abort adding it back to queue.", pod=key,
+                        node=(fresh.get("spec") or {}).get("nodeName")))
+        else:
+            self.queue.readd_after_bind_failure(info, fresh)
+        self._report_failure(job.pod, message, reason, job.scheduler_name)
+
+    def _report_failure(self, pod: Mapping[str, Any], message: str, reason: str, scheduler_name: str) -> None:
+        """The end of handleSchedulingFailure for a failure that nominates nothing (an error, or a
+        rejection after the scheduling cycle): the FailedScheduling event, then updatePod with
+        PodScheduled=False and the nomination cleared (clearNominatedNode). Upstream sends both
+        whether or not the pod was re-queued."""
+        self.events.failed_scheduling(pod, message, scheduler_name)
+        patch = status_patch(pod, message, reason, None, True)
+        if patch is not None:
+            self.binder.run_in_pool(lambda: self.binder.patch_status(pod, patch))

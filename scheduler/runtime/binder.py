@@ -9,10 +9,14 @@
   `retry_budget`: a bind that never left (connect refused or timed out, name resolution) and one
   the server turned away with Retry-After (429, or 5xx while shutting down: client-go's
   ``checkWait``; the hint is waited in full). A bind that may have been acted on (its deadline
-  passed after sending, the connection broke mid-answer, a 5xx without Retry-After) and a 409
-  are settled by reading the pod: bound to the chosen node (same UID) is success (kube-scheduler
-  treats "already bound to this node" so), anything else a bind failure (the caller forgets the
-  assumed pod and requeues it, as ``handleBindingCycleError`` does). 404 (gone) is final.
+  passed after sending, the connection broke mid-answer, a 5xx without Retry-After) is settled
+  by reading the pod: bound to the chosen node (same UID) is success, anything else a bind
+  failure (the caller forgets the assumed pod and requeues it, as ``handleBindingCycleError``
+  does). Any other answer is that failure as it stands, a 409 too, even when someone else bound
+  the pod to the very node chosen: kube-scheduler v1.29.15 then writes FailedScheduling
+  ``running Bind plugin "DefaultBinder": Operation cannot be fulfilled on pods/binding ...``
+  and PodScheduled=False (checked live: the pod bound by kubectl while its PreBind waited).
+  A 404 (the pod is gone) is classed FINAL; the caller reports it all the same, as upstream does.
 * `fenced` is the one way to send a leader's write: binds, PreBind's volume writes and
   preemption's victim deletions all pass the same fence.
 * Events and status patches keep their own retries (`classify`: transport errors, 429 and 5xx).
@@ -54,6 +58,8 @@ __all__ = [
     "EventRecorder",
     "NotLeader",
     "PreBindError",
+    "DEFAULT_BINDER",
+    "bind_failure_message",
     "classify",
     "binding_body",
     "NOTE_LENGTH_LIMIT",
@@ -89,8 +95,8 @@ def _bind_retryable(exc: ApiError) -> bool:
 
 
 def _may_have_bound(exc: ApiError) -> bool:
-    """The bind may have been acted on (or was refused as already done): read the pod to know."""
-    return (exc.status == 0 and exc.sent) or exc.status == 409 or exc.status >= 500
+    """The bind may have been acted on, its answer lost: read the pod to know."""
+    return (exc.status == 0 and exc.sent) or exc.status >= 500
 
 
 class NotLeader(Exception):
@@ -99,7 +105,34 @@ class NotLeader(Exception):
 
 class PreBindError(Exception):
     """PreBind failed (a volume update refused, binding timed out, ...): the text is the FailedScheduling
-    message, as kube-scheduler's ``running PreBind plugin "X": ...``."""
+    message, as kube-scheduler's ``running PreBind plugin "X": ...``. `rejected`: the plugin's status
+    was Unschedulable (``Status.IsRejected``), not an error: the failure's reason is Unschedulable."""
+
+    def __init__(self, message: str, *, rejected: bool = False) -> None:
+        super().__init__(message)
+        self.rejected = rejected
+
+
+# The only Bind plugin of a v1.29 profile (the Python scheduler has no other).
+DEFAULT_BINDER = "DefaultBinder"
+
+
+def bind_failure_message(cause: BaseException) -> str:
+    """The FailedScheduling message (and PodScheduled condition message) of a failed binding cycle,
+    as kube-scheduler v1.29 words it: a PreBind failure's own text; a bind error wrapped by
+    RunBindPlugins as ``running Bind plugin "DefaultBinder": <err>``, where <err> is client-go's
+    error string — for an answer with a Status body, the Status's ``message`` verbatim (a
+    StatusError's Error()), e.g. ``Operation cannot be fulfilled on pods/binding "p": pod p is
+    already assigned to node "n1"`` or ``pods "p" not found``."""
+    if isinstance(cause, PreBindError):
+        return str(cause)
+    detail = cause.message if isinstance(cause, ApiError) else str(cause)
+    return f"running Bind plugin {_go_quote(DEFAULT_BINDER)}: {detail}"
+
+
+def _go_quote(text: str) -> str:
+    """Go's %q for a plain ASCII name (plugin names are identifiers)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class BindError(Exception):
@@ -361,9 +394,14 @@ def condition_is_current(pod: Mapping[str, Any], message: str, reason: str = "Un
 
 
 def truncate_note(note: str) -> str:
-    if len(note) <= NOTE_LENGTH_LIMIT:
+    """kube-scheduler's truncateMessage: at most NOTE_LENGTH_LIMIT *bytes* (Go's len, and what the
+    API server's event validation counts), cut to 1020 and " ..." appended. Go may cut inside a
+    multi-byte character (its JSON encoder then writes U+FFFD, which can push the note past the
+    limit and get the event refused); here the partial character is dropped instead."""
+    raw = note.encode("utf-8", "surrogatepass")
+    if len(raw) <= NOTE_LENGTH_LIMIT:
         return note
-    return note[: NOTE_LENGTH_LIMIT - 4] + " ..."
+    return raw[: NOTE_LENGTH_LIMIT - 4].decode("utf-8", "ignore") + " ..."
 
 
 def _key(pod: Mapping[str, Any]) -> str:

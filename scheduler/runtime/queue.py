@@ -279,11 +279,13 @@ class SchedulingQueue:
         with self._lock:
             self._forget(key)
 
-    def move_all_to_active_or_backoff(self, event: str, only_plugins: Iterable[str] | None = None) -> int:
+    def move_all_to_active_or_backoff(self, event: str, only_plugins: Iterable[str] | None = None,
+                                      pre_check: Callable[[Mapping[str, Any]], bool] | None = None) -> int:
         """A cluster event that may help unschedulable pods: give those it may help another try
         (moveAllToActiveOrBackoffQueue; each pod filtered by isPodWorthRequeuing).
 
-        With `only_plugins`, also require a rejection by one of those plugins. Returns how many moved.
+        With `only_plugins`, also require a rejection by one of those plugins; with `pre_check`
+        (upstream's PreEnqueueCheck), only pods it accepts are considered. Returns how many moved.
         """
         wanted = frozenset(only_plugins) if only_plugins is not None else None
         cluster_event = EVENTS.get(event) or ClusterEvent("*", (1 << 6) - 1, event)
@@ -291,6 +293,8 @@ class SchedulingQueue:
         with self._lock:
             for key in list(self._parked):
                 info = self._info[key]
+                if pre_check is not None and not pre_check(info.pod):
+                    continue
                 if wanted is not None and not (info.unschedulable_plugins & wanted):
                     continue
                 if not self._worth(info, cluster_event):
