@@ -256,7 +256,8 @@ class _Server(HTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        for _ in self._workers:
+        # TCPServer.__init__ calls this when bind fails (the port is taken), before the pool exists.
+        for _ in getattr(self, "_workers", ()):
             self._pending.put(None)
 
 

@@ -245,3 +245,15 @@ def test_forbidden_messages_quote_and_sanitize_the_path_like_the_apiserver(guard
     assert code == 403
     assert body.splitlines()[5] == ('  "message": "forbidden: User \\"system:anonymous\\" cannot get path '
                                     '\\"/a\\\\\\"b\\\\\\\\c\\u0026amp;d\\u0026lt;e\\\\t\\"",')
+
+
+def test_a_taken_port_is_an_os_error_not_a_crash_of_the_pool() -> None:
+    # TCPServer calls server_close() when bind fails, before the worker pool exists: the caller
+    # must see the bind's own OSError (the CLI words it as "cannot serve on ...").
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        server = ProbeServer(SchedulerMetrics(), Checks(), bind_address="127.0.0.1", port=taken.getsockname()[1])
+        with pytest.raises(OSError) as caught:
+            server.start()
+    assert caught.value.errno is not None and "Address already in use" in str(caught.value)
