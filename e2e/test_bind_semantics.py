@@ -60,7 +60,7 @@ def node(cluster: LabCluster, namespace: str):
 
 def scheduler_metric(proc: SchedulerProcess, name: str, labels: dict[str, str]) -> float:
     """One sample of the scheduler's /metrics (0 when absent). The one place the test reads the
-    endpoint: an authenticated /metrics only needs its request changed here."""
+    endpoint, as the lab's metrics-reader (the process carries its token)."""
     code, text = proc.get("/metrics")
     if code != 200:
         raise NotYet(f"/metrics answered {code}")
@@ -100,7 +100,8 @@ def test_a_bind_whose_answer_is_lost_after_it_bound_is_one_success(
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     kubeconfig = proxied_kubeconfig(Path(cluster.kubeconfig), proxy.port, tmp_path / "kubeconfig")
     proc = SchedulerProcess(name=name, config_path=tmp_path / "config.yaml", kubeconfig=kubeconfig,
-                            log_path=tmp_path / f"{name}.log", verbosity=2).start()
+                            log_path=tmp_path / f"{name}.log", verbosity=2,
+                            token=cluster.metrics_token()).start()
     try:
         proc.wait_ready()
         wait_for(_at_least("leading", lambda: 1.0 if proc.leading() else 0.0, 1.0), timeout=60,

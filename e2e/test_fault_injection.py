@@ -59,7 +59,8 @@ def test_py_scheduler_cache_stays_true_under_faults(cluster: LabCluster, namespa
     config_path.write_text(yaml.safe_dump(config))
     kubeconfig = proxied_kubeconfig(Path(cluster.kubeconfig), proxy.port, tmp_path / "kubeconfig")
     proc = SchedulerProcess(name=name, config_path=config_path, kubeconfig=kubeconfig,
-                            log_path=tmp_path / f"{name}.log", verbosity=2).start()
+                            log_path=tmp_path / f"{name}.log", verbosity=2,
+                            token=cluster.metrics_token()).start()
     try:
         proc.wait_ready()
         counts = FaultRun(cluster, namespace, name, PyTarget(proc), proxy, seed=1,
