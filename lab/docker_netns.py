@@ -39,8 +39,8 @@ from typing import Callable
 import psutil
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-# The one name before names were derived from the lab directory. Still read: a record written
-# then names it, and lab/providers/vagrant_containers.py imports these three.
+# The one name before names were derived from the lab directory (a record written then names
+# it, and the recorded name is what `down` removes); HOST_NETNS_REF's fallback still uses it.
 NETNS = "scheduler-lab"
 HOST_NETNS = f"{NETNS}-host"
 # The host's namespace as named by the lab this process runs for: engine.env() exports it to
@@ -107,19 +107,21 @@ def quirks(status: Path = Path("/proc/self/status"), modules: Path = Path("/lib/
                   no_lib_modules=not modules.is_dir())
 
 
-def lab_id(workdir: Path) -> str:
-    """The lab's name on this host, from its directory: ``scheduler-lab-<checkout>-<8 hex>``.
+def lab_id(workdir: Path, prefix: str = LAB_ID_PREFIX) -> str:
+    """The lab's name on this host, from its directory: ``<prefix>-<checkout>-<8 hex>``.
 
     The hex is a hash of the resolved directory (stable for one directory, distinct for two);
     ``<checkout>`` (the directory holding ``.lab``, made a DNS label) only helps a person read
     `ip netns list` or `kind get clusters`. At most LAB_ID_MAX characters of [a-z0-9-]: valid as a
-    network namespace, a kind cluster (its containers <id>-control-plane) and a container name."""
+    network namespace, a kind cluster (its containers <id>-control-plane) and a container name.
+    ``prefix`` (a DNS label well under LAB_ID_MAX) names what a provider other than kind runs
+    for the same directory (``scheduler-lab-vagrant``), so the two never share a name."""
     path = Path(workdir).resolve()
     digest = hashlib.sha256(os.fsencode(str(path))).hexdigest()[:8]
     readable = path.parent.name if path.name == ".lab" else path.name
-    room = LAB_ID_MAX - len(LAB_ID_PREFIX) - len(digest) - 2
+    room = max(LAB_ID_MAX - len(prefix) - len(digest) - 2, 0)
     slug = re.sub(r"[^a-z0-9]+", "-", readable.lower()).strip("-")[:room].strip("-")
-    return "-".join(part for part in (LAB_ID_PREFIX, slug, digest) if part)
+    return "-".join(part for part in (prefix, slug, digest) if part)
 
 
 def lab_data_root(workdir: Path) -> Path:
@@ -193,7 +195,8 @@ class DockerEngine:
         """Environment for docker/kind: the project's socket and docker shim, when managed."""
         env = dict(os.environ if base is None else base)
         if self.managed:
-            env["DOCKER_HOST"] = f"unix://{self.socket}"
+            # The socket `start` recorded (a lab started before names were derived has another).
+            env["DOCKER_HOST"] = f"unix://{self.recorded().get('socket') or self.socket}"
             env["PATH"] = f"{self.bin_dir}:{env.get('PATH', '')}"
             env[HOST_NETNS_ENV] = str(self.host_netns_path())
         return env
@@ -220,12 +223,14 @@ class DockerEngine:
         return proc.returncode == 0 and proc.stdout.strip() != ""
 
     # -- start / stop ----------------------------------------------------------------------------
-    def ensure(self, say: Callable[[str], None] = print) -> bool:
+    def ensure(self, say: Callable[[str], None] = print, *, machine_docker: bool = True) -> bool:
         """Use a working Docker as it is; else start the project's dockerd in its namespace.
-        True when this call started it (the caller's to undo if what follows fails)."""
+        ``machine_docker=False``: never the machine's own Docker, always the project's (whose
+        networks then exist only in its namespace). True when this call started it (the
+        caller's to undo if what follows fails)."""
         if self.managed and self.usable():
             return False
-        if not self.managed and self.usable(dict(os.environ)):
+        if machine_docker and not self.managed and self.usable(dict(os.environ)):
             return False
         if self.managed:
             self.stop(say)  # a record left by a dockerd that is gone: clear it, start afresh
