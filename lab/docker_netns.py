@@ -124,13 +124,19 @@ def lab_id(workdir: Path, prefix: str = LAB_ID_PREFIX) -> str:
     return "-".join(part for part in (prefix, slug, digest) if part)
 
 
-def lab_data_root(workdir: Path) -> Path:
-    """This lab's Docker data root: one per lab (two dockerds must never share one), kept in the
-    cache across `lab down` so the next `up` finds its images; a fresh one loads the node image
-    from the cached archive (lab/kindimage/nodeimage.py)."""
+def docker_data_parent() -> Path:
+    """Where the labs' Docker data roots live: ~/.cache/scheduler-lab/docker-data."""
     from lab.build import cache_root
 
-    return cache_root() / "docker-data" / lab_id(workdir)
+    return cache_root() / "docker-data"
+
+
+def lab_data_root(workdir: Path) -> Path:
+    """This lab's Docker data root: one per lab (two dockerds must never share one), kept in the
+    cache across `lab down` so the next `up` finds its images (`lab down --wipe` deletes it,
+    :meth:`DockerEngine.remove_data_root`); a fresh one loads the node image from the cached
+    archive (lab/kindimage/nodeimage.py)."""
+    return docker_data_parent() / lab_id(workdir)
 
 
 def owned_dockerd(pid: int, create_time: float | None, socket: Path) -> psutil.Process | None:
@@ -166,6 +172,9 @@ class DockerEngine:
         self.pidfile = state / "dockerd.pid"
         self.bin_dir = state / "bin"
         self.record = state / "engine.json"
+        # Which data root this lab's dockerd was started with: kept after `down` (engine.json is
+        # not), so `down --wipe` deletes exactly that directory and nothing else.
+        self.data_root_record = state / "data-root.json"
 
     # -- which engine ----------------------------------------------------------------------------
     @property
@@ -276,6 +285,8 @@ class DockerEngine:
             if not (Path("/run/netns") / self.host_netns).exists() and not self.inside():
                 subprocess.run(["ip", "netns", "attach", self.host_netns, str(os.getpid())], check=True)
                 created.append(self.host_netns)
+            # Recorded before it is made: the lab never leaves a data root it has no record of.
+            self.data_root_record.write_text(json.dumps({"data_root": str(self.data_root.absolute())}) + "\n")
             self.data_root.mkdir(parents=True, exist_ok=True)
             say(f"starting dockerd in network namespace {self.netns} (log: {self.state / 'dockerd.log'})")
             with open(self.state / "dockerd.log", "a") as log:
@@ -361,6 +372,9 @@ class DockerEngine:
         if not self.managed:
             return []
         record = self.recorded()
+        if record.get("data_root") and not self.data_root_record.exists():
+            # A dockerd started before data-root.json existed: its engine.json names the data root.
+            self.data_root_record.write_text(json.dumps({"data_root": str(record["data_root"])}) + "\n")
         pid = int(record.get("pid") or 0)
         created = record.get("create_time")
         socket = Path(record.get("socket") or self.socket)
@@ -389,6 +403,82 @@ class DockerEngine:
         if not left:
             self.record.unlink(missing_ok=True)
         return left
+
+
+    def remove_data_root(self, lab: str, say: Callable[[str], None] = print,
+                         mountinfo: Path = Path("/proc/self/mountinfo")) -> Path | None:
+        """`lab down --wipe`: delete the data root this lab's dockerd was started with (the path in
+        data-root.json), once that dockerd is gone. Only ``<docker_data_parent()>/<lab>`` is ever
+        deleted, and only while no process runs with it as its --data-root and nothing is mounted
+        in it; anything else is refused (EngineError, one line) and left in place. Nothing
+        recorded (a machine's own Docker, or a lab that never started dockerd): nothing touched.
+        Returns the deleted directory, or None."""
+        if self.managed:
+            raise EngineError(f"refusing to delete this lab's Docker data root: its dockerd is still recorded "
+                              f"as running ({self.record}); run `python -m lab down` first")
+        try:
+            recorded = json.loads(self.data_root_record.read_text())["data_root"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            raise EngineError(f"refusing to delete a Docker data root: {self.data_root_record} is unreadable") from None
+        path, parent = Path(str(recorded)), docker_data_parent()
+        if (not re.fullmatch(r"[a-z0-9][a-z0-9-]*", lab) or not path.is_absolute()
+                or os.path.normpath(path) != str(path) or path.parent != parent or path.name != lab):
+            raise EngineError(f"refusing to delete {path} (named in {self.data_root_record}): the lab deletes only "
+                              f"its own data root {parent / lab}")
+        if not os.path.lexists(path):
+            self.data_root_record.unlink()
+            return None
+        if path.is_symlink() or not path.is_dir():
+            raise EngineError(f"refusing to delete {path}: not a directory (a symlink or a file)")
+        user = data_root_user(path)
+        if user is not None:
+            raise EngineError(f"refusing to delete {path}: process {user} runs with it as its Docker data root")
+        mounted = mounts_under(path, mountinfo)
+        if mounted:
+            raise EngineError(f"refusing to delete {path}: {mounted[0]} is still mounted (umount it, then rerun)")
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise EngineError(f"could not delete {path}: {exc.strerror or exc}") from None
+        self.data_root_record.unlink()
+        say(f"removed this lab's Docker data root {path}")
+        return path
+
+
+def data_root_user(path: Path) -> str | None:
+    """``<pid> (<name>)`` of a process started with ``--data-root <path>`` (a dockerd still using
+    it), or None. Processes this user may not read are skipped (they cannot be this lab's)."""
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        argv = proc.info.get("cmdline") or []
+        for i, arg in enumerate(argv):
+            if arg.startswith("--data-root="):
+                value = arg.split("=", 1)[1]
+            elif arg == "--data-root" and i + 1 < len(argv):
+                value = argv[i + 1]
+            else:
+                continue
+            if value and Path(value) == path:
+                return f"{proc.info['pid']} ({proc.info.get('name') or '?'})"
+    return None
+
+
+def mounts_under(path: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> list[str]:
+    """Mount points at or below ``path`` (rmtree would descend into them)."""
+    found = []
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+        if point == path or path in point.parents:
+            found.append(str(point))
+    return found
 
 
 # Units Debian's docker.io and containerd packages enable in their postinst (seen: all three).

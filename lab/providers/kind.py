@@ -692,7 +692,7 @@ class KindProvider(Provider):
         if own:
             assert self.engine is not None
             # The lab's dockerd stops and its namespaces go; its images stay in its data root
-            # (lab_data_root), so the next `up` needs no rebuild.
+            # (lab_data_root), so the next `up` needs no rebuild (`--wipe` deletes it, below).
             left = self.engine.stop(self.say)
             if left:
                 raise ProviderError(f"kind provider: still there after stopping the lab's dockerd: {', '.join(left)}")
@@ -704,6 +704,14 @@ class KindProvider(Provider):
             self.say(f"{failed}; this lab recorded no kind cluster ({self.cluster_name}): nothing to delete")
         if wipe:
             labdir.remove_owned(self.workdir, [self.config_path.name, "py-scheduler-image.tar"])
+            if self.engine is not None:
+                # The data root this lab's dockerd was started with (1.5-3 GB), now that the
+                # dockerd is stopped: only the recorded <cache>/docker-data/<lab id>, never one
+                # a running process uses; a machine's own Docker recorded none.
+                try:
+                    self.engine.remove_data_root(lab_id(self.workdir), self.say)
+                except EngineError as exc:
+                    raise ProviderError(f"kind provider: {exc}") from None
 
     def _remove_node_containers(self) -> None:
         """What `kind delete cluster` removes, done with docker: the containers labelled with this
