@@ -21,7 +21,7 @@ import lab.docker_netns as dn
 from lab import labdir
 from lab.docker_netns import DockerEngine, EngineError, Quirks, docker_data_parent, lab_data_root, lab_id
 from lab.providers.base import ProviderError
-from lab.providers.kind import KindProvider
+from lab.providers.kind import KindProvider, py_scheduler_build_image
 from tests.static.conftest import FakeRunner, tool_env, write_tool
 
 
@@ -258,3 +258,22 @@ def test_only_this_labs_own_data_root_is_ever_deleted(anchor: str, parts: list[s
         assert (removed == engine.data_root) == exact
         assert os.path.lexists(engine.data_root) != exact
         assert all((d / "keep").is_file() for d in sentinels)
+
+
+# -- the scheduler image tag on a machine's own Docker ---------------------------------------------
+def test_wipe_on_the_machines_docker_untags_only_this_labs_scheduler_image(spec, tmp_path: Path) -> None:
+    engine = LabEngine(tmp_path / "one" / ".lab", machine_docker=True)
+    p, said = kind_lab(spec, tmp_path, engine)
+    p.down(wipe=True)
+    removals = [c for c in p.run.calls if c[1:3] == ["image", "rm"] or c[1:2] == ["rmi"]]
+    assert removals == [["docker", "image", "rm", py_scheduler_build_image(p.cluster_name)]]
+    assert f"removed this lab's image tag {py_scheduler_build_image(p.cluster_name)}" in said
+
+
+def test_wipe_of_the_labs_own_dockerd_removes_no_image_by_name(spec, tmp_path: Path) -> None:
+    engine = LabEngine(tmp_path / "one" / ".lab")
+    engine.ensure()
+    p, _ = kind_lab(spec, tmp_path, engine)
+    p.down(wipe=True)
+    assert not [c for c in p.run.calls if "rm" in c[1:3] or c[1:2] == ["rmi"]]
+    assert not os.path.lexists(engine.data_root), "its images went with the data root"
