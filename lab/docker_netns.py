@@ -12,8 +12,10 @@ kubectl and the e2e suite run inside it too (:meth:`DockerEngine.wrap`).
 Every name this creates on the host derives from the lab directory (:func:`lab_id`): the
 namespaces, the data root (one per lab: two dockerds must never share one), the exec root and
 socket (under the lab directory). Two checkouts' kind labs therefore run side by side, and one's
-`lab down` never touches the other's. The dockerd is recorded with its process start time and
-is signalled only while that PID still is that dockerd (:func:`owned_dockerd`).
+`lab down` never touches the other's. The data root the dockerd was started with is recorded
+(``data-root.json``) and is what `lab down --wipe` deletes (:meth:`DockerEngine.remove_data_root`).
+The dockerd is recorded with its process start time and is signalled only while that PID still
+is that dockerd (:func:`owned_dockerd`).
 
 Host quirks, applied only where detected (``quirks()``):
 
@@ -403,7 +405,6 @@ class DockerEngine:
         if not left:
             self.record.unlink(missing_ok=True)
         return left
-
 
     def remove_data_root(self, lab: str, say: Callable[[str], None] = print,
                          mountinfo: Path = Path("/proc/self/mountinfo")) -> Path | None:

@@ -44,7 +44,7 @@ from typing import Callable
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab import labdir
-from lab.docker_netns import DockerEngine, lab_id
+from lab.docker_netns import DockerEngine, lab_id, mounts_under
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
 from lab.providers.vagrant import remove_shared
@@ -491,6 +491,12 @@ class VagrantContainersProvider(Provider):
             if left:
                 raise ProviderError(f"vagrant-containers: still there after stopping the lab's dockerd: "
                                     f"{', '.join(left)}")
+            # A dockerd that died uncleanly leaves overlay mounts in its data root: deleting
+            # through them is refused (the lab's dockerd is gone, so they are stale).
+            mounted = mounts_under(self.state)
+            if mounted:
+                raise ProviderError(f"vagrant-containers: not wiping {self.state}: {mounted[0]} is still mounted "
+                                    "(umount it, then rerun)")
             labdir.remove_owned(self.workdir, [self.state.name])
         else:
             for m in machines.plan.machines:

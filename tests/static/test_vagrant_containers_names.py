@@ -8,10 +8,12 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lab.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_id
+from lab.providers.base import ProviderError
 from lab.providers.vagrant_containers import VagrantContainersProvider, vagrant_lab_id
 
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
@@ -112,3 +114,38 @@ def test_the_provider_always_starts_its_own_dockerd(spec, tmp_path: Path, monkey
     monkeypatch.setattr(p, "engine", lambda: engine)
     p._artifacts()
     assert engine.started == 1, "the machine's Docker was adopted: the host-only network would be on the host"
+
+
+# -- down --wipe ------------------------------------------------------------------------------
+def wiped_lab(spec, tmp_path: Path, monkeypatch, mounted: list[str]) -> VagrantContainersProvider:
+    """A lab whose dockerd record names no live process (pid 0), with no machines; `down --wipe`
+    then runs for real from engine.stop() on, with mounts_under answering ``mounted``."""
+    import lab.providers.vagrant_containers as vc
+    from lab import labdir
+
+    workdir = tmp_path / ".lab"
+    labdir.claim(workdir)
+    p = VagrantContainersProvider(spec, workdir, repo_root=tmp_path / "repo", say=lambda _: None)
+    with labdir.recording(workdir):
+        engine = p.engine()
+        engine.state.mkdir(parents=True)
+        engine.record.write_text(json.dumps({"netns": f"scheduler-lab-vagrant-test-{id(p)}", "pid": 0}) + "\n")
+        (engine.data_root / "overlay2").mkdir(parents=True)
+    monkeypatch.setattr(p, "plan", lambda: vc.VagrantfilePlan((), "/vagrant"))
+    monkeypatch.setattr(vc.Machines, "destroy", lambda self: None)
+    monkeypatch.setattr(vc, "mounts_under", lambda path: [str(path / m) for m in mounted])
+    return p
+
+
+def test_wipe_refuses_a_data_root_with_stale_mounts(spec, tmp_path: Path, monkeypatch) -> None:
+    p = wiped_lab(spec, tmp_path, monkeypatch, ["docker-data/overlay2/x/merged"])
+    with pytest.raises(ProviderError) as info:
+        p.down(wipe=True)
+    assert "\n" not in str(info.value) and "overlay2/x/merged is still mounted" in str(info.value)
+    assert (p.state / "docker-data" / "overlay2").is_dir()
+
+
+def test_wipe_removes_the_providers_state_once_its_dockerd_is_gone(spec, tmp_path: Path, monkeypatch) -> None:
+    p = wiped_lab(spec, tmp_path, monkeypatch, [])
+    p.down(wipe=True)
+    assert not p.state.exists()
