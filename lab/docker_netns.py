@@ -12,8 +12,10 @@ kubectl and the e2e suite run inside it too (:meth:`DockerEngine.wrap`).
 Every name this creates on the host derives from the lab directory (:func:`lab_id`): the
 namespaces, the data root (one per lab: two dockerds must never share one), the exec root and
 socket (under the lab directory). Two checkouts' kind labs therefore run side by side, and one's
-`lab down` never touches the other's. The dockerd is recorded with its process start time and
-is signalled only while that PID still is that dockerd (:func:`owned_dockerd`).
+`lab down` never touches the other's. The data root the dockerd was started with is recorded
+(``data-root.json``) and is what `lab down --wipe` deletes (:meth:`DockerEngine.remove_data_root`).
+The dockerd is recorded with its process start time and is signalled only while that PID still
+is that dockerd (:func:`owned_dockerd`).
 
 Host quirks, applied only where detected (``quirks()``):
 
@@ -39,8 +41,8 @@ from typing import Callable
 import psutil
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-# The one name before names were derived from the lab directory. Still read: a record written
-# then names it, and lab/providers/vagrant_containers.py imports these three.
+# The one name before names were derived from the lab directory (a record written then names
+# it, and the recorded name is what `down` removes); HOST_NETNS_REF's fallback still uses it.
 NETNS = "scheduler-lab"
 HOST_NETNS = f"{NETNS}-host"
 # The host's namespace as named by the lab this process runs for: engine.env() exports it to
@@ -107,28 +109,36 @@ def quirks(status: Path = Path("/proc/self/status"), modules: Path = Path("/lib/
                   no_lib_modules=not modules.is_dir())
 
 
-def lab_id(workdir: Path) -> str:
-    """The lab's name on this host, from its directory: ``scheduler-lab-<checkout>-<8 hex>``.
+def lab_id(workdir: Path, prefix: str = LAB_ID_PREFIX) -> str:
+    """The lab's name on this host, from its directory: ``<prefix>-<checkout>-<8 hex>``.
 
     The hex is a hash of the resolved directory (stable for one directory, distinct for two);
     ``<checkout>`` (the directory holding ``.lab``, made a DNS label) only helps a person read
     `ip netns list` or `kind get clusters`. At most LAB_ID_MAX characters of [a-z0-9-]: valid as a
-    network namespace, a kind cluster (its containers <id>-control-plane) and a container name."""
+    network namespace, a kind cluster (its containers <id>-control-plane) and a container name.
+    ``prefix`` (a DNS label well under LAB_ID_MAX) names what a provider other than kind runs
+    for the same directory (``scheduler-lab-vagrant``), so the two never share a name."""
     path = Path(workdir).resolve()
     digest = hashlib.sha256(os.fsencode(str(path))).hexdigest()[:8]
     readable = path.parent.name if path.name == ".lab" else path.name
-    room = LAB_ID_MAX - len(LAB_ID_PREFIX) - len(digest) - 2
+    room = max(LAB_ID_MAX - len(prefix) - len(digest) - 2, 0)
     slug = re.sub(r"[^a-z0-9]+", "-", readable.lower()).strip("-")[:room].strip("-")
-    return "-".join(part for part in (LAB_ID_PREFIX, slug, digest) if part)
+    return "-".join(part for part in (prefix, slug, digest) if part)
+
+
+def docker_data_parent() -> Path:
+    """Where the labs' Docker data roots live: ~/.cache/scheduler-lab/docker-data."""
+    from lab.build import cache_root
+
+    return cache_root() / "docker-data"
 
 
 def lab_data_root(workdir: Path) -> Path:
     """This lab's Docker data root: one per lab (two dockerds must never share one), kept in the
-    cache across `lab down` so the next `up` finds its images; a fresh one loads the node image
-    from the cached archive (lab/kindimage/nodeimage.py)."""
-    from lab.build import cache_root
-
-    return cache_root() / "docker-data" / lab_id(workdir)
+    cache across `lab down` so the next `up` finds its images (`lab down --wipe` deletes it,
+    :meth:`DockerEngine.remove_data_root`); a fresh one loads the node image from the cached
+    archive (lab/kindimage/nodeimage.py)."""
+    return docker_data_parent() / lab_id(workdir)
 
 
 def owned_dockerd(pid: int, create_time: float | None, socket: Path) -> psutil.Process | None:
@@ -164,6 +174,9 @@ class DockerEngine:
         self.pidfile = state / "dockerd.pid"
         self.bin_dir = state / "bin"
         self.record = state / "engine.json"
+        # Which data root this lab's dockerd was started with: kept after `down` (engine.json is
+        # not), so `down --wipe` deletes exactly that directory and nothing else.
+        self.data_root_record = state / "data-root.json"
 
     # -- which engine ----------------------------------------------------------------------------
     @property
@@ -193,7 +206,8 @@ class DockerEngine:
         """Environment for docker/kind: the project's socket and docker shim, when managed."""
         env = dict(os.environ if base is None else base)
         if self.managed:
-            env["DOCKER_HOST"] = f"unix://{self.socket}"
+            # The socket `start` recorded (a lab started before names were derived has another).
+            env["DOCKER_HOST"] = f"unix://{self.recorded().get('socket') or self.socket}"
             env["PATH"] = f"{self.bin_dir}:{env.get('PATH', '')}"
             env[HOST_NETNS_ENV] = str(self.host_netns_path())
         return env
@@ -220,12 +234,14 @@ class DockerEngine:
         return proc.returncode == 0 and proc.stdout.strip() != ""
 
     # -- start / stop ----------------------------------------------------------------------------
-    def ensure(self, say: Callable[[str], None] = print) -> bool:
+    def ensure(self, say: Callable[[str], None] = print, *, machine_docker: bool = True) -> bool:
         """Use a working Docker as it is; else start the project's dockerd in its namespace.
-        True when this call started it (the caller's to undo if what follows fails)."""
+        ``machine_docker=False``: never the machine's own Docker, always the project's (whose
+        networks then exist only in its namespace). True when this call started it (the
+        caller's to undo if what follows fails)."""
         if self.managed and self.usable():
             return False
-        if not self.managed and self.usable(dict(os.environ)):
+        if machine_docker and not self.managed and self.usable(dict(os.environ)):
             return False
         if self.managed:
             self.stop(say)  # a record left by a dockerd that is gone: clear it, start afresh
@@ -271,6 +287,8 @@ class DockerEngine:
             if not (Path("/run/netns") / self.host_netns).exists() and not self.inside():
                 subprocess.run(["ip", "netns", "attach", self.host_netns, str(os.getpid())], check=True)
                 created.append(self.host_netns)
+            # Recorded before it is made: the lab never leaves a data root it has no record of.
+            self.data_root_record.write_text(json.dumps({"data_root": str(self.data_root.absolute())}) + "\n")
             self.data_root.mkdir(parents=True, exist_ok=True)
             say(f"starting dockerd in network namespace {self.netns} (log: {self.state / 'dockerd.log'})")
             with open(self.state / "dockerd.log", "a") as log:
@@ -356,6 +374,9 @@ class DockerEngine:
         if not self.managed:
             return []
         record = self.recorded()
+        if record.get("data_root") and not self.data_root_record.exists():
+            # A dockerd started before data-root.json existed: its engine.json names the data root.
+            self.data_root_record.write_text(json.dumps({"data_root": str(record["data_root"])}) + "\n")
         pid = int(record.get("pid") or 0)
         created = record.get("create_time")
         socket = Path(record.get("socket") or self.socket)
@@ -384,6 +405,81 @@ class DockerEngine:
         if not left:
             self.record.unlink(missing_ok=True)
         return left
+
+    def remove_data_root(self, lab: str, say: Callable[[str], None] = print,
+                         mountinfo: Path = Path("/proc/self/mountinfo")) -> Path | None:
+        """`lab down --wipe`: delete the data root this lab's dockerd was started with (the path in
+        data-root.json), once that dockerd is gone. Only ``<docker_data_parent()>/<lab>`` is ever
+        deleted, and only while no process runs with it as its --data-root and nothing is mounted
+        in it; anything else is refused (EngineError, one line) and left in place. Nothing
+        recorded (a machine's own Docker, or a lab that never started dockerd): nothing touched.
+        Returns the deleted directory, or None."""
+        if self.managed:
+            raise EngineError(f"refusing to delete this lab's Docker data root: its dockerd is still recorded "
+                              f"as running ({self.record}); run `python -m lab down` first")
+        try:
+            recorded = json.loads(self.data_root_record.read_text())["data_root"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            raise EngineError(f"refusing to delete a Docker data root: {self.data_root_record} is unreadable") from None
+        path, parent = Path(str(recorded)), docker_data_parent()
+        if (not re.fullmatch(r"[a-z0-9][a-z0-9-]*", lab) or not path.is_absolute()
+                or os.path.normpath(path) != str(path) or path.parent != parent or path.name != lab):
+            raise EngineError(f"refusing to delete {path} (named in {self.data_root_record}): the lab deletes only "
+                              f"its own data root {parent / lab}")
+        if not os.path.lexists(path):
+            self.data_root_record.unlink()
+            return None
+        if path.is_symlink() or not path.is_dir():
+            raise EngineError(f"refusing to delete {path}: not a directory (a symlink or a file)")
+        user = data_root_user(path)
+        if user is not None:
+            raise EngineError(f"refusing to delete {path}: process {user} runs with it as its Docker data root")
+        mounted = mounts_under(path, mountinfo)
+        if mounted:
+            raise EngineError(f"refusing to delete {path}: {mounted[0]} is still mounted (umount it, then rerun)")
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise EngineError(f"could not delete {path}: {exc.strerror or exc}") from None
+        self.data_root_record.unlink()
+        say(f"removed this lab's Docker data root {path}")
+        return path
+
+
+def data_root_user(path: Path) -> str | None:
+    """``<pid> (<name>)`` of a process started with ``--data-root <path>`` (a dockerd still using
+    it), or None. Processes this user may not read are skipped (they cannot be this lab's)."""
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        argv = proc.info.get("cmdline") or []
+        for i, arg in enumerate(argv):
+            if arg.startswith("--data-root="):
+                value = arg.split("=", 1)[1]
+            elif arg == "--data-root" and i + 1 < len(argv):
+                value = argv[i + 1]
+            else:
+                continue
+            if value and Path(value) == path:
+                return f"{proc.info['pid']} ({proc.info.get('name') or '?'})"
+    return None
+
+
+def mounts_under(path: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> list[str]:
+    """Mount points at or below ``path`` (rmtree would descend into them)."""
+    found = []
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+        if point == path or path in point.parents:
+            found.append(str(point))
+    return found
 
 
 # Units Debian's docker.io and containerd packages enable in their postinst (seen: all three).

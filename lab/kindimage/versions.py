@@ -9,6 +9,10 @@ from __future__ import annotations
 
 KUBERNETES = "v1.29.15"
 KIND = "v0.27.0"
+# One tag for every checkout, also on a machine's own Docker: unlike the per-lab Python
+# scheduler image (lab/providers/kind.py py_scheduler_build_image), the node image is content-
+# identical across checkouts (the same pinned inputs, built under the cache lock "kind-images"
+# by one checkout at a time), so whichever checkout built or loaded it, each gets the same image.
 IMAGE = f"scheduler-lab/kind-node:{KUBERNETES}"
 ETCD_TAG = "3.5.16-0"          # kubeadm v1.29.15 DefaultEtcdVersion
 COREDNS = "v1.11.1"            # kubeadm v1.29.15 CoreDNSVersion

@@ -14,8 +14,11 @@ be read and tested on a machine without Docker):
    and ``scheduler-lab.dev/role``; tests address nodes by those labels, never by name.
    Labels under kubernetes.io / k8s.io are applied only after creation: in the kind config they
    become kubelet ``--node-labels`` and break the join (kind#3536, #2817).
-3. ``docker build -t scheduler-lab/py-scheduler:0.1.0 .`` and ``kind load docker-image``
-   (the Deployment uses imagePullPolicy IfNotPresent and a fixed tag, so the loaded image is used).
+3. ``docker build -t scheduler-lab/py-scheduler:0.1.0-<cluster> .``, ``kind load docker-image``
+   of that tag, and on every node ``ctr images tag`` it as ``scheduler-lab/py-scheduler:0.1.0``,
+   the name the Deployment asks for (imagePullPolicy IfNotPresent, so the loaded image is used).
+   The per-lab tag keeps two checkouts on one Docker from overwriting each other's build
+   between their `docker build` and `kind load`; the nodes are the lab's own.
 4. ``kubectl apply -k manifests/kube-scheduler`` and ``-k manifests/py-scheduler``, then wait for
    both 2-replica Deployments to roll out.
 
@@ -45,6 +48,8 @@ from lab.spec import LabSpec, NodeSpec
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
 NAME_LABEL = "scheduler-lab.dev/name"
 ROLE_LABEL = "scheduler-lab.dev/role"
+# What the py-scheduler Deployment (and the workshop's manifests) ask for; on kind the nodes have
+# it under this name, built and loaded under the lab's own tag (py_scheduler_build_image).
 PY_SCHEDULER_IMAGE = "scheduler-lab/py-scheduler:0.1.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Applied in this order; each directory is a kustomization.
@@ -146,6 +151,25 @@ class SubprocessRunner:
             raise ProviderError(f"`{shlex.join(step.argv[:4])} ...` failed with exit code "
                                 f"{proc.returncode} while trying to {step.why}: {detail}")
         return proc
+
+
+# -- the Python scheduler's image ----------------------------------------------------------------
+def py_scheduler_build_image(cluster: str) -> str:
+    """The tag a kind lab builds and loads the Python scheduler under: PY_SCHEDULER_IMAGE plus the
+    lab's cluster name. On a machine's own Docker two checkouts share the image namespace; with one
+    tag, one checkout's `docker build` could replace the image the other is about to `kind load`."""
+    return f"{PY_SCHEDULER_IMAGE}-{cluster}"
+
+
+def containerd_ref(image: str) -> str:
+    """An image name as containerd stores it (what `kind load` imports and the kubelet resolves
+    a short name to): Docker Hub names get docker.io/ (and library/ for a one-part name)."""
+    first, _, rest = image.partition("/")
+    if not rest:
+        return f"docker.io/library/{image}"
+    if "." in first or ":" in first or first == "localhost":
+        return image
+    return f"docker.io/{image}"
 
 
 # -- the kind config ---------------------------------------------------------------------------
@@ -455,11 +479,17 @@ class KindProvider(Provider):
         if self.python_base:
             # No registry: the Python base is the debootstrapped one `lab build --kind-node-image` made.
             build_args = ("--build-arg", f"PYTHON_IMAGE={self.python_base}")
-        steps.append(Step((docker, "build", "-t", PY_SCHEDULER_IMAGE, *build_args, "-f",
+        built = py_scheduler_build_image(name)
+        steps.append(Step((docker, "build", "-t", built, *build_args, "-f",
                            str(self.repo_root / "Dockerfile"), str(self.repo_root)),
                           "build the Python scheduler image", stream=True))
-        steps.append(Step((kind, "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", name),
+        steps.append(Step((kind, "load", "docker-image", built, "--name", name),
                           "load the Python scheduler image into every node", stream=True))
+        for node in kind_node_names(self.spec, name).values():
+            # --force: a later `up` replaces the name; the per-lab tag keeps the image's content.
+            steps.append(Step((docker, "exec", node, "ctr", "--namespace=k8s.io", "images", "tag", "--force",
+                               containerd_ref(built), containerd_ref(PY_SCHEDULER_IMAGE)),
+                              f"name the loaded image {PY_SCHEDULER_IMAGE} on {node}, as the Deployment asks"))
         steps += deploy_steps(kubectl, self.repo_root)
         return KindPlan(config=kind_config(self.spec, self.node_image, self.reserved, name),
                         config_yaml=render_kind_config(self.spec, self.node_image, self.reserved, name),
@@ -649,7 +679,8 @@ class KindProvider(Provider):
         archive = self.workdir / "py-scheduler-image.tar"
         self.say("kind load docker-image failed (known with Docker's containerd image store); "
                  "retrying through docker save + kind load image-archive")
-        for fallback in (Step((self._docker(), "save", "-o", str(archive), PY_SCHEDULER_IMAGE),
+        built = py_scheduler_build_image(self.cluster_name)
+        for fallback in (Step((self._docker(), "save", "-o", str(archive), built),
                               "save the Python scheduler image to a tar file"),
                          Step((self._kind(), "load", "image-archive", str(archive), "--name", self.cluster_name),
                               "load the saved image into every node", stream=True)):
@@ -692,7 +723,7 @@ class KindProvider(Provider):
         if own:
             assert self.engine is not None
             # The lab's dockerd stops and its namespaces go; its images stay in its data root
-            # (lab_data_root), so the next `up` needs no rebuild.
+            # (lab_data_root), so the next `up` needs no rebuild (`--wipe` deletes it, below).
             left = self.engine.stop(self.say)
             if left:
                 raise ProviderError(f"kind provider: still there after stopping the lab's dockerd: {', '.join(left)}")
@@ -704,6 +735,30 @@ class KindProvider(Provider):
             self.say(f"{failed}; this lab recorded no kind cluster ({self.cluster_name}): nothing to delete")
         if wipe:
             labdir.remove_owned(self.workdir, [self.config_path.name, "py-scheduler-image.tar"])
+            if not own and docker_up:
+                self._remove_build_image()
+            if self.engine is not None:
+                # The data root this lab's dockerd was started with (1.5-3 GB), now that the
+                # dockerd is stopped: only the recorded <cache>/docker-data/<lab id>, never one
+                # a running process uses; a machine's own Docker recorded none.
+                try:
+                    self.engine.remove_data_root(lab_id(self.workdir), self.say)
+                except EngineError as exc:
+                    raise ProviderError(f"kind provider: {exc}") from None
+
+    def _remove_build_image(self) -> None:
+        """On a Docker the lab does not own: untag the scheduler image this lab built (its own
+        tag only; `docker image rm` without -f keeps an image another tag or a container uses).
+        The lab's own dockerd needs none of this: its data root goes as a whole."""
+        built = py_scheduler_build_image(self.cluster_name)
+        try:
+            out = self.run(Step((self._docker(), "image", "rm", built), f"remove this lab's image tag {built}"),
+                           check=False, timeout=120)
+        except ProviderError as exc:
+            self.say(f"left the image tag {built}: {exc}")
+            return
+        if out.returncode == 0:
+            self.say(f"removed this lab's image tag {built}")
 
     def _remove_node_containers(self) -> None:
         """What `kind delete cluster` removes, done with docker: the containers labelled with this

@@ -5,9 +5,9 @@ machines is the project's own Vagrantfile and scripts, unchanged:
 
 * the machines: one privileged systemd container per Vagrantfile machine (master-node,
   worker-node01..03), named and addressed as the Vagrantfile defines them (192.168.56.10-.13) on
-  a Docker network that stands in for the host-only network. Docker is the project's own dockerd
-  in a network namespace of its own (lab/docker_netns.py), so 192.168.56.0/24 exists only in that
-  namespace: nothing connects it to the host's network;
+  a Docker network that stands in for the host-only network. Docker is always the project's own
+  dockerd in a network namespace of its own (lab/docker_netns.py), never the machine's Docker, so
+  192.168.56.0/24 exists only in that namespace: nothing connects it to the host's network;
 * the box: Debian bookworm from debootstrap with systemd, containerd and what a Vagrant box
   carries (a ``vagrant`` user, sudo, curl, gpg); the Debian mirror is not reachable inside the
   namespace, so the packages common.sh installs from the distribution are already in the box;
@@ -16,6 +16,12 @@ machines is the project's own Vagrantfile and scripts, unchanged:
   machine's shell provisioners run in order, as root, with the environment the Vagrantfile gives
   them (LAB_OFFLINE=1: the offline repository of lab/offline_apt.py), the master's first; the
   join command travels through /vagrant/.lab/vagrant/join.sh as with Vagrant.
+
+Every name this creates on the host derives from the lab directory (:func:`vagrant_lab_id`): the
+network namespace and its ``-host`` companion, the dockerd's sockets (under the lab directory, or
+/run/<id> when that path is too long) and data root (in the lab directory). The containers, their
+network and the box image exist only in that dockerd. Two checkouts' labs therefore never share a
+name, and neither shares one with a kind lab of the same directory.
 
 Then, like the vagrant provider: the kubeconfig the master wrote to .lab/kubeconfig, the Python
 scheduler's image imported on every node, labels, taints, both schedulers. Its API server
@@ -38,13 +44,15 @@ from typing import Callable
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab import labdir
+from lab.docker_netns import DockerEngine, lab_id, mounts_under
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
 from lab.providers.vagrant import remove_shared
 from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
-NETNS = "scheduler-lab-vagrant"
+# What this provider's host names start with; lab_id() adds the lab directory's name and hash.
+LAB_ID_PREFIX = "scheduler-lab-vagrant"
 # The host-only network's name and the box image (both only inside the project's dockerd).
 NETWORK = "vagrant-hostonly"
 BOX_IMAGE = "scheduler-lab/vagrant-box:bookworm"
@@ -121,6 +129,12 @@ class VagrantfilePlan:
             first = (proc.stderr.strip().splitlines() or ["(no output)"])[0]
             raise ProviderError(f"vagrant-containers: the Vagrantfile did not evaluate: {first}")
         return cls.from_json(json.loads(proc.stdout))
+
+
+def vagrant_lab_id(workdir: Path) -> str:
+    """This provider's name on the host for the lab in ``workdir`` (its network namespace; its
+    companion ``<id>-host``; /run/<id> for sockets when the lab path is too long)."""
+    return lab_id(workdir, prefix=LAB_ID_PREFIX)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -346,12 +360,10 @@ class VagrantContainersProvider(Provider):
     def shared_kubeconfig(self) -> Path:
         return self.repo_root / ".lab" / "kubeconfig"
 
-    def engine(self):
+    def engine(self) -> DockerEngine:
         # The kind lab's Docker engine class (lab/docker_netns.py), with a namespace and data
         # root of this provider's own: a second dockerd in one namespace would take its bridge.
-        from lab.docker_netns import DockerEngine
-
-        return DockerEngine(self.state / "docker", self.state / "docker-data", netns=NETNS)
+        return DockerEngine(self.state / "docker", self.state / "docker-data", netns=vagrant_lab_id(self.workdir))
 
     def wrap(self, argv: list[str]) -> list[str]:
         """argv run inside the namespace, where 192.168.56.10:6443 is."""
@@ -432,7 +444,9 @@ class VagrantContainersProvider(Provider):
 
         self.log.parent.mkdir(parents=True, exist_ok=True)
         engine = self.engine()
-        engine.ensure(self.say)
+        # Always the project's dockerd: on the machine's Docker the host-only network (a private
+        # range) and the machines' names would be on the host.
+        engine.ensure(self.say, machine_docker=False)
         return OfflineArtifacts(self.spec, self.repo_root, engine, self.log, self.say)
 
     def prepare(self) -> Path:
@@ -473,22 +487,21 @@ class VagrantContainersProvider(Provider):
             # kubeconfig the master wrote, and this provider's dockerd with its data root: the
             # next `up` starts as from a clean clone (the caches in ~/.cache/scheduler-lab stay).
             remove_shared(self.repo_root / ".lab", ["vagrant", self.shared_kubeconfig.name], self.say)
-            engine.stop()
+            left = engine.stop(self.say)
+            if left:
+                raise ProviderError(f"vagrant-containers: still there after stopping the lab's dockerd: "
+                                    f"{', '.join(left)}")
+            # A dockerd that died uncleanly leaves overlay mounts in its data root: deleting
+            # through them is refused (the lab's dockerd is gone, so they are stale).
+            mounted = mounts_under(self.state)
+            if mounted:
+                raise ProviderError(f"vagrant-containers: not wiping {self.state}: {mounted[0]} is still mounted "
+                                    "(umount it, then rerun)")
             labdir.remove_owned(self.workdir, [self.state.name])
-            self._keep_host_netns_ref()
         else:
             for m in machines.plan.machines:
                 if machines.running(m.name):
                     docker.run("stop", m.name, what=f"stopping {m.name}")
-
-    @staticmethod
-    def _keep_host_netns_ref() -> None:
-        """DockerEngine.stop() removes the name of the host's namespace (HOST_NETNS), which the
-        kind lab's engine shares; put it back while that engine's namespace still exists."""
-        from lab.docker_netns import HOST_NETNS, HOST_NETNS_REF, NETNS
-
-        if (Path("/run/netns") / NETNS).exists() and not Path(HOST_NETNS_REF).exists():
-            subprocess.run(["ip", "netns", "attach", HOST_NETNS, str(os.getpid())], check=True)
 
     def status(self) -> ProviderStatus:
         engine = self.engine()

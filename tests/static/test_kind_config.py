@@ -17,9 +17,11 @@ from lab.providers.kind import (
     NAME_LABEL,
     PY_SCHEDULER_IMAGE,
     KindProvider,
+    containerd_ref,
     is_reserved_label,
     kind_config,
     kind_node_names,
+    py_scheduler_build_image,
     render_kind_config,
 )
 from tests.static.conftest import REPO
@@ -133,18 +135,52 @@ def test_plan_creates_labels_builds_loads_and_deploys(spec, tmp_path: Path) -> N
     assert "node-role.kubernetes.io/control-plane=" in labels and f"{NAME_LABEL}=master-node" in labels
     assert any("taint" in c and "node-role.kubernetes.io/control-plane:NoSchedule" in c for c in cmds)
     build = next(c for c in cmds if c[1:2] == ["build"])
-    assert build[build.index("-t") + 1] == PY_SCHEDULER_IMAGE and not PY_SCHEDULER_IMAGE.endswith(":latest")
-    assert ["kind", "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", provider.cluster_name] in cmds
+    built = py_scheduler_build_image(provider.cluster_name)
+    assert build[build.index("-t") + 1] == built and not PY_SCHEDULER_IMAGE.endswith(":latest")
+    load = ["kind", "load", "docker-image", built, "--name", provider.cluster_name]
+    assert load in cmds
+    # Every node then has the loaded image under the name the Deployment asks for.
+    tags = [c for c in cmds if c[-4:-2] == ["tag", "--force"]]
+    assert tags == [["docker", "exec", node, "ctr", "--namespace=k8s.io", "images", "tag", "--force",
+                     containerd_ref(built), "docker.io/scheduler-lab/py-scheduler:0.1.0"]
+                    for node in kind_node_names(spec, provider.cluster_name).values()]
     applies = [c[-1] for c in cmds if "apply" in c]
     assert applies == [str(REPO / "manifests/kube-scheduler"), str(REPO / "manifests/py-scheduler")]
     rollouts = [c for c in cmds if "rollout" in c]
     assert [r[r.index("status") + 1] for r in rollouts] == ["deployment/custom-k8s-scheduler",
                                                            "deployment/py-scheduler"]
-    # Order: create, label, build, load, apply, wait.
-    order = [cmds.index(create), cmds.index(labels), cmds.index(build),
-             cmds.index(["kind", "load", "docker-image", PY_SCHEDULER_IMAGE, "--name", provider.cluster_name]),
+    # Order: create, label, build, load, tag, apply, wait.
+    order = [cmds.index(create), cmds.index(labels), cmds.index(build), cmds.index(load),
+             min(cmds.index(c) for c in tags), max(cmds.index(c) for c in tags),
              min(cmds.index(c) for c in cmds if "apply" in c), cmds.index(rollouts[0])]
     assert order == sorted(order)
+
+
+def test_two_checkouts_build_the_scheduler_image_under_tags_of_their_own(spec, tmp_path: Path) -> None:
+    """On one (the machine's) Docker, two labs' `docker build` never write the same tag, and
+    what each loads is what it built; the nodes (the lab's own) get the Deployment's name."""
+    one, two = (KindProvider(spec, tmp_path / n / ".lab", env={"PATH": str(tmp_path)}) for n in ("one", "two"))
+    built = []
+    for p in (one, two):
+        cmds = p.plan().commands
+        build = next(c for c in cmds if c[1:2] == ["build"])
+        tag = build[build.index("-t") + 1]
+        assert ["kind", "load", "docker-image", tag, "--name", p.cluster_name] in cmds
+        assert tag.startswith(f"{PY_SCHEDULER_IMAGE}-") and p.cluster_name in tag
+        assert re.fullmatch(r"[\w][\w.-]{0,127}", tag.rpartition(":")[2]), "a valid Docker tag"
+        built.append(tag)
+    assert built[0] != built[1]
+
+
+@pytest.mark.parametrize(("short", "full"), [
+    ("scheduler-lab/py-scheduler:0.1.0", "docker.io/scheduler-lab/py-scheduler:0.1.0"),
+    ("busybox:1.36", "docker.io/library/busybox:1.36"),
+    ("registry.k8s.io/pause:3.9", "registry.k8s.io/pause:3.9"),
+    ("localhost/x:1", "localhost/x:1"),
+    ("localhost:5000/x:1", "localhost:5000/x:1"),
+])
+def test_containerd_ref_is_the_name_the_kubelet_resolves(short: str, full: str) -> None:
+    assert containerd_ref(short) == full
 
 
 def test_plan_for_an_existing_cluster_reuses_it(spec, tmp_path: Path) -> None:

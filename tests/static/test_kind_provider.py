@@ -10,7 +10,7 @@ import pytest
 
 from lab.docker_netns import lab_id
 from lab.providers.base import ProviderError
-from lab.providers.kind import PY_SCHEDULER_IMAGE, KindProvider, kind_node_names
+from lab.providers.kind import KindProvider, kind_node_names, py_scheduler_build_image
 from tests.static.conftest import FakeRunner, tool_env, write_tool
 
 DOCKER_OK = 'if [ "$1" = info ]; then echo 27.3.1; exit 0; fi\nexit 0\n'
@@ -171,7 +171,7 @@ def test_image_load_falls_back_to_an_archive(spec, tmp_path: Path) -> None:
     p = kind_provider(spec, tmp_path, runner)
     p.up()
     archive = str(tmp_path / "lab" / "py-scheduler-image.tar")
-    assert ["docker", "save", "-o", archive, PY_SCHEDULER_IMAGE] in runner.calls
+    assert ["docker", "save", "-o", archive, py_scheduler_build_image(p.cluster_name)] in runner.calls
     assert ["kind", "load", "image-archive", archive, "--name", p.cluster_name] in runner.calls
 
 
