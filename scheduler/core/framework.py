@@ -1,7 +1,7 @@
 """A small scheduling framework in kube-scheduler's spirit, and one scheduling cycle.
 
 Plugins are plain classes (see ``Plugin``) that implement any of these methods, each
-one an extension point:
+one an extension point (``Status`` and its codes live in ``scheduler.core.status``):
 
     pre_enqueue(pod) -> Status | None
     less(queued_a, queued_b) -> bool                              (queueSort)
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from scheduler.core.config import SchedulerConfiguration
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
 from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key, pod_uid
+from scheduler.core.status import ERROR, SKIP, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from scheduler.core.plugins.registry import PluginRegistry
@@ -42,45 +43,6 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 # The fewest nodes the filter loop evaluates at a time (see Profile._filter_in_order).
 CHUNK_MIN = 16
-
-# Status codes (framework/interface.go).
-SUCCESS = "Success"
-ERROR = "Error"
-UNSCHEDULABLE = "Unschedulable"
-UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
-WAIT = "Wait"
-SKIP = "Skip"
-
-
-class Status:
-    """Result of a plugin call; ``None`` is used for success on the hot paths."""
-
-    __slots__ = ("code", "reasons", "plugin")
-
-    def __init__(self, code: str, *reasons: str, plugin: str = "") -> None:
-        self.code = code
-        self.reasons = list(reasons)
-        self.plugin = plugin
-
-    @property
-    def message(self) -> str:
-        return ", ".join(self.reasons)
-
-    def is_success(self) -> bool:
-        return self.code == SUCCESS
-
-    def is_skip(self) -> bool:
-        return self.code == SKIP
-
-    def is_unschedulable(self) -> bool:
-        return self.code in (UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE)
-
-    def __repr__(self) -> str:
-        return f"Status({self.code}, {self.reasons!r}, plugin={self.plugin!r})"
-
-
-def code_of(status: Status | None) -> str:
-    return SUCCESS if status is None else status.code
 
 
 class PreFilterResult:

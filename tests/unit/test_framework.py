@@ -115,7 +115,7 @@ def test_reference_message_with_single_dot_preemption_suffix():
 
 
 def test_histogram_is_sorted_as_strings_and_counts_every_reason():
-    from scheduler.core.framework import UNSCHEDULABLE, Status
+    from scheduler.core.status import UNSCHEDULABLE, Status
     statuses = {f"n{i}": Status(UNSCHEDULABLE, "Insufficient cpu") for i in range(10)}
     statuses.update({f"m{i}": Status(UNSCHEDULABLE, "Insufficient cpu", "Insufficient memory") for i in range(2)})
     assert fit_error_message(12, statuses) == "0/12 nodes are available: 12 Insufficient cpu, 2 Insufficient memory."
