@@ -17,7 +17,8 @@ one an extension point (``Status`` and its codes live in ``scheduler.core.status
 starting at the rotating ``next_start_node_index`` until ``numFeasibleNodesToFind``
 nodes fit, PostFilter (preemption) on failure, PreScore/Score/NormalizeScore with
 weights, and selectHost's uniform reservoir sampling among the top total scores, as
-``pkg/scheduler/schedule_one.go`` of v1.29 does.
+``pkg/scheduler/schedule_one.go`` of v1.29 does. ``scheduler.core.profiles.build_profiles``
+builds the profiles of a configuration.
 """
 
 from __future__ import annotations
@@ -27,15 +28,11 @@ import threading
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import add, mul
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from scheduler.core.config import SchedulerConfiguration
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
 from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key, pod_uid
 from scheduler.core.status import ERROR, SKIP, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
-
-if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.core.plugins.registry import PluginRegistry
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -208,7 +205,7 @@ class ScheduleResult:
     cycle: "CycleState | None" = field(default=None, repr=False, compare=False)
 
 
-class _StartIndex:
+class StartIndex:
     """``sched.nextStartNodeIndex``: one rotating index shared by all profiles of a scheduler."""
 
     __slots__ = ("value",)
@@ -254,7 +251,7 @@ class Profile:
     """One scheduling profile (one ``schedulerName``) with its instantiated plugins."""
 
     def __init__(self, scheduler_name: str, plugins: Mapping[str, list[Plugin]], weights: Mapping[str, int],
-                 percentage_of_nodes_to_score: int | None, start_index: _StartIndex | None = None,
+                 percentage_of_nodes_to_score: int | None, start_index: StartIndex | None = None,
                  handle: Handle | None = None) -> None:
         self.scheduler_name = scheduler_name
         self.pre_enqueue_plugins = list(plugins.get("preEnqueue", ()))
@@ -269,7 +266,7 @@ class Profile:
         self.bind_plugins = list(plugins.get("bind", ()))
         self.weights = {pl.name: int(weights.get(pl.name, 1) or 1) for pl in self.score_plugins}
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
-        self._start = start_index or _StartIndex()
+        self._start = start_index or StartIndex()
         self.handle = handle or Handle(scheduler_name)
         self.handle.profile = self
 
@@ -668,35 +665,3 @@ class Profile:
                               unschedulable_plugins=plugins, status="unschedulable",
                               nominated_node=nominated, victims=victims, weights=dict(self.weights),
                               nominated_tie=tie, clear_nomination=clear and not nominated)
-
-
-# ------------------------------------------------------------------- construction
-
-def build_profiles(config: SchedulerConfiguration,
-                   registry: "PluginRegistry | None" = None) -> dict[str, Profile]:
-    """Instantiate every profile of ``config`` (keyed by schedulerName)."""
-    if registry is None:
-        registry = config.registry
-    if registry is None:
-        from scheduler.core.plugins.registry import default_registry
-        registry = default_registry()
-    start = _StartIndex()
-    nominator = Nominator()  # one per scheduler, as the scheduling queue's
-    profiles: dict[str, Profile] = {}
-    for prof in config.profiles:
-        handle = Handle(prof.scheduler_name, config.parallelism, nominator)
-        instances: dict[str, Plugin] = {}
-        plugins: dict[str, list[Plugin]] = {}
-        for point, names in prof.plugins.items():
-            lst = []
-            for name in names:
-                if name not in instances:
-                    instances[name] = registry.create(name, prof.plugin_config.get(name) or {}, handle)
-                lst.append(instances[name])
-            plugins[point] = lst
-        profiles[prof.scheduler_name] = Profile(
-            prof.scheduler_name, plugins, prof.score_weights,
-            prof.percentage_of_nodes_to_score if prof.percentage_of_nodes_to_score is not None
-            else config.percentage_of_nodes_to_score,
-            start_index=start, handle=handle)
-    return profiles

@@ -90,8 +90,7 @@ def test_adaptive_percentage_and_rotating_start_index():
 
 
 def test_profiles_of_one_scheduler_share_the_start_index():
-    from scheduler.core.config import load_config_text
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, load_config_text
     from sched_builders import CONFIG_HEAD
     profiles = build_profiles(load_config_text(CONFIG_HEAD + "profiles:\n- schedulerName: a\n- schedulerName: b\n"))
     state = cluster([node(f"n{i:03d}") for i in range(200)])
