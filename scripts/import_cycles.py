@@ -69,7 +69,8 @@ def strongly_connected_components(graph: Mapping[str, Iterable[str]]) -> list[li
 
 def import_circles(packages: list[str], exclude_type_checking: bool) -> tuple[grimp.ImportGraph, list[list[str]]]:
     """The graph of ``packages`` and its components of two or more modules, largest first."""
-    graph = grimp.build_graph(*packages, exclude_type_checking_imports=exclude_type_checking)
+    # No cache: grimp's on-disk cache has been seen to answer with a file's imports from before an edit.
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=exclude_type_checking, cache_dir=None)
     edges = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
     circles = [c for c in strongly_connected_components(edges) if len(c) > 1]
     return graph, sorted(circles, key=lambda c: (-len(c), c))
