@@ -80,10 +80,16 @@ LEASE_LOCKS = ("leases",)  # validation.go: resourceLock must be "leases" (the *
 
 
 class ConfigError(ValueError):
-    """One-line configuration error: ``<file>: <field path>: <problem>``."""
+    """One-line configuration error: ``<file>: <field path>: <problem>``.
+
+    From decoding, ``names_before`` holds the plugin-name checks of the profiles that decoding had
+    got to (see ``PluginNames``): ``scheduler.core.profiles`` runs them first, so that a file with
+    several problems reports the one that comes first in kube-scheduler's order.
+    """
 
     def __init__(self, source: str, path: str, message: str) -> None:
         self.source, self.path, self.message = source, path, message
+        self.names_before: list[PluginNames] = []
         text = f"{source}: {path}: {message}" if path else f"{source}: {message}"
         super().__init__(" ".join(text.split("\n")))
 
@@ -123,6 +129,22 @@ class ClientConnectionConfig:
 
 
 @dataclass
+class PluginNames:
+    """What of one profile only a plugin registry can check, in the order the checks run: the
+    out-of-tree plugins named by ``importPath`` are loaded, then ``plugins.<point>.enabled`` names of
+    plugins that older config versions knew are refused unless a registered plugin has that name,
+    then (once decoding got past the profile's args, which sets ``plugin_sets``) MultiPoint expansion
+    refuses unknown plugins and plugins at a point they do not extend."""
+
+    path: str  # "profiles[i]"
+    # (field path, plugin name, pluginConfig args importPath), in file order.
+    import_paths: list[tuple[str, str, Any]] = field(default_factory=list)
+    # (field path, plugin name) of every enabled entry whose name is in REMOVED_PLUGINS.
+    removed_refs: list[tuple[str, str]] = field(default_factory=list)
+    plugin_sets: dict[str, PluginSet] | None = None
+
+
+@dataclass
 class ProfileConfig:
     """One profile. Decoding fills in everything but ``plugins`` and ``score_weights``, which
     ``scheduler.core.profiles.resolve_profiles`` derives from ``plugin_sets`` with a plugin registry."""
@@ -133,11 +155,8 @@ class ProfileConfig:
     percentage_of_nodes_to_score: int | None = None
     # The merged plugin sets as kube-scheduler prints them ("Using component config").
     plugin_sets: dict[str, PluginSet] = field(default_factory=dict)
-    # Out-of-tree plugins to load before resolving: (field path, plugin name, pluginConfig args importPath).
-    import_paths: list[tuple[str, str, Any]] = field(default_factory=list)
-    # plugins.<point>.enabled entries naming a plugin that older config versions knew: (field path, name);
-    # an error unless a registered (out-of-tree) plugin has that name.
-    removed_refs: list[tuple[str, str]] = field(default_factory=list)
+    # What resolution checks with the registry (decoded; ``names.plugin_sets is plugin_sets``).
+    names: PluginNames = field(default_factory=lambda: PluginNames(""))
     # Resolved: extension point -> enabled plugins in run order, after the default merge and MultiPoint
     # expansion.
     plugins: dict[str, list[str]] = field(default_factory=dict)
@@ -483,7 +502,12 @@ def decode_config_data(data: Any, source: str = "<config>") -> SchedulerConfigur
                     decoder.fail(f"{path}.kind", f"{json_str(args.get('kind'))} does not match plugin "
                                                  f"{entry.get('name')}; use {kind_name}")
                 decoder.check(args, schema, path)
-    return _build(_drop_nulls(data), source)
+    checked: list[PluginNames] = []
+    try:
+        return _build(_drop_nulls(data), source, checked)
+    except ConfigError as exc:
+        exc.names_before = checked
+        raise
 
 
 def _non_finite(value: Any, path: str) -> tuple[str, str] | None:
@@ -519,7 +543,7 @@ def _get(data: dict, key: str, default: Any) -> Any:
     return default if val is None else val
 
 
-def _build(data: dict, source: str) -> SchedulerConfiguration:
+def _build(data: dict, source: str, checked: list[PluginNames]) -> SchedulerConfiguration:
     def fail(path: str, message: str) -> None:
         raise ConfigError(source, path, message)
 
@@ -598,7 +622,9 @@ def _build(data: dict, source: str) -> SchedulerConfiguration:
         if name in seen_names:
             fail(f"{path}.schedulerName", f"Duplicate value: {json_str(name)}")
         seen_names.add(name)
-        profiles.append(_build_profile(raw, path, source))
+        names = PluginNames(path)
+        checked.append(names)
+        profiles.append(_build_profile(raw, path, source, names))
 
     return SchedulerConfiguration(
         parallelism=parallelism, leader_election=le, client_connection=cc,
@@ -624,7 +650,9 @@ def _plugin_set(raw: Any, path: str = "", fail: Callable[[str, str], None] | Non
     return out
 
 
-def _build_profile(raw: dict, path: str, source: str) -> ProfileConfig:
+def _build_profile(raw: dict, path: str, source: str, names: PluginNames) -> ProfileConfig:
+    """Decodes one profile, recording in ``names`` (as it goes) what only the registry can check."""
+
     def fail(sub: str, message: str) -> None:
         raise ConfigError(source, f"{path}.{sub}", message)
 
@@ -634,7 +662,6 @@ def _build_profile(raw: dict, path: str, source: str) -> ProfileConfig:
 
     # Out-of-tree plugins named by path in their args: resolution loads them before anything refers to them.
     raw_plugin_config = raw.get("pluginConfig") or []
-    import_paths: list[tuple[str, str, Any]] = []
     seen: set[str] = set()
     for j, entry in enumerate(raw_plugin_config):
         if entry is None:
@@ -647,16 +674,15 @@ def _build_profile(raw: dict, path: str, source: str) -> ProfileConfig:
         seen.add(name)
         args = entry.get("args") or {}
         if "importPath" in args and name not in ARGS_SCHEMAS:
-            import_paths.append((f"{path}.pluginConfig[{j}].args.importPath", name, args["importPath"]))
+            names.import_paths.append((f"{path}.pluginConfig[{j}].args.importPath", name, args["importPath"]))
 
     custom = raw.get("plugins") or {}
     sets = _default_plugin_sets()
-    removed_refs: list[tuple[str, str]] = []
     for point in (*EXTENSION_POINTS, MULTI_POINT):
         custom_set = _plugin_set(custom.get(point), f"plugins.{point}", fail)
         for k, ref in enumerate(custom_set.enabled):
             if ref.name in REMOVED_PLUGINS:
-                removed_refs.append((f"{path}.plugins.{point}.enabled[{k}]", ref.name))
+                names.removed_refs.append((f"{path}.plugins.{point}.enabled[{k}]", ref.name))
             if ref.weight is not None and ref.weight < 0:
                 fail(f"plugins.{point}.enabled[{k}].weight",
                      f"Invalid value: {ref.weight}: a plugin weight must not be negative (scheduler-lab is "
@@ -677,10 +703,11 @@ def _build_profile(raw: dict, path: str, source: str) -> ProfileConfig:
             args = default_plugin_args(name)
             if args is not None:
                 plugin_config[name] = args
+    names.plugin_sets = sets  # decoded past the args: MultiPoint expansion is next in line
 
     return ProfileConfig(
         scheduler_name=raw["schedulerName"], plugin_config=plugin_config, percentage_of_nodes_to_score=pct,
-        plugin_sets=sets, import_paths=import_paths, removed_refs=removed_refs,
+        plugin_sets=sets, names=names,
     )
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from scheduler.core.config import (
-    API_VERSION, EXTENSION_POINTS, KIND, MULTI_POINT, REMOVED_PLUGINS, ConfigError, PluginSet, ProfileConfig,
-    SchedulerConfiguration, decode_config, decode_config_data, decode_config_text, json_str,
+    API_VERSION, EXTENSION_POINTS, KIND, MULTI_POINT, REMOVED_PLUGINS, ConfigError, PluginNames, PluginSet,
+    ProfileConfig, SchedulerConfiguration, decode_config, decode_config_data, decode_config_text, json_str,
 )
 from scheduler.core.framework import Handle, Nominator, Plugin, Profile, StartIndex
 from scheduler.core.plugins.registry import PluginRegistry, default_registry
@@ -34,22 +34,33 @@ def default_config(registry: PluginRegistry | None = None) -> SchedulerConfigura
 
 def load_config(path: str, registry: PluginRegistry | None = None,
                 limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
-    decoded = decode_config(path, limits)
-    return _resolve(decoded, registry, os.path.dirname(os.path.abspath(path)))
+    base_dir = os.path.dirname(os.path.abspath(path)) if path else None
+    return _load(lambda: decode_config(path, limits), registry, base_dir)
 
 
 def load_config_text(text: str, source: str = "<config>", registry: PluginRegistry | None = None,
                      base_dir: str | None = None, limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
-    return _resolve(decode_config_text(text, source, limits), registry, base_dir)
+    return _load(lambda: decode_config_text(text, source, limits), registry, base_dir)
 
 
 def load_config_data(data: Any, source: str = "<config>", registry: PluginRegistry | None = None,
                      base_dir: str | None = None) -> SchedulerConfiguration:
-    return _resolve(decode_config_data(data, source), registry, base_dir)
+    return _load(lambda: decode_config_data(data, source), registry, base_dir)
 
 
-def _resolve(decoded: SchedulerConfiguration, registry: PluginRegistry | None,
-             base_dir: str | None) -> SchedulerConfiguration:
+def _load(decode: Callable[[], SchedulerConfiguration], registry: PluginRegistry | None,
+          base_dir: str | None) -> SchedulerConfiguration:
+    try:
+        decoded = decode()
+    except ConfigError as exc:
+        if exc.names_before:
+            # A plugin-name problem of an earlier profile, or earlier in the same profile, comes first.
+            registry = (default_registry() if registry is None else registry).copy()
+            for names in exc.names_before:
+                _check_names(names, exc.source, registry, base_dir)
+                if names.plugin_sets is not None:  # the profile was decoded past its args
+                    _expand(names.plugin_sets, names.path, exc.source, registry)
+        raise
     return resolve_profiles(decoded, default_registry() if registry is None else registry, base_dir)
 
 
@@ -89,19 +100,24 @@ def resolve_profiles(config: SchedulerConfiguration, registry: PluginRegistry,
 
 def _resolve_profile(prof: ProfileConfig, path: str, source: str, registry: PluginRegistry,
                      base_dir: str | None) -> ProfileConfig:
+    _check_names(prof.names, source, registry, base_dir)
+    plugins = _expand(prof.plugin_sets, path, source, registry)
+    weights = _score_weights(prof.plugin_sets, plugins.get("score", []), registry)
+    return replace(prof, plugins=plugins, score_weights=weights)
+
+
+def _check_names(names: PluginNames, source: str, registry: PluginRegistry, base_dir: str | None) -> None:
+    """Loads the importPath plugins of ``names`` and refuses its removed plugin names, in their order."""
     # Out-of-tree plugins named by path in their args are loaded before anything refers to them.
-    for where, name, import_path in prof.import_paths:
+    for where, name, import_path in names.import_paths:
         try:
             registry.load(import_path, name=name, base_dir=base_dir)
         except Exception as exc:  # noqa: BLE001 - any import problem becomes one config line
             raise ConfigError(source, where, f"cannot load plugin {json_str(name)} from "
                                              f"{json_str(import_path)}: {exc}") from None
-    for where, name in prof.removed_refs:
+    for where, name in names.removed_refs:
         if not registry.has(name):
             raise ConfigError(source, where, _unknown_plugin(name, registry))
-    plugins = _expand(prof.plugin_sets, path, source, registry)
-    weights = _score_weights(prof.plugin_sets, plugins.get("score", []), registry)
-    return replace(prof, plugins=plugins, score_weights=weights)
 
 
 def _unknown_plugin(name: str, registry: PluginRegistry) -> str:
