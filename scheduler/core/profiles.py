@@ -6,8 +6,9 @@ exist; this module owns everything that does: loading the out-of-tree plugins na
 per extension point (``expandMultiPointPlugins``), score weights, the framework's own start-up
 checks (one QueueSort, the same for every profile, at least one Bind), and the instantiation of
 each profile's plugins (``build_profiles``). The loaders (``load_config``, ``load_config_text``,
-``load_config_data``, ``default_config``) decode and resolve in one call; a file with several
-problems reports its first decoding problem before any plugin-name problem.
+``load_config_data``, ``default_config``) decode and resolve in one call. A file with several
+problems reports the same first one as a single pass would: decoding hands over, with its error,
+the plugin-name checks it had got past (``config.PluginNames``), and they run first.
 """
 
 from __future__ import annotations
