@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from bench import register_benchmark
-from scheduler.core.config import load_config_text
-from scheduler.core.framework import Profile, build_profiles
+from scheduler.core.framework import Profile
+from scheduler.core.profiles import build_profiles, load_config_text
 from scheduler.core.state import ClusterState
 
 HEAD = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"

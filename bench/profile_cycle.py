@@ -37,9 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scheduler.core.config import load_config_data
-from scheduler.core.framework import build_profiles
 from scheduler.core.plugins.registry import default_registry
+from scheduler.core.profiles import build_profiles, load_config_data
 from scheduler.core.state import ClusterState
 from scheduler.runtime.app import SchedulerApp, ServingOptions, tune_gc
 from scheduler.runtime.kube import KubeClient, load_configuration

@@ -128,8 +128,7 @@ def caught_up_base(cluster: LabCluster, log: Path) -> tuple[list[dict], dict[str
 
 def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names: list[str],
              base: tuple[list[dict], dict[str, dict]]) -> list[str]:
-    from scheduler.core.config import load_config
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, load_config
 
     profiles = build_profiles(load_config(str(config)))
     order = [m["pod"] for m in ATTEMPT.finditer(log.read_text()) if m["pod"].startswith(namespace + "/")]
@@ -229,7 +228,7 @@ def test_deployment_pods_score_like_upstream(cluster: LabCluster, namespace: str
 
 
 def test_config_is_accepted_by_both(upstream_scheduler) -> None:
-    from scheduler.core.config import load_config
+    from scheduler.core.profiles import load_config
 
     config, log = upstream_scheduler
     parsed = load_config(str(config))

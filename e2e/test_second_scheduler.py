@@ -27,8 +27,7 @@ def upstream(cluster: LabCluster) -> LabCluster:
 
 
 def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: LabCluster, namespace: str) -> None:
-    from scheduler.core.config import load_config_text
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, load_config_text
 
     sample = yaml.safe_load((SAMPLES / "sample-pod.yaml").read_text())
     # The placement check needs the state kube-scheduler decided on. On a real cluster pods of

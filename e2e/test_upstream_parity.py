@@ -45,8 +45,7 @@ def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
 # shared with builds; the suite's 600 s per-test guard against hangs is too tight for that.
 @pytest.mark.timeout(2400)
 def test_python_core_decides_like_kube_scheduler(cluster: LabCluster, upstream: UpstreamScheduler) -> None:
-    from scheduler.core.config import load_config
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, load_config
 
     profiles = build_profiles(load_config(str(upstream.config)))
     tallies = {name: Tally() for name in PROFILES}

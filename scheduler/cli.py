@@ -148,9 +148,9 @@ def plugin_registry(specs: Sequence[str]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scheduler.core import config as config_module
+    from scheduler.core.config import ConfigError
     from scheduler.runtime.app import CLIENT_POOL_SIZE, SchedulerApp, ServingOptions, tune_gc
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, default_config, load_config
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
     from scheduler.core.state import ClusterState
     from scheduler.runtime.server_url import ServerURLError, check_kubeconfig_server
@@ -159,9 +159,8 @@ def run(args: argparse.Namespace) -> int:
     tune_gc()  # this is the long-running process (simulate keeps CPython's defaults)
     registry = plugin_registry(args.plugin)
     try:
-        cfg = (config_module.load_config(args.config, registry) if args.config
-               else config_module.default_config(registry))
-    except config_module.ConfigError as exc:
+        cfg = load_config(args.config, registry) if args.config else default_config(registry)
+    except ConfigError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{args.config}: {exc.strerror or exc}") from None
@@ -170,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     kubeconfig = args.kubeconfig or cfg.client_connection.kubeconfig or None
     try:
         profiles = build_profiles(cfg, registry)
-    except config_module.ConfigError as exc:
+    except ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:
         if kubeconfig:

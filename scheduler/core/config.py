@@ -1,9 +1,13 @@
 """KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) as kube-scheduler v1.29 reads it.
 
-Loading = strict decoding (unknown or duplicate fields are errors) -> defaulting
+Decoding = strict decoding (unknown or duplicate fields are errors) -> defaulting
 (``pkg/scheduler/apis/config/v1/defaults.go``) -> plugin-set merge with the default
-profile (``mergePluginSet``) -> validation (``validation.go`` and the framework's
-own checks at profile construction) -> MultiPoint expansion per extension point.
+profile (``mergePluginSet``) -> validation (``validation.go``) of everything that does not
+need to know which plugins exist. Decoding never sees the plugin registry: a decoded profile
+holds plugin names and their (defaulted, checked) args. ``scheduler.core.profiles`` resolves the
+names against a registry (out-of-tree plugins named by ``importPath``, unknown and removed
+plugins, MultiPoint expansion per extension point, score weights, the framework's own checks) and
+owns the loaders that do both (``load_config``, ``load_config_text``, ``default_config``).
 
 Every problem is a ``ConfigError`` whose ``str()`` is one line:
 ``<file>: <field path>: <what is wrong / what is accepted>``.
@@ -16,15 +20,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from scheduler.core.validation.names import qualified_name
 from scheduler.core.validation.objects import ObjectError, parsed_node_selector_term
 from scheduler.core.validation.text import describe, quote, safe_text
 from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
-
-if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.core.plugins.registry import PluginRegistry
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"
@@ -79,10 +80,16 @@ LEASE_LOCKS = ("leases",)  # validation.go: resourceLock must be "leases" (the *
 
 
 class ConfigError(ValueError):
-    """One-line configuration error: ``<file>: <field path>: <problem>``."""
+    """One-line configuration error: ``<file>: <field path>: <problem>``.
+
+    From decoding, ``names_before`` holds the plugin-name checks of the profiles that decoding had
+    got to (see ``PluginNames``): ``scheduler.core.profiles`` runs them first, so that a file with
+    several problems reports the one that comes first in kube-scheduler's order.
+    """
 
     def __init__(self, source: str, path: str, message: str) -> None:
         self.source, self.path, self.message = source, path, message
+        self.names_before: list[PluginNames] = []
         text = f"{source}: {path}: {message}" if path else f"{source}: {message}"
         super().__init__(" ".join(text.split("\n")))
 
@@ -122,17 +129,39 @@ class ClientConnectionConfig:
 
 
 @dataclass
+class PluginNames:
+    """What of one profile only a plugin registry can check, in the order the checks run: the
+    out-of-tree plugins named by ``importPath`` are loaded, then ``plugins.<point>.enabled`` names of
+    plugins that older config versions knew are refused unless a registered plugin has that name,
+    then (once decoding got past the profile's args, which sets ``plugin_sets``) MultiPoint expansion
+    refuses unknown plugins and plugins at a point they do not extend."""
+
+    path: str  # "profiles[i]"
+    # (field path, plugin name, pluginConfig args importPath), in file order.
+    import_paths: list[tuple[str, str, Any]] = field(default_factory=list)
+    # (field path, plugin name) of every enabled entry whose name is in REMOVED_PLUGINS.
+    removed_refs: list[tuple[str, str]] = field(default_factory=list)
+    plugin_sets: dict[str, PluginSet] | None = None
+
+
+@dataclass
 class ProfileConfig:
+    """One profile. Decoding fills in everything but ``plugins`` and ``score_weights``, which
+    ``scheduler.core.profiles.resolve_profiles`` derives from ``plugin_sets`` with a plugin registry."""
+
     scheduler_name: str
-    # Extension point -> enabled plugins in run order, after the default merge and MultiPoint expansion.
-    plugins: dict[str, list[str]]
     # Plugin name -> args (camelCase keys, defaults applied).
     plugin_config: dict[str, dict[str, Any]]
     percentage_of_nodes_to_score: int | None = None
-    # Score plugin -> weight (0 already turned into 1).
-    score_weights: dict[str, int] = field(default_factory=dict)
     # The merged plugin sets as kube-scheduler prints them ("Using component config").
     plugin_sets: dict[str, PluginSet] = field(default_factory=dict)
+    # What resolution checks with the registry (decoded; ``names.plugin_sets is plugin_sets``).
+    names: PluginNames = field(default_factory=lambda: PluginNames(""))
+    # Resolved: extension point -> enabled plugins in run order, after the default merge and MultiPoint
+    # expansion.
+    plugins: dict[str, list[str]] = field(default_factory=dict)
+    # Resolved: score plugin -> weight (0 already turned into 1).
+    score_weights: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,8 +177,9 @@ class SchedulerConfiguration:
     enable_profiling: bool = True
     enable_contention_profiling: bool = True
     delay_cache_until_active: bool = False
-    # The registry the profiles were resolved against (includes out-of-tree plugins loaded for it).
-    registry: "PluginRegistry | None" = None
+    # The PluginRegistry the profiles were resolved against (includes out-of-tree plugins loaded for
+    # it); None while the configuration is only decoded.
+    registry: Any = None
 
     def profile(self, scheduler_name: str) -> ProfileConfig:
         for prof in self.profiles:
@@ -391,15 +421,10 @@ def merge_plugin_set(default: PluginSet, custom: PluginSet) -> PluginSet:
     return PluginSet(enabled=enabled, disabled=disabled)
 
 
-# ------------------------------------------------------------------ public API
+# ------------------------------------------------------------------ public API (decoding)
 
-def default_config(registry: "PluginRegistry | None" = None) -> SchedulerConfiguration:
-    """The configuration kube-scheduler v1.29 runs with when given no config file."""
-    return load_config_data({"apiVersion": API_VERSION, "kind": KIND}, "<default>", registry)
-
-
-def load_config(path: str, registry: "PluginRegistry | None" = None,
-                limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
+def decode_config(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
+    """Read and decode a configuration file (``scheduler.core.profiles.load_config`` also resolves it)."""
     if not path:
         raise ConfigError("--config", "", "empty path; omit --config for the default configuration")
     shown = safe_text(path)
@@ -422,11 +447,12 @@ def load_config(path: str, registry: "PluginRegistry | None" = None,
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(shown, "", "not a text file (expected YAML or JSON)") from None
-    return load_config_text(text, source, registry, base_dir=os.path.dirname(os.path.abspath(path)), limits=limits)
+    return decode_config_text(text, source, limits=limits)
 
 
-def load_config_text(text: str, source: str = "<config>", registry: "PluginRegistry | None" = None,
-                     base_dir: str | None = None, limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
+def decode_config_text(text: str, source: str = "<config>",
+                       limits: YAMLLimits = DEFAULT_LIMITS) -> SchedulerConfiguration:
+    """Decode one YAML/JSON KubeSchedulerConfiguration document."""
     try:
         docs = [d for d in load_yaml_documents(text, limits) if d is not None]
     except YAMLLoadError as exc:
@@ -436,11 +462,11 @@ def load_config_text(text: str, source: str = "<config>", registry: "PluginRegis
     if len(docs) > 1:
         raise ConfigError(source, "", f"{len(docs)} YAML documents; expected exactly one "
                                       "KubeSchedulerConfiguration")
-    return load_config_data(docs[0], source, registry, base_dir)
+    return decode_config_data(docs[0], source)
 
 
-def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegistry | None" = None,
-                     base_dir: str | None = None) -> SchedulerConfiguration:
+def decode_config_data(data: Any, source: str = "<config>") -> SchedulerConfiguration:
+    """Decode, default and validate a parsed document; its profiles are not resolved yet."""
     if not isinstance(data, dict):
         raise ConfigError(source, "", f"expected a KubeSchedulerConfiguration object, got {_describe(data)}")
     non_finite = _non_finite(data, "")
@@ -476,12 +502,12 @@ def load_config_data(data: Any, source: str = "<config>", registry: "PluginRegis
                     decoder.fail(f"{path}.kind", f"{json_str(args.get('kind'))} does not match plugin "
                                                  f"{entry.get('name')}; use {kind_name}")
                 decoder.check(args, schema, path)
-
-    if registry is None:
-        from scheduler.core.plugins.registry import default_registry
-        registry = default_registry()
-    registry = registry.copy()
-    return _build(_drop_nulls(data), source, registry, base_dir)
+    checked: list[PluginNames] = []
+    try:
+        return _build(_drop_nulls(data), source, checked)
+    except ConfigError as exc:
+        exc.names_before = checked
+        raise
 
 
 def _non_finite(value: Any, path: str) -> tuple[str, str] | None:
@@ -517,7 +543,7 @@ def _get(data: dict, key: str, default: Any) -> Any:
     return default if val is None else val
 
 
-def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | None) -> SchedulerConfiguration:
+def _build(data: dict, source: str, checked: list[PluginNames]) -> SchedulerConfiguration:
     def fail(path: str, message: str) -> None:
         raise ConfigError(source, path, message)
 
@@ -596,22 +622,9 @@ def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | 
         if name in seen_names:
             fail(f"{path}.schedulerName", f"Duplicate value: {json_str(name)}")
         seen_names.add(name)
-        profiles.append(_build_profile(raw, path, source, registry, base_dir))
-    queue_sorts = [tuple(p.plugins.get("queueSort", ())) for p in profiles]
-    for i, qs in enumerate(queue_sorts[1:], start=1):
-        if qs != queue_sorts[0]:
-            fail(f"profiles[{i}].plugins.queueSort", "Invalid value: queueSort must be the same for all "
-                                                    "profiles")
-    # frameworkImpl.NewFramework (pkg/scheduler/framework/runtime/framework.go) refuses to start without
-    # exactly one QueueSort and at least one Bind plugin; kube-scheduler exits at start-up.
-    for i, prof in enumerate(profiles):
-        if len(prof.plugins.get("queueSort", ())) != 1:
-            fail(f"profiles[{i}].plugins.queueSort",
-                 f"only one queue sort plugin required for profile with scheduler name "
-                 f"{json_str(prof.scheduler_name)}, but got {len(prof.plugins.get('queueSort', ()))}")
-        if not prof.plugins.get("bind"):
-            fail(f"profiles[{i}].plugins.bind", f"at least one bind plugin is needed for profile with scheduler "
-                                               f"name {json_str(prof.scheduler_name)}")
+        names = PluginNames(path)
+        checked.append(names)
+        profiles.append(_build_profile(raw, path, source, names))
 
     return SchedulerConfiguration(
         parallelism=parallelism, leader_election=le, client_connection=cc,
@@ -619,7 +632,7 @@ def _build(data: dict, source: str, registry: "PluginRegistry", base_dir: str | 
         pod_max_backoff_seconds=max_backoff, profiles=profiles, source=source,
         enable_profiling=_get(data, "enableProfiling", True),
         enable_contention_profiling=_get(data, "enableContentionProfiling", True),
-        delay_cache_until_active=_get(data, "delayCacheUntilActive", False), registry=registry,
+        delay_cache_until_active=_get(data, "delayCacheUntilActive", False),
     )
 
 
@@ -637,17 +650,9 @@ def _plugin_set(raw: Any, path: str = "", fail: Callable[[str, str], None] | Non
     return out
 
 
-def _unknown_plugin(name: str, registry: "PluginRegistry") -> str:
-    hint = REMOVED_PLUGINS.get(name)
-    if hint:
-        return f"plugin {json_str(name)} does not exist in kube-scheduler v1.29; {hint}"
-    return (f"plugin {json_str(name)} does not exist; known plugins: {', '.join(registry.names())} "
-            "(register out-of-tree plugins with the scheduler_lab.plugins entry point, --plugin "
-            "module:Class, or pluginConfig args importPath)")
+def _build_profile(raw: dict, path: str, source: str, names: PluginNames) -> ProfileConfig:
+    """Decodes one profile, recording in ``names`` (as it goes) what only the registry can check."""
 
-
-def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry",
-                   base_dir: str | None) -> ProfileConfig:
     def fail(sub: str, message: str) -> None:
         raise ConfigError(source, f"{path}.{sub}", message)
 
@@ -655,7 +660,7 @@ def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry"
     if pct is not None and not 0 <= pct <= 100:
         fail("percentageOfNodesToScore", f"Invalid value: {pct}: not in valid range [0-100]")
 
-    # Out-of-tree plugins named by path in their args are loaded before anything refers to them.
+    # Out-of-tree plugins named by path in their args: resolution loads them before anything refers to them.
     raw_plugin_config = raw.get("pluginConfig") or []
     seen: set[str] = set()
     for j, entry in enumerate(raw_plugin_config):
@@ -669,19 +674,15 @@ def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry"
         seen.add(name)
         args = entry.get("args") or {}
         if "importPath" in args and name not in ARGS_SCHEMAS:
-            try:
-                registry.load(args["importPath"], name=name, base_dir=base_dir)
-            except Exception as exc:  # noqa: BLE001 - any import problem becomes one config line
-                fail(f"pluginConfig[{j}].args.importPath", f"cannot load plugin {json_str(name)} from "
-                                                           f"{json_str(args['importPath'])}: {exc}")
+            names.import_paths.append((f"{path}.pluginConfig[{j}].args.importPath", name, args["importPath"]))
 
     custom = raw.get("plugins") or {}
     sets = _default_plugin_sets()
     for point in (*EXTENSION_POINTS, MULTI_POINT):
         custom_set = _plugin_set(custom.get(point), f"plugins.{point}", fail)
         for k, ref in enumerate(custom_set.enabled):
-            if ref.name in REMOVED_PLUGINS and not registry.has(ref.name):
-                fail(f"plugins.{point}.enabled[{k}]", _unknown_plugin(ref.name, registry))
+            if ref.name in REMOVED_PLUGINS:
+                names.removed_refs.append((f"{path}.plugins.{point}.enabled[{k}]", ref.name))
             if ref.weight is not None and ref.weight < 0:
                 fail(f"plugins.{point}.enabled[{k}].weight",
                      f"Invalid value: {ref.weight}: a plugin weight must not be negative (scheduler-lab is "
@@ -702,70 +703,12 @@ def _build_profile(raw: dict, path: str, source: str, registry: "PluginRegistry"
             args = default_plugin_args(name)
             if args is not None:
                 plugin_config[name] = args
+    names.plugin_sets = sets  # decoded past the args: MultiPoint expansion is next in line
 
-    plugins = _expand(sets, path, source, registry)
-    weights = _score_weights(sets, plugins.get("score", []), registry)
     return ProfileConfig(
-        scheduler_name=raw["schedulerName"], plugins=plugins, plugin_config=plugin_config,
-        percentage_of_nodes_to_score=pct, score_weights=weights, plugin_sets=sets,
+        scheduler_name=raw["schedulerName"], plugin_config=plugin_config, percentage_of_nodes_to_score=pct,
+        plugin_sets=sets, names=names,
     )
-
-
-def _expand(sets: dict[str, PluginSet], path: str, source: str,
-            registry: "PluginRegistry") -> dict[str, list[str]]:
-    """Per-extension-point plugin lists: ``updatePluginList`` + ``expandMultiPointPlugins``."""
-    multi = sets[MULTI_POINT]
-    for k, ref in enumerate(multi.enabled):
-        if not registry.has(ref.name):
-            raise ConfigError(source, f"{path}.plugins.multiPoint.enabled", _unknown_plugin(ref.name, registry))
-    result: dict[str, list[str]] = {}
-    for point in EXTENSION_POINTS:
-        pset = sets[point]
-        specific: list[str] = []
-        for ref in pset.enabled:
-            where = f"{path}.plugins.{point}.enabled"
-            if not registry.has(ref.name):
-                raise ConfigError(source, where, _unknown_plugin(ref.name, registry))
-            if not registry.implements(ref.name, point):
-                raise ConfigError(source, where, f"plugin {json_str(ref.name)} does not extend {point} "
-                                                 f"(it implements: {', '.join(registry.points(ref.name))})")
-            if ref.name in specific:
-                raise ConfigError(source, where, f"plugin {json_str(ref.name)} already registered as "
-                                                 f"{point}")
-            specific.append(ref.name)
-        disabled = {p.name for p in pset.disabled}
-        if "*" in disabled:
-            result[point] = specific
-            continue
-        overrides: list[str] = []
-        from_multi: list[str] = []
-        for ref in multi.enabled:
-            if not registry.implements(ref.name, point) or ref.name in disabled:
-                continue
-            if ref.name in specific:
-                overrides.append(ref.name)
-                continue
-            if ref.name in from_multi:
-                raise ConfigError(source, f"{path}.plugins.multiPoint.enabled",
-                                  f"plugin {json_str(ref.name)} already registered as {point}")
-            from_multi.append(ref.name)
-        ordered = [n for n in specific if n in overrides] + from_multi + [n for n in specific
-                                                                         if n not in overrides]
-        result[point] = ordered
-    return result
-
-
-def _score_weights(sets: dict[str, PluginSet], score_plugins: list[str],
-                   registry: "PluginRegistry") -> dict[str, int]:
-    """``getScoreWeights``: score.enabled first, then multiPoint; 0/unset -> 1."""
-    weights: dict[str, int] = {}
-    for ref in [*sets["score"].enabled, *sets[MULTI_POINT].enabled]:
-        if not registry.has(ref.name) or not registry.implements(ref.name, "score"):
-            continue
-        if ref.name in weights:
-            continue
-        weights[ref.name] = ref.weight or 1
-    return {name: weights.get(name, 1) for name in score_plugins}
 
 
 def _validate_resources(resources: list[dict], path: str, fail: Callable[[str, str], None]) -> None:

@@ -1,7 +1,7 @@
 """A small scheduling framework in kube-scheduler's spirit, and one scheduling cycle.
 
 Plugins are plain classes (see ``Plugin``) that implement any of these methods, each
-one an extension point:
+one an extension point (``Status`` and its codes live in ``scheduler.core.status``):
 
     pre_enqueue(pod) -> Status | None
     less(queued_a, queued_b) -> bool                              (queueSort)
@@ -17,7 +17,8 @@ one an extension point:
 starting at the rotating ``next_start_node_index`` until ``numFeasibleNodesToFind``
 nodes fit, PostFilter (preemption) on failure, PreScore/Score/NormalizeScore with
 weights, and selectHost's uniform reservoir sampling among the top total scores, as
-``pkg/scheduler/schedule_one.go`` of v1.29 does.
+``pkg/scheduler/schedule_one.go`` of v1.29 does. ``scheduler.core.profiles.build_profiles``
+builds the profiles of a configuration.
 """
 
 from __future__ import annotations
@@ -27,14 +28,11 @@ import threading
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import add, mul
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from scheduler.core.config import SchedulerConfiguration
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
 from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key, pod_uid
-
-if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.core.plugins.registry import PluginRegistry
+from scheduler.core.status import ERROR, SKIP, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -42,45 +40,6 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 # The fewest nodes the filter loop evaluates at a time (see Profile._filter_in_order).
 CHUNK_MIN = 16
-
-# Status codes (framework/interface.go).
-SUCCESS = "Success"
-ERROR = "Error"
-UNSCHEDULABLE = "Unschedulable"
-UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
-WAIT = "Wait"
-SKIP = "Skip"
-
-
-class Status:
-    """Result of a plugin call; ``None`` is used for success on the hot paths."""
-
-    __slots__ = ("code", "reasons", "plugin")
-
-    def __init__(self, code: str, *reasons: str, plugin: str = "") -> None:
-        self.code = code
-        self.reasons = list(reasons)
-        self.plugin = plugin
-
-    @property
-    def message(self) -> str:
-        return ", ".join(self.reasons)
-
-    def is_success(self) -> bool:
-        return self.code == SUCCESS
-
-    def is_skip(self) -> bool:
-        return self.code == SKIP
-
-    def is_unschedulable(self) -> bool:
-        return self.code in (UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE)
-
-    def __repr__(self) -> str:
-        return f"Status({self.code}, {self.reasons!r}, plugin={self.plugin!r})"
-
-
-def code_of(status: Status | None) -> str:
-    return SUCCESS if status is None else status.code
 
 
 class PreFilterResult:
@@ -246,7 +205,7 @@ class ScheduleResult:
     cycle: "CycleState | None" = field(default=None, repr=False, compare=False)
 
 
-class _StartIndex:
+class StartIndex:
     """``sched.nextStartNodeIndex``: one rotating index shared by all profiles of a scheduler."""
 
     __slots__ = ("value",)
@@ -292,7 +251,7 @@ class Profile:
     """One scheduling profile (one ``schedulerName``) with its instantiated plugins."""
 
     def __init__(self, scheduler_name: str, plugins: Mapping[str, list[Plugin]], weights: Mapping[str, int],
-                 percentage_of_nodes_to_score: int | None, start_index: _StartIndex | None = None,
+                 percentage_of_nodes_to_score: int | None, start_index: StartIndex | None = None,
                  handle: Handle | None = None) -> None:
         self.scheduler_name = scheduler_name
         self.pre_enqueue_plugins = list(plugins.get("preEnqueue", ()))
@@ -307,7 +266,7 @@ class Profile:
         self.bind_plugins = list(plugins.get("bind", ()))
         self.weights = {pl.name: int(weights.get(pl.name, 1) or 1) for pl in self.score_plugins}
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
-        self._start = start_index or _StartIndex()
+        self._start = start_index or StartIndex()
         self.handle = handle or Handle(scheduler_name)
         self.handle.profile = self
 
@@ -706,35 +665,3 @@ class Profile:
                               unschedulable_plugins=plugins, status="unschedulable",
                               nominated_node=nominated, victims=victims, weights=dict(self.weights),
                               nominated_tie=tie, clear_nomination=clear and not nominated)
-
-
-# ------------------------------------------------------------------- construction
-
-def build_profiles(config: SchedulerConfiguration,
-                   registry: "PluginRegistry | None" = None) -> dict[str, Profile]:
-    """Instantiate every profile of ``config`` (keyed by schedulerName)."""
-    if registry is None:
-        registry = config.registry
-    if registry is None:
-        from scheduler.core.plugins.registry import default_registry
-        registry = default_registry()
-    start = _StartIndex()
-    nominator = Nominator()  # one per scheduler, as the scheduling queue's
-    profiles: dict[str, Profile] = {}
-    for prof in config.profiles:
-        handle = Handle(prof.scheduler_name, config.parallelism, nominator)
-        instances: dict[str, Plugin] = {}
-        plugins: dict[str, list[Plugin]] = {}
-        for point, names in prof.plugins.items():
-            lst = []
-            for name in names:
-                if name not in instances:
-                    instances[name] = registry.create(name, prof.plugin_config.get(name) or {}, handle)
-                lst.append(instances[name])
-            plugins[point] = lst
-        profiles[prof.scheduler_name] = Profile(
-            prof.scheduler_name, plugins, prof.score_weights,
-            prof.percentage_of_nodes_to_score if prof.percentage_of_nodes_to_score is not None
-            else config.percentage_of_nodes_to_score,
-            start_index=start, handle=handle)
-    return profiles

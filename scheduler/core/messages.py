@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
-if TYPE_CHECKING:  # pragma: no cover
-    from scheduler.core.framework import Status
+from scheduler.core.status import Status
 
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 PREEMPTION_NOT_HELPFUL = "Preemption is not helpful for scheduling"
@@ -15,7 +14,7 @@ NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."
 NOT_ELIGIBLE_TERMINATING = "not eligible due to a terminating pod on the nominated node."
 
 
-def reason_histogram(statuses: Mapping[str, "Status"]) -> str:
+def reason_histogram(statuses: Mapping[str, Status]) -> str:
     """"N reason" parts, counted over every reason of every node, sorted as plain strings."""
     counts: Counter[str] = Counter()
     for status in statuses.values():
@@ -24,7 +23,7 @@ def reason_histogram(statuses: Mapping[str, "Status"]) -> str:
     return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
 
 
-def fit_error_message(num_all_nodes: int, statuses: Mapping[str, "Status"], pre_filter_msg: str = "",
+def fit_error_message(num_all_nodes: int, statuses: Mapping[str, Status], pre_filter_msg: str = "",
                       post_filter_msg: str = "") -> str:
     """``FitError.Error()`` of v1.29.15 (pkg/scheduler/framework/types.go).
 

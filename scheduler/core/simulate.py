@@ -24,9 +24,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from scheduler.core.config import ConfigError, default_config, load_config
-from scheduler.core.framework import Profile, ScheduleResult, build_profiles
+from scheduler.core.config import ConfigError
+from scheduler.core.framework import Profile, ScheduleResult
 from scheduler.core.messages import fit_error_message, scheduled_message
+from scheduler.core.profiles import build_profiles, default_config, load_config
 from scheduler.core.resources import QuantityError
 from scheduler.core.state import ClusterState, is_terminal, pod_key
 from scheduler.core.validation.objects import CLUSTER_SCOPED, KIND_SCHEMAS, ObjectError, validate_object

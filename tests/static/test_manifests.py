@@ -248,7 +248,7 @@ def test_py_scheduler_profiles() -> None:
 
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_config_loads_with_the_python_scheduler(name: str) -> None:
-    from scheduler.core.config import load_config_text
+    from scheduler.core.profiles import load_config_text
 
     loaded = load_config_text(config_text(name), f"manifests/{SCHEDULERS[name][0]}/configmap.yaml")
     le = loaded.leader_election

@@ -6,8 +6,8 @@ import itertools
 import random
 from typing import Any
 
-from scheduler.core.config import load_config_text
-from scheduler.core.framework import Profile, build_profiles
+from scheduler.core.framework import Profile
+from scheduler.core.profiles import build_profiles, load_config_text
 from scheduler.core.state import ClusterState
 
 _uid = itertools.count(1)

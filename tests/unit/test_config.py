@@ -5,7 +5,8 @@ import os
 import pytest
 from sched_builders import CONFIG_HEAD
 
-from scheduler.core.config import ConfigError, default_config, load_config, load_config_text, parse_go_duration
+from scheduler.core.config import ConfigError, parse_go_duration
+from scheduler.core.profiles import default_config, load_config, load_config_text
 
 HERE = os.path.dirname(__file__)
 EXAMPLES = os.path.join(HERE, "..", "..", "examples", "configs")

@@ -5,7 +5,7 @@ import random
 import pytest
 from sched_builders import cluster, container, node, pod
 
-from scheduler.core.framework import SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState
+from scheduler.core.framework import CycleState
 from scheduler.core.plugins.interpodaffinity import InterPodAffinity
 from scheduler.core.plugins.nodeaffinity import NodeAffinity
 from scheduler.core.plugins.nodename import NodeName
@@ -14,6 +14,7 @@ from scheduler.core.plugins.noderesourcesfit import NodeResourcesFit
 from scheduler.core.plugins.nodeunschedulable import NodeUnschedulable
 from scheduler.core.plugins.podtopologyspread import PodTopologySpread
 from scheduler.core.plugins.tainttoleration import TaintToleration
+from scheduler.core.status import SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE
 
 
 def run_filter(plugin, state, p):

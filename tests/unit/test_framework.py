@@ -90,8 +90,7 @@ def test_adaptive_percentage_and_rotating_start_index():
 
 
 def test_profiles_of_one_scheduler_share_the_start_index():
-    from scheduler.core.config import load_config_text
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, load_config_text
     from sched_builders import CONFIG_HEAD
     profiles = build_profiles(load_config_text(CONFIG_HEAD + "profiles:\n- schedulerName: a\n- schedulerName: b\n"))
     state = cluster([node(f"n{i:03d}") for i in range(200)])
@@ -115,7 +114,7 @@ def test_reference_message_with_single_dot_preemption_suffix():
 
 
 def test_histogram_is_sorted_as_strings_and_counts_every_reason():
-    from scheduler.core.framework import UNSCHEDULABLE, Status
+    from scheduler.core.status import UNSCHEDULABLE, Status
     statuses = {f"n{i}": Status(UNSCHEDULABLE, "Insufficient cpu") for i in range(10)}
     statuses.update({f"m{i}": Status(UNSCHEDULABLE, "Insufficient cpu", "Insufficient memory") for i in range(2)})
     assert fit_error_message(12, statuses) == "0/12 nodes are available: 12 Insufficient cpu, 2 Insufficient memory."

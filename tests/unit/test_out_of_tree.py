@@ -7,9 +7,10 @@ import random
 import pytest
 from sched_builders import CONFIG_HEAD, cluster, node, pod
 
-from scheduler.core.config import ConfigError, load_config, load_config_text
-from scheduler.core.framework import Plugin, build_profiles
+from scheduler.core.config import ConfigError
+from scheduler.core.framework import Plugin
 from scheduler.core.plugins.registry import default_registry
+from scheduler.core.profiles import build_profiles, load_config, load_config_text
 from scheduler.core.simulate import main
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))

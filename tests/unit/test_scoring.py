@@ -6,7 +6,7 @@ import random
 import pytest
 from sched_builders import cluster, container, node, pod
 
-from scheduler.core.framework import SKIP, CycleState
+from scheduler.core.framework import CycleState
 from scheduler.core.plugins.balancedallocation import NodeResourcesBalancedAllocation
 from scheduler.core.plugins.helper import default_normalize_score
 from scheduler.core.plugins.imagelocality import ImageLocality, calculate_priority, normalized_image_name
@@ -15,6 +15,7 @@ from scheduler.core.plugins.nodeaffinity import NodeAffinity
 from scheduler.core.plugins.noderesourcesfit import NodeResourcesFit, broken_linear_function
 from scheduler.core.plugins.podtopologyspread import PodTopologySpread
 from scheduler.core.plugins.tainttoleration import TaintToleration
+from scheduler.core.status import SKIP
 
 DEFAULT_RES = [{"name": "cpu", "weight": 1}, {"name": "memory", "weight": 1}]
 EXT = "intel.com/foo"

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from sched_builders import cluster, default_profile, node, pod
 
-from scheduler.core.framework import ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState
+from scheduler.core.framework import CycleState
 from scheduler.core.plugins.volumebinding import (
     ERR_REASON_BIND_CONFLICT, ERR_REASON_NODE_CONFLICT, ERR_REASON_PV_NOT_EXIST, ERR_UNBOUND_IMMEDIATE,
     VolumeBinding, VolumeBindingError, VolumeBindingPlan, check_bindings,
 )
+from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE
 from scheduler.core.volumecache import ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE
 
 HOST = "kubernetes.io/hostname"

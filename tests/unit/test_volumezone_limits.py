@@ -19,13 +19,14 @@ from test_volumebinding import pv, pvc, sc, with_claims
 from test_volumebinding import run_plugin as run
 
 from scheduler.core.events import CSI_NODE, EVENTS, EVENTS_TO_REGISTER, worth_requeuing
-from scheduler.core.framework import ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState
+from scheduler.core.framework import CycleState
 from scheduler.core.plugins.nodevolumelimits import (
     ERR_REASON_MAX_VOLUME_COUNT_EXCEEDED, AzureDiskLimits, EBSLimits, GCEPDLimits, NodeVolumeLimits,
     csi_attach_limit_key,
 )
 from scheduler.core.plugins.volumezone import ERR_REASON_CONFLICT, VolumeZone
 from scheduler.core.state import ClusterState
+from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE
 
 ZONE, REGION = "topology.kubernetes.io/zone", "topology.kubernetes.io/region"
 BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from scheduler.core.framework import (
-    ERROR, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, PostFilterResult, Status,
-)
+from scheduler.core.framework import CycleState, Plugin, PostFilterResult
 from scheduler.core.messages import (
     NO_PREEMPTION_VICTIMS, NOT_ELIGIBLE_NEVER, NOT_ELIGIBLE_TERMINATING, PREEMPTION_NOT_HELPFUL,
     fit_error_message,
 )
 from scheduler.core.plugins.helper import compile_label_selector, is_everything
 from scheduler.core.state import NodeInfo, PodInfo
+from scheduler.core.status import ERROR, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 MAX_INT32 = 2**31 - 1
 # GetPodStartTime: a pod without status.startTime counts as started "now", i.e. after every real one.

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from scheduler.core.framework import (
-    SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status,
-)
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import MAX_NODE_SCORE, AffinityTerm
 from scheduler.core.state import NodeInfo, PodInfo
+from scheduler.core.status import SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"

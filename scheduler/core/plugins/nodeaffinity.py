@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.core.framework import (
-    SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, PreFilterResult, Status,
-)
+from scheduler.core.framework import CycleState, Plugin, PreFilterResult
 from scheduler.core.plugins.helper import (
     NodeMemo, RequiredNodeAffinity, compile_node_selector_term, default_normalize_score, preferred_node_terms,
 )
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"
 ERR_REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 ERR_REASON = "node(s) didn't match the requested node name"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.core.framework import SKIP, UNSCHEDULABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import SKIP, UNSCHEDULABLE, Status
 
 ERR_REASON = "node(s) didn't have free ports for the requested pod ports"
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from scheduler.core.framework import UNSCHEDULABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import MAX_NODE_SCORE, NodeMemo, div_trunc, go_round
 from scheduler.core.resources import (
     CPU, EPHEMERAL_STORAGE, MEMORY, NON_ZERO_DEFAULTS, is_scalar_resource, pod_requests,
 )
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import UNSCHEDULABLE, Status
 
 _PREFILTER = "PreFilterNodeResourcesFit"
 _PRESCORE = "PreScoreNodeResourcesFit"

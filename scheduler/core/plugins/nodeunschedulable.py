@@ -5,9 +5,10 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any, Mapping
 
-from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import TAINT_NO_SCHEDULE, parse_tolerations, tolerations_tolerate
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "", TAINT_NO_SCHEDULE)

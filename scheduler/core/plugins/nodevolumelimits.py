@@ -33,8 +33,9 @@ import re
 import secrets
 from typing import Any, Callable, Mapping
 
-from scheduler.core.framework import ERROR, SKIP, UNSCHEDULABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE, Status
 from scheduler.core.volumecache import VolumeCache, pvc_class
 
 Obj = Mapping[str, Any]

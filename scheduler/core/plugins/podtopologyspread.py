@@ -14,14 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from scheduler.core.framework import (
-    SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status,
-)
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import (
     LABEL_HOSTNAME, LABEL_ZONE, MAX_NODE_SCORE, RequiredNodeAffinity, compile_label_selector,
     find_untolerated_do_not_schedule, go_round, is_everything, parse_tolerations,
 )
 from scheduler.core.state import NodeInfo, PodInfo
+from scheduler.core.status import SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"

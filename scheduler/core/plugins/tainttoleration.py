@@ -10,12 +10,13 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any, Mapping
 
-from scheduler.core.framework import UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import (
     TAINT_PREFER_NO_SCHEDULE, default_normalize_score, find_untolerated_do_not_schedule, parse_tolerations,
     tolerations_tolerate,
 )
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 _TOLERATIONS = "TaintToleration/tolerations"
 _PREFER = "PreScoreTaintToleration"

@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping
 
-from scheduler.core.framework import (
-    ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status,
-)
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import compile_label_selector, compile_node_selector_term
 from scheduler.core.resources import QuantityError, parse_quantity
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 from scheduler.core.volumecache import (
     ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER,
     VolumeCache, VolumeCacheError, namespaced_key, pv_class, pvc_class, resource_version,

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.core.framework import (
-    ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status,
-)
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.nodevolumelimits import AzureDiskLimits, EBSLimits, GCEPDLimits, NodeVolumeLimits
 from scheduler.core.plugins.volumebinding import VolumeBinding
 from scheduler.core.plugins.volumezone import VolumeZone
 from scheduler.core.state import NodeInfo, PodInfo
+from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 
 ERR_REASON_DISK_CONFLICT = "node(s) had no available disk"

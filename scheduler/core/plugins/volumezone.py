@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.core.framework import SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, CycleState, Plugin, Status
+from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.state import NodeInfo
+from scheduler.core.status import SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 from scheduler.core.volumecache import VolumeCache, pvc_class
 
 ERR_REASON_CONFLICT = "node(s) had no available volume zone"

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from io_fakes import FakeKube
 from test_io_app import FixedProfile, make_app, pod, requested_on, wait_until, watch
 
-from scheduler.core.framework import UNSCHEDULABLE as REJECTED_CODE
-from scheduler.core.framework import ScheduleResult, Status
+from scheduler.core.framework import ScheduleResult
+from scheduler.core.status import UNSCHEDULABLE as REJECTED_CODE
+from scheduler.core.status import Status
 from scheduler.runtime.binder import bind_failure_message, truncate_note
 from scheduler.runtime.kube import ApiError
 from scheduler.runtime.queue import ACTIVE, BACKOFF, UNSCHEDULABLE, SchedulingQueue

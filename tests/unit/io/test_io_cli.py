@@ -133,8 +133,7 @@ profiles:
 
 
 def test_plugin_from_a_file_is_registered_and_usable_by_a_profile(tmp_path: Path) -> None:
-    from scheduler.core.config import load_config
-    from scheduler.core.framework import build_profiles
+    from scheduler.core.profiles import build_profiles, load_config
 
     plugin = tmp_path / "most_available_cpu.py"
     plugin.write_text(PLUGIN)

@@ -18,7 +18,7 @@ from validation_harness import (
     BASE_CONFIG, BASE_KUBECONFIG, Outcome, base_state, dump_state, kubeconfig_text, run_guarded, simulate_texts,
 )
 
-from scheduler.core.config import load_config_text
+from scheduler.core.profiles import load_config_text
 
 HEAD = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
 
