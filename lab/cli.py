@@ -68,7 +68,7 @@ def cmd_doctor(args: argparse.Namespace, spec: LabSpec) -> int:
 
     machine = _doctor_machine(args, spec)
     found = doctor.require(args.provider, machine) if args.fix else doctor.problems(args.provider, machine)
-    print(doctor.report(args.provider, found), file=sys.stderr if found else sys.stdout)
+    print(doctor.report(args.provider, found, machine), file=sys.stderr if found else sys.stdout)
     return 1 if found else 0
 
 

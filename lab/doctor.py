@@ -93,7 +93,14 @@ class Machine:
     cache_dir: Path = field(default_factory=cache_root)
     kubeconfig: Path | None = None
     python: tuple[int, ...] = tuple(sys.version_info[:3])
-    docker_usable: Callable[[], bool] | None = None  # None: ask `docker info`
+    docker_usable: Callable[[], bool] | None = None  # None: ask `docker info` (once)
+    _docker_answer: bool | None = field(default=None, repr=False)
+
+    def machine_docker(self) -> bool:
+        """The machine's own Docker answers this user (then the lab uses it as it is)."""
+        if self._docker_answer is None:
+            self._docker_answer = (self.docker_usable or _docker_info_ok)()
+        return self._docker_answer
 
 
 def _root() -> bool:
@@ -106,6 +113,13 @@ def _sudo(command: str) -> str:
 
 def _apt(package: str) -> str:
     return _sudo(f"apt-get install -y {package}")
+
+
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest existing parent: the cache is made later, on the filesystem measured."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 # -- checks every provider has --------------------------------------------------------------------
@@ -128,9 +142,7 @@ def check_resources(m: Machine, provider: str) -> list[Problem]:
     if memory < need.memory_gib * GIB:
         out.append(Problem(f"{memory / GIB:.1f} GiB of memory; the {provider} lab needs {need.memory_gib:g} GiB",
                            "use a machine with more memory, or: make lab-up PROVIDER=existing"))
-    where = m.cache_dir
-    while not where.exists() and where != where.parent:
-        where = where.parent  # the cache is made later: measure the filesystem it will be on
+    where = _existing(m.cache_dir)
     free = shutil.disk_usage(where).free
     if free < need.disk_gib * GIB:
         out.append(Problem(f"{free / GIB:.1f} GiB free under {m.cache_dir}; the {provider} lab needs "
@@ -184,12 +196,8 @@ def _docker_info_ok() -> bool:
         return False
 
 
-def _machine_docker(m: Machine) -> bool:
-    return (m.docker_usable or _docker_info_ok)()
-
-
 def check_docker(m: Machine) -> Problem | None:
-    if _machine_docker(m):
+    if m.machine_docker():
         return None
     if _root():
         if shutil.which("dockerd") or shutil.which("apt-get"):
@@ -250,7 +258,7 @@ Check = Callable[[Machine], "Problem | None"]
 
 def _kind_checks(m: Machine) -> list[Check]:
     checks: list[Check] = [check_inotify, check_docker]
-    if _machine_docker(m):
+    if m.machine_docker():
         return checks  # a Docker that may pull the pinned image: the offline build may not be needed
     checks += [check_tool("ip", "iproute2"), check_tool("nsenter", "util-linux")]
     if not node_image_cached(m):
@@ -326,11 +334,15 @@ def require(provider: str, m: Machine | None = None, say: Callable[[str], None] 
     return found
 
 
-def report(provider: str, found: list[Problem]) -> str:
-    if not found:
-        need = NEEDS[provider]
-        return (f"ready for the {provider} lab: {os.cpu_count()} cores (needs {need.cpus}), "
-                f"{psutil.virtual_memory().total / GIB:.1f} GiB memory (needs {need.memory_gib:g}), "
-                f"every check passed")
-    lines = [f"the {provider} lab cannot start here: {len(found)} problem(s)"]
-    return "\n".join([*lines, *(f"  - {p.line()}" for p in found)])
+def report(provider: str, found: list[Problem], m: Machine | None = None) -> str:
+    """Every problem on a line of its own with its fix; or a short "ready" summary."""
+    if found:
+        return "\n".join([f"the {provider} lab cannot start here: {len(found)} problem(s)",
+                          *(f"  - {p.line()}" for p in found)])
+    m = m or Machine()
+    need = NEEDS[provider]
+    free = shutil.disk_usage(_existing(m.cache_dir)).free
+    return (f"ready for the {provider} lab: {os.cpu_count()} cores (needs {need.cpus}), "
+            f"{psutil.virtual_memory().total / GIB:.1f} GiB memory (needs {need.memory_gib:g}), "
+            f"{free / GIB:.0f} GiB free under {m.cache_dir} (needs {need.disk_gib:g}), "
+            f"{len(checks_for(provider, m))} tool check(s) passed")
