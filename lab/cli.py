@@ -1,6 +1,6 @@
 """`lab` — bring the scheduler-lab cluster up and down, deploy the schedulers, check steps.
 
-    lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]   lab doctor [--provider P]
+    lab doctor [--provider P]   lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]
     lab status        lab env        lab deploy        lab kill-leader NAME
     lab logs APP      lab verify NN     lab steps
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import labdir
-
-if TYPE_CHECKING:
-    from lab import doctor
 from lab.providers import PROVIDERS, record_provider, recorded_provider
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
+
+if TYPE_CHECKING:
+    from lab import doctor
 
 def default_workdir() -> Path:
     return Path(os.environ.get("LAB_DIR") or (Path.cwd() / ".lab")).resolve()

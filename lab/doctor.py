@@ -60,7 +60,9 @@ class Needs:
 # One table. Cores: every figure in the README was measured on this 2-core machine (shared with
 # other builds), so 2 is what the lab is known to work on, not a guess.
 NEEDS: dict[str, Needs] = {
-    # memory: estimate (etcd, the API server, controller manager, kwok, 4 scheduler replicas);
+    # memory: measured here (ps RSS, 2026-12-06): a local lab with both schedulers deployed uses
+    # ≈ 1.5 GB (API server 0.5, etcd 0.14, controller manager 0.14, 4 replicas 0.37, kwok 0.06,
+    # supervisors 0.13); 4 GiB is an estimate leaving room for the first Go build of the control plane.
     # disk: measured here: binaries 0.2 GB in the cache, Go build cache 4.3 GB + module cache 3.3 GB.
     "local": Needs(cpus=2, memory_gib=4, disk_gib=8),
     # memory: estimate (4 node containers); disk: measured, README "Disk: ≈ 18 GB under the cache".
@@ -128,7 +130,7 @@ def check_python(m: Machine) -> Problem | None:
         return None
     have = ".".join(map(str, m.python))
     return Problem(f"Python {have} is older than {'.'.join(map(str, MIN_PYTHON))}",
-                   "apt-get install python3 (3.10+), then: make clean venv", "python3")
+                   "make clean venv PYTHON=python3.11  # any Python 3.10+")
 
 
 def check_resources(m: Machine, provider: str) -> list[Problem]:
