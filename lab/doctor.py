@@ -347,4 +347,4 @@ def report(provider: str, found: list[Problem], m: Machine | None = None) -> str
     return (f"ready for the {provider} lab: {os.cpu_count()} cores (needs {need.cpus}), "
             f"{psutil.virtual_memory().total / GIB:.1f} GiB memory (needs {need.memory_gib:g}), "
             f"{free / GIB:.0f} GiB free under {m.cache_dir} (needs {need.disk_gib:g}), "
-            f"{len(checks_for(provider, m))} tool check(s) passed")
+            f"{1 + len(checks_for(provider, m))} checks passed")
