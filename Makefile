@@ -12,9 +12,10 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
+.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
 
 help:
+	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
 	@echo "make test        lint + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
@@ -78,6 +79,9 @@ ci-vagrant-containers: venv
 	$(MAKE) --no-print-directory e2e PROVIDER=vagrant-containers; rc=$$?; \
 	$(PY) -m lab down --wipe; \
 	echo "ci-vagrant-containers: exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
+
+doctor: venv
+	$(PY) -m lab doctor --provider=$(PROVIDER)
 
 lab-up: venv
 	$(PY) -m lab up --provider=$(PROVIDER)

@@ -1,6 +1,6 @@
 """`lab` — bring the scheduler-lab cluster up and down, deploy the schedulers, check steps.
 
-    lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]
+    lab doctor [--provider P]   lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]
     lab status        lab env        lab deploy        lab kill-leader NAME
     lab logs APP      lab verify NN     lab steps
 """
@@ -11,12 +11,16 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab import labdir
 from lab.providers import PROVIDERS, record_provider, recorded_provider
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
+
+if TYPE_CHECKING:
+    from lab import doctor
 
 def default_workdir() -> Path:
     return Path(os.environ.get("LAB_DIR") or (Path.cwd() / ".lab")).resolve()
@@ -47,7 +51,35 @@ def make_provider(name: str, spec: LabSpec, workdir: Path, kubeconfig: str | Non
     raise ProviderError(f"--provider: {name!r} is not one of {', '.join(PROVIDERS)}")
 
 
+def _doctor_machine(args: argparse.Namespace, spec: LabSpec) -> doctor.Machine:
+    from lab import doctor
+
+    kubeconfig = None
+    if args.provider == "existing":
+        from lab.providers.existing import ExistingProvider
+
+        kubeconfig = ExistingProvider(spec, args.workdir, kubeconfig=args.kubeconfig).source_kubeconfig()
+    return doctor.Machine(kubeconfig=kubeconfig)
+
+
+def cmd_doctor(args: argparse.Namespace, spec: LabSpec) -> int:
+    """Every problem this machine has for the provider, each with its fix; exit 1 if any."""
+    from lab import doctor
+
+    machine = _doctor_machine(args, spec)
+    found = doctor.require(args.provider, machine) if args.fix else doctor.problems(args.provider, machine)
+    print(doctor.report(args.provider, found, machine), file=sys.stderr if found else sys.stdout)
+    return 1 if found else 0
+
+
 def cmd_up(args: argparse.Namespace, spec: LabSpec) -> int:
+    from lab import doctor
+
+    # Before any work: everything missing at once (as root with apt, kind installs its packages first).
+    found = doctor.require(args.provider, _doctor_machine(args, spec))
+    if found:
+        print(doctor.report(args.provider, found), file=sys.stderr)
+        return 1
     provider = make_provider(args.provider, spec, args.workdir, args.kubeconfig)
     provider.check_prerequisites()
     with labdir.recording(args.workdir):  # refuses a directory the lab did not make; records what it makes
@@ -239,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS)
     up.add_argument("--kubeconfig", default=None, help="with --provider existing: the cluster to use")
     up.set_defaults(func=cmd_up)
+    doc = sub.add_parser("doctor", help="what the provider needs from this machine: every problem and its fix")
+    doc.add_argument("--provider", default=os.environ.get("LAB_PROVIDER", "local"), choices=PROVIDERS)
+    doc.add_argument("--kubeconfig", default=None, help="with --provider existing: the cluster to use")
+    doc.add_argument("--fix", action="store_true",
+                     help="as root with apt-get: install the kind lab's missing packages first")
+    doc.set_defaults(func=cmd_doctor)
     bld = sub.add_parser("build", help="build the local lab's pinned binaries (cached; nothing starts)")
     bld.add_argument("--kind-node-image", action="store_true",
                      help="build the kind lab's node and scheduler base images offline instead (cached)")

@@ -40,7 +40,8 @@ from typing import Callable, Protocol, Sequence
 
 import yaml
 
-from lab import labdir
+from lab import doctor, labdir
+from lab.doctor import INOTIFY_MINIMUMS
 from lab.docker_netns import DockerEngine, EngineError, lab_id
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.spec import LabSpec, NodeSpec
@@ -61,8 +62,6 @@ SCHEDULER_NAMESPACE = "kube-system"
 CREATE_WAIT = "240s"
 PULL_TIMEOUT = 180.0
 ROLLOUT_TIMEOUT = "300s"
-# kind's known-issues page: multi-node clusters need more than Ubuntu's default inotify limits.
-INOTIFY_MINIMUMS = {"max_user_watches": 524288, "max_user_instances": 512}
 # Label prefixes the kubelet refuses in --node-labels (and kind passes config labels that way).
 _RESERVED_LABEL_SUFFIXES = ("kubernetes.io", "k8s.io")
 
@@ -313,17 +312,10 @@ def find_tool(name: str, env: dict[str, str], override_var: str, extra_dirs: Seq
 
 
 def check_inotify(sysctl_root: Path) -> str | None:
-    """A one-line problem with the inotify limits, or None (also when there is no /proc: macOS)."""
-    for key, minimum in INOTIFY_MINIMUMS.items():
-        path = sysctl_root / "fs" / "inotify" / key
-        try:
-            value = int(path.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if value < minimum:
-            return (f"inotify: fs.inotify.{key} is {value}, a 4-node kind cluster needs >= {minimum} "
-                    f"— run: sudo sysctl fs.inotify.{key}={minimum} (kind known issue 'too many open files')")
-    return None
+    """A one-line problem with the inotify limits, or None (also when there is no /proc: macOS).
+    The limits and the check are lab.doctor's (as the user: root raises them, see _check_with_engine)."""
+    problem = doctor.inotify_problem(doctor.Machine(sysctl_root=sysctl_root))
+    return f"{problem.what} — run: {problem.fix}" if problem else None
 
 
 # -- the provider ----------------------------------------------------------------------------------

@@ -51,9 +51,14 @@ _ROOT_STARTS_DOCKER = pytest.mark.skipif(
 @_ROOT_STARTS_DOCKER
 @pytest.mark.skipif(shutil.which("docker") is not None and subprocess.run(
     ["docker", "info"], capture_output=True).returncode == 0, reason="a Docker engine is reachable here")
-def test_kind_without_docker_stops_with_one_line(tmp_path: Path) -> None:
-    line = one_line_error(lab("--workdir", str(tmp_path / "w"), "up", "--provider", "kind"))
-    assert "docker" in line.lower()
+def test_kind_without_docker_stops_naming_it_with_its_fix(tmp_path: Path) -> None:
+    proc = lab("--workdir", str(tmp_path / "w"), "up", "--provider", "kind")
+    # lab doctor's report: a heading, then every problem on one line with its fix (Docker among them)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    heading, *problems = proc.stderr.splitlines()
+    assert heading.startswith("the kind lab cannot start here") and problems
+    assert all(line.startswith("  - ") and " — fix: " in line for line in problems)
+    assert any("docker" in line.lower() for line in problems)
     assert not (tmp_path / "w" / "kubeconfig").exists(), "nothing may be half-applied"
 
 
