@@ -118,7 +118,8 @@ class CeilingFraction:
 
     @property
     def above_ceiling(self) -> bool:
-        """Faster than the ceiling: only noise can do that (same HTTP stack, no decisions)."""
+        """Faster than the ceiling: noise for a contender on the ceiling's own HTTP stack; a
+        client on another stack (kube-scheduler's client-go) may really be faster."""
         return self.median > 1.0
 
 
