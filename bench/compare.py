@@ -1,31 +1,38 @@
-"""The Python scheduler against upstream kube-scheduler v1.29.15, side by side on the same lab.
+"""The Python scheduler against upstream kube-scheduler v1.29.15, side by side on the same lab,
+with a bind-only ceiling (bench/ceiling.py) as the third contender.
 
-A private local lab (its own directory and ports) gets N extra kwok nodes; each scheduler in
-turn finds M pending pods already created for it and binds them with the default profile.
-Measured for each, in one run, as ratios python / kube-scheduler:
+A private local lab (its own directory and ports) gets N extra kwok nodes; each contender in
+turn finds M pending pods (the same shape for all) already created for it and binds them.
+Measured for each, in one run:
 
 - throughput (pods/s, first to last bind), with the client-side rate limit lifted
   (qps 5000 / burst 5000: what the scheduler itself can do) and at the seed's qps 100 / burst 200
-  (where both sit on the cap);
-- scheduler CPU (user + system, from wait4's rusage) per pod bound;
-- peak RSS;
-- time from process start to the first bind (lists, cache sync).
+  (where both sit on the cap); the schedulers' as a fraction of the ceiling's median (and of
+  the ceiling's run in the same round), so it is known how much of what this lab's API server
+  lets the Python client stack bind each one reaches;
+- CPU (user + system, from wait4's rusage) per pod bound; peak RSS; time from process start to
+  the first bind (lists, cache sync);
+- python / kube-scheduler ratios: of the medians and within each round, with a verdict by the
+  within-noise rule of bench/method.py (no winner when the spread is wider than the difference).
 
-Both must also write every pod's Scheduled event before they are stopped (run_throughput waits
+All must also write every pod's Scheduled event before they are stopped (run_throughput waits
 for them), so neither is credited with API writes it put off or dropped.
 
-Every setting runs ``rounds`` times with the order of the two schedulers alternated, so drift
-on a busy machine (the other core's work, the API server's caches warming) hits both alike;
-medians, the spread (min-max) and the ratio within each round are printed, and the whole run is
-kept as JSON in ``.lab-bench-results.json``. ``python -m bench throughput [--quick|--large]``.
+Method (bench/method.py's round_plan): per setting, one warm-up round of every contender on the
+filled lab, discarded, then ``rounds`` measured rounds; which scheduler goes first flips every
+round (and the second setting starts with the other one), the ceiling's slot rotates. Medians,
+min-max spreads and per-round ratios are printed with the machine's load average at the start
+and the end; the whole run is kept as JSON in ``.lab-bench-results.json``.
+``python -m bench throughput [--quick|--large] [--nodes N --pods M --rounds R --setting S]``.
 """
+
 from __future__ import annotations
 
 import compileall
 import json
 import os
 import socket
-import statistics
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -35,14 +42,21 @@ from typing import Any
 import yaml
 
 from bench import register_benchmark
+from bench.method import ceiling_fraction, paired, ratio, round_plan, spread, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
-# name -> (qps, burst) of the scheduler's client connection.
+# name -> (qps, burst) of the contenders' client connections.
 SETTINGS = {"uncapped": (5000, 5000), "seed qps 100/burst 200": (100, 200)}
-UPSTREAM, PYTHON = "kube-scheduler v1.29.15", "python scheduler"
+UPSTREAM, PYTHON, CEILING = "kube-scheduler v1.29.15", "python scheduler", "bind-only ceiling"
+CONTENDERS = (CEILING, UPSTREAM, PYTHON)  # the order they are printed in
 # figure -> (attribute of ThroughputResult, unit, True when higher is better)
 FIGURES = {"throughput": ("pods_per_second", "pods/s", True), "CPU per pod": ("cpu_ms_per_pod", "ms", False),
            "peak RSS": ("peak_rss_mib", "MiB", False), "start to first bind": ("startup_seconds", "s", False)}
+WARMUP_ROUNDS = 1
+# The ceiling is what the Python client stack can bind: the Python scheduler, on that stack and
+# with decisions to make as well, can only pass it by noise; kube-scheduler's Go client can.
+ABOVE_CEILING = {PYTHON: " (above it: only noise can do that)",
+                 UPSTREAM: " (above it: its Go client binds faster than the Python stack)"}
 
 
 def _free_port() -> int:
@@ -63,60 +77,99 @@ def upstream_command(binary: Path, kubeconfig: Path, name: str, workdir: Path, q
     return [str(binary), f"--config={path}", "--bind-address=127.0.0.1", f"--secure-port={_free_port()}", "--v=1"]
 
 
+def ceiling_command(kubeconfig: Path, name: str, qps: float, burst: int) -> list[str]:
+    """bench/ceiling.py with the scheduler's qps/burst (run from the checkout's root)."""
+    return [sys.executable, "-m", "bench.ceiling", f"--kubeconfig={kubeconfig}", f"--scheduler-name={name}",
+            f"--qps={qps}", f"--burst={burst}"]
+
+
 def scale(args: Any) -> tuple[int, int, int]:
-    """(nodes, pods per scheduler, rounds) for the command line's size."""
+    """(nodes, pods per contender, measured rounds) for the command line's size; --nodes, --pods
+    and --rounds override it."""
     if getattr(args, "quick", False):
-        return 100, 300, 2
-    if getattr(args, "large", False):
-        return 5000, 5000, 2  # each round takes minutes at this size
-    # Five rounds: on 2 cores the API server's pace moves between rounds more than the two
-    # schedulers differ (0.76-0.94 between quiet runs of three rounds), and a slow spell in one
-    # round is common; five per-round ratios show how far the ratio can be trusted.
-    return 500, 2000, 5
+        nodes, pods, rounds = 100, 300, 3
+    elif getattr(args, "large", False):
+        nodes, pods, rounds = 5000, 5000, 3  # each round takes minutes at this size
+    else:
+        # Five rounds: on 2 cores the API server's pace moves between rounds more than the two
+        # schedulers differ (0.76-0.94 between quiet runs of three rounds), and a slow spell in one
+        # round is common; five per-round ratios show how far the ratio can be trusted.
+        nodes, pods, rounds = 500, 2000, 5
+    return (getattr(args, "nodes", None) or nodes, getattr(args, "pods", None) or pods,
+            getattr(args, "rounds", None) or rounds)
 
 
-def _stats(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+def _by_round(runs: list[dict[str, Any]], who: str, attr: str) -> dict[int, float]:
+    return {r["round"]: r[attr] for r in runs if r["scheduler"] == who}
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """setting -> {"figures": figure -> {unit, <contender>: median/min/max, ratio: python median /
+    upstream median, per_round: python / kube-scheduler within each round, verdict: text, winner},
+    "of_ceiling": scheduler -> {median, per_round}}. Warm-up runs are left out.
 
-
-def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """setting -> figure -> {python, upstream: median/min/max, ratio: python median / upstream median,
-    per_round: python / kube-scheduler within each round}.
-
-    The per-round ratios pair the two runs that shared a stretch of the machine's time, so a slow
+    The per-round ratios pair the runs that shared a stretch of the machine's time, so a slow
     spell of the lab (the API server's pace moves between rounds more than the schedulers differ)
     cancels out of each; their spread is how far the ratio itself can be trusted."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for setting in dict.fromkeys(r["setting"] for r in runs):
-        mine = [r for r in runs if r["setting"] == setting]
-        out[setting] = {}
-        for figure, (attr, unit, _higher) in FIGURES.items():
-            per = {who: _stats([r[attr] for r in mine if r["scheduler"] == who]) for who in (PYTHON, UPSTREAM)}
-            by_round = {(r["round"], r["scheduler"]): r[attr] for r in mine}
-            paired = [_ratio(by_round[(n, PYTHON)], by_round[(n, UPSTREAM)])
-                      for n in sorted({r["round"] for r in mine}) if (n, PYTHON) in by_round and (n, UPSTREAM) in by_round]
-            out[setting][figure] = {"unit": unit, "python": per[PYTHON], "upstream": per[UPSTREAM],
-                                    "ratio": _ratio(per[PYTHON]["median"], per[UPSTREAM]["median"]),
-                                    "per_round": paired}
+    out: dict[str, dict[str, Any]] = {}
+    measured = [r for r in runs if not r.get("warmup")]
+    for setting in dict.fromkeys(r["setting"] for r in measured):
+        mine = [r for r in measured if r["setting"] == setting]
+        present = [who for who in CONTENDERS if any(r["scheduler"] == who for r in mine)]
+        figures: dict[str, Any] = {}
+        for figure, (attr, unit, higher) in FIGURES.items():
+            entry: dict[str, Any] = {"unit": unit}
+            for who in present:
+                entry[who] = asdict(spread([r[attr] for r in mine if r["scheduler"] == who]))
+            py, up = _by_round(mine, PYTHON, attr), _by_round(mine, UPSTREAM, attr)
+            per_round = paired(py, up)
+            judged = verdict((PYTHON, UPSTREAM), list(py.values()), list(up.values()), per_round,
+                             higher_is_better=higher)
+            entry.update(ratio=ratio(spread(list(py.values())).median, spread(list(up.values())).median),
+                         per_round=per_round, verdict=judged.text(), winner=judged.winner)
+            figures[figure] = entry
+        attr = FIGURES["throughput"][0]
+        ceiling = _by_round(mine, CEILING, attr)
+        of_ceiling = {who: asdict(ceiling_fraction(_by_round(mine, who, attr), ceiling))
+                      for who in (UPSTREAM, PYTHON) if ceiling and who in present}
+        out[setting] = {"figures": figures, "of_ceiling": of_ceiling}
     return out
 
 
-def render(summary: dict[str, dict[str, dict[str, Any]]], nodes: int, pods: int, rounds: int) -> str:
-    lines = [f"throughput: {nodes} nodes, {pods} pods per scheduler, {rounds} rounds, order alternated; "
-             "medians (min-max); ratio = python / kube-scheduler"]
-    for setting, figures in summary.items():
+def _range(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}" if values else "none"
+
+
+def render(summary: dict[str, dict[str, Any]], nodes: int, pods: int, rounds: int,
+           load: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> str:
+    lines = [f"throughput: {nodes} nodes, {pods} pods per contender; per setting {WARMUP_ROUNDS} warm-up round "
+             f"(discarded) + {rounds} measured rounds, which scheduler goes first flips every round; "
+             "medians (min-max over the rounds)"]
+    if load is not None:
+        lines.append("  load average (1/5/15 min): at start " + " ".join(f"{x:.2f}" for x in load[0])
+                     + ", at end " + " ".join(f"{x:.2f}" for x in load[1]) + f" ({_cores()} cores)")
+    for setting, result in summary.items():
+        figures, of_ceiling = result["figures"], result["of_ceiling"]
         lines.append(f"  {setting}:")
+        for who in CONTENDERS:
+            if who not in figures["throughput"]:
+                continue
+            tp = figures["throughput"][who]
+            head = (f"{tp['median']:7.1f} pods/s ({tp['min']:.1f}-{tp['max']:.1f})")
+            if who in of_ceiling:
+                frac = of_ceiling[who]
+                note = "" if frac["median"] <= 1.0 else ABOVE_CEILING[who]
+                head = (f"{frac['median']:.2f} of the ceiling (per round {_range(frac['per_round'])}){note}; "
+                        + head)
+            rest = "; ".join(f"{figure} {figures[figure][who]['median']:.2f} {figures[figure]['unit']} "
+                             f"({figures[figure][who]['min']:.2f}-{figures[figure][who]['max']:.2f})"
+                             for figure in ("CPU per pod", "peak RSS", "start to first bind"))
+            lines.append(f"    {who:<24} {head}; {rest}")
+        lines.append("    python / kube-scheduler:")
         for figure, f in figures.items():
-            py, up = f["python"], f["upstream"]
             better = "higher" if FIGURES[figure][2] else "lower"
-            lines.append(f"    {figure:<20} python {py['median']:8.2f} ({py['min']:.2f}-{py['max']:.2f}) "
-                         f"kube-scheduler {up['median']:8.2f} ({up['min']:.2f}-{up['max']:.2f}) {f['unit']:<6} "
-                         f"ratio {f['ratio']:.2f} ({better} is better); per round "
-                         + " ".join(f"{x:.2f}" for x in f["per_round"]))
+            lines.append(f"      {figure:<20} ratio {f['ratio']:.2f} ({better} is better); per round "
+                         + " ".join(f"{x:.2f}" for x in f["per_round"]) + f" -> {f['verdict']}")
     return "\n".join(lines)
 
 
@@ -126,45 +179,52 @@ def run(args: Any) -> dict:
     from lab.spec import load_spec
 
     nodes, pods, rounds = scale(args)
+    settings = {name: SETTINGS[name] for name in (getattr(args, "setting", None) or SETTINGS)}
+    load_start = os.getloadavg()
     _compile_bytecode()
     workdir = ROOT / ".lab-bench"
     provider = LocalProvider(load_spec(), workdir, say=lambda m: None)
     started_here = not provider.status().up
     t0 = time.monotonic()
     kubeconfig = provider.up()
-    print(f"throughput: private lab in {workdir} up in {time.monotonic() - t0:.1f}s")
+    print(f"throughput: private lab in {workdir} up in {time.monotonic() - t0:.1f}s; "
+          f"load average at start {' '.join(f'{x:.2f}' for x in load_start)}")
     runs: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             tmpdir = Path(tmp)
-            plan = [(setting, r) for setting in SETTINGS for r in range(rounds)]
-            for n, (setting, r) in enumerate(plan):
-                qps, burst = SETTINGS[setting]
+            plans = [(setting, slot) for n, setting in enumerate(settings)
+                     for slot in round_plan(UPSTREAM, PYTHON, ceiling=CEILING, measured_rounds=rounds,
+                                            warmup_rounds=WARMUP_ROUNDS, flip=n % 2 == 1)]
+            for n, (setting, slot) in enumerate(plans):
+                qps, burst = settings[setting]
                 commands = {
                     UPSTREAM: (upstream_command(workdir / "bin" / "kube-scheduler", kubeconfig, "bench-upstream",
                                                 tmpdir, qps, burst), "bench-upstream"),
                     PYTHON: (python_scheduler_command(kubeconfig, "bench-python", workdir=tmpdir, qps=qps,
                                                       burst=burst), "bench-python"),
+                    CEILING: (ceiling_command(kubeconfig, "bench-ceiling", qps, burst), "bench-ceiling"),
                 }
-                order = [UPSTREAM, PYTHON] if r % 2 == 0 else [PYTHON, UPSTREAM]
-                for i, who in enumerate(order):
-                    cmd, name = commands[who]
-                    last = n == len(plan) - 1 and i == len(order) - 1
-                    res = run_throughput(kubeconfig, cmd, nodes=nodes, pods=pods, scheduler_name=name, label=who,
-                                         keep_nodes=not last, log_dir=tmpdir, timeout=1800 if nodes > 1000 else 600)
-                    if res.bound != pods or res.events != pods:
-                        raise RuntimeError(f"{who} bound {res.bound}/{pods} pods and wrote {res.events} Scheduled "
-                                           f"events ({setting}, round {r + 1}); its log: {res.log_path}")
-                    runs.append({"setting": setting, "round": r + 1, **asdict(res),
-                                 "cpu_ms_per_pod": res.cpu_ms_per_pod})
-                    print(f"  [{setting}, round {r + 1}] {res.summary()}")
+                cmd, name = commands[slot.contender]
+                res = run_throughput(kubeconfig, cmd, nodes=nodes, pods=pods, scheduler_name=name,
+                                     label=slot.contender, keep_nodes=n < len(plans) - 1, log_dir=tmpdir,
+                                     timeout=1800 if nodes > 1000 else 600, cwd=ROOT)
+                kind = "warm-up, discarded" if slot.warmup else f"round {slot.round - WARMUP_ROUNDS}"
+                if res.bound != pods or res.events != pods:
+                    raise RuntimeError(f"{slot.contender} bound {res.bound}/{pods} pods and wrote {res.events} "
+                                       f"Scheduled events ({setting}, {kind}); its log: {res.log_path}")
+                runs.append({"setting": setting, "round": slot.round, "warmup": slot.warmup, **asdict(res),
+                             "cpu_ms_per_pod": res.cpu_ms_per_pod})
+                print(f"  [{setting}, {kind}] {res.summary()}", flush=True)
     finally:
         if started_here:
             provider.down(wipe=True)
+    load_end = os.getloadavg()
     summary = summarise(runs)
-    print(render(summary, nodes, pods, rounds))
+    print(render(summary, nodes, pods, rounds, load=(load_start, load_end)))
     out = ROOT / (".lab-bench-large-results.json" if nodes > 1000 else ".lab-bench-results.json")
-    out.write_text(json.dumps({"nodes": nodes, "pods": pods, "rounds": rounds, "cores": _cores(),
+    out.write_text(json.dumps({"nodes": nodes, "pods": pods, "rounds": rounds, "warmup_rounds": WARMUP_ROUNDS,
+                               "cores": _cores(), "load_average": {"start": load_start, "end": load_end},
                                "summary": summary, "runs": runs}, indent=2, default=str))
     print(f"throughput: results in {out}")
     return summary
@@ -175,8 +235,10 @@ def _compile_bytecode() -> None:
     Dockerfile) comes with its modules compiled to bytecode. From this editable checkout, with
     PYTHONDONTWRITEBYTECODE set (as on these CI machines), every start would compile them again:
     about 0.15 s of CPU that counts in its start-up and CPU per pod, and that kube-scheduler, a
-    compiled binary, never pays. compileall writes the cache whatever that variable says."""
+    compiled binary, never pays. compileall writes the cache whatever that variable says.
+    bench/ too: the ceiling runs from it."""
     compileall.compile_dir(str(ROOT / "scheduler"), quiet=1)
+    compileall.compile_dir(str(ROOT / "bench"), quiet=1)
 
 
 def _cores() -> int:

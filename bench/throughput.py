@@ -212,8 +212,10 @@ def python_scheduler_command(kubeconfig: str | Path, scheduler_name: str, *, wor
 
 def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: int = 500, pods: int = 2000, *,
                    scheduler_name: str = "bench-scheduler", label: str | None = None, timeout: float = 600.0,
-                   keep_nodes: bool = False, log_dir: str | Path | None = None) -> ThroughputResult:
-    """Measure how fast `scheduler_cmd` binds `pods` pending pods (schedulerName `scheduler_name`)."""
+                   keep_nodes: bool = False, log_dir: str | Path | None = None,
+                   cwd: str | Path | None = None) -> ThroughputResult:
+    """Measure how fast `scheduler_cmd` binds `pods` pending pods (schedulerName `scheduler_name`);
+    `cwd`: the directory it runs in (a ``python -m bench.x`` command needs the checkout's root)."""
     kube = KubeClient(load_configuration(str(kubeconfig)), qps=0, burst=1, user_agent="scheduler-lab-bench",
                       pool_size=16)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
@@ -245,7 +247,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         with open(log_path, "wb") as log:
             started = time.monotonic()
             proc = subprocess.Popen(list(scheduler_cmd), stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                    start_new_session=True, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         recorder.wait_count(pods, timeout)
         with recorder.lock:
             times = sorted(recorder.seen_at.values())
