@@ -23,7 +23,7 @@ help:
 	@echo "make soak        fault injection: SOAK_FAULTS (50) faults on each scheduler, prints the counts"
 	@echo "make ci-kind     the kind lab from scratch: up, e2e, down (builds its images offline if needed)"
 	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
-	@echo "make bench-large the throughput comparison at 5,000 nodes (about half an hour)"
+	@echo "make bench-large the throughput comparison at 5,000 nodes (about 2.5 hours: warm-up + 3 rounds x 3 contenders x 2 settings)"
 	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
@@ -99,7 +99,7 @@ lab-status: venv
 bench: venv
 	$(PY) -m bench
 
-# The same side-by-side throughput at 5,000 kwok nodes / 5,000 pods (about half an hour on 2 cores).
+# The same side-by-side throughput at 5,000 kwok nodes / 5,000 pods, with the bind-only ceiling (about 2.5 hours on 2 cores).
 bench-large: venv
 	$(PY) -m bench throughput --large
 
