@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from scheduler.core.config import ConfigError
-from scheduler.core.framework import Profile, ScheduleResult
+from scheduler.core.framework import Plugin, Profile, ScheduleResult
 from scheduler.core.messages import fit_error_message, scheduled_message
 from scheduler.core.profiles import build_profiles, default_config, load_config
 from scheduler.core.resources import QuantityError
@@ -237,13 +237,38 @@ def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[
             continue
         try:
             result = profile.schedule(state, pod, rng)
-        except (QuantityError, ValueError, TypeError) as exc:
-            raise InputError(f"Pod {pod_key(pod)}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - sorted below: an out-of-tree plugin's, bad input, or a bug
+            failure = out_of_tree_plugin_failure(exc)
+            if failure is not None:
+                raise InputError(f"Pod {pod_key(pod)}: {failure}") from None
+            if isinstance(exc, (QuantityError, ValueError, TypeError)):
+                raise InputError(f"Pod {pod_key(pod)}: {exc}") from None
+            raise
         if result.node is not None:
             state.assume_pod(pod, result.node)
             result = _reserve(profile, state, pod, result)
         decisions.append(Decision(pod_key(pod), result, name))
     return decisions, skipped
+
+
+def out_of_tree_plugin_failure(exc: BaseException) -> str | None:
+    """One line naming the out-of-tree plugin whose method raised ``exc`` (the innermost such frame)
+    and where, or None when no plugin loaded from outside the package is on the traceback: a
+    participant's ``raise NotImplementedError`` is their plugin's, not the scheduler's internal error."""
+    found: str | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self")
+        module = type(owner).__module__
+        if isinstance(owner, Plugin) and module != "scheduler" and not module.startswith("scheduler."):
+            code = tb.tb_frame.f_code
+            found = (f"plugin {quote(owner.name)} raised {type(exc).__name__} in {code.co_name}() at "
+                     f"{os.path.relpath(code.co_filename)}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    if found is None:
+        return None
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{found}: {truncate(text, 200)}" if text else found
 
 
 def _reserve(profile: Profile, state: ClusterState, pod: dict, result: ScheduleResult) -> ScheduleResult:
