@@ -168,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = _with_leader_elect(cfg, args.leader_elect)
     kubeconfig = args.kubeconfig or cfg.client_connection.kubeconfig or None
     try:
-        profiles = build_profiles(cfg, registry)
+        # cfg.registry: the copy holding the config's importPath plugins too (``registry`` has only
+        # the --plugin ones; profiles naming an importPath plugin failed with KeyError).
+        profiles = build_profiles(cfg, cfg.registry or registry)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -127,3 +127,14 @@ def test_an_out_of_tree_plugins_value_error_names_the_plugin_too(capsys, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith('scheduler simulate: Pod default/sample-1: plugin "Broken" raised ValueError in score() at ')
     assert err.endswith("broken.py:8: invalid literal for int() with base 10: 'many'\n")
+
+
+def test_the_scheduler_command_builds_a_profile_with_an_import_path_plugin(capsys, tmp_path) -> None:
+    # `python -m scheduler --config avoid-maintenance.yaml` used to stop at building the profiles
+    # ("internal error: KeyError: 'AvoidMaintenance'"); now it gets as far as the (missing) kubeconfig.
+    from scheduler.cli import main as scheduler_main
+
+    missing = tmp_path / "no-such-kubeconfig"
+    assert scheduler_main(["--config", str(CONFIG), "--kubeconfig", str(missing), "--secure-port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scheduler: ") and str(missing) in err and "internal error" not in err, err
