@@ -77,7 +77,10 @@ def test_all_workers_under_maintenance_gives_kube_schedulers_message(capsys, tmp
 
 def test_unschedulable_instead_would_send_preemption_to_the_workers(capsys, tmp_path) -> None:
     # Why the example returns UnschedulableAndUnresolvable: with plain Unschedulable, DefaultPreemption
-    # considers the three workers as candidates and looks (in vain) for pods to evict there.
+    # considers the three workers as candidates and looks (in vain) for pods to evict there. The wording
+    # matches the lab's kube-scheduler v1.29.15 for an in-tree Unschedulable filter (a pod asking for 3
+    # CPUs: "... 3 Insufficient cpu. preemption: 0/4 nodes are available: 1 Preemption is not helpful for
+    # scheduling, 3 No preemption victims found for incoming pod.").
     source = (ROOT / "examples" / "plugins" / "avoid_maintenance.py").read_text()
     rejection = "return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, REASON)"
     assert rejection in source
