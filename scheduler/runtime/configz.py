@@ -6,7 +6,8 @@ component-base's configz (a process-wide registry) and serves the registry on it
 means: Go field names (``Parallelism``, ``Profiles[].PluginConfig[].Args.ScoringStrategy.Type``),
 ``apiVersion`` present and ``kind`` absent, durations as Go strings (``"15s"``), every field present
 (an unset pointer or empty slice is ``null``, a weight never written is ``0``), plugin args in the
-Go internal types (PascalCase) and pluginConfig sorted by plugin name.
+Go internal types (PascalCase) and pluginConfig in the file's order followed by the defaults of the
+other plugins, sorted by name (the order decoding keeps).
 
 This module owns that registry (``install``) and the rendering (``render``); the HTTP server only
 asks for ``body()``. Fields the Python scheduler does not have are rendered with the only value it
@@ -129,7 +130,7 @@ def render(config: SchedulerConfiguration, kubeconfig: str = "") -> dict[str, An
         "PercentageOfNodesToScore": prof.percentage_of_nodes_to_score,
         "Plugins": {p[0].upper() + p[1:]: _plugin_set(prof.plugin_sets.get(p)) for p in points},
         "PluginConfig": [{"Name": name, "Args": _args(name, prof.plugin_config[name])}
-                         for name in sorted(prof.plugin_config)] or None,
+                         for name in prof.plugin_config] or None,
     } for prof in config.profiles]
     return {
         "apiVersion": API_VERSION,
