@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.leader_elect is not None:
         cfg = _with_leader_elect(cfg, args.leader_elect)
     kubeconfig = args.kubeconfig or cfg.client_connection.kubeconfig or None
-    configz.install(cfg, kubeconfig or "")  # served at /configz, like kube-scheduler's componentconfig
+    configz.install(cfg, kubeconfig or "", args.v)  # served at /configz, like kube-scheduler's componentconfig
     try:
         profiles = build_profiles(cfg, registry)
     except ConfigError as exc:

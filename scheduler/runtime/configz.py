@@ -6,8 +6,11 @@ component-base's configz (a process-wide registry) and serves the registry on it
 means: Go field names (``Parallelism``, ``Profiles[].PluginConfig[].Args.ScoringStrategy.Type``),
 ``apiVersion`` present and ``kind`` absent, durations as Go strings (``"15s"``), every field present
 (an unset pointer or empty slice is ``null``, a weight never written is ``0``), plugin args in the
-Go internal types (PascalCase) and pluginConfig in the file's order followed by the defaults of the
-other plugins, sorted by name (the order decoding keeps).
+Go internal types (PascalCase). pluginConfig comes in the file's order followed by the defaults of
+the other plugins sorted by name (the order decoding keeps) -- unless kube-scheduler runs at -v=2 or
+more: then its "Using component config" log line encodes the configuration, which sorts every
+profile's pluginConfig by name in the very slice configz holds (measured: -v=1 file order, -v=2
+sorted), so ``install`` takes the verbosity and does the same.
 
 This module owns that registry (``install``) and the rendering (``render``); the HTTP server only
 asks for ``body()``. Fields the Python scheduler does not have are rendered with the only value it
@@ -120,9 +123,10 @@ def _args(name: str, args: dict[str, Any]) -> Any:
     return _struct(spec, args) if spec is not None else args  # out-of-tree args: as decoded
 
 
-def render(config: SchedulerConfiguration, kubeconfig: str = "") -> dict[str, Any]:
-    """The internal KubeSchedulerConfiguration kube-scheduler serves for this configuration;
-    ``kubeconfig`` is the file the client really uses (--kubeconfig overrides the config's, as in Go)."""
+def render(config: SchedulerConfiguration, kubeconfig: str = "", verbosity: int = 0) -> dict[str, Any]:
+    """The internal KubeSchedulerConfiguration kube-scheduler serves for this configuration at
+    ``-v=verbosity``; ``kubeconfig`` is the file the client really uses (the Python scheduler's
+    --kubeconfig overrides clientConnection.kubeconfig; kube-scheduler ignores the flag with --config)."""
     le, cc = config.leader_election, config.client_connection
     points = (*EXTENSION_POINTS, MULTI_POINT)
     profiles = [{
@@ -130,7 +134,8 @@ def render(config: SchedulerConfiguration, kubeconfig: str = "") -> dict[str, An
         "PercentageOfNodesToScore": prof.percentage_of_nodes_to_score,
         "Plugins": {p[0].upper() + p[1:]: _plugin_set(prof.plugin_sets.get(p)) for p in points},
         "PluginConfig": [{"Name": name, "Args": _args(name, prof.plugin_config[name])}
-                         for name in prof.plugin_config] or None,
+                         for name in (sorted(prof.plugin_config) if verbosity >= 2 else prof.plugin_config)]
+                        or None,
     } for prof in config.profiles]
     return {
         "apiVersion": API_VERSION,
@@ -158,10 +163,10 @@ def render(config: SchedulerConfiguration, kubeconfig: str = "") -> dict[str, An
     }
 
 
-def install(config: SchedulerConfiguration, kubeconfig: str = "") -> None:
+def install(config: SchedulerConfiguration, kubeconfig: str = "", verbosity: int = 0) -> None:
     """Register the loaded configuration (rendered now: /configz shows what was loaded, even if the
     objects are changed later)."""
-    rendered = render(config, kubeconfig)
+    rendered = render(config, kubeconfig, verbosity)
     with _lock:
         _configs[COMPONENT_CONFIG] = rendered
 

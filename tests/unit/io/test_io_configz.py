@@ -2,7 +2,8 @@
 
 The *_ORACLE strings are what kube-scheduler v1.29.15 served at /configz (byte for byte, the
 kubeconfig path replaced by the same string in config and answer) for the *_CONFIG files, recorded
-on the local lab on 2026-12-06 (a kube-scheduler started with --config=<file>, curl /configz).
+on the local lab on 2026-12-06 (a kube-scheduler started with --config=<file> at the default -v=0,
+curl /configz).
 The one known difference: kube-scheduler v1.29 appends SchedulingGates to the default multiPoint
 plugins (the PodSchedulingReadiness gate), the Python defaults list it first
 (scheduler.core.config.DEFAULT_MULTI_POINT); only its place differs, and only PreEnqueue (which
@@ -278,6 +279,18 @@ def served_as_kube_scheduler_orders_it(text: str) -> str:
 def test_body_is_kube_schedulers_answer_byte_for_byte(config: str, oracle: str) -> None:
     configz.install(load_config_text(config, "config.yaml"))
     assert served_as_kube_scheduler_orders_it(configz.body().decode()) == oracle
+
+
+def test_at_verbosity_two_plugin_config_is_sorted_like_kube_scheduler() -> None:
+    # Measured: the same PY_LIKE_CONFIG at kube-scheduler -v=2 served the same answer but with every
+    # profile's pluginConfig sorted by name (its "Using component config" log line sorts them in place).
+    oracle = json.loads(PY_LIKE_ORACLE)
+    for prof in oracle["componentconfig"]["Profiles"]:
+        prof["PluginConfig"] = sorted(prof["PluginConfig"] or [], key=lambda c: c["Name"]) or None
+    configz.install(load_config_text(PY_LIKE_CONFIG, "config.yaml"), verbosity=2)
+    served = served_as_kube_scheduler_orders_it(configz.body().decode())
+    assert served == json.dumps(oracle, separators=(",", ":"), ensure_ascii=False)
+    assert served != PY_LIKE_ORACLE  # the order really changed (NodeResourcesFit was first)
 
 
 def test_only_the_place_of_scheduling_gates_differs() -> None:
