@@ -301,7 +301,7 @@ def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: 
         apply(workdir, admin, render(app, local_processes=local))
         print(f"applied manifests/{app.directory.name} (server-side validated)")
     metrics_reader_token(workdir, admin, renew=True)  # a lab made anew has a new token signer
-    print(f"{NAMESPACE}/{METRICS_READER}: may get /metrics; token in {metrics_token_path(workdir)} (0600)")
+    print(f"{NAMESPACE}/{METRICS_READER}: may get /metrics and /configz; token in {metrics_token_path(workdir)} (0600)")
     samples = MANIFESTS / "samples"
     if not local:
         for app in apps:
