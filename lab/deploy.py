@@ -151,15 +151,18 @@ def _token_kubeconfig(workdir: Path, admin: Path, app: SchedulerApp) -> Path:
 
 
 # -- metrics-reader: the identity the lab (and the e2e tests) read schedulers' /metrics with -------------
-# Both schedulers serve /metrics only to callers the API server authorizes (delegated authn/authz);
-# the lab's own ServiceAccount is allowed exactly `get` on the non-resource URL /metrics.
+# Both schedulers serve /metrics and /configz only to callers the API server authorizes (delegated
+# authn/authz); the lab's own ServiceAccount is allowed exactly `get` on the non-resource URLs /metrics
+# and /configz (the configuration the scheduler loaded: "is it using my config?"). A rule each, so either
+# can be dropped alone.
 METRICS_READER = "metrics-reader"
 METRICS_READER_OBJECTS: list[dict] = [
     {"apiVersion": "v1", "kind": "ServiceAccount",
      "metadata": {"name": METRICS_READER, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "scheduler-lab"}}},
     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
      "metadata": {"name": f"scheduler-lab:{METRICS_READER}", "labels": {"app.kubernetes.io/part-of": "scheduler-lab"}},
-     "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]},
+     "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]},
+               {"nonResourceURLs": ["/configz"], "verbs": ["get"]}]},
     {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
      "metadata": {"name": f"scheduler-lab:{METRICS_READER}", "labels": {"app.kubernetes.io/part-of": "scheduler-lab"}},
      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"scheduler-lab:{METRICS_READER}"},
@@ -298,7 +301,7 @@ def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: 
         apply(workdir, admin, render(app, local_processes=local))
         print(f"applied manifests/{app.directory.name} (server-side validated)")
     metrics_reader_token(workdir, admin, renew=True)  # a lab made anew has a new token signer
-    print(f"{NAMESPACE}/{METRICS_READER}: may get /metrics; token in {metrics_token_path(workdir)} (0600)")
+    print(f"{NAMESPACE}/{METRICS_READER}: may get /metrics and /configz; token in {metrics_token_path(workdir)} (0600)")
     samples = MANIFESTS / "samples"
     if not local:
         for app in apps:

@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
     from scheduler.core.state import ClusterState
     from scheduler.runtime.server_url import ServerURLError, check_kubeconfig_server
+    from scheduler.runtime import configz
 
     klog.configure(args.v)
     tune_gc()  # this is the long-running process (simulate keeps CPython's defaults)
@@ -167,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.leader_elect is not None:
         cfg = _with_leader_elect(cfg, args.leader_elect)
     kubeconfig = args.kubeconfig or cfg.client_connection.kubeconfig or None
+    configz.install(cfg, kubeconfig or "", args.v)  # served at /configz, like kube-scheduler's componentconfig
     try:
         # cfg.registry: the copy holding the config's importPath plugins too (``registry`` has only
         # the --plugin ones; profiles naming an importPath plugin failed with KeyError).

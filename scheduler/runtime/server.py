@@ -1,4 +1,4 @@
-"""The scheduler's HTTP endpoints: /healthz, /livez, /readyz and /metrics.
+"""The scheduler's HTTP endpoints: /healthz, /livez, /readyz, /metrics and /configz.
 
 Two listeners, as practical with the standard library:
 
@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import unquote, urlsplit
 
+from scheduler.runtime import configz
 from scheduler.runtime.auth import AuthError, DelegatedAuth, go_quote, sanitize, status_body
 from scheduler.runtime.klog import V, kv
 from scheduler.runtime.metrics import SchedulerMetrics
@@ -159,6 +160,9 @@ def _make_handler(metrics: SchedulerMetrics, checks: Checks, auth: DelegatedAuth
             if not self._allowed(unquote(parts.path), started):
                 return
             path = parts.path.rstrip("/") or "/"
+            if path == "/configz":  # the configuration as loaded (scheduler/runtime/configz.py)
+                self._send(200, configz.body(), JSON, started)
+                return
             if path == "/metrics":
                 body, content_type = metrics.exposition(self.headers.get("Accept"))
                 self._send(200, body, content_type, started)
