@@ -40,13 +40,16 @@ MULTI_POINT = "multiPoint"
 
 # v1 default profile (default_plugins.go, DynamicResourceAllocation gate off): name -> weight.
 DEFAULT_MULTI_POINT: tuple[tuple[str, int | None], ...] = (
-    ("SchedulingGates", None), ("PrioritySort", None), ("NodeUnschedulable", None),
+    ("PrioritySort", None), ("NodeUnschedulable", None),
     ("NodeName", None), ("TaintToleration", 3), ("NodeAffinity", 2), ("NodePorts", None),
     ("NodeResourcesFit", 1), ("VolumeRestrictions", None), ("EBSLimits", None),
     ("GCEPDLimits", None), ("NodeVolumeLimits", None), ("AzureDiskLimits", None),
     ("VolumeBinding", None), ("VolumeZone", None), ("PodTopologySpread", 2),
     ("InterPodAffinity", 2), ("DefaultPreemption", None),
     ("NodeResourcesBalancedAllocation", 1), ("ImageLocality", 1), ("DefaultBinder", None),
+    # Last: v1.29's applyFeatureGates appends it for PodSchedulingReadiness (what the live
+    # kube-scheduler's /configz lists). Only PreEnqueue sees the order, and it is that step's only plugin.
+    ("SchedulingGates", None),
 )
 
 # Plugin names that older config versions knew, with what to use instead.
