@@ -129,7 +129,7 @@ class LabCluster:
         return holder
 
     def metrics_token(self) -> str:
-        """A token of the lab's kube-system/metrics-reader (may get /metrics on both schedulers,
+        """A token of the lab's kube-system/metrics-reader (may get /metrics and /configz on both schedulers,
         which authorize every path but /healthz, /readyz and /livez with the API server)."""
         from lab import deploy
 
