@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps clean
+.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps docs docs-serve clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -28,6 +28,8 @@ help:
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
 	@echo "make verify STEP=NN  check the cluster is where workshop step NN leaves it"
+	@echo "make docs        build the documentation site (README's docs/ pages, MkDocs Material) into site/, strict"
+	@echo "make docs-serve  serve the documentation site on http://127.0.0.1:8000 while editing"
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -114,6 +116,18 @@ verify: venv
 
 steps: venv
 	$(PY) -m lab steps
+
+# The documentation site: its tools are the `docs` extra, installed into the venv on first use.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e '.[docs]'
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) .lab .pytest_cache
