@@ -57,7 +57,7 @@ class Needs:
     disk_gib: float  # free, under the cache directory
 
 
-# One table. Cores: every figure in the README was measured on this 2-core machine (shared with
+# One table. Cores: every figure in docs/providers.md was measured on this 2-core machine (shared with
 # other builds), so 2 is what the lab is known to work on, not a guess.
 NEEDS: dict[str, Needs] = {
     # memory: measured here (ps RSS, 2026-12-06): a local lab with both schedulers deployed uses
@@ -65,9 +65,9 @@ NEEDS: dict[str, Needs] = {
     # supervisors 0.13); 4 GiB is an estimate leaving room for the first Go build of the control plane.
     # disk: measured here: binaries 0.2 GB in the cache, Go build cache 4.3 GB + module cache 3.3 GB.
     "local": Needs(cpus=2, memory_gib=4, disk_gib=8),
-    # memory: estimate (4 node containers); disk: measured, README "Disk: ≈ 18 GB under the cache".
+    # memory: estimate (4 node containers); disk: measured, docs/providers.md "Disk: ≈ 18 GB under the cache".
     "kind": Needs(cpus=2, memory_gib=6, disk_gib=20),
-    # memory: README "Vagrant + VirtualBox, ~8 GiB RAM"; disk: estimate (box + 4 VM disks).
+    # memory: docs/providers.md "Vagrant + VirtualBox, ~8 GiB RAM"; disk: estimate (box + 4 VM disks).
     "vagrant": Needs(cpus=2, memory_gib=8, disk_gib=20),
     # memory: estimate (4 systemd containers running kubeadm); disk: estimate, like kind's.
     "vagrant-containers": Needs(cpus=2, memory_gib=6, disk_gib=20),
