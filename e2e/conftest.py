@@ -42,6 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(lab.providers.Capability names, e.g. restart_apiserver)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Before any fixture (the lab included): a test its provider cannot serve starts nothing.
     for marker in item.iter_markers("requires"):
