@@ -19,7 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from e2e.harness import LabCluster, NotYet, wait_for
 from lab.cli import make_provider
-from lab.providers import PROVIDERS
+from lab.providers import PROVIDERS, lacking
 from lab.providers.base import ProviderError
 from lab.spec import load_spec
 
@@ -35,6 +35,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--keep-lab", action="store_true",
                     help="leave a lab this session started running afterwards")
     # --kubeconfig (for --provider existing) is pytest-kind's option; we read it, not redefine it.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(*capabilities): skip unless the --provider has them "
+                                       "(lab.providers.Capability names, e.g. restart_apiserver)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture (the lab included): a test its provider cannot serve starts nothing.
+    for marker in item.iter_markers("requires"):
+        reason = lacking(item.config.getoption("provider"), *marker.args)
+        if reason:
+            pytest.skip(reason)
 
 
 def _kubectl_for(provider: str, workdir: Path) -> str:
@@ -152,7 +166,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.sections.append(("events", ev.stdout + ev.stderr))
         pods = lab.kubectl("describe", "pods", "-n", ns, check=False)
         report.sections.append(("describe pods", pods.stdout[-6000:] + pods.stderr))
-    if lab.provider != "local":
+    if not lab.can("lab_processes"):
         # The replicas are the Deployments' pods (their logs from the API server, as `lab logs`
         # shows them); a local lab's .lab/deploy/logs in the same directory would be stale here.
         from lab.logs import replica_logs

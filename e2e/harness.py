@@ -20,6 +20,7 @@ from kubernetes import client
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.cluster import api_client, get_json
+from lab.providers import Capability, capabilities, lacking
 from lab.spec import LabSpec
 
 T = TypeVar("T")
@@ -69,6 +70,18 @@ class LabCluster:
         self.api = api_client(self.kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
+
+    def can(self, capability: Capability | str) -> bool:
+        """Whether this lab's provider has ``capability`` (lab.providers' registry, not its name)."""
+        return Capability(capability) in capabilities(self.provider)
+
+    def requires(self, *needed: Capability | str) -> None:
+        """Skip the calling test unless the provider has every capability in ``needed``."""
+        import pytest
+
+        reason = lacking(self.provider, *needed)
+        if reason:
+            pytest.skip(reason)
 
     def get(self, path: str, **query: str) -> dict:
         return get_json(self.api, path, list(query.items()))
@@ -145,7 +158,7 @@ class LabCluster:
 
         token = self.metrics_token()
         out = []
-        if self.provider == "local":
+        if self.can("lab_processes"):
             ports = deploy._ports(self.workdir)
             for replica in deploy.replica_names(app):
                 code, body = deploy._get(f"https://127.0.0.1:{ports[replica]}{path}", token=token)

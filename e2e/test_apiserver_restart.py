@@ -9,9 +9,8 @@ from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
 APPS = ("py-scheduler", "custom-k8s-scheduler")
 
 
+@pytest.mark.requires("restart_apiserver")
 def test_apiserver_restart_mid_burst_loses_no_pod(cluster: LabCluster, namespace: str) -> None:
-    if cluster.provider != "local":
-        pytest.skip("restarting the API server needs the local provider (it is a local process there)")
     from lab.providers.local import LocalProvider
 
     for app in APPS:

@@ -35,8 +35,7 @@ TAINT = "scheduler-lab.dev/bind-semantics"
 
 @pytest.fixture
 def proxy(cluster: LabCluster):
-    if cluster.provider != "local":
-        pytest.skip("the bind-answer fault needs the local lab (a loopback proxy in front of its API server)")
+    cluster.requires("fault_proxy")  # the bind-answer fault
     fp = proxy_for_lab(cluster.workdir, Path(cluster.kubeconfig))
     yield fp
     fp.stop()

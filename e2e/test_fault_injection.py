@@ -26,8 +26,8 @@ FAULT_COUNT = int(os.environ.get("SOAK_FAULTS", str(len(FAULTS))))
 
 @pytest.fixture
 def proxy(cluster: LabCluster):
-    if cluster.provider != "local":
-        pytest.skip("fault injection needs the local lab (its API server, etcd and restarts are local processes)")
+    # Faults go through the proxy; etcd compaction and the API server's restarts act on local processes.
+    cluster.requires("fault_proxy", "restart_apiserver", "lab_processes")
     fp = proxy_for_lab(cluster.workdir, Path(cluster.kubeconfig))
     yield fp
     fp.stop()

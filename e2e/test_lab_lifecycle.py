@@ -21,12 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 
-@pytest.fixture(autouse=True)
-def _local_provider_only(pytestconfig: pytest.Config) -> None:
-    # The session's provider comes from --provider (or $LAB_PROVIDER, its default): these tests
-    # start private local labs, which on a kind or Vagrant session would only add load.
-    if pytestconfig.getoption("provider") != "local":
-        pytest.skip("lab up/down processes exist only on the local provider")
+# The session's provider comes from --provider (or $LAB_PROVIDER, its default): these tests
+# start private local labs, which on a kind or Vagrant session would only add load.
+pytestmark = pytest.mark.requires("lab_processes")
 
 
 def lab(workdir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -28,10 +28,7 @@ NODES = 4  # lab.yaml's nodes
 STALE = ("old-component.pid", "older-component.pid")  # records naming decoys (stale_records)
 
 
-@pytest.fixture(autouse=True)
-def _local_provider_only(pytestconfig: pytest.Config) -> None:
-    if pytestconfig.getoption("provider") != "local":
-        pytest.skip("lab up/down processes exist only on the local provider")
+pytestmark = pytest.mark.requires("lab_processes")  # lab up/down processes, of private local labs
 
 
 def lab(workdir: Path, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:

@@ -66,10 +66,9 @@ def _outcome(cluster: LabCluster, namespace: str, tag: str, pod: str) -> dict:
     return {"pod": p, "left": left, "preempted": preempted, "failed": failed}
 
 
+@pytest.mark.requires("kwok_nodes")  # it creates its own full nodes
 def test_high_priority_pod_preempts_like_kube_scheduler(cluster: LabCluster, namespace: str,
                                                         fleet: SchedulerFleet) -> None:
-    if cluster.provider != "local":
-        pytest.skip("creates its own full nodes, which only the local lab's kwok brings to Ready")
     ensure_priority_classes(cluster)
     run = uuid.uuid4().hex[:5]
     name = unique_name("e2e-preempt")

@@ -56,8 +56,7 @@ CACHE_OR_ATTEMPT = re.compile(r'"(?P<what>Add event for scheduled pod|Delete eve
 @pytest.fixture(scope="module")
 def upstream_scheduler(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
     binary = cluster.workdir / "bin" / "kube-scheduler"
-    if cluster.provider != "local":
-        pytest.skip("needs the local lab's kube-scheduler v1.29.15 binary (local provider)")
+    cluster.requires("parity_oracle")
     assert binary.exists(), f"the local lab has no {binary}"
     work = tmp_path_factory.mktemp("parity")
     config = work / "config.yaml"

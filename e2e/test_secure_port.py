@@ -41,7 +41,7 @@ def replica_urls(cluster: LabCluster, app: str) -> Iterator[list[tuple[str, str]
     """[(replica, https://127.0.0.1:PORT)] for every replica of `app`, reachable while open."""
     from lab import deploy
 
-    if cluster.provider == "local":
+    if cluster.can("lab_processes"):
         ports = deploy._ports(cluster.workdir)
         yield [(r, f"https://127.0.0.1:{ports[r]}") for r in deploy.replica_names(app)]
         return

@@ -27,8 +27,7 @@ PER_BATCH = 18  # states of each profile per batch
 
 @pytest.fixture(scope="module")
 def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
-    if cluster.provider != "local":
-        pytest.skip("needs the local lab's kube-scheduler v1.29.15 binary (local provider)")
+    cluster.requires("parity_oracle")
     sweep(cluster)  # nodes an interrupted run left would change every message's node count
     ensure_priority_classes(cluster)
     sched = UpstreamScheduler(cluster, tmp_path_factory.mktemp("upstream-parity"))

@@ -83,8 +83,7 @@ def _delete(cluster: LabCluster, kind: str, names: list[str]) -> None:
 @pytest.fixture
 def volume_lab(cluster: LabCluster, namespace: str, fleet: SchedulerFleet):
     """Two node sets, the classes, a running Python scheduler; everything cluster-scoped removed after."""
-    if cluster.provider != "local":
-        pytest.skip("creates its own nodes and local PVs on them, which only the local lab's kwok brings to Ready")
+    cluster.requires("kwok_nodes")  # it creates its own nodes and local PVs on them
     run = uuid.uuid4().hex[:5]
     name = unique_name("e2e-volumes")
     created: dict[str, list[str]] = {"storageclass": [], "pv": [], "node": [], "csinode": []}

@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from e2e.harness import LabCluster, NotYet, wait_for
+from lab.providers import PROVIDERS, Capability, capabilities, lacking
 from lab.steps import DOCS, CheckPoint, Command, Step, load_steps, missing_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,7 @@ pytestmark = pytest.mark.cluster
 
 
 # Providers whose outputs the step files have been checked against on a real cluster.
-PROVIDERS_CHECKED = ("local", "kind")
+PROVIDERS_CHECKED = tuple(p for p in PROVIDERS if Capability.WORKSHOP_OUTPUTS_CHECKED in capabilities(p))
 # Namespaces whose pods belong to the cluster itself, per provider: they are there before the
 # workshop starts and the expected outputs account for them. Anything else on a node means
 # someone else's workload, which would change where the workshop's pods go.
@@ -235,11 +236,11 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
 
 @pytest.fixture(scope="module")
 def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
-    if cluster.provider not in PROVIDERS_CHECKED:
+    reason = lacking(cluster.provider, Capability.WORKSHOP_OUTPUTS_CHECKED)
+    if reason:
         pytest.skip(
-            f"the workshop's outputs have been checked on {' and '.join(PROVIDERS_CHECKED)} only; on "
-            f"{cluster.provider} follow docs/labs by hand (blocks marked `test: only ...` say where a "
-            "provider differs)"
+            f"{reason}; checked on {' and '.join(PROVIDERS_CHECKED)} only: follow docs/labs by hand "
+            "(blocks marked `test: only ...` say where a provider differs)"
         )
     if Path(cluster.workdir).resolve() != (ROOT / ".lab").resolve():
         pytest.fail(

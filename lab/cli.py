@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import labdir
-from lab.providers import PROVIDERS, record_provider, recorded_provider
+from lab.providers import PROVIDERS, Capability, capabilities, record_provider, recorded_provider
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
@@ -175,7 +175,7 @@ def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
         labdir.require_owned(args.workdir)
     name = recorded_provider(args.workdir)
     provider = make_provider(name, spec, args.workdir)
-    if name == "local" or getattr(args, "wipe", False):
+    if Capability.LAB_PROCESSES in capabilities(name) or getattr(args, "wipe", False):
         from lab import deploy
 
         deploy.stop_local_schedulers(args.workdir)
