@@ -17,7 +17,7 @@ KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exe
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
 	@echo "make lab-up      bring the lab cluster up (PROVIDER=local|kind|vagrant|existing) and deploy the schedulers"
-	@echo "make test        lint + unit tests + e2e suite on the local lab"
+	@echo "make test        lint + docs site (strict) + unit tests + e2e suite on the local lab"
 	@echo "make unit        unit tests of the pure scheduler core (no cluster)"
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
 	@echo "make soak        fault injection: SOAK_FAULTS (50) faults on each scheduler, prints the counts"
@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,go]'
 	@touch $@
 
-test: lint unit e2e
+test: lint docs unit e2e
 
 unit: venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)
