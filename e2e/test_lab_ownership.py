@@ -80,7 +80,7 @@ def around(workdir: Path, decoys: Decoys) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
     decoys.start(["sleep", "600"], cwd=workdir)
-    decoys.start([sys.executable, "-c", "import time; time.sleep(600)", str(workdir / "x")])
+    decoys.start([sys.executable, "-c", "import signal; signal.pause()", str(workdir / "x")])
     decoys.start(["tail", "-f", str(log)])
 
 

@@ -30,7 +30,7 @@ def _assert(ok: bool) -> None:
 
 
 def python_sleeper(*extra_argv: str) -> list[str]:
-    return [sys.executable, "-c", "import time; time.sleep(300)", *extra_argv]
+    return [sys.executable, "-c", "import signal; signal.pause()", *extra_argv]
 
 
 def test_start_records_pid_create_time_and_session_and_stop_ends_the_session(tmp_path: Path) -> None:

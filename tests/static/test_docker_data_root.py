@@ -156,7 +156,7 @@ def test_nothing_is_deleted_while_the_dockerd_is_recorded(tmp_path: Path) -> Non
 def decoy_dockerd(tmp_path: Path):
     """A process of this test's whose argv says --data-root=<this lab's data root>."""
     root = lab_data_root(tmp_path / "one" / ".lab")
-    proc = subprocess.Popen([sys.executable, "-I", "-c", "import time; time.sleep(300)", f"--data-root={root}"],
+    proc = subprocess.Popen([sys.executable, "-I", "-c", "import signal; signal.pause()", f"--data-root={root}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.1), reraise=True):
         with attempt:

@@ -126,12 +126,12 @@ def test_a_process_that_is_not_dockerd_is_never_signalled(tmp_path: Path, sleepe
 @pytest.fixture
 def fake_dockerd(tmp_path: Path):
     """A process whose executable is named dockerd and whose argv names a lab's socket: this
-    interpreter copied as `dockerd`, sleeping."""
+    interpreter copied as `dockerd`, waiting for a signal."""
     exe = tmp_path / "bin" / "dockerd"
     exe.parent.mkdir()
     shutil.copy2(os.path.realpath(sys.executable), exe)
     socket = lab_engine(tmp_path).socket
-    proc = start_decoy([str(exe), "-I", "-S", "-c", "import time; time.sleep(300)", f"--host=unix://{socket}"])
+    proc = start_decoy([str(exe), "-I", "-S", "-c", "import signal; signal.pause()", f"--host=unix://{socket}"])
     try:
         for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.1), reraise=True):
             with attempt:
@@ -317,8 +317,8 @@ def test_cache_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
     with cache_lock("kind-images", said.append, tmp_path), cache_lock("kind-images", said.append, tmp_path):
         pass  # re-entrant in one process
     assert said == []
-    code = ("import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); "
-            "print('held', flush=True); time.sleep(300)")
+    code = ("import fcntl, signal, sys; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); signal.pause()")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "kind-images.lock")],
                               stdout=subprocess.PIPE, text=True)
     try:
