@@ -17,6 +17,7 @@ import pytest
 
 from kubernetes.client.rest import ApiException
 
+from e2e.decoys import decoys  # noqa: F401 - the fixture (processes the lab must never signal)
 from e2e.harness import LabCluster, NotYet, wait_for
 from lab.cli import make_provider
 from lab.providers import PROVIDERS, lacking

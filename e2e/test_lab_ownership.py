@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from e2e.decoys import Decoys
 from e2e.harness import NotYet, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,39 +40,6 @@ def lab(workdir: Path, *args: str, timeout: float = 400) -> subprocess.Completed
 def up(workdir: Path) -> None:
     done = lab(workdir, "up")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-
-
-class Decoys:
-    """Processes started here, outside any lab; killed by this test's teardown (it started them)."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, args: list[str], cwd: Path | None = None, argv0: str | None = None) -> subprocess.Popen:
-        proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        self.procs.append(proc)
-
-        def exec_done() -> None:  # before exec, /proc shows the forking parent
-            if psutil.Process(proc.pid).cmdline()[:1] != [argv0 or args[0]]:
-                raise NotYet("not exec'd yet")
-
-        wait_for(exec_done, timeout=20, what=f"decoy {args[0]} to start")
-        return proc
-
-    def assert_all_running(self, after: str) -> None:
-        dead = [f"{p.args[0]} (pid {p.pid}, exit {p.returncode})" for p in self.procs if p.poll() is not None]
-        assert dead == [], f"{after} signalled processes the lab did not start: {dead}"
-
-
-@pytest.fixture
-def decoys() -> Iterator[Decoys]:
-    made = Decoys()
-    yield made
-    for proc in made.procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 def around(workdir: Path, decoys: Decoys) -> None:

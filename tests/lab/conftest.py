@@ -1,28 +1,9 @@
-"""Decoys: processes a test starts outside the lab, which the lab must never signal.
-
-Each is killed by the test's teardown (the test started it), whatever the test did."""
+"""Shared by the lab tests: decoys (processes the lab must never signal; e2e/decoys.py) and polling."""
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-
-class Decoys:
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, args: list[str], cwd: Path | None = None) -> subprocess.Popen:
-        proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    def all_running(self) -> bool:
-        return all(p.poll() is None for p in self.procs)
+from e2e.decoys import decoys  # noqa: F401 - the fixture, for every test in tests/lab
 
 
 def poll(check, timeout: float = 20.0):
@@ -30,13 +11,3 @@ def poll(check, timeout: float = 20.0):
                             retry=retry_if_exception_type(AssertionError), reraise=True):
         with attempt:
             return check()
-
-
-@pytest.fixture
-def decoys() -> Iterator[Decoys]:
-    made = Decoys()
-    yield made
-    for proc in made.procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)

@@ -10,7 +10,8 @@ import psutil
 import pytest
 
 from lab.procs import OWNER_ENV, OwnedProcess, SignalDenied, Supervisor
-from tests.lab.conftest import Decoys, poll
+from e2e.decoys import Decoys
+from tests.lab.conftest import poll
 
 
 def running(pid: int) -> bool:

@@ -15,7 +15,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from lab import deploy
 from lab.procs import OwnedProcess
 from lab.providers.base import ProviderError, ProviderStatus
-from tests.lab.conftest import Decoys
+from e2e.decoys import Decoys
 
 
 def poll(check, timeout=20):
