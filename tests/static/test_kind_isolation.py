@@ -245,8 +245,11 @@ def test_down_without_kind_on_the_machines_docker(spec, tmp_path: Path) -> None:
     assert "was not deleted" in str(info.value)
 
 
-def test_failed_up_stops_the_dockerd_it_started(spec, tmp_path: Path, sysctl: Path, monkeypatch) -> None:
-    """The offline image build fails (debootstrap missing) right after `up` started dockerd."""
+@pytest.mark.parametrize("command", ["up", "prepare"])
+def test_a_failed_up_or_build_stops_the_dockerd_it_started(
+        command: str, spec, tmp_path: Path, sysctl: Path, monkeypatch) -> None:
+    """The offline image build fails (debootstrap missing) right after `up` (or `lab build --kind`,
+    which is `prepare`) started dockerd: the dockerd it started goes too."""
     def no_debootstrap(*args, **kwargs):
         raise BuildError("debootstrap is needed to build images without a registry")
 
@@ -255,23 +258,9 @@ def test_failed_up_stops_the_dockerd_it_started(spec, tmp_path: Path, sysctl: Pa
     p, said = provider_with(spec, tmp_path, engine, FakeRunner({}), kind=True, sysctl=sysctl,
                             LAB_KIND_NODE_IMAGE="built")
     with pytest.raises(BuildError, match="debootstrap"):
-        p.up()
+        getattr(p, command)()
     assert engine.stops == 1 and not engine.managed
     assert any("undoing what this run started" in s for s in said)
-
-
-def test_failed_build_stops_the_dockerd_it_started(spec, tmp_path: Path, sysctl: Path, monkeypatch) -> None:
-    """`lab build --kind` (prepare) fails the same way: the dockerd it started goes too."""
-    def no_debootstrap(*args, **kwargs):
-        raise BuildError("debootstrap is needed to build images without a registry")
-
-    monkeypatch.setattr("lab.kindimage.ensure_kind_images", no_debootstrap)
-    engine = FakeEngine(tmp_path / "lab" / "docker", running=True, starts=True)
-    p, _ = provider_with(spec, tmp_path, engine, FakeRunner({}), kind=True, sysctl=sysctl,
-                         LAB_KIND_NODE_IMAGE="built")
-    with pytest.raises(BuildError):
-        p.prepare()
-    assert engine.stops == 1 and not engine.managed
 
 
 def test_failed_create_deletes_the_half_made_cluster_and_stops_dockerd(spec, tmp_path: Path, sysctl: Path) -> None:
