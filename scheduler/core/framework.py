@@ -385,9 +385,8 @@ class Profile:
     def schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random | None = None,
                  *, detail: bool = True) -> ScheduleResult:
         """Decide where ``pod`` goes. Does not modify ``state`` (the caller assumes/binds)."""
-        rng = rng or random.Random()
-        with state.lock:
-            return self._schedule(state, pod, rng, detail)
+        chosen = rng or random.Random()
+        return state.atomically(lambda: self._schedule(state, pod, chosen, detail))
 
     def _schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random,
                   detail: bool) -> ScheduleResult:

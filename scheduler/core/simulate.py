@@ -26,7 +26,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from scheduler.core.config import ConfigError
 from scheduler.core.framework import Plugin, Profile, ScheduleResult
-from scheduler.core.messages import fit_error_message, scheduled_message
+from scheduler.core.cycle import schedule_pod
+from scheduler.core.messages import scheduled_message
 from scheduler.core.profiles import build_profiles, default_config, load_config
 from scheduler.core.resources import QuantityError
 from scheduler.core.state import ClusterState, is_terminal, pod_key
@@ -236,7 +237,7 @@ def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[
             skipped.append(pod)
             continue
         try:
-            result = profile.schedule(state, pod, rng)
+            result = schedule_pod(profile, state, pod, rng)
         except Exception as exc:  # noqa: BLE001 - sorted below: an out-of-tree plugin's, bad input, or a bug
             failure = out_of_tree_plugin_failure(exc)
             if failure is not None:
@@ -244,9 +245,6 @@ def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[
             if isinstance(exc, (QuantityError, ValueError, TypeError)):
                 raise InputError(f"Pod {pod_key(pod)}: {exc}") from None
             raise
-        if result.node is not None:
-            state.assume_pod(pod, result.node)
-            result = _reserve(profile, state, pod, result)
         decisions.append(Decision(pod_key(pod), result, name))
     return decisions, skipped
 
@@ -269,22 +267,6 @@ def out_of_tree_plugin_failure(exc: BaseException) -> str | None:
         return None
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{found}: {truncate(text, 200)}" if text else found
-
-
-def _reserve(profile: Profile, state: ClusterState, pod: dict, result: ScheduleResult) -> ScheduleResult:
-    """Reserve, as the scheduling cycle does after assuming: VolumeBinding assumes the PV it chose so
-    later pods of the state see it taken. A failure undoes both, like schedulingCycle."""
-    assert result.node is not None and result.cycle is not None
-    status = profile.run_reserve(result.cycle, pod, result.node)
-    if status is None:
-        return result
-    profile.run_unreserve(result.cycle, pod, result.node)
-    state.forget_pod(pod)
-    if status.is_unschedulable():
-        message = fit_error_message(1, {result.node: status})
-        return ScheduleResult(result.pod_key, None, message=message, status="unschedulable",
-                              unschedulable_plugins={status.plugin}, weights=result.weights)
-    return ScheduleResult(result.pod_key, None, message=status.message, status="error", weights=result.weights)
 
 
 # ------------------------------------------------------------------ output

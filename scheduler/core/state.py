@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from scheduler.core.plugins.helper import (
     LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
@@ -53,6 +53,9 @@ def _interned_taints(taints: tuple[Taint, ...]) -> tuple[Taint, ...]:
             _INTERNED_TAINTS.clear()
         shared = _INTERNED_TAINTS[taints] = taints
     return shared
+
+
+T = TypeVar("T")
 
 
 class AlreadyInCache(Exception):
@@ -286,7 +289,8 @@ class ClusterState:
     """Nodes, pods on them, and the workload objects PodTopologySpread's defaults read."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self._lock = threading.RLock()
+        self.lock = self._lock  # TEMP
         self._nodes: dict[str, NodeInfo] = {}  # includes "ghost" entries for pods on unknown nodes
         self._tree = _NodeTree()
         self._node_zone: dict[str, str] = {}
@@ -316,9 +320,17 @@ class ClusterState:
         self.volumes = VolumeCache()
         self.generation = 0
 
+    # ------------------------------------------------------------ operations of several steps
+    def atomically(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` (reads and changes of this state) with no other thread's change in
+        between: a scheduling cycle's decision, assume and Reserve, a consistent read of several
+        aggregates. The one way to hold the cache still; callers never take its lock."""
+        with self._lock:
+            return operation()
+
     # ------------------------------------------------------------ nodes
     def add_node(self, node: Mapping[str, Any]) -> None:
-        with self.lock:
+        with self._lock:
             name = node["metadata"]["name"]
             info = self._nodes.get(name)
             if info is None:
@@ -337,7 +349,7 @@ class ClusterState:
     update_node = add_node
 
     def remove_node(self, name: str) -> None:
-        with self.lock:
+        with self._lock:
             info = self._nodes.get(name)
             if info is None or info.node is None:
                 return
@@ -365,7 +377,7 @@ class ClusterState:
         Confirms an assumed pod of the same uid (cacheImpl.AddPod: "assumed pod added").
         """
         node_name = (pod.get("spec") or {}).get("nodeName")
-        with self.lock:
+        with self._lock:
             uid = pod_uid(pod)
             if uid in self._assumed and not node_name and not is_terminal(pod):
                 return  # an update of a pod we assumed, from before its binding is visible: keep it
@@ -379,7 +391,7 @@ class ClusterState:
             self._place(PodInfo(pod, node_name), node_name)
 
     def update_pod(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
-        with self.lock:
+        with self._lock:
             if old is not None and pod_uid(old) != pod_uid(new):
                 self.remove_pod(old)
             self.add_pod(new)
@@ -387,7 +399,7 @@ class ClusterState:
     def remove_pod(self, pod: Mapping[str, Any]) -> None:
         """Drop the pod of this uid, assumed or bound (cacheImpl.RemovePod; a tombstone's pod may
         carry no nodeName, the uid still finds what was counted)."""
-        with self.lock:
+        with self._lock:
             uid = pod_uid(pod)
             self._unassume(uid)
             self._remove_uid(uid)
@@ -400,7 +412,7 @@ class ClusterState:
         is in the cache, so can't be assumed"): re-assuming a bound pod would let a later
         ForgetPod drop a running pod from the cache for good.
         """
-        with self.lock:
+        with self._lock:
             uid = pod_uid(pod)
             if uid in self._pod_node or uid in self._assumed:
                 raise AlreadyInCache(f"pod {pod_key(pod)}({uid}) is in the cache, so can't be assumed")
@@ -411,7 +423,7 @@ class ClusterState:
     def forget_pod(self, pod: Mapping[str, Any]) -> bool:
         """Undo ``assume_pod`` (binding failed). Only a still-assumed pod is forgotten: one the watch
         confirmed meanwhile stays counted (cacheImpl.ForgetPod). Returns whether it forgot."""
-        with self.lock:
+        with self._lock:
             uid = pod_uid(pod)
             if uid not in self._assumed:
                 return False
@@ -435,7 +447,7 @@ class ClusterState:
 
     def assumed_keys(self) -> dict[str, str]:
         """namespace/name -> uid of every assumed pod (a copy, for metrics and the cache debugger)."""
-        with self.lock:
+        with self._lock:
             return dict(self._assumed_by_key)
 
     @property
@@ -507,7 +519,7 @@ class ClusterState:
         """
         kind = obj.get("kind")
         meta = obj.get("metadata") or {}
-        with self.lock:
+        with self._lock:
             if self.volumes.add(obj):
                 pass
             elif kind == "Namespace":
@@ -525,7 +537,7 @@ class ClusterState:
     def remove_object(self, obj: Mapping[str, Any]) -> None:
         kind = obj.get("kind")
         meta = obj.get("metadata") or {}
-        with self.lock:
+        with self._lock:
             if self.volumes.remove(obj):
                 pass
             elif kind == "Namespace":
@@ -588,7 +600,7 @@ class ClusterState:
 
     def node_list(self) -> list[NodeInfo]:
         """Nodes in snapshot order (zone round-robin, insertion order within a zone). Cached."""
-        with self.lock:
+        with self._lock:
             if self._list_cache is None:
                 self._list_cache = [self._nodes[n] for n in self._tree.list()]
             return self._list_cache

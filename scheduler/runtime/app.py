@@ -3,7 +3,7 @@
 Threads, and who talks to whom:
 
     reflectors (nodes, pods, workload objects) --events--> ClusterState (under state.lock) + queue
-    scheduling loop: queue.pop -> Profile.schedule (under state.lock) -> assume -> Binder
+    scheduling loop: queue.pop -> core.cycle.schedule_pod (decide, assume, Reserve) -> Binder
     bind workers: fence check -> POST pods/binding -> events, metrics; failures -> forget + requeue
     leader elector: Lease renewals; starts the scheduling loop when leading, ends the process when not
     HTTP server: /healthz /livez /readyz /metrics
@@ -31,8 +31,7 @@ from typing import Any
 
 from scheduler.core.cachecompare import compare_cache
 from scheduler.core.events import EVENTS_TO_REGISTER, ClusterEvent, worth_requeuing
-from scheduler.core.framework import Profile, ScheduleResult
-from scheduler.core.messages import fit_error_message
+from scheduler.core.cycle import schedule_pod, unreserve
 from scheduler.core.state import AlreadyInCache
 from scheduler.runtime.binder import (
     Binder,
@@ -389,7 +388,6 @@ class SchedulerApp:
         self._stopping = threading.Event()
         self._scheduling_started = threading.Event()
         self._random_profiles = {name for name, p in self.profiles.items() if is_random_profile(p)}
-        self._core_profiles = {name for name, p in self.profiles.items() if isinstance(p, Profile)}
 
         lw = list_watch or KubeListWatch(kube)
         self.node_reflector = Reflector(lw, name="nodes", path="/api/v1/nodes", kind="Node",
@@ -685,15 +683,8 @@ class SchedulerApp:
         log_s(log, V(3), "Attempting to schedule pod", pod=info.key)
         started = time.perf_counter()
         try:
-            with self.state.lock:
-                if name in self._core_profiles:
-                    # No per-node score table: nothing here reads it (simulate and the tests do).
-                    result = profile.schedule(self.state, pod, self.rng, detail=False)
-                else:
-                    result = profile.schedule(self.state, pod, self.rng)
-                if result.node:
-                    self.state.assume_pod(pod, result.node)
-                    result = self._reserve(profile, pod, result)
+            # No per-node score table: nothing here reads it (simulate and the tests do).
+            result = schedule_pod(profile, self.state, pod, self.rng, detail=False)
         except AlreadyInCache:
             # sched.assume failed: the pod is bound already (its watch event is on the way, or was
             # handled); handleSchedulingFailure re-reads it and stops there.
@@ -722,24 +713,6 @@ class SchedulerApp:
         self.binder.submit(BindJob(pod=pod, node=result.node, scheduler_name=name, started=started,
                                    context={"info": info, "result": result, "profile": profile},
                                    pre_bind=self._pre_bind_step(profile, pod, result)))
-
-    def _reserve(self, profile: Any, pod: Mapping[str, Any], result: Any) -> Any:
-        """Reserve after assume (under state.lock). A failure is undone here (Unreserve, ForgetPod) and
-        turns the result into the failure kube-scheduler reports (schedulingCycle)."""
-        cycle = getattr(result, "cycle", None)
-        run_reserve = getattr(profile, "run_reserve", None)
-        if cycle is None or run_reserve is None:
-            return result
-        status = run_reserve(cycle, pod, result.node)
-        if status is None:
-            return result
-        profile.run_unreserve(cycle, pod, result.node)
-        self.state.forget_pod(pod)
-        if status.is_unschedulable():
-            return ScheduleResult(result.pod_key, None, message=fit_error_message(1, {result.node: status}),
-                                  status="unschedulable", unschedulable_plugins={status.plugin},
-                                  clear_nomination=True)
-        return ScheduleResult(result.pod_key, None, message=status.message, status="error", clear_nomination=True)
 
     def _pre_bind_step(self, profile: Any, pod: Mapping[str, Any], result: Any) -> Callable[[], None] | None:
         """The binding cycle's PreBind, run on the bind worker: the core decides (plans), the shell acts."""
@@ -829,12 +802,7 @@ class SchedulerApp:
         but that did bind the pod to job.node never gets here: the binder reads the pod back and
         reports success.) The forgotten pod freed what it held, which upstream treats as an
         AssignedPodDelete event for the unschedulable pods; then the FailureHandler."""
-        result = job.context["result"]
-        profile, cycle = job.context.get("profile"), getattr(result, "cycle", None)
-        if profile is not None and cycle is not None and hasattr(profile, "run_unreserve"):
-            with self.state.lock:
-                profile.run_unreserve(cycle, job.pod, job.node)
-        forgotten = self.state.forget_pod(job.pod)
+        forgotten = unreserve(job.context.get("profile"), self.state, job.context["result"], job.pod, job.node)
         cause = error.cause
         if isinstance(cause, NotLeader):
             # Not upstream's path (its binding goroutines end with the process): nothing was sent,
