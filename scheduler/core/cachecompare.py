@@ -43,7 +43,8 @@ def compare_cache(state: ClusterState, nodes: Iterable[Mapping[str, Any]],
         if (pod.get("spec") or {}).get("nodeName") and not is_terminal(pod):
             truth.add_pod(pod)
     diffs: list[str] = []
-    with state.lock:
+
+    def compare() -> None:  # the cache held still while it is read
         cached_nodes = set(state.node_names())
         actual_nodes = {str((n.get("metadata") or {}).get("name")) for n in node_list}
         for name in sorted(actual_nodes - cached_nodes):
@@ -70,5 +71,7 @@ def compare_cache(state: ClusterState, nodes: Iterable[Mapping[str, Any]],
             if ours[1] != theirs[1]:
                 diffs.append(f"node {name}: cache requests (milliCPU, memory, non-zero milliCPU, non-zero memory) "
                              f"{ours[1]}, API {theirs[1]}")
+
+    state.atomically(compare)
     return diffs
 

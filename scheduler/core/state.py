@@ -6,9 +6,10 @@ aggregates (requested and non-zero requested resources, pod count, host ports, i
 states), so a scheduling decision never rescans all pods.
 
 Thread safety: one writer (the informer thread) and one reader (the scheduling
-thread).  Every mutator takes ``state.lock`` (a ``threading.RLock``); the live
-scheduler must hold the same lock while it calls ``Profile.schedule`` (which also
-takes it; the lock is re-entrant) so a decision sees a consistent state.
+thread). The state owns its lock (a ``threading.RLock``): every operation takes it
+internally, and a caller needing several steps with no change in between (the
+scheduling cycle, ``scheduler.core.cycle``) passes them to ``atomically``. Nothing
+outside this class takes the lock.
 
 Terminal pods (phase Succeeded/Failed) are never counted, like the scheduler's pod
 informer which filters them out with a field selector.
@@ -290,7 +291,6 @@ class ClusterState:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.lock = self._lock  # TEMP
         self._nodes: dict[str, NodeInfo] = {}  # includes "ghost" entries for pods on unknown nodes
         self._tree = _NodeTree()
         self._node_zone: dict[str, str] = {}
@@ -611,6 +611,25 @@ class ClusterState:
     @property
     def num_nodes(self) -> int:
         return len(self._node_zone)
+
+    def pods_on_node(self, name: str, keys: Iterable[str]) -> list[Mapping[str, Any]]:
+        """The pods counted on node ``name`` whose namespace/name is in ``keys`` (preemption's victims)."""
+        wanted = set(keys)
+        with self._lock:
+            info = self._nodes.get(name)
+            return [p.pod for p in info.pods.values() if p.key in wanted] if info is not None else []
+
+    def node_labels(self, name: str) -> dict[str, str] | None:
+        """A copy of node ``name``'s labels, None when the cache has no such node."""
+        with self._lock:
+            info = self._nodes.get(name)
+            return dict(info.labels) if info is not None and info.node is not None else None
+
+    def sizes(self) -> dict[str, int]:
+        """Nodes, pods counted on them and assumed pods (the scheduler_cache_size gauge), at one moment."""
+        with self._lock:
+            nodes = self.node_list()
+            return {"nodes": len(nodes), "pods": sum(n.num_pods for n in nodes), "assumed_pods": self.num_assumed}
 
     def get_node_info(self, name: str) -> NodeInfo | None:
         info = self._nodes.get(name)

@@ -1,8 +1,8 @@
 """PersistentVolumes, PersistentVolumeClaims, StorageClasses and CSINodes as the volume plugins see them.
 
 One ``VolumeCache`` per ``ClusterState`` (its ``volumes``), fed by the informers (or a state file)
-through ``ClusterState.add_object`` and changed by VolumeBinding's Reserve/Unreserve under the
-same ``state.lock``. It is the only record of volume objects in the scheduler.
+through ``ClusterState.add_object`` and changed by VolumeBinding's Reserve/Unreserve inside the
+scheduling cycle (``ClusterState.atomically``). It is the only record of volume objects in the scheduler.
 
 PVs and PVCs are kept the way kube-scheduler v1.29's ``volumebinding/assume_cache.go`` keeps
 them: per object the *latest* version (possibly assumed by Reserve, e.g. a PV with the claimRef

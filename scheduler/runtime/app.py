@@ -2,7 +2,7 @@
 
 Threads, and who talks to whom:
 
-    reflectors (nodes, pods, workload objects) --events--> ClusterState (under state.lock) + queue
+    reflectors (nodes, pods, workload objects) --events--> ClusterState (its own lock) + queue
     scheduling loop: queue.pop -> core.cycle.schedule_pod (decide, assume, Reserve) -> Binder
     bind workers: fence check -> POST pods/binding -> events, metrics; failures -> forget + requeue
     leader elector: Lease renewals; starts the scheduling loop when leading, ends the process when not
@@ -200,8 +200,7 @@ class PodEventHandler:
     def _add_to_cache(self, pod: dict[str, Any]) -> None:
         log_s(log, V(3), "Add event for scheduled pod", pod=pod_key(pod))
         self.queue.delete(pod)  # a re-list may show bound a pod the queue still holds
-        with self.state.lock:
-            self.state.add_pod(pod)
+        self.state.add_pod(pod)
         self.queue.assigned_pod_added()
 
     def _update_in_cache(self, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -213,14 +212,12 @@ class PodEventHandler:
             return
         if _scheduling_relevant(old) == _scheduling_relevant(new):
             return  # status-only updates (the kubelet's, kwok's) change nothing the scheduler counts
-        with self.state.lock:
-            self.state.update_pod(old, new)
+        self.state.update_pod(old, new)
         self.queue.move_all_to_active_or_backoff("AssignedPodUpdate")
 
     def _delete_from_cache(self, pod: dict[str, Any]) -> None:
         log_s(log, V(3), "Delete event for scheduled pod", pod=pod_key(pod))
-        with self.state.lock:
-            self.state.remove_pod(pod)  # by uid: finds an assumed pod too
+        self.state.remove_pod(pod)  # by uid: finds an assumed pod too
         self.queue.move_all_to_active_or_backoff("AssignedPodDelete")
 
     # -- the queue side (add/update/deletePodFromSchedulingQueue) -------------------------------
@@ -499,10 +496,7 @@ class SchedulerApp:
         return [self.node_reflector, self.pod_reflector, *self.object_reflectors, *self.volume_reflectors]
 
     def _cache_sizes(self) -> dict[str, int]:
-        with self.state.lock:
-            nodes = self.state.node_list()
-            return {"nodes": len(nodes), "pods": sum(n.num_pods for n in nodes),
-                    "assumed_pods": self.state.num_assumed}
+        return self.state.sizes()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -772,10 +766,7 @@ class SchedulerApp:
         if not node or not self.can_act():
             return None
         self._nominator().add(pod, node)  # AddNominatedPod, before the victims' deletions arrive
-        keys = set(getattr(result, "victims", ()) or ())
-        with self.state.lock:
-            info = self.state.get_node_info(node)
-            victims = [p.pod for p in info.pods.values() if p.key in keys] if info is not None else []
+        victims = self.state.pods_on_node(node, getattr(result, "victims", ()) or ())
         return node if self.preemptor.evict(pod, node, victims, name) else None
 
     def _bind_done(self, job: BindJob, error: BindError | None) -> None:

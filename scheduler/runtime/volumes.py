@@ -123,10 +123,8 @@ class VolumePreBinder:
 
     def _check(self, plan: VolumeBindingPlan) -> bool:
         pod_ok = self._pod_exists(plan.pod)
-        with self.state.lock:
-            info = self.state.get_node_info(plan.node)
-            labels = dict(info.labels) if info is not None else None
-            return check_bindings(self.state.volumes, plan, labels, pod_ok)
+        return self.state.atomically(
+            lambda: check_bindings(self.state.volumes, plan, self.state.node_labels(plan.node), pod_ok))
 
     def _wait(self, plan: VolumeBindingPlan) -> None:
         deadline = self._clock() + float(plan.timeout_seconds)

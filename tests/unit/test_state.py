@@ -91,11 +91,10 @@ def test_update_node_changes_allocatable_without_touching_pods():
     assert (info.allocatable.milli_cpu, info.requested.milli_cpu, state.num_nodes) == (4000, 500, 1)
 
 
-def test_lock_is_reentrant():
+def test_operations_inside_atomically_may_change_the_state():
     state = ClusterState()
-    with state.lock:
-        state.add_node(node("n"))
-        assert state.num_nodes == 1
+    state.atomically(lambda: state.add_node(node("n")))  # re-entrant: add_node locks too
+    assert state.num_nodes == 1
 
 
 def test_updates_of_an_assumed_pod_before_its_binding_keep_the_assumption():

@@ -86,9 +86,8 @@ def watch(app: SchedulerApp, kind: str, obj: dict) -> None:
 
 
 def requested_on(app: SchedulerApp, name: str = "n1") -> int:
-    with app.state.lock:
-        info = app.state.get_node_info(name)
-        return info.requested.milli_cpu
+    info = app.state.get_node_info(name)
+    return info.requested.milli_cpu
 
 
 def test_pod_is_assumed_bound_reported_and_confirmed() -> None:
