@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scheduler.core.state import ClusterState, is_terminal
+from scheduler.core.podutil import is_assigned, is_terminal
+from scheduler.core.state import ClusterState
 
 __all__ = ["compare_cache"]
 
@@ -40,7 +41,7 @@ def compare_cache(state: ClusterState, nodes: Iterable[Mapping[str, Any]],
     for node in node_list:
         truth.add_node(node)
     for pod in pods:
-        if (pod.get("spec") or {}).get("nodeName") and not is_terminal(pod):
+        if is_assigned(pod) and not is_terminal(pod):
             truth.add_pod(pod)
     diffs: list[str] = []
 

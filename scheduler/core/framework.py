@@ -31,7 +31,8 @@ from operator import add, mul
 from typing import Any, Callable, Iterable, Mapping
 
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
-from scheduler.core.state import ClusterState, NodeInfo, PodInfo, pod_key, pod_uid
+from scheduler.core.podutil import pod_key, pod_uid, scheduler_name
+from scheduler.core.state import ClusterState, NodeInfo, PodInfo
 from scheduler.core.status import ERROR, SKIP, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 MAX_NODE_SCORE = 100
@@ -243,10 +244,6 @@ def _passes_every_node(plugin: Plugin, cycle: CycleState, pod: Mapping[str, Any]
     return bool(check is not None and check(cycle, pod))
 
 
-def scheduling_gates(pod: Mapping[str, Any]) -> list[str]:
-    return [g.get("name", "") for g in (pod.get("spec") or {}).get("schedulingGates") or ()]
-
-
 class Profile:
     """One scheduling profile (one ``schedulerName``) with its instantiated plugins."""
 
@@ -281,7 +278,7 @@ class Profile:
 
     def handles(self, pod: Mapping[str, Any]) -> bool:
         """``responsibleForPod``: the pod's spec.schedulerName (API default: default-scheduler)."""
-        return ((pod.get("spec") or {}).get("schedulerName") or "default-scheduler") == self.scheduler_name
+        return scheduler_name(pod) == self.scheduler_name
 
     def plugin_names(self, point: str) -> list[str]:
         attr = {

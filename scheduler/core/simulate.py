@@ -30,7 +30,8 @@ from scheduler.core.cycle import schedule_pod
 from scheduler.core.messages import scheduled_message
 from scheduler.core.profiles import build_profiles, default_config, load_config
 from scheduler.core.resources import QuantityError
-from scheduler.core.state import ClusterState, is_terminal, pod_key
+from scheduler.core.podutil import is_terminal, is_terminating, pod_key
+from scheduler.core.state import ClusterState
 from scheduler.core.validation.objects import CLUSTER_SCOPED, KIND_SCHEMAS, ObjectError, validate_object
 from scheduler.core.validation.text import describe, quote, safe_text, truncate
 from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
@@ -229,7 +230,7 @@ def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[
     decisions: list[Decision] = []
     skipped: list[dict] = []
     for pod in queue_order(pending):
-        if is_terminal(pod) or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        if is_terminal(pod) or is_terminating(pod):
             continue
         name = pod["spec"]["schedulerName"]
         profile = profiles.get(name)

@@ -24,10 +24,10 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 from scheduler.core.plugins.helper import (
     LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
 )
+from scheduler.core.podutil import is_terminal, namespaced_key, pod_key, pod_priority, pod_uid
 from scheduler.core.resources import Resource, node_allocatable, non_zero_requests, pod_resource
 from scheduler.core.volumecache import VolumeCache
 
-TERMINAL_PHASES = ("Succeeded", "Failed")
 DEFAULT_BIND_ALL_HOST_IP = "0.0.0.0"
 
 ZONE_LABELS = ("failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone")
@@ -61,25 +61,6 @@ T = TypeVar("T")
 
 class AlreadyInCache(Exception):
     """assume_pod refused: the pod (same uid) is already counted, assumed or bound."""
-
-
-def pod_key(pod: Mapping[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
-
-
-def pod_uid(pod: Mapping[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return meta.get("uid") or pod_key(pod)
-
-
-def pod_priority(pod: Mapping[str, Any]) -> int:
-    prio = (pod.get("spec") or {}).get("priority")
-    return int(prio) if prio is not None else 0
-
-
-def is_terminal(pod: Mapping[str, Any]) -> bool:
-    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
 
 
 def host_ports(pod: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
@@ -526,7 +507,7 @@ class ClusterState:
                 self.namespace_labels[meta.get("name", "")] = meta.get("labels") or {}
             elif kind in self._KIND_STORES:
                 store = getattr(self, self._KIND_STORES[kind])
-                store[f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"] = obj
+                store[namespaced_key(obj)] = obj
             else:
                 return False
             self.generation += 1
@@ -543,8 +524,7 @@ class ClusterState:
             elif kind == "Namespace":
                 self.namespace_labels.pop(meta.get("name", ""), None)
             elif kind in self._KIND_STORES:
-                getattr(self, self._KIND_STORES[kind]).pop(
-                    f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}", None)
+                getattr(self, self._KIND_STORES[kind]).pop(namespaced_key(obj), None)
             self.generation += 1
 
     def default_selector(self, pod: Mapping[str, Any]):
@@ -665,4 +645,4 @@ class ClusterState:
         return [n for n in self.node_list() if n.name in self._affinity_nodes]
 
 
-__all__ = ["AlreadyInCache", "ClusterState", "NodeInfo", "PodInfo", "pod_key", "pod_uid", "pod_priority", "LABEL_HOSTNAME"]
+__all__ = ["AlreadyInCache", "ClusterState", "NodeInfo", "PodInfo", "LABEL_HOSTNAME"]

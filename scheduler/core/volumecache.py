@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from scheduler.core.podutil import namespaced_key
+
 Obj = Mapping[str, Any]
 
 ANN_SELECTED_NODE = "volume.kubernetes.io/selected-node"
@@ -39,11 +41,6 @@ def resource_version(obj: Obj) -> int:
         return int(raw) if raw not in (None, "") else 0
     except (TypeError, ValueError):
         return 0
-
-
-def namespaced_key(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
 
 
 def name_key(obj: Obj) -> str:

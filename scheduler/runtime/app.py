@@ -32,6 +32,7 @@ from typing import Any
 from scheduler.core.cachecompare import compare_cache
 from scheduler.core.events import EVENTS_TO_REGISTER, ClusterEvent, worth_requeuing
 from scheduler.core.cycle import schedule_pod, unreserve
+from scheduler.core.podutil import is_assigned, is_terminating, pod_key, pod_uid, resource_version, scheduler_name
 from scheduler.core.state import AlreadyInCache
 from scheduler.runtime.binder import (
     Binder,
@@ -48,7 +49,7 @@ from scheduler.runtime.kube import ApiError, KubeClient
 from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
 from scheduler.runtime.metrics import SchedulerMetrics
 from scheduler.runtime.preemption import NominationTracker, Preemptor, status_patch
-from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, pod_key, priority_sort_less
+from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, priority_sort_less
 from scheduler.runtime.auth import DelegatedAuth
 from scheduler.runtime.server import Checks, ProbeServer
 from scheduler.runtime.volumes import VOLUME_INFORMERS, VolumeEventHandler, VolumePreBinder
@@ -108,22 +109,6 @@ class ServingOptions:
     port: int = 0
     secure_port: int = 10259
     auth: DelegatedAuth | None = None  # None: only the always-allow paths are served
-
-
-def _assigned(pod: Mapping[str, Any]) -> bool:
-    return bool((pod.get("spec") or {}).get("nodeName"))
-
-
-def _uid(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("metadata") or {}).get("uid") or "")
-
-
-def _rv(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("metadata") or {}).get("resourceVersion") or "")
-
-
-def _scheduler_name(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
 
 
 def _scheduling_relevant(pod: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -193,7 +178,7 @@ class PodEventHandler:
         self.responsible = responsible
 
     def _for_queue(self, pod: Mapping[str, Any]) -> bool:
-        return not _assigned(pod) and self.responsible(pod)
+        return not is_assigned(pod) and self.responsible(pod)
 
     # -- the cache side (addPodToCache / updatePodInCache / deletePodFromCache) -----------------
 
@@ -205,7 +190,7 @@ class PodEventHandler:
 
     def _update_in_cache(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         log_s(log, V(4), "Update event for scheduled pod", pod=pod_key(old))
-        if _uid(old) != _uid(new):
+        if pod_uid(old) != pod_uid(new):
             # updatePodInCache: "a delete event followed by an immediate add event" was merged.
             self._delete_from_cache(old)
             self._add_to_cache(new)
@@ -230,7 +215,7 @@ class PodEventHandler:
     def _update_in_queue(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         # updatePodInSchedulingQueue: identical objects (a re-list) and assumed pods are skipped;
         # the binder re-reads the pod from the informer if its bind fails.
-        if _rv(old) == _rv(new) and _uid(old) == _uid(new):
+        if resource_version(old) == resource_version(new) and pod_uid(old) == pod_uid(new):
             return
         if self.state.is_assumed(new):
             return
@@ -243,13 +228,13 @@ class PodEventHandler:
     # -- the informer's calls -------------------------------------------------------------------
 
     def on_add(self, pod: dict[str, Any]) -> None:
-        if _assigned(pod):
+        if is_assigned(pod):
             self._add_to_cache(pod)
         elif self.responsible(pod):
             self._add_to_queue(pod)
 
     def on_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        older, newer = _assigned(old), _assigned(new)
+        older, newer = is_assigned(old), is_assigned(new)
         if older and newer:
             self._update_in_cache(old, new)
         elif newer:
@@ -258,7 +243,7 @@ class PodEventHandler:
             self._delete_from_cache(old)
         q_older, q_newer = self._for_queue(old), self._for_queue(new)
         if q_older and q_newer:
-            if _uid(old) != _uid(new):
+            if pod_uid(old) != pod_uid(new):
                 self._delete_from_queue(old)
                 self._add_to_queue(new)
             else:
@@ -269,7 +254,7 @@ class PodEventHandler:
             self._delete_from_queue(old)
 
     def on_delete(self, pod: dict[str, Any]) -> None:
-        if _assigned(pod):
+        if is_assigned(pod):
             self._delete_from_cache(pod)
         elif self.responsible(pod):
             self._delete_from_queue(pod)
@@ -472,7 +457,7 @@ class SchedulerApp:
     # -- queries -----------------------------------------------------------------------------
 
     def _responsible(self, pod: Mapping[str, Any]) -> bool:
-        return _scheduler_name(pod) in self.profiles
+        return scheduler_name(pod) in self.profiles
 
     @property
     def binding(self) -> dict[str, str]:
@@ -664,13 +649,12 @@ class SchedulerApp:
 
     def schedule_one(self, info: QueuedPodInfo) -> None:
         pod = info.pod
-        name = _scheduler_name(pod)
+        name = scheduler_name(pod)
         profile = self.profiles.get(name)
-        meta = pod.get("metadata") or {}
-        if profile is None or _assigned(pod) or self.state.is_assumed(pod):
+        if profile is None or is_assigned(pod) or self.state.is_assumed(pod):
             self.queue.done(info)
             return
-        if meta.get("deletionTimestamp"):
+        if is_terminating(pod):
             log_s(log, V(3), "Skip schedule deleting pod", pod=info.key)
             self.queue.done(info)
             return
@@ -683,11 +667,11 @@ class SchedulerApp:
             # sched.assume failed: the pod is bound already (its watch event is on the way, or was
             # handled); handleSchedulingFailure re-reads it and stops there.
             # Its error text is the cache's (cacheImpl.AssumePod: the pod's UID, then namespace/name).
-            message = f"pod {_uid(pod)}({info.key}) is in the cache, so can't be assumed"
+            message = f"pod {pod_uid(pod)}({info.key}) is in the cache, so can't be assumed"
             log.error(kv("Error scheduling pod; retrying", pod=info.key, err=message))
             self.metrics.attempt("error", name, time.perf_counter() - started)
             fresh = self._informer_pod(info.key)
-            if fresh is None or _uid(fresh) != _uid(pod) or _assigned(fresh):
+            if fresh is None or pod_uid(fresh) != pod_uid(pod) or is_assigned(fresh):
                 self.queue.done(info)
             else:
                 self.queue.requeue_backoff(info)
@@ -800,7 +784,7 @@ class SchedulerApp:
             # so nothing to report; a deposed leader schedules nothing more, so moves nothing.
             log_s(log, V(2), "Bind not sent: not leading", pod=info.key)
             fresh = self._informer_pod(info.key)
-            if fresh is not None and _uid(fresh) == _uid(job.pod) and not _assigned(fresh):
+            if fresh is not None and pod_uid(fresh) == pod_uid(job.pod) and not is_assigned(fresh):
                 self.queue.readd_after_bind_failure(info, fresh)
             return
         rejected = isinstance(cause, PreBindError) and cause.rejected
@@ -809,8 +793,8 @@ class SchedulerApp:
         self._binding_failure(job, info, cause, rejected)
         if forgotten and rejected:
             # Deferred upstream, and never the pod itself: it was just rejected.
-            uid = _uid(job.pod)
-            self.queue.move_all_to_active_or_backoff("AssignedPodDelete", pre_check=lambda p: _uid(p) != uid)
+            uid = pod_uid(job.pod)
+            self.queue.move_all_to_active_or_backoff("AssignedPodDelete", pre_check=lambda p: pod_uid(p) != uid)
 
     def _binding_failure(self, job: BindJob, info: QueuedPodInfo, cause: BaseException, rejected: bool) -> None:
         """handleSchedulingFailure for a failed binding cycle: metric, log, re-queue what the
@@ -830,9 +814,9 @@ class SchedulerApp:
         # nothing to retry; otherwise retry what the pod is *now* (updates were skipped while it
         # was assumed).
         fresh = self._informer_pod(key)
-        if fresh is None or _uid(fresh) != _uid(job.pod):
+        if fresh is None or pod_uid(fresh) != pod_uid(job.pod):
             log.info(kv("Pod doesn't exist in informer cache", pod=key))
-        elif _assigned(fresh):
+        elif is_assigned(fresh):
             log.info(kv("Pod has been assigned to node. Abort adding it back to queue.", pod=key,
                         node=(fresh.get("spec") or {}).get("nodeName")))
         else:

@@ -45,6 +45,7 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
+from scheduler.core.podutil import pod_key
 from scheduler.runtime.events import FINISH_TIME, EventSeries, Write
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import JSON, STRATEGIC_MERGE_PATCH, UNSENDABLE, ApiError, KubeClient
@@ -265,13 +266,13 @@ class Binder:
                 delay = self._retry_delay(retries, error.retry_after)
                 if self._clock() - started + delay <= self._retry_budget:
                     retries += 1
-                    log_s(log, V(2), "Retrying bind", pod=_key(pod), node=node, retry=retries,
+                    log_s(log, V(2), "Retrying bind", pod=pod_key(pod), node=node, retry=retries,
                           wait=f"{delay:.3g}s", err=str(error))
                     self._sleep(delay)
                     continue
             if _may_have_bound(error) and self._bound_to(pod, node):
                 log_s(log, V(2), "Bind answer lost or refused, but the pod is bound to the chosen node",
-                      pod=_key(pod), node=node, err=str(error))
+                      pod=pod_key(pod), node=node, err=str(error))
                 return
             raise BindError(error, ErrorClass.FINAL if error.status == 404 else ErrorClass.FAIL)
 
@@ -289,7 +290,7 @@ class Binder:
             current = self._kube.request("GET", f"/api/v1/namespaces/{meta.get('namespace')}/pods/{meta.get('name')}",
                                          timeout=self._timeout)
         except ApiError as exc:
-            log_s(log, V(2), "Could not read the pod back after its bind", pod=_key(pod), err=str(exc))
+            log_s(log, V(2), "Could not read the pod back after its bind", pod=pod_key(pod), err=str(exc))
             return False
         return ((current.get("metadata") or {}).get("uid") == meta.get("uid")
                 and (current.get("spec") or {}).get("nodeName") == node)
@@ -311,7 +312,7 @@ class Binder:
         try:
             if job.pre_bind is not None:
                 job.pre_bind()
-            log_s(log, V(3), "Attempting to bind pod to node", pod=_key(job.pod), node=job.node)
+            log_s(log, V(3), "Attempting to bind pod to node", pod=pod_key(job.pod), node=job.node)
             self.bind(job.pod, job.node)
         except PreBindError as exc:
             error = BindError(exc, ErrorClass.FAIL)
@@ -324,7 +325,7 @@ class Binder:
         try:
             self._on_done(job, error)
         except Exception:
-            log.exception(kv("Bind callback failed", pod=_key(job.pod)))
+            log.exception(kv("Bind callback failed", pod=pod_key(job.pod)))
         finally:
             with self._idle:
                 self._pending -= 1
@@ -404,9 +405,7 @@ def truncate_note(note: str) -> str:
     return raw[: NOTE_LENGTH_LIMIT - 4].decode("utf-8", "ignore") + " ..."
 
 
-def _key(pod: Mapping[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
+
 
 
 class EventRecorder:

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from scheduler.core.podutil import resource_version
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import ApiError, KubeClient, loads
 
@@ -222,7 +223,7 @@ class Reflector:
 
     def relist(self) -> None:
         """List everything (paged) and diff it into the store."""
-        items, resource_version = self._list_all()
+        items, listed_rv = self._list_all()
         fresh = {object_key(item): item for item in items}
         # Order: deletions first frees capacity before additions claim it. A delete found by a
         # re-list is client-go's DeletedFinalStateUnknown: the object we hold may be stale (a pod
@@ -237,11 +238,11 @@ class Reflector:
             self.store[key] = item
             if old is None:
                 self._dispatch(self.handler.on_add, item)
-            elif _rv(old) != _rv(item):
+            elif resource_version(old) != resource_version(item):
                 self._dispatch(self.handler.on_update, old, item)
-        self.resource_version = resource_version
+        self.resource_version = listed_rv
         self.lists += 1
-        log_s(log, V(2), "Listed", reflector=self.name, items=len(fresh), resourceVersion=resource_version)
+        log_s(log, V(2), "Listed", reflector=self.name, items=len(fresh), resourceVersion=listed_rv)
         self.denied = False
         self.synced.set()
 
@@ -318,7 +319,7 @@ class Reflector:
             if code == 410:
                 raise WatchExpired()
             raise ApiError(code, str(obj.get("message") or "watch error"), reason=str(obj.get("reason") or ""))
-        rv = _rv(obj)
+        rv = resource_version(obj)
         if kind == "BOOKMARK":
             if rv:
                 self.resource_version = rv
@@ -351,7 +352,3 @@ class Reflector:
             fn(*args)
         except Exception:
             log.exception(kv("Event handler failed", reflector=self.name, object=object_key(args[-1])))
-
-
-def _rv(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

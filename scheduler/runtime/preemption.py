@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from scheduler.core.podutil import pod_key
 from scheduler.runtime.binder import NotLeader
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import JSON, STRATEGIC_MERGE_PATCH, ApiError
@@ -101,16 +102,16 @@ class Preemptor:
                               STRATEGIC_MERGE_PATCH)
                 self.send("DELETE", path, None, JSON)
             except NotLeader:
-                log_s(log, V(2), "Victim not evicted: not leading", preemptor=_key(preemptor),
+                log_s(log, V(2), "Victim not evicted: not leading", preemptor=pod_key(preemptor),
                       victim=f"{meta.get('namespace')}/{meta.get('name')}")
                 return False  # the fence is closed: no later victim's write would pass it either
             except ApiError as exc:
                 if exc.status != 404:  # already gone is what we wanted
                     log.error(kv("Preempted pod", pod=f"{meta.get('namespace')}/{meta.get('name')}",
-                                 preemptor=_key(preemptor), err=str(exc)))
+                                 preemptor=pod_key(preemptor), err=str(exc)))
                     ok = False
                     continue
-            log_s(log, V(2), "Preemptor Pod preempted victim Pod", preemptor=_key(preemptor),
+            log_s(log, V(2), "Preemptor Pod preempted victim Pod", preemptor=pod_key(preemptor),
                   victim=f"{meta.get('namespace')}/{meta.get('name')}", node=node)
             body = self.events.event_for_pod(victim, scheduler_name=scheduler_name, type_="Normal",
                                              reason="Preempted", action="Preempting",
@@ -120,9 +121,7 @@ class Preemptor:
         return ok
 
 
-def _key(pod: Mapping[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
+
 
 
 class NominationTracker:

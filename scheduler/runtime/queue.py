@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.core.events import EVENTS, ClusterEvent, worth_requeuing
+from scheduler.core.podutil import has_scheduling_gates, pod_key, resource_version, scheduler_name
 
 __all__ = [
     "QueuedPodInfo",
     "SchedulingQueue",
-    "pod_key",
     "ACTIVE",
     "BACKOFF",
     "UNSCHEDULABLE",
@@ -50,11 +50,6 @@ _POD_ADD_SENSITIVE = frozenset({"InterPodAffinity", "PodTopologySpread"})
 
 def _worth_requeuing(plugins: Iterable[str], event: ClusterEvent) -> bool:
     return worth_requeuing(plugins, event)
-
-
-def pod_key(pod: Mapping[str, Any]) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
 
 
 @dataclass
@@ -82,7 +77,7 @@ class QueuedPodInfo:
 
     @property
     def scheduler_name(self) -> str:
-        return str((self.pod.get("spec") or {}).get("schedulerName") or "default-scheduler")
+        return scheduler_name(self.pod)
 
 
 LessFunc = Callable[[Any, Any], bool]
@@ -115,14 +110,6 @@ class _SortKey:
         if self.less(other.item, self.item):
             return False
         return self.seq < other.seq  # a tie: arrival order
-
-
-def _rv(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("metadata") or {}).get("resourceVersion") or "")
-
-
-def _is_gated(pod: Mapping[str, Any]) -> bool:
-    return bool((pod.get("spec") or {}).get("schedulingGates"))
 
 
 def _significant(pod: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -240,7 +227,7 @@ class SchedulingQueue:
             now = self._clock()
             info = QueuedPodInfo(pod=pod, key=key, timestamp=now, seq=next(self._seq), enqueued_at=now)
             self._info[key] = info
-            if _is_gated(pod):
+            if has_scheduling_gates(pod):
                 self._park(info, GATED, "PodAdd")
             else:
                 self._push_active(info, "PodAdd")
@@ -262,12 +249,12 @@ class SchedulingQueue:
             if int((old.get("spec") or {}).get("priority") or 0) != info.priority:
                 self._push_active(info, "PodUpdate")  # re-sort; the old heap entry goes stale
         elif where == GATED:
-            if not _is_gated(pod):
+            if not has_scheduling_gates(pod):
                 self._push_active(info, "PodUpdate")
         elif where == UNSCHEDULABLE:
             if _significant(old) != _significant(pod):
                 self._active_or_backoff(info, "PodUpdate")
-        elif where == IN_FLIGHT and _rv(old) != _rv(pod):
+        elif where == IN_FLIGHT and resource_version(old) != resource_version(pod):
             # Upstream's Update finds the pod in no queue and adds it to activeQ; the failing
             # attempt's AddUnschedulableIfNotPresent then finds it there and leaves it active.
             info.extra["updated_in_flight"] = True

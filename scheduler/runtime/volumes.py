@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from scheduler.core.podutil import namespaced_key
 from scheduler.core.plugins.volumebinding import VolumeBindingError, VolumeBindingPlan, check_bindings
 from scheduler.runtime.binder import PreBindError
 from scheduler.runtime.klog import V, log_s
@@ -114,7 +115,7 @@ class VolumePreBinder:
             body = {"apiVersion": "v1", "kind": "PersistentVolume", **binding.pv}
             binding.pv = self._write("PUT", f"/api/v1/persistentvolumes/{name}", body)
             log_s(log, V(2), "Updated PersistentVolume with claim. Waiting for binding to complete",
-                  pod=_key(plan.pod), PV=str(name), PVC=_key(binding.pvc))
+                  pod=namespaced_key(plan.pod), PV=str(name), PVC=namespaced_key(binding.pvc))
         for i, claim in enumerate(plan.volumes.dynamic_provisions):
             meta = _meta(claim)
             body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim}
@@ -137,10 +138,5 @@ class VolumePreBinder:
             if self._stopping.is_set():
                 raise VolumeBindingError("context canceled")
             if self._check(plan):
-                log_s(log, V(2), "All PVCs for pod are bound", pod=_key(plan.pod))
+                log_s(log, V(2), "All PVCs for pod are bound", pod=namespaced_key(plan.pod))
                 return
-
-
-def _key(obj: Mapping[str, Any]) -> str:
-    meta = _meta(obj)
-    return f"{meta.get('namespace') or 'default'}/{meta.get('name')}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol
 
 from scheduler.core.framework import Plugin
-from scheduler.core.state import pod_priority
+from scheduler.core.podutil import pod_priority
 
 
 class QueuedPod(Protocol):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from scheduler.core.framework import Plugin, scheduling_gates
+from scheduler.core.framework import Plugin
+from scheduler.core.podutil import scheduling_gates
 from scheduler.core.status import UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping
 
+from scheduler.core.podutil import namespaced_key, pod_namespace
 from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import compile_label_selector, compile_node_selector_term
 from scheduler.core.resources import QuantityError, parse_quantity
@@ -37,7 +38,7 @@ from scheduler.core.state import NodeInfo
 from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 from scheduler.core.volumecache import (
     ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER,
-    VolumeCache, VolumeCacheError, namespaced_key, pv_class, pvc_class, resource_version,
+    VolumeCache, VolumeCacheError, pv_class, pvc_class, resource_version,
 )
 
 Obj = Mapping[str, Any]
@@ -212,8 +213,7 @@ def pod_claims(pod: Obj) -> list[tuple[str, bool]]:
     return out
 
 
-def _namespace(pod: Obj) -> str:
-    return _meta(pod).get("namespace") or "default"
+
 
 
 # ------------------------------------------------------------------ the binder's decisions
@@ -223,7 +223,7 @@ def pod_has_pvcs(volumes: VolumeCache, pod: Obj) -> tuple[bool, str | None]:
     has = False
     for name, ephemeral in pod_claims(pod):
         has = True
-        pvc = volumes.pvc(_namespace(pod), name)
+        pvc = volumes.pvc(pod_namespace(pod), name)
         if pvc is None:
             if ephemeral:
                 return has, f'waiting for ephemeral volume controller to create the persistentvolumeclaim "{name}"'
@@ -242,7 +242,7 @@ def pod_has_pvcs(volumes: VolumeCache, pod: Obj) -> tuple[bool, str | None]:
 
 def _is_volume_bound(volumes: VolumeCache, pod: Obj, name: str, ephemeral: bool) -> tuple[bool, Obj]:
     """``isVolumeBound`` / ``isPVCBound`` on the assume cache (assumed claims count)."""
-    key = f"{_namespace(pod)}/{name}"
+    key = f"{pod_namespace(pod)}/{name}"
     pvc = volumes.pvcs.get(key)
     if pvc is None:
         raise VolumeBindingError(f'error getting PVC "{key}": {volumes.pvcs.not_found(key)}')
