@@ -9,7 +9,8 @@ import pytest
 from io_fakes import FakeKube, conflict, derive_self
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from scheduler.runtime.app import SchedulerApp, ServingOptions, node_change_events
+from scheduler.runtime.app import SchedulerApp, ServingOptions
+from scheduler.runtime.handlers import node_change_events
 from scheduler.core.config import ClientConnectionConfig, LeaderElectionConfig
 from scheduler.core.framework import ScheduleResult
 from scheduler.runtime.kube import ApiError
@@ -261,7 +262,7 @@ def test_random_profile_logs_like_the_go_random_scheduler(caplog: pytest.LogCapt
 
 
 def test_lease_nudger_wakes_the_standby_only_on_a_change_of_holder() -> None:
-    from scheduler.runtime.app import _LeaseNudger
+    from scheduler.runtime.handlers import LeaseNudger as _LeaseNudger
 
     nudges: list[int] = []
     nudger = _LeaseNudger(lambda: nudges.append(1))
