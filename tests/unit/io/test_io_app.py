@@ -277,13 +277,13 @@ def test_lease_nudger_wakes_the_standby_only_on_a_change_of_holder() -> None:
 
 def test_lost_lease_ends_the_process_with_1_and_requested_stop_with_0() -> None:
     lost = make_app(FixedProfile())
-    lost._stopped_leading(False)
-    assert lost._exit.code == 1
+    lost.lifecycle.stopped_leading(False)
+    assert lost.lifecycle.exit.code == 1
     assert lost.queue.pop(timeout=0) is None  # closed: nothing more is scheduled
     asked = make_app(FixedProfile())
-    asked._stopping.set()
-    asked._stopped_leading(True)
-    assert asked._exit.code == 0
+    asked.lifecycle.stopping.set()
+    asked.lifecycle.stopped_leading(True)
+    assert asked.lifecycle.exit.code == 0
 
 
 def test_a_recreated_namesake_is_queued_while_the_old_pods_bind_is_in_flight() -> None:
