@@ -28,12 +28,37 @@ import threading
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import add, mul
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping, Sequence, cast
 
+from scheduler.core.extensionpoints import (
+    BatchFilter,
+    BatchScore,
+    CycleState,
+    FilterPlugin,
+    FilterShortcut,
+    Named,
+    PostFilterPlugin,
+    PostFilterResult,
+    PreBindPlugin,
+    PreEnqueuePlugin,
+    PreFilterExtensions,
+    PreFilterPlugin,
+    PreFilterResult,
+    PreScorePlugin,
+    QueueSortPlugin,
+    ReservePlugin,
+    ScoreExtensions,
+    ScorePlugin,
+)
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
 from scheduler.core.podutil import pod_key, pod_uid, scheduler_name
 from scheduler.core.state import ClusterState, NodeInfo, PodInfo
 from scheduler.core.status import ERROR, SKIP, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
+
+__all__ = [
+    "MAX_NODE_SCORE", "MIN_NODE_SCORE", "CycleState", "PreFilterResult", "PostFilterResult", "Nominator", "Handle",
+    "Plugin", "ScheduleResult", "StartIndex", "Profile", "num_feasible_nodes_to_find",
+]
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -41,55 +66,6 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 # The fewest nodes the filter loop evaluates at a time (see Profile._filter_in_order).
 CHUNK_MIN = 16
-
-
-class PreFilterResult:
-    """Restricts the nodes to evaluate (``framework.PreFilterResult``); None means all nodes."""
-
-    __slots__ = ("node_names",)
-
-    def __init__(self, node_names: Iterable[str] | None) -> None:
-        self.node_names = set(node_names) if node_names is not None else None
-
-    def merge(self, other: "PreFilterResult | None") -> "PreFilterResult":
-        if other is None or other.node_names is None:
-            return self
-        if self.node_names is None:
-            return PreFilterResult(other.node_names)
-        return PreFilterResult(self.node_names & other.node_names)
-
-
-@dataclass
-class PostFilterResult:
-    nominated_node: str | None = None
-    victims: list[str] = field(default_factory=list)
-    # Candidates equal to the nominated one on every pickOneNodeForPreemption criterion (upstream
-    # then takes the first in its parallel dry run's order, which is not deterministic).
-    tied: dict[str, list[str]] = field(default_factory=dict)  # node -> its victims (pod keys)
-    num_pdb_violations: int = 0
-
-
-class CycleState:
-    """Per-cycle scratch space shared by the plugins (``framework.CycleState``)."""
-
-    __slots__ = ("state", "pod", "pod_info", "rng", "data", "skip_filter", "skip_score")
-
-    def __init__(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random) -> None:
-        self.state = state
-        self.pod = pod
-        self.pod_info = PodInfo(pod)
-        self.rng = rng
-        self.data: dict[str, Any] = {}
-        self.skip_filter: set[str] = set()
-        self.skip_score: set[str] = set()
-
-    def clone(self) -> "CycleState":
-        other = CycleState.__new__(CycleState)
-        other.state, other.pod, other.pod_info, other.rng = self.state, self.pod, self.pod_info, self.rng
-        other.data = {k: (v.clone() if hasattr(v, "clone") else v) for k, v in self.data.items()}
-        other.skip_filter = set(self.skip_filter)
-        other.skip_score = set(self.skip_score)
-        return other
 
 
 class Nominator:
@@ -236,12 +212,13 @@ def _getrandbits_of(rng: random.Random) -> Callable[[int], int] | None:
     return None
 
 
-def _passes_every_node(plugin: Plugin, cycle: CycleState, pod: Mapping[str, Any]) -> bool:
+def _passes_every_node(plugin: FilterPlugin, cycle: CycleState, pod: Mapping[str, Any]) -> bool:
     """A plugin's ``filter_passes_every_node(cycle, pod)`` says its Filter cannot reject any node for
     this pod (NodeName without spec.nodeName): the loop then leaves it out, like a PreFilter Skip.
     An internal shortcut, never a different verdict: the plugin would return success everywhere."""
-    check = getattr(plugin, "filter_passes_every_node", None)
-    return bool(check is not None and check(cycle, pod))
+    if not hasattr(plugin, "filter_passes_every_node"):
+        return False
+    return bool(cast(FilterShortcut, plugin).filter_passes_every_node(cycle, pod))
 
 
 class Profile:
@@ -251,15 +228,16 @@ class Profile:
                  percentage_of_nodes_to_score: int | None, start_index: StartIndex | None = None,
                  handle: Handle | None = None) -> None:
         self.scheduler_name = scheduler_name
-        self.pre_enqueue_plugins = list(plugins.get("preEnqueue", ()))
-        self.queue_sort_plugins = list(plugins.get("queueSort", ()))
-        self.pre_filter_plugins = list(plugins.get("preFilter", ()))
-        self.filter_plugins = list(plugins.get("filter", ()))
-        self.post_filter_plugins = list(plugins.get("postFilter", ()))
-        self.pre_score_plugins = list(plugins.get("preScore", ()))
-        self.score_plugins = list(plugins.get("score", ()))
-        self.reserve_plugins = list(plugins.get("reserve", ()))
-        self.pre_bind_plugins = list(plugins.get("preBind", ()))
+        # The registry checked, when the profile was built, that each plugin has its points' methods.
+        self.pre_enqueue_plugins = cast("list[PreEnqueuePlugin]", list(plugins.get("preEnqueue", ())))
+        self.queue_sort_plugins = cast("list[QueueSortPlugin]", list(plugins.get("queueSort", ())))
+        self.pre_filter_plugins = cast("list[PreFilterPlugin]", list(plugins.get("preFilter", ())))
+        self.filter_plugins = cast("list[FilterPlugin]", list(plugins.get("filter", ())))
+        self.post_filter_plugins = cast("list[PostFilterPlugin]", list(plugins.get("postFilter", ())))
+        self.pre_score_plugins = cast("list[PreScorePlugin]", list(plugins.get("preScore", ())))
+        self.score_plugins = cast("list[ScorePlugin]", list(plugins.get("score", ())))
+        self.reserve_plugins = cast("list[ReservePlugin]", list(plugins.get("reserve", ())))
+        self.pre_bind_plugins = cast("list[PreBindPlugin]", list(plugins.get("preBind", ())))
         self.bind_plugins = list(plugins.get("bind", ()))
         self.weights = {pl.name: int(weights.get(pl.name, 1) or 1) for pl in self.score_plugins}
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
@@ -281,14 +259,14 @@ class Profile:
         return scheduler_name(pod) == self.scheduler_name
 
     def plugin_names(self, point: str) -> list[str]:
-        attr = {
+        by_point: dict[str, Sequence[Named]] = {
             "preEnqueue": self.pre_enqueue_plugins, "queueSort": self.queue_sort_plugins,
             "preFilter": self.pre_filter_plugins, "filter": self.filter_plugins,
             "postFilter": self.post_filter_plugins, "preScore": self.pre_score_plugins,
             "score": self.score_plugins, "reserve": self.reserve_plugins, "preBind": self.pre_bind_plugins,
             "bind": self.bind_plugins,
-        }[point]
-        return [pl.name for pl in attr]
+        }
+        return [pl.name for pl in by_point[point]]
 
     def less(self, a: Any, b: Any) -> bool:
         """QueueSort order (PrioritySort when enabled) of two queued pods (``.pod``, ``.timestamp``)."""
@@ -334,7 +312,8 @@ class Profile:
         for pl in self.pre_filter_plugins:
             if pl.name in cycle.skip_filter:
                 continue
-            method = getattr(pl, "add_pod" if add else "remove_pod", None)
+            extensions = cast(PreFilterExtensions, pl)
+            method = getattr(extensions, "add_pod" if add else "remove_pod", None)
             if method is not None:
                 method(cycle, pod, other, node)
 
@@ -388,11 +367,11 @@ class Profile:
     def _schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random,
                   detail: bool) -> ScheduleResult:
         key = pod_key(pod)
-        for pl in self.pre_enqueue_plugins:
-            st = pl.pre_enqueue(pod)
+        for gate in self.pre_enqueue_plugins:
+            st = gate.pre_enqueue(pod)
             if st is not None and st.code != SUCCESS:
                 return ScheduleResult(key, None, message=st.message, status="gated",
-                                      unschedulable_plugins={pl.name})
+                                      unschedulable_plugins={gate.name})
         all_nodes = state.node_list()
         num_all = len(all_nodes)
         if num_all == 0:
@@ -405,29 +384,29 @@ class Profile:
         # ---- PreFilter
         pre_result: PreFilterResult | None = None
         with_nodes: list[str] = []
-        for pl in self.pre_filter_plugins:
-            out = pl.pre_filter(cycle, pod)
+        for pf in self.pre_filter_plugins:
+            out = pf.pre_filter(cycle, pod)
             if out is None:
                 continue
             if isinstance(out, PreFilterResult):
                 if out.node_names is not None:
-                    with_nodes.append(pl.name)
+                    with_nodes.append(pf.name)
                 pre_result = out if pre_result is None else pre_result.merge(out)
                 if pre_result.node_names is not None and not pre_result.node_names:
                     msg = (f"node(s) didn't satisfy plugin {with_nodes[0]}" if len(with_nodes) == 1 else
                            f"node(s) didn't satisfy plugin(s) [{' '.join(with_nodes)}] simultaneously")
                     return self._prefilter_failure(cycle, pod, key, all_nodes,
-                                                   Status(UNSCHEDULABLE, msg, plugin=pl.name))
+                                                   Status(UNSCHEDULABLE, msg, plugin=pf.name))
                 continue
             if out.code == SKIP:
-                cycle.skip_filter.add(pl.name)
+                cycle.skip_filter.add(pf.name)
                 continue
             if out.code != SUCCESS:
-                out.plugin = pl.name
+                out.plugin = pf.name
                 if out.is_unschedulable():
                     return self._prefilter_failure(cycle, pod, key, all_nodes, out)
-                return ScheduleResult(key, None, message=f'running PreFilter plugin "{pl.name}": {out.message}',
-                                      status="error", unschedulable_plugins={pl.name})
+                return ScheduleResult(key, None, message=f'running PreFilter plugin "{pf.name}": {out.message}',
+                                      status="error", unschedulable_plugins={pf.name})
 
         # ---- nominated node first (a previous preemption chose it)
         nominated = (pod.get("status") or {}).get("nominatedNodeName")
@@ -476,14 +455,14 @@ class Profile:
                                   cycle=cycle)
 
         # ---- PreScore / Score / NormalizeScore / weights
-        for pl in self.pre_score_plugins:
-            st = pl.pre_score(cycle, pod, feasible)
+        for ps in self.pre_score_plugins:
+            st = ps.pre_score(cycle, pod, feasible)
             if st is None:
                 continue
             if st.code == SKIP:
-                cycle.skip_score.add(pl.name)
+                cycle.skip_score.add(ps.name)
             elif st.code != SUCCESS:
-                return ScheduleResult(key, None, message=f'running PreScore plugin "{pl.name}": {st.message}',
+                return ScheduleResult(key, None, message=f'running PreScore plugin "{ps.name}": {st.message}',
                                       status="error")
         m = len(feasible)
         per_plugin: list[tuple[str, list[int]]] = []
@@ -493,15 +472,14 @@ class Profile:
             if pl.name in cycle.skip_score:
                 continue
             ran_any = True
-            batch = getattr(pl, "score_nodes", None)
-            if batch is not None:
-                scores = batch(cycle, pod, feasible)
+            scores: list[int]
+            if hasattr(pl, "score_nodes"):
+                scores = cast(BatchScore, pl).score_nodes(cycle, pod, feasible)
             else:
                 score = pl.score
                 scores = [int(score(cycle, pod, ni)) for ni in feasible]
-            normalize = getattr(pl, "normalize_score", None)
-            if normalize is not None:
-                normalize(cycle, pod, feasible, scores)
+            if hasattr(pl, "normalize_score"):
+                cast(ScoreExtensions, pl).normalize_score(cycle, pod, feasible, scores)
             lo, hi = min(scores), max(scores)
             if lo < MIN_NODE_SCORE or hi > MAX_NODE_SCORE:
                 bad = lo if lo < MIN_NODE_SCORE else hi
@@ -559,7 +537,7 @@ class Profile:
                               weights=dict(self.weights), cycle=cycle)
 
     def _filter_in_order(self, cycle: CycleState, pod: Mapping[str, Any], nodes: list[NodeInfo], start: int,
-                         to_find: int, filters: list[tuple[str, Plugin]], feasible: list[NodeInfo],
+                         to_find: int, filters: list[tuple[str, FilterPlugin]], feasible: list[NodeInfo],
                          statuses: dict[str, Status], unschedulable_plugins: set[str]) -> Status | None:
         """Nodes from ``start`` on, in order, until ``to_find`` fit: a node's status is its first failing
         filter's, in plugin order (findNodesThatPassFilters, sequentially). Returns the first
@@ -575,7 +553,8 @@ class Profile:
         """
         total = len(nodes)
         with_nominated = self.handle.nominator.nodes()
-        batch_of = [(name, getattr(pl, "filter_nodes", None), pl.filter) for name, pl in filters]
+        batch_of = [(name, cast(BatchFilter, pl).filter_nodes if hasattr(pl, "filter_nodes") else None, pl.filter)
+                    for name, pl in filters]
         i = 0
         while i < total and len(feasible) < to_find:
             size = min(total - i, max(to_find - len(feasible), CHUNK_MIN))

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
-
+from scheduler.core.extensionpoints import QueuedPod
 from scheduler.core.framework import Plugin
 from scheduler.core.podutil import pod_priority
-
-
-class QueuedPod(Protocol):
-    """What a QueueSort plugin compares (framework.QueuedPodInfo): the pod and its queue timestamp."""
-
-    pod: Mapping[str, Any]
-    timestamp: float
 
 
 class PrioritySort(Plugin):
