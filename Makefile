@@ -62,6 +62,7 @@ soak: venv
 lint: venv
 	$(VENV)/bin/ruff check scheduler lab tests e2e bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # The whole kind path from a clean clone: images (built offline when no registry answers),
 # 1 control plane + 3 workers, both schedulers, the e2e suite, and the cluster and dockerd down.

@@ -20,7 +20,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from scheduler.core.validation.names import qualified_name
 from scheduler.core.validation.objects import ObjectError, parsed_node_selector_term
@@ -541,13 +541,13 @@ def json_str(value: Any) -> str:
     return quote(value)
 
 
-def _get(data: dict, key: str, default: Any) -> Any:
+def _get(data: dict[str, Any], key: str, default: Any) -> Any:
     val = data.get(key)
     return default if val is None else val
 
 
-def _build(data: dict, source: str, checked: list[PluginNames]) -> SchedulerConfiguration:
-    def fail(path: str, message: str) -> None:
+def _build(data: dict[str, Any], source: str, checked: list[PluginNames]) -> SchedulerConfiguration:
+    def fail(path: str, message: str) -> NoReturn:
         raise ConfigError(source, path, message)
 
     le_raw = data.get("leaderElection") or {}
@@ -586,9 +586,9 @@ def _build(data: dict, source: str, checked: list[PluginNames]) -> SchedulerConf
             fail("leaderElection.leaseDuration",
                  f"Invalid value: {json_str(_get(le_raw, 'leaseDuration', '15s'))}: LeaseDuration must be "
                  f"greater than RenewDeadline ({_get(le_raw, 'renewDeadline', '10s')})")
-        for fname, val in (("resourceLock", le.resource_lock), ("resourceName", le.resource_name),
-                           ("resourceNamespace", le.resource_namespace)):
-            if not val:
+        for fname, text in (("resourceLock", le.resource_lock), ("resourceName", le.resource_name),
+                            ("resourceNamespace", le.resource_namespace)):
+            if not text:
                 fail(f"leaderElection.{fname}", f"Invalid value: \"\": {fname} is required")
         if le.resource_lock != "leases":
             # validation.go ValidateKubeSchedulerConfiguration: only "leases" with leader election on.
@@ -653,7 +653,7 @@ def _plugin_set(raw: Any, path: str = "", fail: Callable[[str, str], None] | Non
     return out
 
 
-def _build_profile(raw: dict, path: str, source: str, names: PluginNames) -> ProfileConfig:
+def _build_profile(raw: dict[str, Any], path: str, source: str, names: PluginNames) -> ProfileConfig:
     """Decodes one profile, recording in ``names`` (as it goes) what only the registry can check."""
 
     def fail(sub: str, message: str) -> None:
@@ -714,7 +714,7 @@ def _build_profile(raw: dict, path: str, source: str, names: PluginNames) -> Pro
     )
 
 
-def _validate_resources(resources: list[dict], path: str, fail: Callable[[str, str], None]) -> None:
+def _validate_resources(resources: list[dict[str, Any]], path: str, fail: Callable[[str, str], None]) -> None:
     for i, res in enumerate(resources):
         if not res.get("name"):
             fail(f"{path}[{i}].name", "Required value: resource name")

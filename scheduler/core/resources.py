@@ -84,7 +84,7 @@ def _split_quantity(text: str) -> tuple[bool, str, str, str]:
     return positive, num, denom, text[suffix_start:]
 
 
-def _quote(text: str) -> str:
+def _quote(text: Any) -> str:
     from scheduler.core.validation.text import quote
     return quote(text)
 

@@ -22,7 +22,7 @@ import os
 import random
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NoReturn, Sequence
 
 from scheduler.core.config import ConfigError
 from scheduler.core.framework import Plugin, Profile, ScheduleResult
@@ -50,10 +50,10 @@ class InputError(Exception):
 
 @dataclass
 class ClusterInput:
-    nodes: list[dict] = field(default_factory=list)
-    bound_pods: list[dict] = field(default_factory=list)
-    pending_pods: list[dict] = field(default_factory=list)
-    objects: list[dict] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    bound_pods: list[dict[str, Any]] = field(default_factory=list)
+    pending_pods: list[dict[str, Any]] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ loading
@@ -124,9 +124,11 @@ def _documents(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> Iterable[tuple
             yield where, doc
 
 
-def _label(kind: str, obj: dict) -> str:
+def _label(kind: str, obj: dict[str, Any]) -> str:
     meta = obj.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return safe_text(kind)
+    name = meta.get("name")
     if not isinstance(name, str) or not name:
         return safe_text(kind)
     ns = meta.get("namespace")
@@ -171,7 +173,7 @@ def load_cluster(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> ClusterInput
     return out
 
 
-def _default_pod(pod: Mapping[str, Any]) -> dict:
+def _default_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
     """API-server defaults that matter here: namespace and schedulerName."""
     pod = dict(pod)
     meta = dict(pod.get("metadata") or {})
@@ -213,9 +215,9 @@ class Decision:
     scheduler_name: str
 
 
-def queue_order(pods: Sequence[dict]) -> list[dict]:
+def queue_order(pods: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """PrioritySort: higher priority first, then older creationTimestamp, then file order."""
-    def key(item: tuple[int, dict]) -> tuple:
+    def key(item: tuple[int, dict[str, Any]]) -> tuple[int, bool, str, int]:
         idx, pod = item
         ts = (pod.get("metadata") or {}).get("creationTimestamp")
         prio = (pod.get("spec") or {}).get("priority") or 0
@@ -224,11 +226,11 @@ def queue_order(pods: Sequence[dict]) -> list[dict]:
     return [pod for _, pod in sorted(enumerate(pods), key=key)]
 
 
-def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[dict],
-        rng: random.Random) -> tuple[list[Decision], list[dict]]:
+def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[dict[str, Any]],
+        rng: random.Random) -> tuple[list[Decision], list[dict[str, Any]]]:
     """Schedule ``pending`` in queue order; returns decisions and pods no profile handles."""
     decisions: list[Decision] = []
-    skipped: list[dict] = []
+    skipped: list[dict[str, Any]] = []
     for pod in queue_order(pending):
         if is_terminal(pod) or is_terminating(pod):
             continue
@@ -272,21 +274,21 @@ def out_of_tree_plugin_failure(exc: BaseException) -> str | None:
 
 # ------------------------------------------------------------------ output
 
-def decision_json(decision: Decision) -> dict:
+def decision_json(decision: Decision) -> dict[str, Any]:
     res = decision.result
     if res.node is not None:
         ns, name = decision.pod.split("/", 1)
         message = scheduled_message(ns, name, res.node)
     else:
         message = res.message or ""
-    out = {"pod": decision.pod, "node": res.node, "scores": res.scores, "message": message}
+    out: dict[str, Any] = {"pod": decision.pod, "node": res.node, "scores": res.scores, "message": message}
     if res.nominated_node:  # DefaultPreemption would evict these (pod keys) and nominate the node
         out.update(nominatedNode=res.nominated_node, victims=list(res.victims),
                    preemptionTies=sorted(res.nominated_tie))
     return out
 
 
-def format_table(decisions: Sequence[Decision], skipped: Sequence[dict], top: int) -> str:
+def format_table(decisions: Sequence[Decision], skipped: Sequence[dict[str, Any]], top: int) -> str:
     lines: list[str] = []
     for d in decisions:
         res = d.result
@@ -340,7 +342,7 @@ def format_table(decisions: Sequence[Decision], skipped: Sequence[dict], top: in
 # ------------------------------------------------------------------ CLI
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"{self.prog}: error: {safe_text(message)} (see --help)\n")
 
 
@@ -349,7 +351,7 @@ class _Once(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        seen = getattr(namespace, "_given", set())
+        seen: set[str] = getattr(namespace, "_given", set())
         if self.dest in seen:
             parser.error(f"argument {'/'.join(self.option_strings)}: given more than once")
         seen.add(self.dest)

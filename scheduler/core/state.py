@@ -22,7 +22,7 @@ import threading
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from scheduler.core.plugins.helper import (
-    LABEL_HOSTNAME, AffinityTerm, Taint, affinity_terms, compile_label_selector, parse_taints,
+    LABEL_HOSTNAME, AffinityTerm, LabelMatcher, Taint, affinity_terms, compile_label_selector, parse_taints,
 )
 from scheduler.core.podutil import is_terminal, namespaced_key, pod_key, pod_priority, pod_uid
 from scheduler.core.resources import Resource, node_allocatable, non_zero_requests, pod_resource
@@ -57,6 +57,11 @@ def _interned_taints(taints: tuple[Taint, ...]) -> tuple[Taint, ...]:
 
 
 T = TypeVar("T")
+
+
+def _equal_labels(items: tuple[tuple[str, str], ...]) -> LabelMatcher:
+    """A selector of labels equal to ``items`` (a Service's or a ReplicationController's selector)."""
+    return lambda labels: all(k in labels and labels[k] == v for k, v in items)
 
 
 class AlreadyInCache(Exception):
@@ -527,7 +532,7 @@ class ClusterState:
                 getattr(self, self._KIND_STORES[kind]).pop(namespaced_key(obj), None)
             self.generation += 1
 
-    def default_selector(self, pod: Mapping[str, Any]):
+    def default_selector(self, pod: Mapping[str, Any]) -> LabelMatcher | None:
         """``helper.DefaultSelector``: labels of matching Services + the owning RC/RS/StatefulSet.
 
         Returns a label matcher, or None when the selector is empty.
@@ -544,10 +549,10 @@ class ClusterState:
                 continue  # services with nil selectors match nothing
             if all(pod_labels.get(k) == v and k in pod_labels for k, v in sel.items()):
                 label_set.update(sel)
-        matchers = []
+        matchers: list[LabelMatcher] = []
         if label_set:
             items = tuple(label_set.items())
-            matchers.append(lambda lbls, items=items: all(k in lbls and lbls[k] == v for k, v in items))
+            matchers.append(_equal_labels(items))
         owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
         if owner is not None:
             kind, name = owner.get("kind"), owner.get("name")
@@ -558,8 +563,7 @@ class ClusterState:
                     label_set.update((rc.get("spec") or {}).get("selector") or {})
                     if label_set:
                         items = tuple(label_set.items())
-                        matchers = [lambda lbls, items=items: all(k in lbls and lbls[k] == v
-                                                                  for k, v in items)]
+                        matchers = [_equal_labels(items)]
             elif kind in ("ReplicaSet", "StatefulSet") and api == "apps/v1":
                 store = self.replica_sets if kind == "ReplicaSet" else self.stateful_sets
                 obj = store.get(f"{ns}/{name}")

@@ -45,7 +45,7 @@ def _terminating_by_preemption(info: PodInfo) -> bool:
         return False
     for cond in (info.pod.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "DisruptionTarget":
-            return cond.get("status") == "True" and cond.get("reason") == "PreemptionByScheduler"
+            return bool(cond.get("status") == "True" and cond.get("reason") == "PreemptionByScheduler")
     return False
 
 
@@ -189,14 +189,16 @@ class DefaultPreemption(Plugin):
         violating, non_violating = filter_pods_with_pdb_violation(potential, pdbs or ())
         victims: list[PodInfo] = []
         num_violating = 0
+        handle = self.handle
+        assert handle is not None  # profiles give every plugin their Handle
 
         def reprieve(info: PodInfo) -> bool:
             clone.add_pod(info)
-            self.handle.run_prefilter_add_pod(cyc, pod, info, clone)
-            if self.handle.run_filter_plugins(cyc, pod, clone) is None:
+            handle.run_prefilter_add_pod(cyc, pod, info, clone)
+            if handle.run_filter_plugins(cyc, pod, clone) is None:
                 return True
             clone.remove_pod(info.uid)
-            self.handle.run_prefilter_remove_pod(cyc, pod, info, clone)
+            handle.run_prefilter_remove_pod(cyc, pod, info, clone)
             victims.append(info)
             return False
 

@@ -163,7 +163,7 @@ class RequiredNodeAffinity:
         required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
                     .get("requiredDuringSchedulingIgnoredDuringExecution"))
         if required is not None:
-            self._terms: tuple | None = tuple(
+            self._terms: tuple[Any, ...] | None = tuple(
                 compile_node_selector_term(t) for t in required.get("nodeSelectorTerms") or ())
         else:
             self._terms = None

@@ -30,6 +30,7 @@ _PREFILTER = "PreFilterNodeResourcesFit"
 _PRESCORE = "PreScoreNodeResourcesFit"
 MAX_UTILIZATION = 100
 MAX_CUSTOM_PRIORITY_SCORE = 10
+Scorer = Callable[[list[int], list[int]], int]  # (requested, allocatable) per resource -> node score
 
 
 def least_requested_score(requested: int, capacity: int) -> int:
@@ -61,7 +62,7 @@ def broken_linear_function(shape: list[tuple[int, int]]) -> Callable[[int], int]
     return fn
 
 
-def weighted_scorer(per_resource: Callable[[int, int], int], weights: list[int]) -> Callable:
+def weighted_scorer(per_resource: Callable[[int, int], int], weights: list[int]) -> Scorer:
     def scorer(requested: list[int], allocatable: list[int]) -> int:
         node_score = weight_sum = 0
         for i, alloc in enumerate(allocatable):
@@ -73,7 +74,7 @@ def weighted_scorer(per_resource: Callable[[int, int], int], weights: list[int])
     return scorer
 
 
-def rtcr_scorer(shape_points: list[Mapping[str, int]], weights: list[int]) -> Callable:
+def rtcr_scorer(shape_points: list[Mapping[str, int]], weights: list[int]) -> Scorer:
     shape = [(int(p.get("utilization", 0)), int(p.get("score", 0)) * (MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE))
              for p in shape_points]
     raw = broken_linear_function(shape)
@@ -163,7 +164,7 @@ class NodeResourcesFit(Plugin):
         return self._fits_memo.results(pre, nodes, lambda todo: self._fits(pre, todo))
 
     @staticmethod
-    def _fits(pre: tuple, nodes: list[NodeInfo]) -> list[Status | None]:
+    def _fits(pre: tuple[Any, ...], nodes: list[NodeInfo]) -> list[Status | None]:
         cpu, mem, eph, scalars, zero = pre
         out: list[Status | None] = []
         for node in nodes:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.helper import (
-    LABEL_HOSTNAME, LABEL_ZONE, MAX_NODE_SCORE, RequiredNodeAffinity, compile_label_selector,
+    LABEL_HOSTNAME, LABEL_ZONE, MAX_NODE_SCORE, LabelMatcher, RequiredNodeAffinity, Toleration, compile_label_selector,
     find_untolerated_do_not_schedule, go_round, is_everything, parse_tolerations,
 )
 from scheduler.core.state import NodeInfo, PodInfo
@@ -38,7 +38,7 @@ MAX_INT32 = 2**31 - 1
 class Constraint:
     __slots__ = ("max_skew", "key", "selector", "min_domains", "honor_affinity", "honor_taints")
 
-    def __init__(self, raw: Mapping[str, Any], selector) -> None:
+    def __init__(self, raw: Mapping[str, Any], selector: LabelMatcher) -> None:
         self.max_skew = int(raw.get("maxSkew", 1))
         self.key = raw.get("topologyKey", "")
         self.selector = selector
@@ -47,7 +47,7 @@ class Constraint:
         self.honor_taints = (raw.get("nodeTaintsPolicy") or "Ignore") == "Honor"
 
     def includes(self, pod: Mapping[str, Any], node: NodeInfo, required: RequiredNodeAffinity,
-                 tolerations: tuple) -> bool:
+                 tolerations: tuple[Toleration, ...]) -> bool:
         """``matchNodeInclusionPolicies``."""
         if self.honor_affinity and not required.match(node.labels, node.name):
             return False
@@ -56,7 +56,7 @@ class Constraint:
         return True
 
 
-def count_pods_matching(node: NodeInfo, selector, namespace: str) -> int:
+def count_pods_matching(node: NodeInfo, selector: LabelMatcher | None, namespace: str) -> int:
     """``countPodsMatchSelector``: same namespace, not terminating; an empty selector counts 0."""
     if selector is None or is_everything(selector):
         return 0

@@ -67,7 +67,8 @@ class PluginRegistry:
         self._factories: dict[str, Callable[..., Any]] = dict(factories or {})
         self.load_errors: dict[str, str] = {}
 
-    def register(self, name: str | None = None, factory: Callable[..., Any] | None = None):
+    def register(self, name: str | None = None,
+                 factory: Callable[..., Any] | None = None) -> Callable[..., Any]:
         """``registry.register("Name", Class)`` or as a class decorator ``@registry.register()``."""
         if factory is not None:
             self._add(name or getattr(factory, "name", "") or factory.__name__, factory)
@@ -89,7 +90,7 @@ class PluginRegistry:
     def load(self, spec: str, name: str | None = None, base_dir: str | None = None) -> str:
         """Import a plugin class from ``module:Class`` / ``file.py:Class`` and register it."""
         obj = _load_object(spec, base_dir)
-        plugin_name = name or getattr(obj, "name", "") or getattr(obj, "__name__", "")
+        plugin_name = str(name or getattr(obj, "name", "") or getattr(obj, "__name__", ""))
         self._add(plugin_name, obj)
         return plugin_name
 
@@ -97,7 +98,7 @@ class PluginRegistry:
         try:
             eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
         except TypeError:  # pragma: no cover - Python < 3.10
-            eps = metadata.entry_points().get(ENTRY_POINT_GROUP, [])
+            eps = metadata.entry_points().get(ENTRY_POINT_GROUP, [])  # type: ignore[arg-type]
         for ep in eps:
             try:
                 self._add(ep.name, ep.load())

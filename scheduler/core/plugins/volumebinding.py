@@ -264,7 +264,7 @@ def is_delay_binding_mode(volumes: VolumeCache, pvc: Obj) -> bool:
     mode = cls.get("volumeBindingMode")
     if mode is None:
         raise VolumeBindingError(f'VolumeBindingMode not set for StorageClass "{name}"')
-    return mode == "WaitForFirstConsumer"
+    return bool(mode == "WaitForFirstConsumer")
 
 
 @dataclass

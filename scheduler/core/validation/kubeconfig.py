@@ -84,7 +84,8 @@ def check_kubeconfig_text(data: bytes | str) -> dict[str, Any]:
     if len(docs) != 1:
         _fail("", f"expected one YAML document, got {len(docs)}")
     check_kubeconfig_data(docs[0])
-    return docs[0]
+    document: dict[str, Any] = docs[0]
+    return document
 
 
 def read_kubeconfig(path: str) -> dict[str, Any]:

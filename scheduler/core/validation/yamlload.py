@@ -36,7 +36,7 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 try:  # a Rust YAML reader (~8x faster than libyaml through PyYAML); optional, see _fast_load
     import yaml_rs as _yaml_rs
 except ImportError:  # pragma: no cover - the pure path is complete on its own
-    _yaml_rs = None
+    _yaml_rs = None  # type: ignore[assignment]
 
 MiB = 1 << 20
 
@@ -95,7 +95,8 @@ def _event_depth(text: str, limit: int) -> None:
                 depth += 1
                 if depth > limit:
                     mark = event.start_mark
-                    raise YAMLLoadError(f"line {mark.line + 1}: nested deeper than {limit} levels "
+                    line = mark.line + 1 if mark is not None else 0
+                    raise YAMLLoadError(f"line {line}: nested deeper than {limit} levels "
                                         "(scheduler-lab's limit; Kubernetes objects need far fewer)")
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
@@ -172,7 +173,7 @@ def _check_graph(root: yaml.Node, limits: YAMLLimits) -> None:
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
-        return node.value
+        return list(node.value)
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     return []
@@ -253,6 +254,7 @@ def _fast_load(text: str, limits: YAMLLimits) -> list[Any] | None:
         result = _yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # noqa: BLE001 - the PyYAML path reports the error with its line and column
         return None
+    docs: list[Any]
     if count == 1:
         docs = [result]
     elif isinstance(result, list) and len(result) == count:
