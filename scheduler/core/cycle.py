@@ -11,20 +11,26 @@ the decision and the assumption it leads to.
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from scheduler.core.framework import Profile, ScheduleResult
 from scheduler.core.messages import fit_error_message
 from scheduler.core.state import ClusterState
 
 
-def schedule_pod(profile: Any, state: ClusterState, pod: Mapping[str, Any], rng: random.Random, *,
+class Decides(Protocol):
+    """What the cycle needs of a profile: its decision. ``Profile`` is one; so are the I/O tests'
+    doubles, which pick a fixed node."""
+
+    def schedule(self, state: ClusterState, pod: Mapping[str, Any], rng: random.Random) -> ScheduleResult: ...
+
+
+def schedule_pod(profile: Decides, state: ClusterState, pod: Mapping[str, Any], rng: random.Random, *,
                  detail: bool = True) -> ScheduleResult:
     """Decide, assume and reserve ``pod``; returns the cycle's result (a node, or why none).
 
     ``detail=False`` leaves out the per-node score table (the live scheduler reads none of it).
-    Raises ``AlreadyInCache`` when the pod is counted already (sched.assume failed). ``profile`` is
-    a ``Profile`` or anything with its ``schedule(state, pod, rng)`` (the I/O tests' doubles).
+    Raises ``AlreadyInCache`` when the pod is counted already (sched.assume failed).
     """
     def cycle() -> ScheduleResult:
         if isinstance(profile, Profile):
@@ -39,14 +45,13 @@ def schedule_pod(profile: Any, state: ClusterState, pod: Mapping[str, Any], rng:
     return state.atomically(cycle)
 
 
-def _reserve(profile: Any, state: ClusterState, pod: Mapping[str, Any], result: ScheduleResult) -> ScheduleResult:
+def _reserve(profile: Decides, state: ClusterState, pod: Mapping[str, Any], result: ScheduleResult) -> ScheduleResult:
     """Reserve after assume: VolumeBinding assumes the PV it chose so later pods see it taken. A
     failure undoes both and turns the result into the failure schedulingCycle reports."""
     cycle = result.cycle
-    run_reserve = getattr(profile, "run_reserve", None)
-    if cycle is None or run_reserve is None or result.node is None:
-        return result
-    status = run_reserve(cycle, pod, result.node)
+    if cycle is None or result.node is None or not isinstance(profile, Profile):
+        return result  # a profile without Reserve plugins (a test double) reserves nothing
+    status = profile.run_reserve(cycle, pod, result.node)
     if status is None:
         return result
     profile.run_unreserve(cycle, pod, result.node)
@@ -59,15 +64,14 @@ def _reserve(profile: Any, state: ClusterState, pod: Mapping[str, Any], result: 
                           weights=result.weights, clear_nomination=True)
 
 
-def unreserve(profile: Any, state: ClusterState, result: ScheduleResult, pod: Mapping[str, Any],
+def unreserve(profile: Decides | None, state: ClusterState, result: ScheduleResult, pod: Mapping[str, Any],
               node: str) -> bool:
     """handleBindingCycleError's Unreserve then ForgetPod, as one cache operation: VolumeBinding
     restores the PVs/PVCs it assumed, and the pod stops counting on ``node`` unless the watch
     confirmed it meanwhile. Returns whether the pod was forgotten (it freed what it held)."""
     def undo() -> bool:
-        run_unreserve = getattr(profile, "run_unreserve", None)
-        if result.cycle is not None and run_unreserve is not None:
-            run_unreserve(result.cycle, pod, node)
+        if result.cycle is not None and isinstance(profile, Profile):
+            profile.run_unreserve(result.cycle, pod, node)
         return state.forget_pod(pod)
 
     return state.atomically(undo)

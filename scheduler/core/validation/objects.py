@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NoReturn
 
 from scheduler.core.resources import QuantityError, parse_quantity
 from scheduler.core.validation.names import dns1123_label, dns1123_subdomain, label_value, qualified_name
@@ -40,7 +40,7 @@ class ObjectError(ValueError):
         super().__init__(f"{path}: {message}" if path else message)
 
 
-def fail(path: str, message: str) -> None:
+def fail(path: str, message: str) -> NoReturn:
     raise ObjectError(path, message)
 
 
@@ -93,7 +93,7 @@ def enum(*values: str) -> Check:
     return check
 
 
-def obj(fields: Mapping[str, Check], hook: Callable[[dict, str], None] | None = None) -> Check:
+def obj(fields: Mapping[str, Check], hook: Callable[[dict[str, Any], str], object] | None = None) -> Check:
     def check(value: Any, path: str) -> None:
         if not isinstance(value, dict):
             fail(path, f"expected an object, got {describe(value)}")
@@ -195,7 +195,7 @@ def quantities(what: str, native: tuple[str, ...]) -> Check:
     return check
 
 
-def _resources_hook(value: dict, path: str) -> None:
+def _resources_hook(value: dict[str, Any], path: str) -> None:
     """``ValidateResourceRequirements``: requests <= limits; extended resources need equal limits."""
     requests = value.get("requests") or {}
     limits = value.get("limits") or {}
@@ -231,7 +231,7 @@ def _label_key(value: Any, path: str) -> None:
         fail(path, f"Invalid value: {quote(value)}: {err}")
 
 
-def _selector_requirement_hook(value: dict, path: str) -> None:
+def _selector_requirement_hook(value: dict[str, Any], path: str) -> None:
     """``ValidateLabelSelectorRequirement`` (metav1 validation)."""
     if value.get("key") is None:
         fail(f"{path}.key", "Required value")
@@ -255,7 +255,7 @@ label_selector = obj({
 })
 
 
-def _node_requirement_hook(value: dict, path: str) -> None:
+def _node_requirement_hook(value: dict[str, Any], path: str) -> None:
     """``ValidateNodeSelectorRequirement`` (pkg/apis/core/validation).
 
     The API server checks neither the values' grammar nor that a Gt/Lt value is an integer
@@ -275,7 +275,7 @@ def _node_requirement_hook(value: dict, path: str) -> None:
         fail(f"{path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
 
 
-def _parsed_requirement_hook(value: dict, path: str) -> None:
+def _parsed_requirement_hook(value: dict[str, Any], path: str) -> None:
     """``nodeaffinity.NewNodeSelector``'s parse (``labels.NewRequirement``): values are label values and a
     Gt/Lt value is an integer."""
     _node_requirement_hook(value, path)
@@ -291,7 +291,7 @@ def _parsed_requirement_hook(value: dict, path: str) -> None:
             fail(f"{path}.values[{i}]", f"Invalid value: {quote(val)}: {err}")
 
 
-def _node_field_requirement_hook(value: dict, path: str) -> None:
+def _node_field_requirement_hook(value: dict[str, Any], path: str) -> None:
     _node_requirement_hook(value, path)
     if value["key"] != "metadata.name":
         fail(f"{path}.key", f"Invalid value: {quote(value['key'])}: not a valid field selector key")
@@ -316,7 +316,7 @@ parsed_node_selector_term = obj({
 })
 
 
-def _node_selector_hook(value: dict, path: str) -> None:
+def _node_selector_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("nodeSelectorTerms"):
         fail(f"{path}.nodeSelectorTerms", "Required value: must have at least one node selector term")
 
@@ -324,13 +324,13 @@ def _node_selector_hook(value: dict, path: str) -> None:
 node_selector = obj({"nodeSelectorTerms": lst(node_selector_term)}, _node_selector_hook)
 
 
-def _weight_hook(value: dict, path: str) -> None:
+def _weight_hook(value: dict[str, Any], path: str) -> None:
     weight = value.get("weight")
     if weight is None or not 1 <= weight <= 100:
         fail(f"{path}.weight", f"Invalid value: {quote(weight)}: must be in the range 1-100")
 
 
-def _preference_hook(value: dict, path: str) -> None:
+def _preference_hook(value: dict[str, Any], path: str) -> None:
     _weight_hook(value, path)
     if value.get("preference") is None:
         fail(f"{path}.preference", "Required value")
@@ -343,7 +343,7 @@ def _topology_key(value: Any, path: str) -> None:
     _label_key(value, path)
 
 
-def _affinity_term_hook(value: dict, path: str) -> None:
+def _affinity_term_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("topologyKey"):
         fail(f"{path}.topologyKey", "Required value: can not be empty")
 
@@ -361,7 +361,7 @@ pod_affinity_term = obj({
 }, _affinity_term_hook)
 
 
-def _weighted_term_hook(value: dict, path: str) -> None:
+def _weighted_term_hook(value: dict[str, Any], path: str) -> None:
     _weight_hook(value, path)
     if value.get("podAffinityTerm") is None:
         fail(f"{path}.podAffinityTerm", "Required value")
@@ -387,7 +387,7 @@ affinity = obj({"nodeAffinity": node_affinity, "podAffinity": pod_affinity, "pod
 TAINT_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
 
 
-def _taint_hook(value: dict, path: str) -> None:
+def _taint_hook(value: dict[str, Any], path: str) -> None:
     """``validateNodeTaints``."""
     if value.get("key") is None:
         fail(f"{path}.key", "Required value")
@@ -413,7 +413,7 @@ def _taint_list(value: Any, path: str) -> None:
     _taints_hook(value, path)
 
 
-def _toleration_hook(value: dict, path: str) -> None:
+def _toleration_hook(value: dict[str, Any], path: str) -> None:
     """``ValidateTolerations``."""
     key = value.get("key") or ""
     op = value.get("operator") or "Equal"
@@ -440,7 +440,7 @@ toleration = obj({"key": s, "operator": enum("Equal", "Exists"), "value": s, "ef
                   "tolerationSeconds": i64}, _toleration_hook)
 
 
-def _spread_hook(value: dict, path: str) -> None:
+def _spread_hook(value: dict[str, Any], path: str) -> None:
     """``validateTopologySpreadConstraints`` (one constraint)."""
     skew = value.get("maxSkew")
     if skew is None or skew <= 0:
@@ -483,7 +483,7 @@ def _spread_list(value: Any, path: str) -> None:
 
 # ------------------------------------------------------------------ containers, pods, nodes
 
-def _port_hook(value: dict, path: str) -> None:
+def _port_hook(value: dict[str, Any], path: str) -> None:
     port = value.get("containerPort")
     if port is None or not 1 <= port <= 65535:
         fail(f"{path}.containerPort", f"Invalid value: {quote(port)}: must be between 1 and 65535, inclusive")
@@ -506,7 +506,7 @@ container_port = obj({"containerPort": i32, "hostPort": i32, "protocol": enum("S
                       "hostIP": _ip, "name": s}, _port_hook)
 
 
-def _container_hook(value: dict, path: str) -> None:
+def _container_hook(value: dict[str, Any], path: str) -> None:
     name = value.get("name")
     if not name:
         fail(f"{path}.name", "Required value")
@@ -525,14 +525,14 @@ container = obj(_CONTAINER_FIELDS, _container_hook)
 init_container = obj({**_CONTAINER_FIELDS, "restartPolicy": enum("Always")}, _container_hook)
 
 
-def _owner_hook(value: dict, path: str) -> None:
+def _owner_hook(value: dict[str, Any], path: str) -> None:
     for key in ("apiVersion", "kind", "name", "uid"):
         if not value.get(key):
             fail(f"{path}.{key}", "Required value")
 
 
 def _metadata(name_rule: Callable[[str], str | None], namespaced: bool) -> Check:
-    def hook(value: dict, path: str) -> None:
+    def hook(value: dict[str, Any], path: str) -> None:
         name = value.get("name")
         if not name:
             fail(f"{path}.name", "Required value: name or generateName is required")
@@ -552,12 +552,12 @@ def _metadata(name_rule: Callable[[str], str | None], namespaced: bool) -> Check
     }, hook)
 
 
-def _claim_hook(value: dict, path: str) -> None:
+def _claim_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("claimName"):
         fail(f"{path}.claimName", "Required value")
 
 
-def _pod_spec_hook(value: dict, path: str) -> None:
+def _pod_spec_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("containers"):
         fail(f"{path}.containers", "Required value")
     seen: set[str] = set()
@@ -619,7 +619,7 @@ VOLUME_BINDING_MODES = ("Immediate", "WaitForFirstConsumer")
 STORAGE_ONLY = ("storage",)
 
 
-def _access_modes_hook(value: dict, path: str) -> None:
+def _access_modes_hook(value: dict[str, Any], path: str) -> None:
     """``ValidatePersistentVolume(Claim)Spec``: at least one mode; ReadWriteOncePod stands alone."""
     modes = value.get("accessModes") or []
     if not modes:
@@ -628,7 +628,7 @@ def _access_modes_hook(value: dict, path: str) -> None:
         fail(f"{path}.accessModes", "Forbidden: may not use ReadWriteOncePod with other access modes")
 
 
-def _storage_class_name(value: dict, path: str) -> None:
+def _storage_class_name(value: dict[str, Any], path: str) -> None:
     name = value.get("storageClassName")
     if name:
         err = dns1123_subdomain(name)
@@ -636,21 +636,21 @@ def _storage_class_name(value: dict, path: str) -> None:
             fail(f"{path}.storageClassName", f"Invalid value: {quote(name)}: {err}")
 
 
-def _pvc_spec_hook(value: dict, path: str) -> None:
+def _pvc_spec_hook(value: dict[str, Any], path: str) -> None:
     _access_modes_hook(value, path)
     _storage_class_name(value, path)
     if "storage" not in ((value.get("resources") or {}).get("requests") or {}):
         fail(f"{path}.resources[storage]", "Required value")
 
 
-def _pv_spec_hook(value: dict, path: str) -> None:
+def _pv_spec_hook(value: dict[str, Any], path: str) -> None:
     _access_modes_hook(value, path)
     _storage_class_name(value, path)
     if "storage" not in (value.get("capacity") or {}):
         fail(f"{path}.capacity", "Required value: must specify storage")
 
 
-def _node_affinity_hook(value: dict, path: str) -> None:
+def _node_affinity_hook(value: dict[str, Any], path: str) -> None:
     if value.get("required") is None:
         fail(f"{path}.required", "Required value: must specify required node constraints")
 
@@ -670,7 +670,7 @@ pv_spec = obj({
 }, _pv_spec_hook)
 
 
-def _storage_class_hook(value: dict, path: str) -> None:
+def _storage_class_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("provisioner"):
         fail("provisioner", "Required value")
 
