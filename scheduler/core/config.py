@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, NoReturn
 
+from scheduler.core.podutil import DEFAULT_SCHEDULER_NAME
 from scheduler.core.validation.names import qualified_name
 from scheduler.core.validation.objects import ObjectError, parsed_node_selector_term
 from scheduler.core.validation.text import describe, quote, safe_text
@@ -29,7 +30,6 @@ from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLL
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
 KIND = "KubeSchedulerConfiguration"
-DEFAULT_SCHEDULER_NAME = "default-scheduler"
 
 # Extension points in the order of the Go ``Plugins`` struct (multiPoint last).
 EXTENSION_POINTS = (

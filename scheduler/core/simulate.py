@@ -30,7 +30,7 @@ from scheduler.core.cycle import schedule_pod
 from scheduler.core.messages import scheduled_message
 from scheduler.core.profiles import build_profiles, default_config, load_config
 from scheduler.core.resources import QuantityError
-from scheduler.core.podutil import is_terminal, is_terminating, pod_key
+from scheduler.core.podutil import is_assigned, is_terminal, is_terminating, pod_key, scheduler_name
 from scheduler.core.state import ClusterState
 from scheduler.core.validation.objects import CLUSTER_SCOPED, KIND_SCHEMAS, ObjectError, validate_object
 from scheduler.core.validation.text import describe, quote, safe_text, truncate
@@ -164,8 +164,7 @@ def load_cluster(path: str, limits: YAMLLimits = DEFAULT_LIMITS) -> ClusterInput
                 out.nodes.append(obj)
             elif kind == "Pod":
                 pod = _default_pod(obj)
-                spec = pod["spec"]
-                (out.bound_pods if spec.get("nodeName") else out.pending_pods).append(pod)
+                (out.bound_pods if is_assigned(pod) else out.pending_pods).append(pod)
             elif kind == "StorageClass" and obj.get("volumeBindingMode") is None:
                 out.objects.append(dict(obj, volumeBindingMode="Immediate"))  # the API server's default
             else:
@@ -234,7 +233,7 @@ def run(profiles: Mapping[str, Profile], state: ClusterState, pending: Sequence[
     for pod in queue_order(pending):
         if is_terminal(pod) or is_terminating(pod):
             continue
-        name = pod["spec"]["schedulerName"]
+        name = scheduler_name(pod)
         profile = profiles.get(name)
         if profile is None:
             skipped.append(pod)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from scheduler.core.podutil import pod_key
+from scheduler.core.podutil import is_assigned, pod_key
 from scheduler.runtime.binder import NotLeader
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import JSON, STRATEGIC_MERGE_PATCH, ApiError
@@ -139,7 +139,7 @@ class NominationTracker:
 
     def _track(self, pod: Mapping[str, Any]) -> None:
         node = (pod.get("status") or {}).get("nominatedNodeName")
-        if (pod.get("spec") or {}).get("nodeName") or not node or not self.responsible(pod):
+        if is_assigned(pod) or not node or not self.responsible(pod):
             self.nominator.delete(pod)
         else:
             self.nominator.add(pod, node)
