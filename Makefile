@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps docs docs-serve clean
+.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps docs docs-vendor docs-serve clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -123,10 +123,15 @@ $(DOCS_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install -q -e '.[docs]'
 	@touch $@
 
-docs: $(DOCS_STAMP)
+# Mermaid is vendored into the shared cache once (npm pack at a pinned version and sha512), so the
+# site loads nothing from the internet (scripts/vendor_mermaid.py says why this way).
+docs-vendor: venv
+	@$(PY) scripts/vendor_mermaid.py >/dev/null
+
+docs: $(DOCS_STAMP) docs-vendor
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
-docs-serve: $(DOCS_STAMP)
+docs-serve: $(DOCS_STAMP) docs-vendor
 	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
 clean:
