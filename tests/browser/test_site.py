@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SCHEDULER_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 MERMAID_RENDERED = "document.querySelectorAll('pre.mermaid').length === 0"
 COPY_BUTTON = "nav.md-code__nav > button[data-md-type='copy']"  # Material 9.8's copy button
-SCREENSHOT_DIR = REPO / ".lab" / "browser"  # the step page's screenshot, for a human to look at
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="needs Playwright (pip install -e '.[test]'; it uses the system Chromium)"
@@ -296,7 +295,7 @@ def test_provider_tabs_switch_and_the_choice_is_kept_across_pages(chromium: Brow
         context.close()
 
 
-def test_the_copy_button_puts_the_code_on_the_clipboard(chromium: Browser) -> None:
+def test_the_copy_button_puts_the_code_on_the_clipboard(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:
     context = chromium.context(permissions=["clipboard-read", "clipboard-write"])
     try:
         page = context.new_page()
@@ -312,9 +311,9 @@ def test_the_copy_button_puts_the_code_on_the_clipboard(chromium: Browser) -> No
                                    arg=block.locator("code").inner_text().rstrip("\n"), timeout=5_000)
             copied.append(page.evaluate("() => navigator.clipboard.readText()"))
         assert len(set(copied)) == 3 and all(copied)  # three different blocks, each copied whole
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        # For a human to look at (pytest's basetemp, screenshots0/): not in .lab, which is the lab's.
         page.goto(chromium.base_url + "labs/01-bring-up-the-lab/")
-        page.screenshot(path=str(SCREENSHOT_DIR / "step-01.png"))
+        page.screenshot(path=str(tmp_path_factory.mktemp("screenshots") / "step-01.png"))
     finally:
         context.close()
 
