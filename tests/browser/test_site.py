@@ -192,7 +192,7 @@ def crawl(chromium: Browser, site: Path) -> list[Page]:
             response = page.goto(chromium.base_url + rel, wait_until="load")
             assert response is not None and response.ok, f"{rel}: HTTP {response.status if response else None}"
             if expected:
-                page.wait_for_function(MERMAID_RENDERED, timeout=30_000)
+                page.wait_for_function(MERMAID_RENDERED, timeout=60_000)
             svgs = _mermaid_shadow_html(page) if expected else []
             info = page.evaluate(
                 """COPY_BUTTON => ({
@@ -308,7 +308,7 @@ def test_the_copy_button_puts_the_code_on_the_clipboard(chromium: Browser, tmp_p
             block.hover()
             block.locator(COPY_BUTTON).click()
             page.wait_for_function("t => navigator.clipboard.readText().then(c => c === t)",
-                                   arg=block.locator("code").inner_text().rstrip("\n"), timeout=5_000)
+                                   arg=block.locator("code").inner_text().rstrip("\n"), timeout=15_000)
             copied.append(page.evaluate("() => navigator.clipboard.readText()"))
         assert len(set(copied)) == 3 and all(copied)  # three different blocks, each copied whole
         # For a human to look at (pytest's basetemp, screenshots0/): not in .lab, which is the lab's.
@@ -327,7 +327,7 @@ def test_search_finds_mostallocated(chromium: Browser) -> None:
         search.click()
         search.press_sequentially("MostAllocated")  # Material searches on key events, not on input
         results = page.locator("li.md-search-result__item")
-        results.first.wait_for(timeout=15_000)
+        results.first.wait_for(timeout=60_000)  # the worker indexes every page first
         hrefs = [a.get_attribute("href") or "" for a in page.locator("li.md-search-result__item a").all()]
         assert any("07-pack-or-spread" in h for h in hrefs), hrefs
         assert any("glossary" in h for h in hrefs), hrefs

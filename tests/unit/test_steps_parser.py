@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab import steps
@@ -594,6 +594,11 @@ def _render(blocks: list[tuple[str | None, list[str], list[tuple[str | None, str
     return doc(out)
 
 
+# No deadline: the machine's two cores are shared, and a slow example is not a wrong one.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
 @given(st.lists(BLOCK, max_size=6))
 def test_every_block_is_for_the_providers_of_its_tab(blocks) -> None:
     commands = parse_step(_render(blocks), P).commands
@@ -607,6 +612,7 @@ def test_every_block_is_for_the_providers_of_its_tab(blocks) -> None:
             assert e.only == (TAB_PROVIDERS[out_where] if out_where else None)
 
 
+@PROPERTY
 @given(st.lists(st.sampled_from(['=== "kind"', "=== kind", '===! "local"', '=== "vagrant"', "    x", "  y", "",
                                  "```bash", "    ```bash", "```", "    ```", "```text", "    ```text", "z",
                                  "<!-- test: only kind -->", "    <!-- test: skip (x) -->",
