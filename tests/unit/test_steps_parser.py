@@ -272,6 +272,16 @@ def test_a_command_with_outputs_per_provider_has_one_for_each_provider_it_runs_o
     assert gaps == []
 
 
+def test_a_step_file_says_which_provider_a_block_is_for_one_way_only() -> None:
+    """Tabs are what the reader sees; a file converted to them keeps no hidden 'only' marker."""
+    mixed = []
+    for path in sorted(steps.DOCS.glob("[0-9][0-9]-*.md")):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r'^ *===[!+]* "', text, re.M) and re.search(r"<!--\s*test:\s*only\b", text):
+            mixed.append(path.name)
+    assert mixed == []
+
+
 def test_every_file_a_step_command_names_exists() -> None:
     """A renamed manifest or script must break the docs here, before any cluster is involved."""
     names = re.compile(
