@@ -12,6 +12,7 @@ extra; it never downloads a browser here, it is handed Chromium's path), MkDocs 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import importlib.util
@@ -32,6 +33,13 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SCHEDULER_LAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 MERMAID_RENDERED = "document.querySelectorAll('pre.mermaid').length === 0"
 COPY_BUTTON = "nav.md-code__nav > button[data-md-type='copy']"  # Material 9.8's copy button
+# Material's script has mounted the page's components (copy buttons, linked tabs, ...): it adds the
+# copy buttons in the same pass as it restores the chosen tab.
+MATERIAL_MOUNTED = "document.querySelector('nav.md-code__nav') !== null"
+
+
+def _mounted(page) -> None:
+    page.wait_for_function(MATERIAL_MOUNTED, timeout=60_000)
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="needs Playwright (pip install -e '.[test]'; it uses the system Chromium)"
@@ -193,6 +201,11 @@ def crawl(chromium: Browser, site: Path) -> list[Page]:
             assert response is not None and response.ok, f"{rel}: HTTP {response.status if response else None}"
             if expected:
                 page.wait_for_function(MERMAID_RENDERED, timeout=60_000)
+            if "<pre" in html:  # copy buttons are added by script: give it time on a loaded machine
+                with contextlib.suppress(playwright_api.TimeoutError):
+                    page.wait_for_function(
+                        f"document.querySelectorAll('div.highlight pre > code').length === "
+                        f"document.querySelectorAll(`div.highlight pre > {COPY_BUTTON}`).length", timeout=30_000)
             svgs = _mermaid_shadow_html(page) if expected else []
             info = page.evaluate(
                 """COPY_BUTTON => ({
@@ -275,6 +288,7 @@ def test_provider_tabs_switch_and_the_choice_is_kept_across_pages(chromium: Brow
     try:
         page = context.new_page()
         page.goto(chromium.base_url + "labs/01-bring-up-the-lab/")
+        _mounted(page)
         first = page.evaluate(SELECTED_TABS, "kind")
         assert first and set(first) == {"local"}  # nothing chosen yet: every set shows its first tab
         local_code = page.locator(".tabbed-set").first.locator(".tabbed-block").nth(0)
@@ -285,10 +299,12 @@ def test_provider_tabs_switch_and_the_choice_is_kept_across_pages(chromium: Brow
         assert "make lab-up PROVIDER=kind" in kind_code.inner_text()
         assert set(page.evaluate(SELECTED_TABS, "kind")) == {"kind"}  # linked: every set on the page follows
         page.goto(chromium.base_url + "labs/07-pack-or-spread/")
+        _mounted(page)
         kept = page.evaluate(SELECTED_TABS, "kind")
         assert kept and set(kept) == {"kind"}, kept
         page.locator(".tabbed-set").nth(1).locator("label", has_text=re.compile(r"^local$")).click()
         page.goto(chromium.base_url + "labs/08-your-own-score-plugin/")
+        _mounted(page)
         back = page.evaluate(SELECTED_TABS, "kind")
         assert back and set(back) == {"local"}, back
     finally:
@@ -300,6 +316,7 @@ def test_the_copy_button_puts_the_code_on_the_clipboard(chromium: Browser, tmp_p
     try:
         page = context.new_page()
         page.goto(chromium.base_url + "labs/02-a-pod-nobody-schedules/")
+        _mounted(page)
         copied = []
         blocks = page.locator("div.highlight pre:visible")
         assert blocks.count() >= 3
@@ -325,10 +342,18 @@ def test_search_finds_mostallocated(chromium: Browser) -> None:
         page.goto(chromium.base_url)
         search = page.locator("input.md-search__input")  # in the header at desktop width
         search.click()
+        # Keys typed before Material's search is up are lost: it says so once its worker answers.
+        page.wait_for_function("document.querySelector('.md-search-result__meta').textContent.trim() !== ''",
+                               timeout=60_000)
         search.press_sequentially("MostAllocated")  # Material searches on key events, not on input
-        results = page.locator("li.md-search-result__item")
-        results.first.wait_for(timeout=60_000)  # the worker indexes every page first
-        hrefs = [a.get_attribute("href") or "" for a in page.locator("li.md-search-result__item a").all()]
+        # The list is re-drawn after each key: read it in one go once the whole word is searched.
+        page.wait_for_function(
+            """() => Array.from(document.querySelectorAll('li.md-search-result__item a'), a => a.href)
+                     .filter(href => href.includes('07-pack-or-spread') || href.includes('glossary'))
+                     .map(href => href.includes('glossary')).reduce((seen, g) => seen.add(g), new Set()).size === 2""",
+            timeout=60_000,
+        )
+        hrefs = page.evaluate("() => Array.from(document.querySelectorAll('li.md-search-result__item a'), a => a.href)")
         assert any("07-pack-or-spread" in h for h in hrefs), hrefs
         assert any("glossary" in h for h in hrefs), hrefs
         assert page.locator(".md-search-result mark", has_text=re.compile("mostallocated", re.I)).count() > 0
