@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps docs docs-serve clean
+.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps docs docs-vendor docs-serve prefetch clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -30,6 +30,14 @@ help:
 	@echo "make verify STEP=NN  check the cluster is where workshop step NN leaves it"
 	@echo "make docs        build the documentation site (README's docs/ pages, MkDocs Material) into site/, strict"
 	@echo "make docs-serve  serve the documentation site on http://127.0.0.1:8000 while editing"
+	@echo "make prefetch    before a workshop day: fetch everything it needs (PROVIDER=kind adds the kind image)"
+
+# make prefetch keeps every wheel the venv needs here, so a venv can be re-made without network
+# (PIP_NO_INDEX=1 make venv); pip looks here first whenever it exists.
+WHEELHOUSE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/scheduler-lab/wheels
+ifneq ($(wildcard $(WHEELHOUSE)/*.whl),)
+export PIP_FIND_LINKS := $(WHEELHOUSE)
+endif
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -124,11 +132,27 @@ $(DOCS_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install -q -e '.[docs]'
 	@touch $@
 
-docs: $(DOCS_STAMP)
+# Mermaid is vendored into the shared cache once (npm pack at a pinned version and sha512), so the
+# site loads nothing from the internet (scripts/vendor_mermaid.py says why this way).
+docs-vendor: venv
+	@$(PY) scripts/vendor_mermaid.py >/dev/null
+
+docs: $(DOCS_STAMP) docs-vendor
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
-docs-serve: $(DOCS_STAMP)
+docs-serve: $(DOCS_STAMP) docs-vendor
 	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# Before a workshop day: everything the day downloads, fetched now (docs/instructors.md). Then the
+# lab comes up, the steps run and the docs build with no network: the venv and its wheels, the
+# Kubernetes build (local lab), the docs tools and Mermaid, and with PROVIDER=kind Docker, kind,
+# kubectl and the node image.
+prefetch: $(DOCS_STAMP) docs-vendor
+	$(PY) -m pip download -q -d $(WHEELHOUSE) '.[test,go,docs]' pip setuptools wheel
+	$(PY) -m lab build
+	@if [ "$(PROVIDER)" = kind ]; then $(PY) -m lab build --kind; fi
+	@echo "prefetch: ready for a day without network (PROVIDER=$(PROVIDER)): venv $(VENV), wheels $(WHEELHOUSE)," \
+	  "Kubernetes build and docs tools cached; make doctor PROVIDER=$(PROVIDER) checks the machine"
 
 clean:
 	rm -rf $(VENV) .lab .pytest_cache

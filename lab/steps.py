@@ -5,17 +5,9 @@
 
 Three parts, one per concept:
 
-* **The step files.** ``parse_step`` turns a step's markdown into what the doc test runs:
-  every ```bash block is a command, the ```text blocks after it are its expected output, the
-  ``Check: make verify STEP=NN`` line is where ``lab verify NN`` runs. An HTML comment right
-  before a block changes how the test treats it:
-  ``<!-- test: skip (why) -->`` (not run: needs Docker, Vagrant, ...),
-  ``<!-- test: timeout 180 -->`` (seconds for that command),
-  ``<!-- test: any-order -->`` (the expected lines may appear in any order), and
-  ``<!-- test: example (why) -->`` (an illustration of output too variable to compare; counted), and
-  ``<!-- test: only kind,vagrant -->`` (the block is for those providers only: a ```bash block
-  runs, a ```text block is compared, only on a lab of one of them; ``lab.providers.PROVIDERS`` names
-  them). Where a step differs between providers it has one block per provider, each marked.
+* **The step files** are read by ``lab.workshop.stepfile`` (``parse_step``, ``load_steps``; its
+  docstring describes the provider tabs and the ``<!-- test: ... -->`` markers); the names are
+  re-exported here for the doc test and the checks.
 * **The output rule.** ``missing_lines(expected, actual)``: every non-empty expected line must
   match a line of the actual output, in order, after collapsing whitespace; ``...`` (exactly
   three dots) matches any text; ages (``12s``, ``3m2s``), RFC 3339 timestamps and klog headers
@@ -32,258 +24,27 @@ import json
 import re
 import socket
 import sys
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "labs"
+from lab.workshop.stepfile import (  # noqa: F401 - re-exported: e2e/test_workshop.py and tests import them here
+    DEFAULT_TIMEOUT,
+    DOCS,
+    ROOT,
+    CheckPoint,
+    Command,
+    Expected,
+    Item,
+    Step,
+    StepFileError,
+    load_steps,
+    parse_step,
+)
+
 NAMESPACE = "default"  # the workshop's pods live where the seeds put them
-DEFAULT_TIMEOUT = 120.0  # seconds a command block may take unless its marker says otherwise
 PROXY_PORT = 9090  # step 3's kubectl proxy
 NAME_LABEL = "scheduler-lab.dev/name"  # the lab name of a kind node (lab/providers/kind.py)
-
-# --------------------------------------------------------------------------------------------
-# The step files
-# --------------------------------------------------------------------------------------------
-
-STEP_FILE = re.compile(r"^(\d\d)-[a-z0-9-]+\.md$")
-FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
-MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<body>.*?)\s*-->\s*$")
-CHECK = re.compile(r"^Check:\s.*?\bmake verify STEP=(?P<step>\d\d)\b")
-SHOWN_ONLY = {"yaml", "python", "json", "go", "diff", "ini", "toml", "dockerfile", "ruby", "markdown"}
-REFUSED = {
-    "": "say what the block is: ```bash for commands, ```text for output",
-    "sh": "use ```bash for commands",
-    "shell": "use ```bash for commands",
-    "console": "use ```bash for commands and ```text for their output",
-}
-
-
-class StepFileError(ValueError):
-    """A step file the doc test cannot read as intended; str() names the file and line."""
-
-
-def known_providers() -> tuple[str, ...]:
-    """The lab providers a ``only`` marker may name (lab/cli.py's --provider choices)."""
-    from lab.providers import PROVIDERS
-
-    return PROVIDERS
-
-
-@dataclass(frozen=True)
-class Expected:
-    text: str
-    line: int
-    any_order: bool = False
-    example: str | None = None  # why this block is only an illustration (not compared)
-    only: frozenset[str] | None = None  # the providers whose output this is (None: every provider)
-
-    def applies_to(self, provider: str) -> bool:
-        return self.only is None or provider in self.only
-
-
-@dataclass
-class Command:
-    code: str
-    line: int
-    skip: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    expected: list[Expected] = field(default_factory=list)
-    only: frozenset[str] | None = None  # the providers this command is for (None: every provider)
-
-    def runs_on(self, provider: str) -> bool:
-        return self.skip is None and (self.only is None or provider in self.only)
-
-
-@dataclass(frozen=True)
-class CheckPoint:
-    step: str
-    line: int
-
-
-Item = Union[Command, CheckPoint]
-
-
-@dataclass
-class Step:
-    number: str
-    title: str
-    path: Path
-    items: list[Item]
-
-    @property
-    def commands(self) -> list[Command]:
-        return [i for i in self.items if isinstance(i, Command)]
-
-
-def _markers(bodies: list[str], where: str) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for body in bodies:
-        if m := re.fullmatch(r"skip\s*\((?P<why>[^)]+)\)", body):
-            out["skip"] = m["why"].strip()
-        elif m := re.fullmatch(r"timeout\s+(?P<s>\d+(?:\.\d+)?)", body):
-            out["timeout"] = float(m["s"])
-        elif body == "any-order":
-            out["any_order"] = True
-        elif m := re.fullmatch(r"example\s*\((?P<why>[^)]+)\)", body):
-            out["example"] = m["why"].strip()
-        elif m := re.fullmatch(r"only(?:\s+(?P<names>.*))?", body):
-            if "only" in out:
-                raise StepFileError(f"{where}: two 'only' markers on one block: name every provider in one")
-            out["only"] = _only_providers(m["names"] or "", where)
-        else:
-            raise StepFileError(
-                f"{where}: unknown test marker {body!r} "
-                "(known: skip (why), timeout SECONDS, any-order, example (why), only PROVIDER,...)"
-            )
-    if "skip" in out and "only" in out:
-        raise StepFileError(f"{where}: a block is either skipped or only for some providers, not both")
-    return out
-
-
-def _only_providers(names: str, where: str) -> frozenset[str]:
-    """``kind,vagrant`` -> {"kind", "vagrant"}; every name must be a lab provider."""
-    known = known_providers()
-    listed = [n.strip() for n in names.split(",")]
-    if not names.strip() or any(not n for n in listed):
-        raise StepFileError(
-            f"{where}: 'only' needs providers separated by commas, e.g. only kind,vagrant "
-            f"(providers: {', '.join(known)})"
-        )
-    unknown = [n for n in listed if n not in known]
-    if unknown:
-        raise StepFileError(
-            f"{where}: 'only' names {', '.join(repr(n) for n in unknown)}, not a lab provider "
-            f"(providers: {', '.join(known)})"
-        )
-    if len(set(listed)) != len(listed):
-        raise StepFileError(f"{where}: 'only' names a provider twice: {names.strip()}")
-    return frozenset(listed)
-
-
-def parse_step(text: str, path: Path) -> Step:
-    """Read one step file. Raises StepFileError (one line: file, line, what is wrong)."""
-    m = STEP_FILE.match(path.name)
-    if not m:
-        raise StepFileError(f"{path}: step files are named NN-words.md (e.g. 05-second-scheduler.md)")
-    number = m[1]
-    lines = text.splitlines()
-    title = ""
-    items: list[Item] = []
-    pending: list[str] = []  # marker bodies waiting for the next block
-    pending_line = 0
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        where = f"{path}:{i + 1}"
-        if not title and line.startswith("# "):
-            title = re.sub(rf"^(Step\s+)?{number}\s*[·:.—-]*\s*", "", line[2:].strip())
-        marker = MARKER.match(line)
-        if marker:
-            pending.append(marker["body"])
-            pending_line = i + 1
-            i += 1
-            continue
-        check = CHECK.match(line)
-        if check:
-            if check["step"] != number:
-                raise StepFileError(f"{where}: the check says STEP={check['step']} in step {number}'s file")
-            items.append(CheckPoint(number, i + 1))
-        fence = FENCE.match(line)
-        if not fence:
-            if line.strip() and pending:
-                raise StepFileError(
-                    f"{path}:{pending_line}: a test marker must come right before a ``` block"
-                )
-            i += 1
-            continue
-        lang, indent = fence["lang"].lower(), len(fence["indent"])
-        start = i
-        body: list[str] = []
-        i += 1
-        while i < len(lines) and lines[i].strip() != "```":
-            body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
-            i += 1
-        if i >= len(lines):
-            raise StepFileError(f"{path}:{start + 1}: the ``` block is never closed")
-        i += 1
-        opts = _markers(pending, f"{path}:{pending_line}")
-        pending = []
-        content = "\n".join(body)
-        if lang in REFUSED:
-            raise StepFileError(f"{path}:{start + 1}: {REFUSED[lang]}")
-        if lang == "bash":
-            if set(opts) & {"any_order", "example"}:
-                raise StepFileError(f"{path}:{start + 1}: any-order and example apply to ```text blocks")
-            items.append(
-                Command(
-                    content,
-                    start + 1,
-                    skip=opts.get("skip"),  # type: ignore[arg-type]
-                    timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),  # type: ignore[arg-type]
-                    only=opts.get("only"),  # type: ignore[arg-type]
-                )
-            )
-        elif lang == "text":
-            if set(opts) - {"any_order", "example", "only"}:
-                raise StepFileError(
-                    f"{path}:{start + 1}: only any-order, example and only apply to ```text blocks"
-                )
-            last = items[-1] if items else None
-            if not isinstance(last, Command):
-                raise StepFileError(
-                    f"{path}:{start + 1}: a ```text block must follow the ```bash block "
-                    "whose output it shows"
-                )
-            if not content.strip():
-                raise StepFileError(f"{path}:{start + 1}: an empty ```text block checks nothing")
-            only = opts.get("only")
-            if only is not None and last.only is not None and not only <= last.only:
-                raise StepFileError(
-                    f"{path}:{start + 1}: this output is for {', '.join(sorted(only - last.only))}, "
-                    f"but the command at line {last.line} runs only on {', '.join(sorted(last.only))}"
-                )
-            last.expected.append(
-                Expected(
-                    content,
-                    start + 1,
-                    bool(opts.get("any_order")),
-                    opts.get("example"),  # type: ignore[arg-type]
-                    only,  # type: ignore[arg-type]
-                )
-            )
-        elif lang not in SHOWN_ONLY:
-            raise StepFileError(
-                f"{path}:{start + 1}: unknown block language {lang!r} "
-                f"(bash, text, or one of {', '.join(sorted(SHOWN_ONLY))})"
-            )
-        elif opts:
-            raise StepFileError(f"{path}:{start + 1}: test markers apply to ```bash and ```text blocks only")
-    if pending:
-        raise StepFileError(f"{path}:{pending_line}: a test marker at the end of the file marks nothing")
-    if not title:
-        raise StepFileError(f"{path}: no '# ' title line")
-    checks = [it for it in items if isinstance(it, CheckPoint)]
-    if len(checks) != 1:
-        raise StepFileError(
-            f"{path}: needs exactly one 'Check: make verify STEP={number}' line, " f"found {len(checks)}"
-        )
-    return Step(number, title, path, items)
-
-
-def load_steps(docs: Path = DOCS) -> list[Step]:
-    """All step files in order; numbers must run 01, 02, ... without gaps."""
-    files = sorted(p for p in docs.glob("[0-9][0-9]-*.md"))
-    steps = [parse_step(p.read_text(encoding="utf-8"), p) for p in files]
-    for want, step in enumerate(steps, start=1):
-        if step.number != f"{want:02d}":
-            raise StepFileError(
-                f"{step.path}: expected step {want:02d} here (steps are numbered without gaps)"
-            )
-    return steps
-
 
 # --------------------------------------------------------------------------------------------
 # The output rule

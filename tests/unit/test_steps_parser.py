@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lab import steps
+from lab.workshop.stepfile import TAB_PROVIDERS
 from lab.steps import CheckPoint, Command, StepFileError, load_steps, missing_lines, normalize, parse_step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,6 +272,16 @@ def test_a_command_with_outputs_per_provider_has_one_for_each_provider_it_runs_o
     assert gaps == []
 
 
+def test_a_step_file_says_which_provider_a_block_is_for_one_way_only() -> None:
+    """Tabs are what the reader sees; a file converted to them keeps no hidden 'only' marker."""
+    mixed = []
+    for path in sorted(steps.DOCS.glob("[0-9][0-9]-*.md")):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r'^ *===[!+]* "', text, re.M) and re.search(r"<!--\s*test:\s*only\b", text):
+            mixed.append(path.name)
+    assert mixed == []
+
+
 def test_every_file_a_step_command_names_exists() -> None:
     """A renamed manifest or script must break the docs here, before any cluster is involved."""
     names = re.compile(
@@ -489,3 +502,134 @@ def test_check_11_reports_step_10s_storage_left_behind(tmp_path: Path) -> None:
     problems = steps.check_11(lab)
     assert "storageclass workshop-local still exists" in problems
     assert "persistentvolumeclaim default/data-py still exists" in problems
+
+
+# -- provider tabs (Material's content tabs) --------------------------------------------------
+
+
+def tab(title: str, body: str, flags: str = "") -> str:
+    """A pymdownx.tabbed tab: header, blank line, body indented 4 spaces."""
+    indented = "".join(f"    {ln}\n" if ln.strip() else "\n" for ln in body.splitlines())
+    return f'==={flags} "{title}"\n\n{indented}\n'
+
+
+def test_a_block_inside_a_tab_is_for_that_tabs_provider_and_one_outside_for_all() -> None:
+    text = doc(
+        tab("local", fence("bash", "make lab-up") + "prose\n\n" + fence("text", "The local lab is up"))
+        + tab("kind", "<!-- test: timeout 900 -->\n" + fence("bash", "make lab-up PROVIDER=kind"))
+        + tab("vagrant", "<!-- test: skip (needs VirtualBox) -->\n" + fence("bash", "vagrant up"))
+        + "After the tabs.\n\n"
+        + fence("bash", "kubectl get nodes")
+        + tab("local", fence("text", "kwok"))
+        + tab("kind", fence("text", "containerd"))
+    )
+    local_up, kind_up, vagrant_up, nodes = parse_step(text, P).commands
+    assert local_up.only == {"local"} and local_up.expected[0].only == {"local"}
+    assert local_up.code == "make lab-up" and local_up.expected[0].text == "The local lab is up"
+    assert kind_up.only == {"kind"} and kind_up.timeout == 900.0 and kind_up.runs_on("kind")
+    assert not kind_up.runs_on("local") and not local_up.runs_on("kind")
+    assert vagrant_up.only == {"vagrant", "vagrant-containers"} and vagrant_up.skip == "needs VirtualBox"
+    assert nodes.only is None and nodes.runs_on("existing")
+    assert [(e.text, e.only) for e in nodes.expected] == [("kwok", {"local"}), ("containerd", {"kind"})]
+
+
+def test_a_tab_of_prose_only_is_fine_and_a_check_after_the_tabs_counts() -> None:
+    text = "# 05 · t\n\n" + tab("local", "Processes.") + tab("kind", "Pods.") + CHECK_LINE
+    assert parse_step(text, P).items == [CheckPoint("05", 11)]
+
+
+def test_an_exclamation_mark_starts_a_new_set_so_a_title_may_repeat() -> None:
+    text = doc(fence("bash", "a") + tab("local", fence("text", "x")) + tab("local", fence("text", "y"), flags="!"))
+    assert [e.text for e in parse_step(text, P).commands[0].expected] == ["x", "y"]
+
+
+def test_tabs_in_a_list_item_use_the_items_indentation() -> None:
+    text = doc('1. Start it:\n\n   === "kind"\n\n       ```bash\n       make lab-up PROVIDER=kind\n       ```\n')
+    (cmd,) = parse_step(text, P).commands
+    assert cmd.only == {"kind"} and cmd.code == "make lab-up PROVIDER=kind"
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("=== kind\n\n    text\n", 'line 3: a tab is === "TITLE" with the title in double quotes'),
+        ('=== "minikube"\n\n    text\n', "line 3: tab 'minikube' is not a provider (tabs of a step file: 'local'"),
+        ('=== "kind"\n\n  ```bash\n  a\n  ```\n', 'line 5: this line of tab "kind" (line 3) is indented 2 spaces; '
+         "tab content is indented 4"),
+        ('=== "kind"\n\nnot indented\n', 'line 3: tab "kind" is empty (its content follows the header'),
+        ('=== "kind"\n=== "local"\n\n    x\n', 'line 3: tab "kind" is empty'),
+        ('=== "kind"\n', 'line 3: tab "kind" is empty'),
+        ('=== "kind"\n\n    x\n\n=== "kind"\n\n    y\n', 'line 7: tab "kind" twice in one set of tabs (first at line 3)'),
+        ('=== "kind"\n\n    === "local"\n\n        x\n', 'line 5: tab "local" inside tab "kind" (line 3): '
+         "provider tabs do not nest"),
+        ('=== "kind"\n\n    <!-- test: only kind -->\n    ```bash\n    a\n    ```\n',
+         "line 5: an 'only' marker inside tab \"kind\" (line 3)"),
+        ('=== "kind"\n\n    Check: `make verify STEP=05`\n', 'line 5: the Check line is inside tab "kind" (line 3)'),
+        ('=== "kind"\n\n    ```bash\n    a\n```\n', 'line 7: the ``` closing the block at line 5 leaves tab "kind"'),
+        ('=== "kind"\n\n    ```bash\n    a\nb\n    ```\n', 'line 7: this line of the ``` block at line 5 leaves tab'),
+        ('<!-- test: timeout 5 -->\n=== "kind"\n\n    x\n', "line 3: a test marker must come right before a ``` block"),
+        ('=== "kind"\n\n    ```bash\n    a\n    ```\n\n=== "local"\n\n    ```text\n    x\n    ```\n',
+         "line 11: this output is for local, but the command at line 5 runs only on kind"),
+    ],
+)
+def test_malformed_tabs_are_one_line_with_file_and_line(body: str, message: str) -> None:
+    with pytest.raises(StepFileError) as err:
+        parse_step(doc(body), P)
+    assert str(err.value).startswith(f"{P}:" + message.removeprefix("line "))
+    assert "\n" not in str(err.value)
+
+
+# -- property tests of the tab parser ----------------------------------------------------------
+
+SAFE_LINE = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd"), whitelist_characters=" -_./=$"),
+                    min_size=1, max_size=30).filter(lambda s: s.strip() and not s.lstrip().startswith("==="))
+BLOCK = st.tuples(
+    st.sampled_from([None, *TAB_PROVIDERS]),  # the tab the command is in (None: outside the tabs)
+    st.lists(SAFE_LINE, min_size=1, max_size=3),  # its code
+    st.lists(st.tuples(st.sampled_from([None, *TAB_PROVIDERS]), SAFE_LINE), max_size=3),  # its outputs
+)
+
+
+def _render(blocks: list[tuple[str | None, list[str], list[tuple[str | None, str]]]]) -> str:
+    """Each command, then its outputs; every block in its own set of tabs (===! when in a tab)."""
+    out = ""
+    for where, code, outputs in blocks:
+        cmd = fence("bash", "\n".join(code))
+        out += tab(where, cmd, flags="!") if where else cmd + "\n"
+        for out_where, text in outputs:
+            if where and out_where and out_where != where:
+                out_where = where  # an output for another provider than its command's is an error
+            block = fence("text", text)
+            out += tab(out_where, block, flags="!") if out_where else block + "\n"
+    return doc(out)
+
+
+# No deadline: the machine's two cores are shared, and a slow example is not a wrong one.
+PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(st.lists(BLOCK, max_size=6))
+def test_every_block_is_for_the_providers_of_its_tab(blocks) -> None:
+    commands = parse_step(_render(blocks), P).commands
+    assert len(commands) == len(blocks)
+    for cmd, (where, code, outputs) in zip(commands, blocks):
+        assert cmd.code == "\n".join(code)
+        assert cmd.only == (TAB_PROVIDERS[where] if where else None)
+        assert [e.text for e in cmd.expected] == [text for _, text in outputs]
+        for e, (out_where, _) in zip(cmd.expected, outputs):
+            out_where = where if where and out_where else out_where  # as _render wrote it
+            assert e.only == (TAB_PROVIDERS[out_where] if out_where else None)
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(['=== "kind"', "=== kind", '===! "local"', '=== "vagrant"', "    x", "  y", "",
+                                 "```bash", "    ```bash", "```", "    ```", "```text", "    ```text", "z",
+                                 "<!-- test: only kind -->", "    <!-- test: skip (x) -->",
+                                 "Check: `make verify STEP=05`", "    Check: `make verify STEP=05`"]),
+                max_size=14))
+def test_any_arrangement_of_tabs_and_blocks_parses_or_fails_with_one_line(lines: list[str]) -> None:
+    try:
+        parse_step("# 05 · t\n" + "\n".join(lines) + "\n", P)
+    except StepFileError as err:
+        assert str(err).startswith(f"{P}") and "\n" not in str(err)
