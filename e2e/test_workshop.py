@@ -19,7 +19,7 @@ tests are deleting, and refuses a cluster where someone else's pods would change
 It runs on the local lab and on kind (the cluster's own add-ons, kube-system and kind's
 local-path-storage, are part of what the kind outputs show); other providers are skipped until
 their outputs have been checked on a real cluster.
-Whatever happens, step 11's commands run at the end, and the last test asserts that the cluster
+Whatever happens, step 14's commands run at the end, and the last test asserts that the cluster
 is as the workshop found it.
 """
 
@@ -200,7 +200,7 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
             "the workshop needs an empty default namespace (its steps create pods there, as the seeds do); "
             f"it has pods {', '.join(p['metadata']['name'] for p in default)}"
             + (f" (owned by {', '.join(f'{k} {n}' for k, n in owners)})" if owners else "")
-            + ". Left by an interrupted workshop run? step 11's commands remove its objects; otherwise whoever "
+            + ". Left by an interrupted workshop run? step 14's commands remove its objects; otherwise whoever "
             "created them should delete them.",
             pytrace=False,
         )
@@ -252,8 +252,8 @@ def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
     ws = Workshop(cluster, _env(cluster), Tally())
     t0 = time.monotonic()
     yield ws
-    if "11" in ws.tally.failed or "11" not in ws.tally.seconds:
-        # Something failed on the way: put the cluster back with step 11's own commands.
+    if "14" in ws.tally.failed or "14" not in ws.tally.seconds:
+        # Something failed on the way: put the cluster back with step 14's own commands.
         for cmd in WORKSHOP[-1].commands:
             if cmd.runs_on(ws.provider):
                 run_bash(cmd.code, ws.env, cmd.timeout)
@@ -295,7 +295,7 @@ def test_the_workshop_leaves_the_cluster_as_it_found_it(workshop: Workshop) -> N
             raise NotYet(", ".join(p["metadata"]["name"] for p in left))
 
     wait_for(no_pods_in_default, timeout=60, what="no workshop pods left in namespace default")
-    assert not (ROOT / ".lab" / "workshop").exists(), "step 11 leaves .lab/workshop behind"
+    assert not (ROOT / ".lab" / "workshop").exists(), "step 14 leaves .lab/workshop behind"
     for name in ("custom-k8s-scheduler", "py-scheduler"):
         assert workshop.cluster.lease_holder(name), f"the workshop left {name} without a leader"
     assert not workshop.tally.failed, f"steps failed: {', '.join(sorted(workshop.tally.failed))}"

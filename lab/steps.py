@@ -14,7 +14,7 @@ Three parts, one per concept:
   are masked on both sides.
 * **The checks.** One function per step, returning the problems in plain words.
 
-The state a step leaves behind stays until step 11 cleans up, so ``lab steps`` shows a
+The state a step leaves behind stays until step 14 cleans up, so ``lab steps`` shows a
 participant how far they got; each check looks for that step's own traces.
 """
 
@@ -440,18 +440,18 @@ def check_08(lab: Lab) -> Problems:
     return problems
 
 
-def check_09(lab: Lab) -> Problems:
+def check_12(lab: Lab) -> Problems:
     problems: Problems = []
     dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler")
     if dep is None:
         problems.append(
             "deployment default/workshop-scheduler does not exist: "
-            "kubectl apply -f docs/labs/files/09-workshop-scheduler.yaml"
+            "kubectl apply -f docs/labs/files/12-workshop-scheduler.yaml"
         )
     elif lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler") is None:
         problems.append(
             "serviceaccount default/workshop-scheduler is missing, so the Deployment cannot make "
-            "its pod: kubectl apply -f docs/labs/files/09-workshop-scheduler-rbac.yaml"
+            "its pod: kubectl apply -f docs/labs/files/12-workshop-scheduler-rbac.yaml"
         )
     elif dep.get("status", {}).get("readyReplicas", 0) < 1:
         problems.append(
@@ -468,7 +468,7 @@ def check_09(lab: Lab) -> Problems:
     return problems + more
 
 
-STEP_10_APPLY = ("kubectl apply -f docs/labs/files/10-local-storage.yaml -f docs/labs/files/10-claims.yaml "
+STEP_13_APPLY = ("kubectl apply -f docs/labs/files/13-local-storage.yaml -f docs/labs/files/13-claims.yaml "
                  "and then")
 STEP_10_PODS = (  # pod, scheduler, its claim, the volume it must get, the node of that volume
     ("pvc-py", "py-scheduler", "data-py", "workshop-pv-large", "worker-node03"),
@@ -484,20 +484,20 @@ STEP_10_OBJECTS = (
 )
 
 
-def check_10(lab: Lab) -> Problems:
+def check_13(lab: Lab) -> Problems:
     problems: Problems = []
     if lab.get("/apis/storage.k8s.io/v1/storageclasses/workshop-local") is None:
         problems.append("storageclass workshop-local does not exist: kubectl apply -f "
-                        "docs/labs/files/10-local-storage.yaml")
+                        "docs/labs/files/13-local-storage.yaml")
     for pod, scheduler, claim, volume, node in STEP_10_PODS:
         suffix = "py" if pod == "pvc-py" else "upstream"
-        more, _ = _pod_problems(lab, pod, scheduler, f"{STEP_10_APPLY} kubectl apply -f "
-                                f"docs/labs/files/10-pvc-pod-{suffix}.yaml", bound_to=[node], reported_by=scheduler)
+        more, _ = _pod_problems(lab, pod, scheduler, f"{STEP_13_APPLY} kubectl apply -f "
+                                f"docs/labs/files/13-pvc-pod-{suffix}.yaml", bound_to=[node], reported_by=scheduler)
         problems += more
         pvc = lab.get(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{claim}")
         if pvc is None:
             problems.append(f"persistentvolumeclaim {NAMESPACE}/{claim} does not exist: kubectl apply -f "
-                            "docs/labs/files/10-claims.yaml")
+                            "docs/labs/files/13-claims.yaml")
         elif (pvc.get("status") or {}).get("phase") != "Bound" or pvc["spec"].get("volumeName") != volume:
             problems.append(f"persistentvolumeclaim {NAMESPACE}/{claim} is {(pvc.get('status') or {}).get('phase')} "
                             f"on volume {pvc['spec'].get('volumeName') or '(none)'}, expected Bound to {volume} "
@@ -505,7 +505,7 @@ def check_10(lab: Lab) -> Problems:
     return problems
 
 
-def check_11(lab: Lab) -> Problems:
+def check_14(lab: Lab) -> Problems:
     problems: Problems = []
     left = [p["metadata"]["name"] for p in lab.pods() if not p["metadata"].get("deletionTimestamp")]
     if left:
@@ -557,9 +557,9 @@ CHECKS: dict[str, Callable[[Lab], Problems]] = {
     "06": check_06,
     "07": check_07,
     "08": check_08,
-    "09": check_09,
-    "10": check_10,
-    "11": check_11,
+    "12": check_12,
+    "13": check_13,
+    "14": check_14,
 }
 
 

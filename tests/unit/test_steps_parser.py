@@ -249,9 +249,10 @@ def test_any_order_needs_a_distinct_actual_line_for_each_expected_line() -> None
 
 
 @pytest.mark.parametrize("provider", ["local", "kind"])
-def test_the_workshop_has_eleven_steps_each_with_a_check_and_commands(provider: str) -> None:
+def test_every_step_has_a_check_and_commands_and_cleanup_comes_last(provider: str) -> None:
     workshop = load_steps(steps.DOCS)
-    assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 12)]
+    assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 15)] == sorted(steps.CHECKS)
+    assert workshop[0].number == "01" and workshop[-1].path.name.endswith("-cleanup.md")
     for s in workshop:
         assert [i.step for i in s.items if isinstance(i, CheckPoint)] == [s.number]
         assert any(c.runs_on(provider) for c in s.commands), f"{s.path} has nothing the doc test runs on {provider}"
@@ -297,7 +298,7 @@ def test_every_file_a_step_command_names_exists() -> None:
 
 
 def test_every_workshop_object_is_removed_by_step_11() -> None:
-    """Step 11 must delete every pod name and file the other steps create."""
+    """Step 14 must delete every pod name and file the other steps create."""
     workshop = load_steps(steps.DOCS)
     cleanup = "\n".join(c.code for c in workshop[-1].commands)
     created = set()
@@ -310,7 +311,7 @@ def test_every_workshop_object_is_removed_by_step_11() -> None:
             name = obj["metadata"]["name"]
             assert path in cleanup or re.search(
                 rf"\b{re.escape(name)}\b", cleanup
-            ), f"step 11 does not delete {obj['kind']} {name} from {path}"
+            ), f"step 14 does not delete {obj['kind']} {name} from {path}"
 
 
 def _docs(path: Path) -> list[dict]:
@@ -459,7 +460,7 @@ def test_verify_without_a_lab_says_so_in_one_line(tmp_path: Path, capsys: pytest
     assert steps.verify(tmp_path, "12") == 2  # no step 12
 
 
-def _step_10_objects(tmp_path: Path, phase: str = "Bound", swapped: bool = False) -> FakeLab:
+def _step_13_objects(tmp_path: Path, phase: str = "Bound", swapped: bool = False) -> FakeLab:
     py, up = pod("pvc-py", "py-scheduler", "worker-node03"), pod("pvc-upstream", "custom-k8s-scheduler", "worker-node02")
     lab = lab_with(tmp_path, [py, up], [scheduled(py, "py-scheduler"), scheduled(up, "custom-k8s-scheduler")])
     volumes = {"data-py": "workshop-pv-large", "data-upstream": "workshop-pv-small"}
@@ -473,33 +474,33 @@ def _step_10_objects(tmp_path: Path, phase: str = "Bound", swapped: bool = False
     return lab
 
 
-def test_check_10_wants_both_pods_on_the_nodes_of_their_bound_volumes(tmp_path: Path) -> None:
-    assert steps.check_10(_step_10_objects(tmp_path)) == []
-    assert steps.check_10(lab_with(tmp_path, [])) == [
-        "storageclass workshop-local does not exist: kubectl apply -f docs/labs/files/10-local-storage.yaml",
-        "pod default/pvc-py does not exist: kubectl apply -f docs/labs/files/10-local-storage.yaml -f "
-        "docs/labs/files/10-claims.yaml and then kubectl apply -f docs/labs/files/10-pvc-pod-py.yaml",
-        "persistentvolumeclaim default/data-py does not exist: kubectl apply -f docs/labs/files/10-claims.yaml",
-        "pod default/pvc-upstream does not exist: kubectl apply -f docs/labs/files/10-local-storage.yaml -f "
-        "docs/labs/files/10-claims.yaml and then kubectl apply -f docs/labs/files/10-pvc-pod-upstream.yaml",
-        "persistentvolumeclaim default/data-upstream does not exist: kubectl apply -f docs/labs/files/10-claims.yaml",
+def test_check_13_wants_both_pods_on_the_nodes_of_their_bound_volumes(tmp_path: Path) -> None:
+    assert steps.check_13(_step_13_objects(tmp_path)) == []
+    assert steps.check_13(lab_with(tmp_path, [])) == [
+        "storageclass workshop-local does not exist: kubectl apply -f docs/labs/files/13-local-storage.yaml",
+        "pod default/pvc-py does not exist: kubectl apply -f docs/labs/files/13-local-storage.yaml -f "
+        "docs/labs/files/13-claims.yaml and then kubectl apply -f docs/labs/files/13-pvc-pod-py.yaml",
+        "persistentvolumeclaim default/data-py does not exist: kubectl apply -f docs/labs/files/13-claims.yaml",
+        "pod default/pvc-upstream does not exist: kubectl apply -f docs/labs/files/13-local-storage.yaml -f "
+        "docs/labs/files/13-claims.yaml and then kubectl apply -f docs/labs/files/13-pvc-pod-upstream.yaml",
+        "persistentvolumeclaim default/data-upstream does not exist: kubectl apply -f docs/labs/files/13-claims.yaml",
     ]
-    pending = steps.check_10(_step_10_objects(tmp_path, phase="Pending"))
+    pending = steps.check_13(_step_13_objects(tmp_path, phase="Pending"))
     assert pending == [
         "persistentvolumeclaim default/data-py is Pending on volume (none), expected Bound to workshop-pv-large "
         "(is py-scheduler running? python -m lab status)",
         "persistentvolumeclaim default/data-upstream is Pending on volume (none), expected Bound to "
         "workshop-pv-small (is custom-k8s-scheduler running? python -m lab status)",
     ]
-    assert len(steps.check_10(_step_10_objects(tmp_path, swapped=True))) == 2
+    assert len(steps.check_13(_step_13_objects(tmp_path, swapped=True))) == 2
 
 
-def test_check_11_reports_step_10s_storage_left_behind(tmp_path: Path) -> None:
-    lab = _step_10_objects(tmp_path)
+def test_check_14_reports_step_13s_storage_left_behind(tmp_path: Path) -> None:
+    lab = _step_13_objects(tmp_path)
     for name in ("pvc-py", "pvc-upstream"):
         del lab.objects[f"/api/v1/namespaces/default/pods/{name}"]
     lab.pods = lambda selector="", namespace="default": []  # type: ignore[method-assign]
-    problems = steps.check_11(lab)
+    problems = steps.check_14(lab)
     assert "storageclass workshop-local still exists" in problems
     assert "persistentvolumeclaim default/data-py still exists" in problems
 
