@@ -440,6 +440,18 @@ def check_08(lab: Lab) -> Problems:
     return problems
 
 
+def check_09(lab: Lab) -> Problems:  # placeholder until the step is written
+    return []
+
+
+def check_10(lab: Lab) -> Problems:  # placeholder until the step is written
+    return []
+
+
+def check_11(lab: Lab) -> Problems:  # placeholder until the step is written
+    return []
+
+
 def check_12(lab: Lab) -> Problems:
     problems: Problems = []
     dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler")
@@ -557,6 +569,9 @@ CHECKS: dict[str, Callable[[Lab], Problems]] = {
     "06": check_06,
     "07": check_07,
     "08": check_08,
+    "09": check_09,
+    "10": check_10,
+    "11": check_11,
     "12": check_12,
     "13": check_13,
     "14": check_14,

@@ -457,7 +457,7 @@ def test_verify_without_a_lab_says_so_in_one_line(tmp_path: Path, capsys: pytest
         capsys.readouterr().out
         == f"step 05: the lab is not up ({tmp_path / 'kubeconfig'} does not exist): make lab-up\n"
     )
-    assert steps.verify(tmp_path, "12") == 2  # no step 12
+    assert steps.verify(tmp_path, "15") == 2  # no step 15
 
 
 def _step_13_objects(tmp_path: Path, phase: str = "Bound", swapped: bool = False) -> FakeLab:

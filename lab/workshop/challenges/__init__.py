@@ -1,0 +1,1 @@
+"""One module per workshop step, ``sNN.py``, each defining ``CHALLENGE`` (lab.workshop.challenge)."""
