@@ -1,6 +1,6 @@
-"""The upstream kube-scheduler Deployment applied with kubectl: two Running Ready pods, one holds
-the Lease and binds, deleting the leader's pod hands the Lease over (podrunner runs them on local,
-the kubelet on kind)."""
+"""The upstream kube-scheduler Deployment applied with kubectl: two Running Ready pods whose logs
+`kubectl logs` shows, one holds the Lease and binds, deleting the leader's pod hands the Lease over
+(podrunner runs them on local, the kubelet on kind)."""
 from __future__ import annotations
 
 import secrets
@@ -60,6 +60,11 @@ def test_apply_delete_leader_fails_over(cluster: LabCluster, namespace: str, sch
     names = {p["metadata"]["name"] for p in pods}
     assert len({p["status"]["podIP"] for p in pods}) == 2, "each pod has its own IP"
     leader = wait_for(lambda: holder_pod(cluster, scheduler), timeout=60, what="a Lease holder")
+    for pod in sorted(names):
+        # kubectl logs asks the node's kubelet endpoint (podrunner on local): each replica's own log.
+        log = cluster.kubectl("logs", pod, "-n", "kube-system").stdout
+        assert f"attempting to acquire leader lease kube-system/{scheduler}" in log, \
+            f"{pod}: no leader-election lines in its log:\n{log[-2000:]}"
     assert leader in names, f"the Lease holder {leader} is one of the Deployment's pods {sorted(names)}"
     cluster.apply(pod_manifest("before", scheduler=scheduler), namespace)
     wait_for(lambda: bound_node(cluster, namespace, "before"), timeout=60)

@@ -41,3 +41,18 @@ def start(argv: list[str], env: dict[str, str], mounts: list[Mount], hostname: s
     finally:
         os.close(go_write)
     return proc, record
+
+
+def stop_recorded(pods_dir: Path, grace: float = 5.0) -> int:
+    """Stop every container process recorded under ``pods_dir`` (only those records name); how many.
+
+    Containers live in sessions of their own, so stopping podrunner leaves them running: `lab down`
+    stops them here, and a (re)started podrunner stops what an earlier run left before it starts
+    the pods anew (two processes of one pod would both bind its address)."""
+    stopped = 0
+    for path in sorted(pods_dir.glob("*/run/*/record.json")):
+        record = OwnedProcess.load(path)
+        if record is not None and record.terminate_then_kill(grace):
+            stopped += 1
+        path.unlink(missing_ok=True)
+    return stopped

@@ -23,6 +23,7 @@ from lab import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
 from lab.pki import Pki
 from lab.podrunner.images import kwok_excluded_query
+from lab.podrunner.process import stop_recorded
 from lab.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.secretfile import write_secret
@@ -38,6 +39,8 @@ CLIENTS = {
     "kwok": ("kwok-controller", "system:masters"),  # plays every kubelet: writes node and pod status
     # runs the pods of images the lab has programs for (lab/podrunner): pod status, tokens, deletes
     "podrunner": ("scheduler-lab-podrunner", "system:masters"),
+    # the API server asking a node's kubelet endpoint (podrunner's /containerLogs) for logs
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
 }
 # What kubeadm's static pods request on a control-plane node; mirrored as pods on master-node
 # so the scheduler sees the allocation a kubeadm master really has.
@@ -93,10 +96,11 @@ class LocalProvider(Provider):
     def ports(self) -> dict[str, int]:
         """Ports of this lab, chosen free once and kept, so two labs on one host never collide."""
         state = self._state()
-        ports = state.get("ports")
-        if not ports:
-            ports = {n: _free_port() for n in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager",
-                                               "kube-scheduler")}
+        ports = state.get("ports") or {}
+        missing = [n for n in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                               "podrunner") if n not in ports]
+        if missing:
+            ports.update({n: _free_port() for n in missing})
             state["ports"] = ports
             self._save_state(state)
         return ports
@@ -171,6 +175,8 @@ class LocalProvider(Provider):
                 "--requestheader-group-headers=X-Remote-Group",
                 "--requestheader-username-headers=X-Remote-User",
                 f"--kubelet-certificate-authority={pki.ca.cert}",
+                f"--kubelet-client-certificate={pki.pair('apiserver-kubelet-client').cert}",
+                f"--kubelet-client-key={pki.pair('apiserver-kubelet-client').key}",
                 "--kubelet-preferred-address-types=InternalIP",
                 "--v=1",
             ],
@@ -198,12 +204,14 @@ class LocalProvider(Provider):
                 str(bins.path("kwok")), f"--kubeconfig={kc['kwok']}", f"--config={self._kwok_stages(bins)}",
                 "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={local.local_pod_subnet}", f"--node-ip={local.node_address(0, 'local')}",
+                # No --node-port: kwok would listen on it on every address. podrunner sets the nodes'
+                # kubelet port itself and serves /containerLogs there on the node addresses only.
                 "--node-lease-duration-seconds=40",
             ],
             "podrunner": [
                 sys.executable, "-m", "lab.podrunner", f"--workdir={self.workdir / 'podrunner'}",
                 f"--kubeconfig={kc['podrunner']}", f"--kube-scheduler={bins.path('kube-scheduler')}",
-                f"--api-port={p['kube-apiserver']}",
+                f"--api-port={p['kube-apiserver']}", f"--log-port={p['podrunner']}", f"--pki={pki.dir}",
                 *(f"{n.name}={local.node_address(i, 'local')}" for i, n in enumerate(local.nodes)),
             ],
         }
@@ -406,6 +414,8 @@ class LocalProvider(Provider):
             say("preparing certificates and kubeconfigs")
             self.pki.ensure(CLIENTS, serving_ips=["127.0.0.1"])
             self.pki.ensure_front_proxy()
+            self.pki.ensure_serving("podrunner-kubelet", "scheduler-lab-nodes",
+                                    [self.spec.node_address(i, "local") for i in range(len(self.spec.nodes))])
             for client in CLIENTS:
                 self.write_kubeconfig(self._component_kubeconfig(client), client)
             commands = self._commands(bins)
@@ -496,6 +506,11 @@ class LocalProvider(Provider):
                     stopped.append(comp)
             except SignalDenied as exc:
                 denied.append(f"{comp}: {exc}")
+        try:
+            if stop_recorded(self.workdir / "podrunner" / "pods"):
+                stopped.append("podrunner's pods")
+        except SignalDenied as exc:
+            denied.append(f"podrunner's pods: {exc}")
         try:
             stopped += self.sup.stop_all()  # anything else recorded
         except SignalDenied as exc:

@@ -99,3 +99,15 @@ def test_addresses_are_distinct_and_stable() -> None:
     a = addresses.pick("uid-1", set())
     assert a == addresses.pick("uid-1", set()) and a.startswith("127.3.")
     assert addresses.pick("uid-1", {a}) != a
+
+
+def test_log_runs_and_tail(tmp_path: Path) -> None:
+    from lab.podrunner.logserver import _tail, runs
+
+    logs = tmp_path / "kube-system_s-1_uid" / "logs" / "c"
+    logs.mkdir(parents=True)
+    for n in (0, 1, 10):
+        (logs / f"{n}.log").write_text(f"run {n}\n")
+    assert [p.name for p in runs(tmp_path, "kube-system", "s-1", "c")] == ["0.log", "1.log", "10.log"]
+    assert runs(tmp_path, "kube-system", "s-2", "c") == []
+    assert _tail(b"a\nb\nc\n", 2) == b"b\nc\n" and _tail(b"a\n", None) == b"a\n"
