@@ -126,6 +126,7 @@ class Kubelet:
                 self._probe(pod_run, c, t)
                 return
             ran = t - c.started_at
+            code = 128 - code if code < 0 else code  # killed by a signal: 128+n, as a runtime reports it
             c.view.last_exit = terminated(code, c.view.running_since)
             c.view.running_since, c.proc, c.record = "", None, None
             c.view.ready = c.view.started = False
