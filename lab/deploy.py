@@ -1,11 +1,10 @@
 """`lab deploy`: put the two second schedulers into the cluster, two replicas each.
 
 The manifests in manifests/ are applied with server-side apply (so the API server validates
-every field). Where the provider runs real pods (kind, vagrant, existing) the Deployments run
-them. The local lab has no kubelet, so there each replica runs as a local process, supervised
-like a pod (restarted when it exits), authenticated with a token of the scheduler's own
-ServiceAccount: the RBAC in the manifests is what is tested. The Deployments are applied with
-replicas: 0 there, so no pod pretends to be a scheduler.
+every field), and the Deployments run their pods: a kubelet runs them on kind, vagrant and
+existing clusters, podrunner (lab/podrunner) on the local lab, with the pods' own ServiceAccount
+tokens: the RBAC in the manifests is what is tested. `lab kill-leader` deletes the Lease holder's
+pod everywhere, as `kubectl delete pod` does.
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -55,4 +56,17 @@ def stop_recorded(pods_dir: Path, grace: float = 5.0) -> int:
         if record is not None and record.terminate_then_kill(grace):
             stopped += 1
         path.unlink(missing_ok=True)
+    return stopped
+
+
+def stop_pod(pods_dir: Path, namespace: str, pod: str, grace: float) -> int:
+    """Signal one pod's recorded container processes now (grace 0: SIGKILL at once); how many.
+
+    The pod keeps its record files: podrunner sees the exit and then the deletion as usual."""
+    stopped = 0
+    for path in sorted(pods_dir.glob(f"{namespace}_{pod}_*/run/*/record.json")):
+        record = OwnedProcess.load(path)
+        if record is not None and record.terminate_then_kill(
+                grace, first=signal.SIGKILL if grace <= 0 else signal.SIGTERM):
+            stopped += 1
     return stopped

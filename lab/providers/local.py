@@ -23,7 +23,7 @@ from lab import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
 from lab.pki import Pki
 from lab.podrunner.images import kwok_excluded_query
-from lab.podrunner.process import stop_recorded
+from lab.podrunner.process import stop_pod, stop_recorded
 from lab.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.secretfile import write_secret
@@ -106,7 +106,12 @@ class LocalProvider(Provider):
         return ports
 
     def scheduler_runtime(self) -> str:
-        return "process"
+        return "deployment"  # podrunner runs the schedulers' pods (lab/podrunner)
+
+    def kill_pod_containers(self, namespace: str, pod: str, grace: int = 0) -> None:
+        """Signal a podrunner pod's processes now (SIGTERM, SIGKILL after ``grace``; 0: SIGKILL at once),
+        as `lab kill-leader` does on kind: a deletion alone reaches them only at podrunner's next sync."""
+        stop_pod(self.workdir / "podrunner" / "pods", namespace, pod, float(grace))
 
     def check_prerequisites(self) -> None:
         if not Path("/proc").is_dir():
