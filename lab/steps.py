@@ -429,8 +429,40 @@ def check_08(lab: Lab) -> Problems:
     return problems
 
 
-def check_09(lab: Lab) -> Problems:  # placeholder until the step is written
-    return []
+STEP_09_SCHEDULER = "maintenance-aware-scheduler"
+STEP_09_PID = "avoid-maintenance.pid"  # lab.workshop.background's record of the step's scheduler
+
+
+def check_09(lab: Lab) -> Problems:
+    from lab.procs import OwnedProcess
+
+    apply = "kubectl apply -f docs/labs/files/09-maintenance-demo.yaml"
+    problems: Problems = []
+    if lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/maintenance-demo") is None:
+        problems.append(f"deployment {NAMESPACE}/maintenance-demo does not exist: {apply}")
+    else:
+        pods = [p for p in lab.pods("app=maintenance-demo") if not p["metadata"].get("deletionTimestamp")]
+        if len(pods) < 3:
+            problems.append(f"deployment {NAMESPACE}/maintenance-demo has {len(pods)} of 3 pods")
+        for p in pods:
+            more, _ = _pod_problems(lab, p["metadata"]["name"], STEP_09_SCHEDULER, apply,
+                                    reported_by=STEP_09_SCHEDULER)
+            problems += more
+            if not more and p["spec"]["nodeName"] == lab.real_name("worker-node01"):
+                problems.append(f"pod {NAMESPACE}/{p['metadata']['name']} runs on worker-node01, the node under "
+                                "maintenance: was the label set before the Deployment was applied?")
+    more, _ = _pod_problems(lab, "nowhere-to-go", STEP_09_SCHEDULER,
+                            "kubectl apply -f docs/labs/files/09-nowhere-to-go.yaml", reported_by=STEP_09_SCHEDULER)
+    problems += more
+    labelled = [n["metadata"]["name"] for n in
+                (lab.get("/api/v1/nodes", labelSelector="maintenance=true") or {}).get("items", [])]
+    if labelled:
+        problems.append(f"still under maintenance: {', '.join(labelled)} "
+                        "(kubectl label nodes -l maintenance=true maintenance-)")
+    record = OwnedProcess.load(lab.workdir / "workshop" / STEP_09_PID)
+    if record is not None and record.is_same():
+        problems.append("the step's scheduler still runs: python -m lab.workshop.background stop avoid-maintenance")
+    return problems
 
 
 def check_10(lab: Lab) -> Problems:  # placeholder until the step is written
