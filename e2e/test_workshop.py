@@ -174,12 +174,12 @@ def run_challenge(step: Step, ws: Workshop) -> None:
 def run_step(step: Step, ws: Workshop, last: bool = False) -> None:
     t0 = time.monotonic()
     try:
-        if step.number != WORKSHOP[0].number:
-            _lab(ws, step, "reset", step.number, want=0)  # where the step starts, whatever came before
-        guided = time.monotonic()
-        run_guided(step, ws)
-        ws.tally.guided[step.number] = time.monotonic() - guided
         try:
+            if step.number != WORKSHOP[0].number:
+                _lab(ws, step, "reset", step.number, want=0)  # where the step starts, whatever came before
+            guided = time.monotonic()
+            run_guided(step, ws)
+            ws.tally.guided[step.number] = time.monotonic() - guided
             run_challenge(step, ws)
         finally:
             if last:  # the challenge's reset brought back every step's objects: leave the cluster as found

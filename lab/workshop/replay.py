@@ -7,7 +7,6 @@ as that scheduler would bind them. Steps whose files live elsewhere (05, 06, 09-
 rewritten) add or change their Piece here."""
 from __future__ import annotations
 
-import random
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,9 +35,10 @@ class Piece:
     providers: frozenset[str] | None = None            # None: every provider
 
 
-def random_worker(lab: "Lab") -> str:
-    """Step 03's bash scheduler: any worker, at random."""
-    return random.choice(lab.workers)
+def first_worker(lab: "Lab") -> str:
+    """Step 03's bash scheduler picks any worker at random; the replay picks the first, one of its
+    possible choices, so that the worker steps 13's volumes need (worker-node02, -03) keeps room."""
+    return lab.workers[0]
 
 
 def freest_worker(lab: "Lab") -> str:
@@ -51,7 +51,7 @@ def freest_worker(lab: "Lab") -> str:
 
 PIECES: tuple[Piece, ...] = (
     Piece("02", files=("manifests/samples/nginx-my-scheduler.yaml",)),
-    Piece("03", bound_here=(("nginx", random_worker),)),
+    Piece("03", bound_here=(("nginx", first_worker),)),
     Piece("04", files=("manifests/samples/sleep.yaml",), rollouts=("sleep",)),
     Piece("05", files=("manifests/samples/sample-pod.yaml",), scheduled=("sample",)),
     Piece("06", files=("docs/labs/files/06-after-failover.yaml",), scheduled=("after-failover",)),
