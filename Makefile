@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify steps docs docs-vendor docs-serve prefetch clean
+.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -28,6 +28,7 @@ help:
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
 	@echo "make verify STEP=NN  check the cluster is where workshop step NN leaves it"
+	@echo "make check|hint|solution|reset STEP=NN  step NN's challenge: grade it, next hint, reference solution, back to its start"
 	@echo "make docs        build the documentation site (README's docs/ pages, MkDocs Material) into site/, strict"
 	@echo "make docs-serve  serve the documentation site on http://127.0.0.1:8000 while editing"
 	@echo "make prefetch    before a workshop day: fetch everything it needs (PROVIDER=kind adds the kind image)"
@@ -122,6 +123,11 @@ fuzz: venv
 verify: venv
 	@test -n "$(STEP)" || { echo "make verify: say which step, e.g. make verify STEP=05 (make steps lists them)" >&2; exit 2; }
 	$(PY) -m lab verify $(STEP)
+
+# The challenges at the end of each step: make check|hint|solution|reset STEP=NN (lab check NN, ...).
+check hint solution reset: venv
+	@test -n "$(STEP)" || { echo "make $@: say which step, e.g. make $@ STEP=07" >&2; exit 2; }
+	@$(PY) -m lab $@ $(STEP)
 
 steps: venv
 	$(PY) -m lab steps

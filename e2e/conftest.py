@@ -35,6 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="lab state directory (default: .lab in the project)")
     group.addoption("--keep-lab", action="store_true",
                     help="leave a lab this session started running afterwards")
+    group.addoption("--workshop-order", default="in-order", choices=("in-order", "shuffled"),
+                    help="the doc test's order of steps 02-13 (each starts with lab reset NN; 01 first, 14 last)")
+    group.addoption("--workshop-seed", type=int, default=None,
+                    help="the seed of --workshop-order=shuffled (default: a random one, printed)")
     # --kubeconfig (for --provider existing) is pytest-kind's option; we read it, not redefine it.
 
 

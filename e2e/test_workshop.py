@@ -13,6 +13,14 @@ For each step (one test per step, in order):
   example;
 * at the step's ``Check: make verify STEP=NN`` line, ``python -m lab verify NN`` must pass.
 
+Each step after 01 starts with ``python -m lab reset NN`` (so any order works), and after its
+guided part comes its challenge: ``lab reset NN``, then ``lab check NN`` must fail, ``lab solution
+NN`` must succeed and ``lab check NN`` must pass. A step without a challenge module fails there,
+saying so (lab.workshop.registry.BEING_WRITTEN names the steps others are still writing).
+``--workshop-order=shuffled --workshop-seed=N`` runs steps 02-13 in a seeded random order (01
+first, 14 last: it cleans up). The guided parts' durations go to docs/labs/durations.json (per
+provider), which the docs site shows under each step's title (scripts/mkdocs_durations.py).
+
 A failing block ends its step (the next steps still run, so one report shows every drift). The
 workshop needs an empty ``default`` namespace and idle workers; it waits for namespaces other
 tests are deleting, and refuses a cluster where someone else's pods would change the outputs.
@@ -25,7 +33,9 @@ is as the workshop found it.
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -38,10 +48,12 @@ import pytest
 from e2e.harness import LabCluster, NotYet, wait_for
 from lab.providers import PROVIDERS, Capability, capabilities, lacking
 from lab.steps import DOCS, CheckPoint, Command, Step, load_steps, missing_lines
+from lab.workshop.registry import BEING_WRITTEN, has_challenge
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSHOP = load_steps(DOCS)
 OUTPUT_TAIL = 4000  # characters of a command's output shown when it fails
+DURATIONS = DOCS / "durations.json"
 
 pytestmark = pytest.mark.cluster
 
@@ -68,6 +80,9 @@ class Tally:
     examples: list[str] = field(default_factory=list)
     checks: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    guided: dict[str, float] = field(default_factory=dict)  # guided parts that passed: their durations
+    challenges: int = 0  # challenges run through reset, check (fails), solution, check (passes)
+    no_challenge: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -76,6 +91,7 @@ class Workshop:
     cluster: LabCluster
     env: dict[str, str]
     tally: Tally
+    order: str = "in-order"
 
     @property
     def provider(self) -> str:
@@ -126,58 +142,101 @@ def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_TAIL else "[...]\n" + text[-OUTPUT_TAIL:]
 
 
-def run_step(step: Step, ws: Workshop) -> None:
+def _lab(ws: Workshop, step: Step, *args: str, want: int) -> str:
+    """Run ``python -m lab ARGS`` as a participant would; its output, failing unless it exits ``want``."""
+    command = "python -m lab " + " ".join(args)
+    code, out = run_bash(command, ws.env, 180)
+    if code != want:
+        pytest.fail(f"{_where(step, 1)}: `{command}` exited with {code}, expected {want}"
+                    + (f" ({ws.order})" if ws.order != "in-order" else "") + f"\n--- output ---\n{_tail(out)}",
+                    pytrace=False)
+    return out
+
+
+def run_challenge(step: Step, ws: Workshop) -> None:
+    """Reset, check fails, solution, check passes."""
+    n = step.number
+    if not has_challenge(n):
+        ws.tally.no_challenge.append(n)
+        who = ("another engineer is writing it (lab.workshop.registry.BEING_WRITTEN)" if n in BEING_WRITTEN
+               else "every step needs one")
+        pytest.fail(f"step {n} has no challenge: lab/workshop/challenges/s{n}.py does not exist; {who}",
+                    pytrace=False)
+    _lab(ws, step, "reset", n, want=0)
+    before = _lab(ws, step, "check", n, want=1)
+    assert before.strip() and all(ln.startswith(f"step {n}: ") for ln in before.strip().splitlines()), before
+    _lab(ws, step, "solution", n, want=0)
+    after = _lab(ws, step, "check", n, want=0)
+    assert f"step {n}: challenge passed" in after, after
+    ws.tally.challenges += 1
+
+
+def run_step(step: Step, ws: Workshop, last: bool = False) -> None:
     t0 = time.monotonic()
     try:
-        for item in step.items:
-            if isinstance(item, CheckPoint):
-                code, out = run_bash(f"python -m lab verify {item.step}", ws.env, 90)
-                ws.tally.checks += 1
-                assert code == 0, f"{_where(step, item.line)}: `make verify STEP={item.step}` failed:\n{out}"
-                continue
-            assert isinstance(item, Command)
-            if item.skip:
-                ws.tally.skipped.append(f"{_where(step, item.line)} ({item.skip})")
-                continue
-            if not item.runs_on(ws.provider):
-                ws.tally.other_providers += 1 + len(item.expected)
-                continue
-            code, out = run_bash(item.code, ws.env, item.timeout)
-            ws.tally.ran += 1
-            if code is None:
-                pytest.fail(
-                    f"{_where(step, item.line)}: the command did not finish within {item.timeout:.0f}s\n"
-                    f"--- command ---\n{item.code}\n--- output so far ---\n{_tail(out)}",
-                    pytrace=False,
-                )
-            if code != 0:
-                pytest.fail(
-                    f"{_where(step, item.line)}: the command exited with {code}\n"
-                    f"--- command ---\n{item.code}\n--- output ---\n{_tail(out)}",
-                    pytrace=False,
-                )
-            for expected in item.expected:
-                if not expected.applies_to(ws.provider):
-                    ws.tally.other_providers += 1
-                    continue
-                if expected.example:
-                    ws.tally.examples.append(f"{_where(step, expected.line)} ({expected.example})")
-                    continue
-                missing = missing_lines(expected.text, out, any_order=expected.any_order)
-                ws.tally.compared += 1
-                if missing:
-                    pytest.fail(
-                        f"{_where(step, expected.line)}: the output of the command at line {item.line} "
-                        f"lacks these expected lines ({'any order' if expected.any_order else 'in order'}):\n"
-                        + "\n".join(f"  {m}" for m in missing)
-                        + f"\n--- command ---\n{item.code}\n--- actual output ---\n{_tail(out)}",
-                        pytrace=False,
-                    )
+        try:
+            if step.number != WORKSHOP[0].number:
+                _lab(ws, step, "reset", step.number, want=0)  # where the step starts, whatever came before
+            guided = time.monotonic()
+            run_guided(step, ws)
+            ws.tally.guided[step.number] = time.monotonic() - guided
+            run_challenge(step, ws)
+        finally:
+            if last:  # the challenge's reset brought back every step's objects: leave the cluster as found
+                _lab(ws, step, "reset", WORKSHOP[0].number, want=0)
     except BaseException as exc:
-        ws.tally.failed[step.number] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if step.number not in ws.tally.no_challenge:
+            ws.tally.failed[step.number] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise
     finally:
         ws.tally.seconds[step.number] = time.monotonic() - t0
+
+
+def run_guided(step: Step, ws: Workshop) -> None:
+    for item in step.items:
+        if isinstance(item, CheckPoint):
+            code, out = run_bash(f"python -m lab verify {item.step}", ws.env, 90)
+            ws.tally.checks += 1
+            assert code == 0, f"{_where(step, item.line)}: `make verify STEP={item.step}` failed:\n{out}"
+            continue
+        assert isinstance(item, Command)
+        if item.skip:
+            ws.tally.skipped.append(f"{_where(step, item.line)} ({item.skip})")
+            continue
+        if not item.runs_on(ws.provider):
+            ws.tally.other_providers += 1 + len(item.expected)
+            continue
+        code, out = run_bash(item.code, ws.env, item.timeout)
+        ws.tally.ran += 1
+        if code is None:
+            pytest.fail(
+                f"{_where(step, item.line)}: the command did not finish within {item.timeout:.0f}s\n"
+                f"--- command ---\n{item.code}\n--- output so far ---\n{_tail(out)}",
+                pytrace=False,
+            )
+        if code != 0:
+            pytest.fail(
+                f"{_where(step, item.line)}: the command exited with {code}\n"
+                f"--- command ---\n{item.code}\n--- output ---\n{_tail(out)}",
+                pytrace=False,
+            )
+        for expected in item.expected:
+            if not expected.applies_to(ws.provider):
+                ws.tally.other_providers += 1
+                continue
+            if expected.example:
+                ws.tally.examples.append(f"{_where(step, expected.line)} ({expected.example})")
+                continue
+            missing = missing_lines(expected.text, out, any_order=expected.any_order)
+            ws.tally.compared += 1
+            if missing:
+                pytest.fail(
+                    f"{_where(step, expected.line)}: the output of the command at line {item.line} "
+                    f"lacks these expected lines ({'any order' if expected.any_order else 'in order'}):\n"
+                    + "\n".join(f"  {m}" for m in missing)
+                    + f"\n--- command ---\n{item.code}\n--- actual output ---\n{_tail(out)}",
+                    pytrace=False,
+                )
 
 
 # -- preconditions and teardown ----------------------------------------------------------------
@@ -249,27 +308,50 @@ def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
             pytrace=False,
         )
     _wait_until_quiet(cluster)
-    ws = Workshop(cluster, _env(cluster), Tally())
+    ws = Workshop(cluster, _env(cluster), Tally(), order=_order_label(request.config))
     t0 = time.monotonic()
     yield ws
-    if "14" in ws.tally.failed or "14" not in ws.tally.seconds:
-        # Something failed on the way: put the cluster back with step 14's own commands.
-        for cmd in WORKSHOP[-1].commands:
-            if cmd.runs_on(ws.provider):
-                run_bash(cmd.code, ws.env, cmd.timeout)
-    _report(request.config, ws.provider, ws.tally, time.monotonic() - t0)
+    last = WORKSHOP[-1].number
+    if last in ws.tally.failed or last not in ws.tally.seconds:
+        # Something failed on the way: put the cluster back (lab reset 01; step 14's own commands if
+        # even that fails).
+        code, _ = run_bash(f"python -m lab reset {WORKSHOP[0].number}", ws.env, 180)
+        if code != 0:
+            for cmd in WORKSHOP[-1].commands:
+                if cmd.runs_on(ws.provider):
+                    run_bash(cmd.code, ws.env, cmd.timeout)
+    _write_durations(ws.provider, ws.tally.guided)
+    _report(request.config, ws, time.monotonic() - t0)
 
 
-def _report(config: pytest.Config, provider: str, t: Tally, seconds: float) -> None:
+def _write_durations(provider: str, measured: dict[str, float]) -> None:
+    """Merge this run's guided-part durations (whole seconds) into docs/labs/durations.json."""
+    if not measured:
+        return
+    try:
+        data = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    mine = data.setdefault(provider, {})
+    mine.update({n: round(secs) for n, secs in measured.items()})
+    data[provider] = dict(sorted(mine.items()))
+    DURATIONS.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n", encoding="utf-8")
+
+
+def _report(config: pytest.Config, ws: Workshop, seconds: float) -> None:
     """The summary a maintainer reads: how long, what ran, what was skipped and why."""
+    t = ws.tally
     lines = [
-        f"workshop doc test on {provider}: {len(WORKSHOP)} steps in {seconds:.0f}s; {t.ran} command blocks "
-        f"run, {t.compared} outputs compared, {t.checks} checks, {len(t.skipped)} blocks skipped, "
-        f"{len(t.examples)} example outputs not compared, {t.other_providers} blocks for other providers"
+        f"workshop doc test on {ws.provider} ({ws.order}): {len(WORKSHOP)} steps in {seconds:.0f}s; {t.ran} "
+        f"command blocks run, {t.compared} outputs compared, {t.checks} checks, {t.challenges} challenges, "
+        f"{len(t.skipped)} blocks skipped, {len(t.examples)} example outputs not compared, "
+        f"{t.other_providers} blocks for other providers"
     ]
     for number, secs in t.seconds.items():
-        status = f"FAILED: {t.failed[number]}" if number in t.failed else "ok"
-        lines.append(f"  step {number}  {secs:6.1f}s  {status}"[:200])
+        status = (f"FAILED: {t.failed[number]}" if number in t.failed
+                  else "guided part ok, NO CHALLENGE YET" if number in t.no_challenge else "ok")
+        guided = f"(guided {t.guided[number]:5.1f}s)" if number in t.guided else " " * 16
+        lines.append(f"  step {number}  {secs:6.1f}s {guided}  {status}"[:200])
     lines += [f"  skipped: {s}" for s in t.skipped] + [f"  example: {e}" for e in t.examples]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
@@ -282,10 +364,40 @@ def _report(config: pytest.Config, provider: str, t: Tally, seconds: float) -> N
             reporter.write_line(line)
 
 
+def _seed(config: pytest.Config) -> int:
+    """The shuffle's seed: --workshop-seed, else one drawn once per session (printed in the report)."""
+    if getattr(config, "_workshop_seed", None) is None:
+        given = config.getoption("workshop_seed")
+        config._workshop_seed = given if given is not None else random.SystemRandom().randrange(10**6)  # type: ignore[attr-defined]
+    return config._workshop_seed  # type: ignore[attr-defined]
+
+
+def _order_label(config: pytest.Config) -> str:
+    if config.getoption("workshop_order") == "shuffled":
+        return f"shuffled: --workshop-order=shuffled --workshop-seed={_seed(config)}"
+    return "in-order"
+
+
+def ordered(steps: list[Step], order: str, seed: int) -> list[Step]:
+    """Steps in order, or the middle ones (after the first, before the last: the cleanup) shuffled."""
+    if order != "shuffled" or len(steps) < 3:
+        return list(steps)
+    middle = steps[1:-1]
+    random.Random(seed).shuffle(middle)
+    return [steps[0], *middle, steps[-1]]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "step" not in metafunc.fixturenames:
+        return
+    order = metafunc.config.getoption("workshop_order")
+    steps = ordered(WORKSHOP, order, _seed(metafunc.config) if order == "shuffled" else 0)
+    metafunc.parametrize("step", steps, ids=[f"{s.number}-{s.path.stem[3:]}" for s in steps])
+
+
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("step", WORKSHOP, ids=[f"{s.number}-{s.path.stem[3:]}" for s in WORKSHOP])
 def test_step_runs_as_written(step: Step, workshop: Workshop) -> None:
-    run_step(step, workshop)
+    run_step(step, workshop, last=step is WORKSHOP[-1])
 
 
 def test_the_workshop_leaves_the_cluster_as_it_found_it(workshop: Workshop) -> None:

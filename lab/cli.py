@@ -3,6 +3,7 @@
     lab doctor [--provider P]   lab up [--provider local|kind|vagrant|existing]   lab down [--wipe]
     lab status        lab env        lab deploy        lab kill-leader NAME
     lab logs APP      lab verify NN     lab steps
+    lab check NN      lab hint NN       lab solution NN   lab reset NN      lab answer NN TEXT
 """
 from __future__ import annotations
 
@@ -233,6 +234,18 @@ def cmd_steps(args: argparse.Namespace, spec: LabSpec) -> int:
     return steps.list_steps(args.workdir)
 
 
+def cmd_challenge(args: argparse.Namespace, spec: LabSpec) -> int:
+    """check | hint | solution | reset | answer: lab.workshop.commands."""
+    from lab.workshop import commands
+
+    if args.command == "answer":
+        return commands.answer(args.workdir, args.step, " ".join(args.text))
+    if args.command == "hint":
+        return commands.hint(args.workdir, args.step)
+    action = {"check": commands.check, "solution": commands.solution, "reset": commands.reset}[args.command]
+    return action(args.workdir, args.step)
+
+
 def _step(text: str) -> str:
     """A workshop step number: one to three ASCII digits (``²`` or ``٣`` are not numbers here)."""
     if not (1 <= len(text) <= 3 and text.isascii() and text.isdigit()):
@@ -309,12 +322,23 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("step", type=_step, help="step number, e.g. 05")
     ver.set_defaults(func=cmd_verify)
     sub.add_parser("steps", help="list the workshop steps and their status").set_defaults(func=cmd_steps)
+    for name, what in (("check", "grade step NN's challenge: what is still wrong"),
+                       ("hint", "the next hint for step NN's challenge"),
+                       ("solution", "apply the reference solution of step NN's challenge"),
+                       ("reset", "put the cluster where step NN starts, from any state")):
+        ch = sub.add_parser(name, help=what)
+        ch.add_argument("step", help="step number, e.g. 07")
+        ch.set_defaults(func=cmd_challenge)
+    ans = sub.add_parser("answer", help="store your prediction for step NN's challenge")
+    ans.add_argument("step", help="step number, e.g. 07")
+    ans.add_argument("text", nargs="+", help="your prediction, e.g. worker-node02")
+    ans.set_defaults(func=cmd_challenge)
     return p
 
 
 # Commands that talk to the cluster's API: on a kind lab whose dockerd the project started, the
 # API is only reachable inside its network namespace, so they re-run themselves there.
-_API_COMMANDS = ("status", "deploy", "kill-leader", "logs", "verify", "steps")
+_API_COMMANDS = ("status", "deploy", "kill-leader", "logs", "verify", "steps", "check", "solution", "reset")
 
 
 def _reexec_in_kind_netns(args: argparse.Namespace, argv: list[str] | None) -> None:

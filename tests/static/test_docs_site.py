@@ -75,3 +75,24 @@ def test_a_directory_link_is_published_with_a_listing_of_its_files() -> None:
     assert '<a href="a.yaml">a.yaml</a>' in page and "&lt;b&gt;.yaml" in page  # names are escaped
     assert hook._site_target(REPO, "manifests/py-scheduler") == "repo/manifests/py-scheduler/index.html"
     assert hook._site_target(REPO, "manifests/samples/sleep.yaml") == "repo/manifests/samples/sleep.yaml"
+
+
+def test_each_measured_step_says_how_long_it_takes() -> None:
+    hook = _load("mkdocs_durations")
+    durations = {"local": {"07": 95.0, "08": 20.0}, "kind": {"07": 130.0}}
+    page = "# 07 · Pack or spread\n\nBody.\n"
+    out = hook.add_duration(page, "labs/07-pack-or-spread.md", durations)
+    assert out.splitlines()[:3] == [
+        "# 07 · Pack or spread", "", "*Takes about 3 minutes (measured by the doc test on kind and local).*"]
+    assert "about 1 minute (measured by the doc test on local)" in hook.add_duration(
+        "# 08 · x\n", "labs/08-x.md", durations)
+    assert hook.add_duration(page, "labs/09-x.md", durations) == page  # not measured: no line
+    assert hook.add_duration(page, "labs/README.md", durations) == page
+
+
+def test_unreadable_durations_are_no_durations(tmp_path: Path) -> None:
+    hook = _load("mkdocs_durations")
+    bad = tmp_path / "durations.json"
+    bad.write_text("[1, 2]")
+    assert hook.load_durations(bad) == {}
+    assert hook.load_durations(tmp_path / "missing.json") == {}

@@ -1,0 +1,109 @@
+"""What each step's guided part leaves in the cluster for the steps after it, declared per step, and
+re-creating it ("replay") so that ``lab reset NN`` can rebuild the state step NN starts from.
+
+Replaying is faster than the steps themselves: files are applied directly, and pods whose scheduler
+only runs during its own step (the bash scheduler of 03, the plugin scheduler of 08) are bound here
+as that scheduler would bind them. Steps whose files live elsewhere (05, 06, 09-11 are being
+rewritten) add or change their Piece here."""
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.workshop.objects import apply_files, bind, wait_rollout, wait_scheduled
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.steps import Lab
+
+Binder = Callable[["Lab"], str]  # the node a replayed pod goes to
+
+
+@dataclass(frozen=True)
+class Piece:
+    """What one step's guided part leaves behind."""
+
+    step: str
+    files: tuple[str, ...] = ()                        # applied in this order
+    scheduled: tuple[str, ...] = ()                    # pods a running scheduler places: wait for them
+    rollouts: tuple[str, ...] = ()                     # Deployments to wait for
+    bound_here: tuple[tuple[str, Binder], ...] = ()    # (pod, which node): bound by the replay itself
+    shell: tuple[str, ...] = ()                        # commands (bash), e.g. directories on kind's nodes
+    providers: frozenset[str] | None = None            # None: every provider
+
+
+def first_worker(lab: "Lab") -> str:
+    """Step 03's bash scheduler picks any worker at random; the replay picks the first, one of its
+    possible choices, so that the worker steps 13's volumes need (worker-node02, -03) keeps room."""
+    return lab.workers[0]
+
+
+def freest_worker(lab: "Lab") -> str:
+    """Step 08's MostAvailableCPU: the worker with the most CPU not yet requested."""
+    from lab.cluster import nodes_view
+
+    views = {v.name: v for v in nodes_view(lab.api)}
+    return max(lab.workers, key=lambda n: views[n].allocatable.get("cpu", 0) - views[n].requested.get("cpu", 0))
+
+
+PIECES: tuple[Piece, ...] = (
+    Piece("02", files=("manifests/samples/nginx-my-scheduler.yaml",)),
+    Piece("03", bound_here=(("nginx", first_worker),)),
+    Piece("04", files=("manifests/samples/sleep.yaml",), rollouts=("sleep",)),
+    Piece("05", files=("manifests/samples/sample-pod.yaml",), scheduled=("sample",)),
+    Piece("06", files=("docs/labs/files/06-after-failover.yaml",), scheduled=("after-failover",)),
+    # On kind, step 07 deletes its pods at once (the workers would be too full for 08 and 13).
+    Piece("07", files=("docs/labs/files/07-least-allocated-pods.yaml",), scheduled=("spread-1", "spread-2", "spread-3"),
+          providers=frozenset({"local"})),
+    Piece("07", files=("docs/labs/files/07-most-allocated-pods.yaml",), scheduled=("pack-1", "pack-2", "pack-3"),
+          providers=frozenset({"local"})),
+    Piece("08", files=("docs/labs/files/08-cpu-hungry-pod.yaml",), bound_here=(("cpu-hungry", freest_worker),)),
+    Piece("12", files=("docs/labs/files/12-workshop-scheduler-rbac.yaml", "docs/labs/files/12-workshop-scheduler.yaml",
+                       "manifests/samples/annotation-pod.yaml"),
+          rollouts=("workshop-scheduler",), scheduled=("custom-scheduler-pod",)),
+    Piece("13", shell=('docker exec "$KIND_CLUSTER_NAME-worker2" mkdir -p /mnt/disks/small',
+                       'docker exec "$KIND_CLUSTER_NAME-worker3" mkdir -p /mnt/disks/large'),
+          providers=frozenset({"kind"})),
+    Piece("13", files=("docs/labs/files/13-local-storage.yaml", "docs/labs/files/13-claims.yaml",
+                       "docs/labs/files/13-pvc-pod-py.yaml", "docs/labs/files/13-pvc-pod-upstream.yaml"),
+          scheduled=("pvc-py", "pvc-upstream")),
+)
+
+
+def pieces_before(step: str, provider: str) -> list[Piece]:
+    """What the guided parts of the steps before ``step`` leave, on this provider, in order."""
+    return [p for p in PIECES if p.step < step and (p.providers is None or provider in p.providers)]
+
+
+def replay(lab: "Lab", piece: Piece, env: dict[str, str]) -> list[str]:
+    """Re-create one piece; what was done, one line each."""
+    done: list[str] = []
+    for command in piece.shell:
+        subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=env, check=True, capture_output=True,
+                       timeout=60)
+        done.append(f"ran {command}")
+    if piece.files:
+        done += apply_files(lab.workdir, *piece.files)
+    for pod, where in piece.bound_here:
+        node = where(lab)
+        bind(lab.workdir, pod, node)
+        done.append(f"bound pod/{pod} to {node}")
+    for deployment in piece.rollouts:
+        wait_rollout(lab.workdir, deployment)
+    if piece.scheduled:
+        wait_scheduled(lab.workdir, *piece.scheduled)
+    return done
+
+
+def replay_env(workdir: Path, provider: str) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ, KUBECONFIG=str(workdir / "kubeconfig"))
+    if provider == "kind":
+        from lab.docker_netns import lab_id
+
+        env["KIND_CLUSTER_NAME"] = lab_id(workdir)
+    return env
