@@ -343,7 +343,7 @@ def check_04(lab: Lab) -> Problems:
 
 
 MY_SCHEDULER = "my-kube-scheduler"  # steps 05-06: the participant's own kube-scheduler (02-04 use my-scheduler)
-MY_FILES = "docs/labs/files/05-deploy-your-own-scheduler"
+MY_FILES = "docs/labs/files/05-deploy-your-own-scheduler"  # its starting files; solution/ completed
 
 
 def _deployment_problems(lab: Lab, name: str, apply: str) -> Problems:
@@ -362,7 +362,7 @@ def check_05(lab: Lab) -> Problems:
     problems = _deployment_problems(lab, MY_SCHEDULER, apply)
     problems += _lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
     more, _ = _pod_problems(
-        lab, "mine", MY_SCHEDULER, f"kubectl apply -f {MY_FILES}/solution/5-pod.yaml", reported_by=MY_SCHEDULER
+        lab, "mine", MY_SCHEDULER, "kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/5-pod.yaml", reported_by=MY_SCHEDULER
     )
     return problems + more
 
