@@ -331,50 +331,45 @@ def check_04(lab: Lab) -> Problems:
     return problems
 
 
-def check_05(lab: Lab) -> Problems:
-    problems = _lease_problems(
-        lab,
-        "custom-k8s-scheduler",
-        "custom-k8s-scheduler",
-        "python -m lab deploy --only custom-k8s-scheduler",
-    )
-    problems += _replicas_problems(lab, "custom-k8s-scheduler")
-    from lab.providers import recorded_provider
+MY_SCHEDULER = "my-kube-scheduler"  # steps 05-06: the participant's own kube-scheduler (02-04 use my-scheduler)
+MY_FILES = "docs/labs/files/05-deploy-your-own-scheduler"  # its starting files; solution/ completed
 
-    # On the local lab nothing else runs on the workers, so MostAllocated picks the master (which
-    # carries the control plane's requests), as in the seed. Other clusters may differ.
-    where = [lab.master] if recorded_provider(lab.workdir) == "local" else None
+
+def _deployment_problems(lab: Lab, name: str, apply: str) -> Problems:
+    """A Deployment in kube-system exists and has two ready pods (a real Deployment on every provider)."""
+    dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{name}")
+    if dep is None:
+        return [f"deployment kube-system/{name} does not exist: {apply}"]
+    ready = int(dep.get("status", {}).get("readyReplicas") or 0)
+    if ready < 2:
+        return [f"deployment kube-system/{name} has {ready} of 2 pods ready (kubectl describe pod -n kube-system)"]
+    return []
+
+
+def check_05(lab: Lab) -> Problems:
+    apply = f"kubectl apply -f {MY_FILES}/solution/"
+    problems = _deployment_problems(lab, MY_SCHEDULER, apply)
+    problems += _lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
     more, _ = _pod_problems(
-        lab,
-        "sample",
-        "custom-k8s-scheduler",
-        "kubectl apply -f manifests/samples/sample-pod.yaml",
-        bound_to=where,
-        reported_by="custom-k8s-scheduler",
+        lab, "mine", MY_SCHEDULER, "kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/5-pod.yaml", reported_by=MY_SCHEDULER
     )
     return problems + more
 
 
 def check_06(lab: Lab) -> Problems:
-    problems = _lease_problems(
-        lab,
-        "custom-k8s-scheduler",
-        "custom-k8s-scheduler",
-        "python -m lab deploy --only custom-k8s-scheduler",
-    )
-    problems += _replicas_problems(lab, "custom-k8s-scheduler")
-    lease = lab.lease("custom-k8s-scheduler") or {}
+    problems = _deployment_problems(lab, MY_SCHEDULER, f"kubectl apply -f {MY_FILES}/solution/")
+    problems += _lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
+    lease = lab.lease(MY_SCHEDULER) or {}
     if int(lease.get("spec", {}).get("leaseTransitions") or 0) < 1:
         problems.append(
-            "Lease kube-system/custom-k8s-scheduler never changed hands: "
-            "python -m lab kill-leader custom-k8s-scheduler"
+            f"Lease kube-system/{MY_SCHEDULER} never changed hands: kubectl delete pod -n kube-system <the leader's pod>"
         )
     more, _ = _pod_problems(
         lab,
         "after-failover",
-        "custom-k8s-scheduler",
+        MY_SCHEDULER,
         "kubectl apply -f docs/labs/files/06-after-failover.yaml",
-        reported_by="custom-k8s-scheduler",
+        reported_by=MY_SCHEDULER,
     )
     return problems + more
 

@@ -634,3 +634,63 @@ def test_any_arrangement_of_tabs_and_blocks_parses_or_fails_with_one_line(lines:
         parse_step("# 05 · t\n" + "\n".join(lines) + "\n", P)
     except StepFileError as err:
         assert str(err).startswith(f"{P}") and "\n" not in str(err)
+
+
+def _my_scheduler_lab(tmp_path: Path, pods: list[dict], ready: int, transitions: int, by: str) -> FakeLab:
+    from datetime import datetime, timezone
+
+    lab = lab_with(tmp_path, pods, [scheduled(p, by) for p in pods])
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lab.objects["/apis/apps/v1/namespaces/kube-system/deployments/my-kube-scheduler"] = {
+        "status": {"readyReplicas": ready}
+    }
+    lab.objects["/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/my-kube-scheduler"] = {
+        "spec": {"holderIdentity": "my-kube-scheduler-abc_1", "renewTime": now, "leaseDurationSeconds": 15,
+                 "leaseTransitions": transitions}
+    }
+    return lab
+
+
+def test_check_05_wants_two_ready_replicas_the_lease_and_mine_bound_by_my_kube_scheduler(tmp_path: Path) -> None:
+    assert steps.check_05(lab_with(tmp_path, [])) == [
+        "deployment kube-system/my-kube-scheduler does not exist: "
+        "kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/",
+        "Lease kube-system/my-kube-scheduler does not exist: my-kube-scheduler has never run "
+        "(kubectl logs -n kube-system deployment/my-kube-scheduler)",
+        "pod default/mine does not exist: kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/5-pod.yaml",
+    ]
+    mine = pod("mine", "my-kube-scheduler", "worker-node01")
+    assert steps.check_05(_my_scheduler_lab(tmp_path, [mine], 2, 0, "my-kube-scheduler")) == []
+    assert steps.check_05(_my_scheduler_lab(tmp_path, [mine], 1, 0, "my-kube-scheduler")) == [
+        "deployment kube-system/my-kube-scheduler has 1 of 2 pods ready (kubectl describe pod -n kube-system)"
+    ]
+    assert steps.check_05(_my_scheduler_lab(tmp_path, [mine], 2, 0, "default-scheduler")) == [
+        "pod default/mine has no Scheduled event from my-kube-scheduler (it has one from default-scheduler)"
+    ]
+
+
+def test_check_06_wants_a_lease_transition_and_after_failover_bound(tmp_path: Path) -> None:
+    after = pod("after-failover", "my-kube-scheduler", "worker-node02")
+    assert steps.check_06(_my_scheduler_lab(tmp_path, [after], 2, 1, "my-kube-scheduler")) == []
+    assert steps.check_06(_my_scheduler_lab(tmp_path, [after], 2, 0, "my-kube-scheduler")) == [
+        "Lease kube-system/my-kube-scheduler never changed hands: "
+        "kubectl delete pod -n kube-system <the leader's pod>"
+    ]
+
+
+def test_challenge_06_reads_the_failover_bound_from_the_configmap(tmp_path: Path) -> None:
+    from lab.workshop.challenges import s06
+    from lab.workshop.progress import save_answer
+
+    lab = lab_with(tmp_path, [])
+    assert s06.check(lab) == ["configmap kube-system/my-kube-scheduler-config does not exist: do step 05 first"]
+    config = (ROOT / "docs/labs/files/05-deploy-your-own-scheduler/solution/3-configmap.yaml").read_text()
+    import yaml
+
+    lab.objects[s06.CONFIGMAP] = yaml.safe_load(config)
+    assert s06.bounds(lab) == (15.0, 17.0)
+    assert s06.check(lab) == ["no answer yet: python -m lab answer 06 <seconds>"]
+    save_answer(tmp_path, "06", "about 5 seconds")
+    assert s06.check(lab)[0].startswith("5s is not it")
+    s06.solution(lab)
+    assert s06.check(lab) == []
