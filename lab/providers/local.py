@@ -22,19 +22,22 @@ import yaml
 from lab import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
 from lab.pki import Pki
+from lab.podrunner.images import kwok_excluded_query
 from lab.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Start order; stop order is the reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "podrunner")
 # Client identities as kubeadm names them, so bootstrap RBAC applies unchanged.
 CLIENTS = {
     "admin": ("kubernetes-admin", "system:masters"),
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
     "kwok": ("kwok-controller", "system:masters"),  # plays every kubelet: writes node and pod status
+    # runs the pods of images the lab has programs for (lab/podrunner): pod status, tokens, deletes
+    "podrunner": ("scheduler-lab-podrunner", "system:masters"),
 }
 # What kubeadm's static pods request on a control-plane node; mirrored as pods on master-node
 # so the scheduler sees the allocation a kubeadm master really has.
@@ -47,12 +50,13 @@ CONTROL_PLANE_PODS = {
 READY_TIMEOUT = 120.0
 # Restarted when they exit, as kubelet restarts static pods: kube-scheduler exits by design when
 # it loses its Lease (e.g. while the API server restarts), and a lab should heal like a cluster.
-RESTARTED = ("kube-controller-manager", "kube-scheduler", "kwok")
+RESTARTED = ("kube-controller-manager", "kube-scheduler", "kwok", "podrunner")
 # Seconds to wait after SIGTERM before SIGKILL. kube-apiserver stops listening at once but its
 # process can linger for a long time after that; etcd gets time to close its database cleanly.
 STOP_GRACE = {"etcd": 10.0, "kube-apiserver": 3.0}
 # What `lab down --wipe` deletes (of what the lab directory's marker says the lab made); logs stay.
-WIPED = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy")
+WIPED = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy", "podrunner",
+         "kwok-stages.yaml")
 
 
 def _free_port() -> int:
@@ -191,12 +195,32 @@ class LocalProvider(Provider):
                 "--leader-elect=true", "--v=2",
             ],
             "kwok": [
-                str(bins.path("kwok")), f"--kubeconfig={kc['kwok']}", f"--config={bins.kwok_stages}",
+                str(bins.path("kwok")), f"--kubeconfig={kc['kwok']}", f"--config={self._kwok_stages(bins)}",
                 "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={local.local_pod_subnet}", f"--node-ip={local.node_address(0, 'local')}",
                 "--node-lease-duration-seconds=40",
             ],
+            "podrunner": [
+                sys.executable, "-m", "lab.podrunner", f"--workdir={self.workdir / 'podrunner'}",
+                f"--kubeconfig={kc['podrunner']}", f"--kube-scheduler={bins.path('kube-scheduler')}",
+                f"--api-port={p['kube-apiserver']}",
+                *(f"{n.name}={local.node_address(i, 'local')}" for i, n in enumerate(local.nodes)),
+            ],
         }
+
+    def _kwok_stages(self, bins: Binaries) -> Path:
+        """kwok's stages with the pods podrunner runs left out of every pod stage (it plays their kubelet).
+
+        Written into this lab's directory: the built stages in the cache are shared by every lab."""
+        query = kwok_excluded_query()
+        docs = [d for d in yaml.safe_load_all(bins.kwok_stages.read_text()) if d]
+        for doc in docs:
+            if doc.get("spec", {}).get("resourceRef", {}).get("kind") == "Pod":
+                doc["spec"].setdefault("selector", {}).setdefault("matchExpressions", []).append(
+                    {"key": query, "operator": "NotIn", "values": ["true"]})
+        path = self.workdir / "kwok-stages.yaml"
+        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        return path
 
     # -- health --------------------------------------------------------------------------
     def _ssl(self, client: str = "admin") -> ssl.SSLContext:
