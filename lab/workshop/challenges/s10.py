@@ -65,8 +65,12 @@ def solution(lab: "Lab") -> None:
     obj = json.loads(manifest)
     obj["metadata"]["labels"] = {"scheduler-lab.dev/workshop": STEP}
     kubectl(lab.workdir, "apply", "-f", "-", stdin=json.dumps(obj))
-    kubectl(lab.workdir, "apply", "-f", FILES[1], "-f", FILES[0])
-    kubectl(lab.workdir, "set", "image", "deployment/my-py-scheduler", f"scheduler={LAB_IMAGE}")
+    kubectl(lab.workdir, "apply", "-f", FILES[1])
+    # The step's file with the lab's image in place of the participant's build (one apply, no
+    # second rollout).
+    manifest = (ROOT / FILES[0]).read_text(encoding="utf-8").replace("image: workshop/py-scheduler:dev",
+                                                                      f"image: {LAB_IMAGE}")
+    kubectl(lab.workdir, "apply", "-f", "-", stdin=manifest)
     kubectl(lab.workdir, "rollout", "status", "deployment/my-py-scheduler", "--timeout=120s", timeout=130)
     pod = lab.pod(POD)
     if pod is not None and check(lab):
