@@ -460,12 +460,96 @@ def check_09(lab: Lab) -> Problems:
     return problems
 
 
-def check_10(lab: Lab) -> Problems:  # placeholder until the step is written
-    return []
+STEP_10_APP = "my-py-scheduler"  # the Deployment, its ServiceAccount and RBAC, and its profile
+STEP_10_PLUGINS = ("MostAvailableCPU", "AvoidMaintenance")
+STEP_10_APPLY = ("kubectl apply -f docs/labs/files/10-my-scheduler-rbac.yaml "
+                 "-f docs/labs/files/10-my-scheduler.yaml")
+MAINTENANCE_LABEL = "maintenance"
 
 
-def check_11(lab: Lab) -> Problems:  # placeholder until the step is written
-    return []
+def is_py_scheduler_image(image: str) -> bool:
+    """An image the lab runs as the Python scheduler: repository `py-scheduler` or `.../py-scheduler`
+    (the tag or digest does not matter)."""
+    repository = image.split("@", 1)[0]
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository = repository[: repository.rindex(":")]
+    return repository == "py-scheduler" or repository.endswith("/py-scheduler")
+
+
+def _plugin_args(container: dict) -> list[str]:
+    """The classes a container's `--plugin FILE:CLASS` arguments load (both argument forms)."""
+    argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    specs = [a.split("=", 1)[1] for a in argv if a.startswith("--plugin=")]
+    specs += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--plugin"]
+    return [spec.rsplit(":", 1)[-1] for spec in specs]
+
+
+def under_maintenance(lab: Lab, node: str) -> bool:
+    labels = ((lab.get(f"/api/v1/nodes/{node}") or {}).get("metadata") or {}).get("labels") or {}
+    return labels.get(MAINTENANCE_LABEL) == "true"
+
+
+def check_10(lab: Lab) -> Problems:
+    problems: Problems = []
+    dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{STEP_10_APP}")
+    if dep is None:
+        problems.append(f"deployment {NAMESPACE}/{STEP_10_APP} does not exist: {STEP_10_APPLY}")
+    else:
+        containers = dep["spec"]["template"]["spec"].get("containers") or [{}]
+        image = containers[0].get("image", "")
+        if not is_py_scheduler_image(image):
+            problems.append(f"deployment {NAMESPACE}/{STEP_10_APP} runs image {image!r}, not the Python "
+                            "scheduler's (a name ending in /py-scheduler, e.g. workshop/py-scheduler:dev)")
+        loaded = _plugin_args(containers[0])
+        for plugin in STEP_10_PLUGINS:
+            if plugin not in loaded:
+                problems.append(f"deployment {NAMESPACE}/{STEP_10_APP} does not load {plugin} "
+                                f"(an argument --plugin=/plugins/FILE.py:{plugin})")
+        if (dep.get("status") or {}).get("readyReplicas", 0) < 1:
+            problems.append(f"deployment {NAMESPACE}/{STEP_10_APP} has no ready replica "
+                            f"(kubectl describe pod -l app={STEP_10_APP}; kubectl logs deployment/{STEP_10_APP})")
+    more, pod = _pod_problems(lab, "picky", STEP_10_APP, "kubectl apply -f docs/labs/files/10-picky-pod.yaml",
+                              bound_to=lab.workers, reported_by=STEP_10_APP)
+    problems += more
+    if not more and pod is not None and under_maintenance(lab, pod["spec"]["nodeName"]):
+        problems.append(f"pod {NAMESPACE}/picky is on {pod['spec']['nodeName']}, a node under maintenance: "
+                        "is AvoidMaintenance enabled in the profile? delete the pod and apply it again")
+    return problems
+
+
+STEP_11_APP = "kubeconfig-scheduler"
+STEP_11_CONFIGMAP = "scheduler-kubeconfig"  # the anti-pattern: a kubeconfig with a token
+STEP_11_TOKEN_ACCOUNT = "handmade-token"  # the account that issued that token
+
+
+def check_11(lab: Lab) -> Problems:
+    problems: Problems = []
+    fix = "kubectl apply -f docs/labs/files/11-scheduler-with-serviceaccount.yaml"
+    dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{STEP_11_APP}")
+    if dep is None:
+        problems.append(f"deployment {NAMESPACE}/{STEP_11_APP} does not exist: "
+                        "kubectl apply -f docs/labs/files/11-kubeconfig-scheduler-rbac.yaml and then " + fix)
+    else:
+        template = dep["spec"]["template"]["spec"]
+        if template.get("serviceAccountName") != STEP_11_APP or template.get("automountServiceAccountToken") is False:
+            problems.append(f"deployment {NAMESPACE}/{STEP_11_APP} does not run as ServiceAccount {STEP_11_APP} "
+                            f"with its mounted token: {fix}")
+        if any((v.get("configMap") or {}).get("name") == STEP_11_CONFIGMAP for v in template.get("volumes") or []):
+            problems.append(f"deployment {NAMESPACE}/{STEP_11_APP} still mounts ConfigMap {STEP_11_CONFIGMAP}: {fix}")
+        if (dep.get("status") or {}).get("readyReplicas", 0) < 1:
+            problems.append(f"deployment {NAMESPACE}/{STEP_11_APP} has no ready replica "
+                            f"(kubectl logs deployment/{STEP_11_APP})")
+    if lab.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{STEP_11_CONFIGMAP}") is not None:
+        problems.append(f"configmap {NAMESPACE}/{STEP_11_CONFIGMAP} still holds a token: "
+                        f"kubectl delete configmap {STEP_11_CONFIGMAP}")
+    if lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{STEP_11_TOKEN_ACCOUNT}") is not None:
+        problems.append(f"serviceaccount {NAMESPACE}/{STEP_11_TOKEN_ACCOUNT} still exists, so the token it issued "
+                        "still works: kubectl delete -f docs/labs/files/11-handmade-token.yaml")
+    more, _ = _pod_problems(lab, "via-serviceaccount", STEP_11_APP,
+                            "kubectl apply -f docs/labs/files/11-via-serviceaccount-pod.yaml",
+                            bound_to=lab.workers, reported_by=STEP_11_APP)
+    return problems + more
 
 
 def check_12(lab: Lab) -> Problems:
@@ -533,6 +617,21 @@ def check_13(lab: Lab) -> Problems:
     return problems
 
 
+STEPS_10_11_OBJECTS = tuple(
+    (f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}", f"deployment default/{name}")
+    for name in (STEP_10_APP, STEP_11_APP)
+) + tuple(
+    (f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}", f"configmap default/{name}")
+    for name in ("my-py-scheduler-config", "my-py-scheduler-plugins", "kubeconfig-scheduler-config", STEP_11_CONFIGMAP)
+) + tuple(
+    (f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{name}", f"serviceaccount default/{name}")
+    for name in (STEP_10_APP, STEP_11_APP, STEP_11_TOKEN_ACCOUNT, "configmap-reader")
+) + tuple(
+    (f"/apis/rbac.authorization.k8s.io/v1/{kind}s/{name}", f"{kind} {name}")
+    for kind in ("clusterrole", "clusterrolebinding") for name in (STEP_10_APP, STEP_11_APP)
+)
+
+
 def check_14(lab: Lab) -> Problems:
     problems: Problems = []
     left = [p["metadata"]["name"] for p in lab.pods() if not p["metadata"].get("deletionTimestamp")]
@@ -563,9 +662,14 @@ def check_14(lab: Lab) -> Problems:
             "clusterrolebinding workshop-scheduler",
         ),
         *STEP_10_OBJECTS,
+        *STEPS_10_11_OBJECTS,
     ]:
         if lab.get(path) is not None:
             problems.append(f"{what} still exists")
+    for node in (lab.get("/api/v1/nodes") or {}).get("items", []):
+        if ((node["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL)) is not None:
+            problems.append(f"node {node['metadata']['name']} still carries the label {MAINTENANCE_LABEL} (step 10): "
+                            f"kubectl label node --all {MAINTENANCE_LABEL}-")
     if _port_open(PROXY_PORT):
         problems.append(f"something still listens on 127.0.0.1:{PROXY_PORT} (step 3's kubectl proxy?)")
     for pidfile in sorted((lab.workdir / "workshop").glob("*.pid")):
