@@ -13,10 +13,16 @@ from lab.workshop.kubectl import kubectl
 WORKSHOP_LABEL = "scheduler-lab.dev/workshop"
 NAMESPACE = "default"
 
-DEPLOYMENT_FILES = ("manifests/samples/sleep.yaml", "docs/labs/files/12-workshop-scheduler.yaml")
-RBAC_FILES = ("docs/labs/files/12-workshop-scheduler-rbac.yaml",)
-POD_NAMES = ("nginx", "sample", "after-failover", "spread-1", "spread-2", "spread-3", "pack-1", "pack-2",
+DEPLOYMENT_FILES = ("manifests/samples/sleep.yaml", "docs/labs/files/09-maintenance-demo.yaml",
+                    "docs/labs/files/10-my-scheduler.yaml", "docs/labs/files/11-scheduler-with-kubeconfig.yaml",
+                    "docs/labs/files/11-scheduler-with-serviceaccount.yaml",
+                    "docs/labs/files/12-workshop-scheduler.yaml")
+RBAC_FILES = ("docs/labs/files/10-my-scheduler-rbac.yaml", "docs/labs/files/11-kubeconfig-scheduler-rbac.yaml",
+              "docs/labs/files/11-handmade-token.yaml", "docs/labs/files/12-workshop-scheduler-rbac.yaml")
+POD_NAMES = ("nginx", "mine", "after-failover", "nowhere-to-go", "picky", "via-configmap", "via-serviceaccount", "spread-1", "spread-2", "spread-3", "pack-1", "pack-2",
              "pack-3", "cpu-hungry", "custom-scheduler-pod", "pvc-py", "pvc-upstream")
+# ConfigMaps steps 10 and 11 make with `kubectl create configmap` (no file to delete them by).
+CREATED_CONFIGMAPS = ("my-py-scheduler-plugins", "scheduler-kubeconfig")
 STORAGE_FILES = ("docs/labs/files/13-claims.yaml", "docs/labs/files/13-local-storage.yaml")
 # What challenges label: namespaced kinds in default, then cluster-scoped ones.
 LABELLED_NAMESPACED = "deployments,pods,configmaps,serviceaccounts,rolebindings,roles,persistentvolumeclaims"
@@ -35,9 +41,12 @@ def delete_workshop_objects(workdir: Path) -> list[str]:
         kubectl(workdir, *_DELETE, "--cascade=foreground", *_files(*DEPLOYMENT_FILES)),
         kubectl(workdir, *_DELETE, "-n", NAMESPACE, LABELLED_NAMESPACED, "-l", WORKSHOP_LABEL),
         kubectl(workdir, *_DELETE, *_files(*RBAC_FILES)),
+        kubectl(workdir, *_DELETE, "-n", NAMESPACE, "configmap", *CREATED_CONFIGMAPS),
         kubectl(workdir, *_DELETE, "-n", NAMESPACE, "--grace-period=1", "pod", *POD_NAMES),
         kubectl(workdir, *_DELETE, *_files(*STORAGE_FILES)),
         kubectl(workdir, *_DELETE, LABELLED_CLUSTER, "-l", WORKSHOP_LABEL),
+        # Steps 09 and 10 put workers under maintenance.
+        kubectl(workdir, "label", "node", "--all", "maintenance-"),
     ]
     return [line for text in out for line in text.splitlines() if line.strip()]
 

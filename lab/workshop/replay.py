@@ -3,8 +3,7 @@ re-creating it ("replay") so that ``lab reset NN`` can rebuild the state step NN
 
 Replaying is faster than the steps themselves: files are applied directly, and pods whose scheduler
 only runs during its own step (the bash scheduler of 03, the plugin scheduler of 08) are bound here
-as that scheduler would bind them. Steps whose files live elsewhere (05, 06, 09-11 are being
-rewritten) add or change their Piece here."""
+as that scheduler would bind them. Steps 09-11 leave nothing a later step needs: no Piece."""
 from __future__ import annotations
 
 import subprocess
@@ -53,7 +52,8 @@ PIECES: tuple[Piece, ...] = (
     Piece("02", files=("manifests/samples/nginx-my-scheduler.yaml",)),
     Piece("03", bound_here=(("nginx", first_worker),)),
     Piece("04", files=("manifests/samples/sleep.yaml",), rollouts=("sleep",)),
-    Piece("05", files=("manifests/samples/sample-pod.yaml",), scheduled=("sample",)),
+    # Step 05's scheduler, as its solution files make it, and the pod it binds.
+    Piece("05", files=("docs/labs/files/05-deploy-your-own-scheduler/solution",), scheduled=("mine",)),
     Piece("06", files=("docs/labs/files/06-after-failover.yaml",), scheduled=("after-failover",)),
     # On kind, step 07 deletes its pods at once (the workers would be too full for 08 and 13).
     Piece("07", files=("docs/labs/files/07-least-allocated-pods.yaml",), scheduled=("spread-1", "spread-2", "spread-3"),

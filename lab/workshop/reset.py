@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lab.workshop import my_scheduler
 from lab.workshop.objects import delete_workshop_objects
 from lab.workshop.processes import stop_recorded, workshop_dir
 from lab.workshop.progress import forget_answer
@@ -45,6 +46,7 @@ def clean(lab: "Lab", report: ResetReport) -> None:
     if _listening(PROXY_PORT):
         report.warnings.append(f"something the workshop did not record still listens on 127.0.0.1:{PROXY_PORT} "
                                "(a kubectl proxy of an earlier attempt?): stop it by its process id")
+    my_scheduler.remove(lab.workdir)  # step 05's scheduler lives in kube-system, out of the objects below
     deleted = delete_workshop_objects(lab.workdir)
     report.done += deleted
     scratch = workshop_dir(lab.workdir)

@@ -1,6 +1,8 @@
 """Step 05's challenge (task): deploy my-kube-scheduler from the starting files, gaps filled in."""
 from __future__ import annotations
 
+from lab.workshop.reset import resetter
+
 from typing import TYPE_CHECKING
 
 from lab.workshop.challenge import Challenge, Problems
@@ -23,8 +25,8 @@ def solution(lab: "Lab") -> None:
 
 
 def reset(lab: "Lab") -> None:
-    # Step 05 starts with none of its scheduler in the cluster (step 06's pod goes too: it needs it).
-    my_scheduler.remove(lab.workdir)
+    # Step 05 starts with none of its scheduler in the cluster: reset removes it with the rest.
+    resetter(STEP)(lab)
 
 
 CHALLENGE = Challenge(

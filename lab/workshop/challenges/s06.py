@@ -1,14 +1,15 @@
 """Step 06's challenge (prediction): the longest time a hard-killed leader's Lease takes to move."""
 from __future__ import annotations
 
+from lab.workshop.reset import resetter
+
 import re
 from typing import TYPE_CHECKING
 
 import yaml
 
 from lab.workshop.challenge import Challenge, Problems
-from lab.workshop import my_scheduler
-from lab.workshop.progress import answer, forget_answer, save_answer
+from lab.workshop.progress import answer, save_answer
 
 if TYPE_CHECKING:
     from lab.steps import Lab
@@ -62,9 +63,8 @@ def solution(lab: "Lab") -> None:
 
 
 def reset(lab: "Lab") -> None:
-    # Step 06 starts with step 05 done: its scheduler deployed, no answer given yet.
-    my_scheduler.apply_solution(lab.workdir)
-    forget_answer(lab.workdir, STEP)
+    # Step 06 starts with step 05 done (replayed from its solution files), no answer given yet.
+    resetter(STEP)(lab)
 
 
 CHALLENGE = Challenge(

@@ -173,6 +173,9 @@ def reset(lab: Lab) -> None:
     from lab.steps import NAMESPACE
     from lab.workshop.background import stop
 
+    from lab.workshop.reset import resetter
+
+    resetter("09")(lab)  # everything later steps or an attempt left, and steps 02-08 replayed
     stop(BACKGROUND_NAME, lab.workdir / "workshop")  # its record says which process; nothing else is signalled
     _copy(START_FILE, lab)
     core = client.CoreV1Api(lab.api)
