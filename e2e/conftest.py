@@ -97,9 +97,6 @@ def cluster(request: pytest.FixtureRequest, host_network_watch):
         pytest.exit(f"--provider {name}: {exc}", returncode=4)
     yield handle
     if not existed and not request.config.getoption("keep_lab") and name in ("local", "kind"):
-        from lab import deploy
-
-        deploy.stop_local_schedulers(workdir)
         provider.down(wipe=False)
 
 

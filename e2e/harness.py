@@ -158,13 +158,13 @@ class LabCluster:
 
         token = self.metrics_token()
         out = []
-        if self.can("lab_processes"):
-            ports = deploy._ports(self.workdir)
-            for replica in deploy.replica_names(app):
-                code, body = deploy._get(f"https://127.0.0.1:{ports[replica]}{path}", token=token)
-                out.append((replica, code, body))
-            return out
         pods = self.pods("kube-system", f"app.kubernetes.io/name={app}")
+        if self.can("lab_processes"):
+            # podrunner's pods listen on their own loopback pod IP: reach them there.
+            for pod in pods:
+                out.append((pod["metadata"]["name"],
+                            *deploy._get(f"https://{pod['status']['podIP']}:10259{path}", token=token)))
+            return out
         for pod in pods:
             name = pod["metadata"]["name"]
             # Through port-forward, not the API server's pod proxy: the proxy hides the pod's own

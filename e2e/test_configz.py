@@ -99,12 +99,12 @@ def test_everything_the_two_configmaps_share_agrees(answers) -> None:
 
 @contextlib.contextmanager
 def first_replica_url(cluster: LabCluster, app: str) -> Iterator[str]:
-    from lab import deploy
 
+    first = cluster.pods("kube-system", f"app.kubernetes.io/name={app}")[0]
     if cluster.can("lab_processes"):
-        yield f"https://127.0.0.1:{deploy._ports(cluster.workdir)[deploy.replica_names(app)[0]]}"
+        yield f"https://{first['status']['podIP']}:10259"  # podrunner's pod, on its loopback pod IP
         return
-    pod = cluster.pods("kube-system", f"app.kubernetes.io/name={app}")[0]["metadata"]["name"]
+    pod = first["metadata"]["name"]
     with cluster.port_forward("kube-system", pod, 10259) as local:
         yield f"https://127.0.0.1:{local}"
 

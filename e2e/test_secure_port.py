@@ -39,11 +39,10 @@ def curl() -> str:
 @contextlib.contextmanager
 def replica_urls(cluster: LabCluster, app: str) -> Iterator[list[tuple[str, str]]]:
     """[(replica, https://127.0.0.1:PORT)] for every replica of `app`, reachable while open."""
-    from lab import deploy
 
-    if cluster.can("lab_processes"):
-        ports = deploy._ports(cluster.workdir)
-        yield [(r, f"https://127.0.0.1:{ports[r]}") for r in deploy.replica_names(app)]
+    if cluster.can("lab_processes"):  # podrunner's pods, on their loopback pod IPs
+        yield [(p["metadata"]["name"], f"https://{p['status']['podIP']}:10259")
+               for p in cluster.pods("kube-system", f"app.kubernetes.io/name={app}")]
         return
     with contextlib.ExitStack() as stack:
         urls = []

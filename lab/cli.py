@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import labdir
-from lab.providers import PROVIDERS, Capability, capabilities, record_provider, recorded_provider
+from lab.providers import PROVIDERS, record_provider, recorded_provider
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
 from scheduler.core.validation.text import quote, safe_text, truncate
@@ -175,10 +175,6 @@ def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
         labdir.require_owned(args.workdir)
     name = recorded_provider(args.workdir)
     provider = make_provider(name, spec, args.workdir)
-    if Capability.LAB_PROCESSES in capabilities(name) or getattr(args, "wipe", False):
-        from lab import deploy
-
-        deploy.stop_local_schedulers(args.workdir)
     provider.down(wipe=args.wipe)
     print(f"the {name} lab is down" + (" and wiped" if args.wipe else ""))
     return 0

@@ -3,12 +3,10 @@
     python -m lab logs custom-k8s-scheduler                       # every line of both replicas
     python -m lab logs custom-k8s-scheduler --grep leaderelection --tail 2
 
-Each replica's log follows a header line ``== <replica>``, replicas in name order. Where the
-replicas are:
+Each replica's log follows a header line ``== <replica>``, replicas in name order. The
+replicas are, on every provider (podrunner runs them on the local lab):
 
-* local lab: supervised processes (lab/deploy.py); their logs are the files
-  ``.lab/deploy/logs/<app>-0.log`` and ``-1.log`` (every restart appends to the same file);
-* kind, vagrant, existing: the pods of Deployment ``kube-system/<app>`` (its selector), whose
+* the pods of Deployment ``kube-system/<app>`` (its selector), whose
   logs the API server serves (``kubectl logs``); a pod whose container has not started yet gets
   its header and the reason instead of a log.
 
@@ -31,23 +29,6 @@ class ReplicaLog:
     replica: str  # the replica's process name (local) or pod name
     text: str | None  # None: no log to show (why says why)
     why: str = ""
-
-
-def _local_logs(workdir: Path, app: str) -> list[ReplicaLog]:
-    from lab import deploy
-    from lab.procs import Supervisor
-
-    sup = Supervisor(workdir / "deploy")
-    out = []
-    for replica in deploy.replica_names(app):
-        try:
-            out.append(ReplicaLog(replica, sup.log_path(replica).read_text(errors="replace")))
-        except FileNotFoundError:
-            out.append(ReplicaLog(replica, None, f"no log file {sup.log_path(replica)}"))
-    if all(r.text is None for r in out):
-        raise ProviderError(f"no replica of {app} has a log in {sup.log_dir}: is it deployed? "
-                            f"(python -m lab deploy --only {app})")
-    return out
 
 
 def _pod_logs(workdir: Path, app: str) -> list[ReplicaLog]:
@@ -95,7 +76,7 @@ def _api_reason(exc: Exception) -> str:
 
 
 def replica_logs(workdir: Path, provider: str, app: str) -> list[ReplicaLog]:
-    return _local_logs(workdir, app) if provider == "local" else _pod_logs(workdir, app)
+    return _pod_logs(workdir, app)  # on local too: podrunner answers kubectl logs
 
 
 def render(logs: list[ReplicaLog], grep: re.Pattern[str] | None = None, tail: int | None = None) -> str:

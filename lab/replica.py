@@ -1,14 +1,15 @@
-"""One scheduler replica run as a local process, restarted like a Deployment's pod would be.
+"""A local lab component (kube-scheduler, kwok, podrunner, ...) restarted when it exits, as kubelet
+restarts a static pod. (The second schedulers' replicas are pods now: lab/podrunner runs them.)
 
-    python -m lab.replica --name custom-k8s-scheduler-0 --child-pid-file F -- COMMAND...
+    python -m lab.replica --name kube-scheduler --child-pid-file F -- COMMAND...
 
 The wrapper plays kubelet: when the scheduler exits (it exits 1 when it loses its Lease, by
 design) it is started again after a crash-loop backoff (1s doubling to 30s, reset after 60s of
 running), as a fresh process with a fresh leader-election identity. SIGTERM/SIGINT to the
 wrapper is passed on to the scheduler (which then releases its Lease) and ends the wrapper.
 
-The child pid file holds the running scheduler's ``OwnedProcess`` record (pid and create_time), so
-``lab kill-leader`` can tell the scheduler from whatever process reuses its pid later.
+The child pid file holds the running child's ``OwnedProcess`` record (pid and create_time), so
+it is told apart from whatever process reuses its pid later.
 """
 from __future__ import annotations
 

@@ -33,12 +33,4 @@ def show(provider: Provider, workdir: Path) -> int:
         print(f"{'LEASE (kube-system)':<26}HOLDER")
         for lease in sorted(held, key=lambda x: x["name"]):
             print(f"{lease['name']:<26}{lease['holder']}")
-    from lab import deploy
-
-    procs = deploy.local_scheduler_status(workdir)
-    if procs:
-        print()
-        print(f"{'SCHEDULER REPLICA':<30}{'PID':>8}  STATE")
-        for name, pid in procs:
-            print(f"{name:<30}{pid if pid else '-':>8}  {'running' if pid else 'stopped'}")
     return 0

@@ -241,18 +241,7 @@ def _port_open(port: int) -> bool:
 
 
 def _replicas_problems(lab: Lab, app: str) -> Problems:
-    """Both replicas of a second scheduler run (local processes here, a Deployment elsewhere)."""
-    from lab.providers import recorded_provider
-
-    if recorded_provider(lab.workdir) == "local":
-        from lab import deploy
-
-        running = [
-            n for n, pid in deploy.local_scheduler_status(lab.workdir) if pid and n.startswith(app + "-")
-        ]
-        if len(running) < 2:
-            return [f"{len(running)} of 2 {app} replicas are running (python -m lab deploy --only {app})"]
-        return []
+    """Both replicas of a second scheduler run (its Deployment; podrunner runs the pods on local)."""
     dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{app}")
     ready = (dep or {}).get("status", {}).get("readyReplicas", 0)
     return (

@@ -22,19 +22,25 @@ import yaml
 from lab import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
 from lab.pki import Pki
+from lab.podrunner.images import kwok_excluded_query
+from lab.podrunner.process import stop_pod, stop_recorded
 from lab.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Start order; stop order is the reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "podrunner")
 # Client identities as kubeadm names them, so bootstrap RBAC applies unchanged.
 CLIENTS = {
     "admin": ("kubernetes-admin", "system:masters"),
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
     "kwok": ("kwok-controller", "system:masters"),  # plays every kubelet: writes node and pod status
+    # runs the pods of images the lab has programs for (lab/podrunner): pod status, tokens, deletes
+    "podrunner": ("scheduler-lab-podrunner", "system:masters"),
+    # the API server asking a node's kubelet endpoint (podrunner's /containerLogs) for logs
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
 }
 # What kubeadm's static pods request on a control-plane node; mirrored as pods on master-node
 # so the scheduler sees the allocation a kubeadm master really has.
@@ -47,12 +53,13 @@ CONTROL_PLANE_PODS = {
 READY_TIMEOUT = 120.0
 # Restarted when they exit, as kubelet restarts static pods: kube-scheduler exits by design when
 # it loses its Lease (e.g. while the API server restarts), and a lab should heal like a cluster.
-RESTARTED = ("kube-controller-manager", "kube-scheduler", "kwok")
+RESTARTED = ("kube-controller-manager", "kube-scheduler", "kwok", "podrunner")
 # Seconds to wait after SIGTERM before SIGKILL. kube-apiserver stops listening at once but its
 # process can linger for a long time after that; etcd gets time to close its database cleanly.
 STOP_GRACE = {"etcd": 10.0, "kube-apiserver": 3.0}
 # What `lab down --wipe` deletes (of what the lab directory's marker says the lab made); logs stay.
-WIPED = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy")
+WIPED = ("etcd", "pki", "kubeconfigs", "run", "state.json", "kubeconfig", "bin", "deploy", "podrunner",
+         "kwok-stages.yaml")
 
 
 def _free_port() -> int:
@@ -89,16 +96,22 @@ class LocalProvider(Provider):
     def ports(self) -> dict[str, int]:
         """Ports of this lab, chosen free once and kept, so two labs on one host never collide."""
         state = self._state()
-        ports = state.get("ports")
-        if not ports:
-            ports = {n: _free_port() for n in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager",
-                                               "kube-scheduler")}
+        ports = state.get("ports") or {}
+        missing = [n for n in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                               "podrunner") if n not in ports]
+        if missing:
+            ports.update({n: _free_port() for n in missing})
             state["ports"] = ports
             self._save_state(state)
         return ports
 
     def scheduler_runtime(self) -> str:
-        return "process"
+        return "deployment"  # podrunner runs the schedulers' pods (lab/podrunner)
+
+    def kill_pod_containers(self, namespace: str, pod: str, grace: int = 0) -> None:
+        """Signal a podrunner pod's processes now (SIGTERM, SIGKILL after ``grace``; 0: SIGKILL at once),
+        as `lab kill-leader` does on kind: a deletion alone reaches them only at podrunner's next sync."""
+        stop_pod(self.workdir / "podrunner" / "pods", namespace, pod, float(grace))
 
     def check_prerequisites(self) -> None:
         if not Path("/proc").is_dir():
@@ -167,6 +180,8 @@ class LocalProvider(Provider):
                 "--requestheader-group-headers=X-Remote-Group",
                 "--requestheader-username-headers=X-Remote-User",
                 f"--kubelet-certificate-authority={pki.ca.cert}",
+                f"--kubelet-client-certificate={pki.pair('apiserver-kubelet-client').cert}",
+                f"--kubelet-client-key={pki.pair('apiserver-kubelet-client').key}",
                 "--kubelet-preferred-address-types=InternalIP",
                 "--v=1",
             ],
@@ -191,12 +206,34 @@ class LocalProvider(Provider):
                 "--leader-elect=true", "--v=2",
             ],
             "kwok": [
-                str(bins.path("kwok")), f"--kubeconfig={kc['kwok']}", f"--config={bins.kwok_stages}",
+                str(bins.path("kwok")), f"--kubeconfig={kc['kwok']}", f"--config={self._kwok_stages(bins)}",
                 "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={local.local_pod_subnet}", f"--node-ip={local.node_address(0, 'local')}",
+                # No --node-port: kwok would listen on it on every address. podrunner sets the nodes'
+                # kubelet port itself and serves /containerLogs there on the node addresses only.
                 "--node-lease-duration-seconds=40",
             ],
+            "podrunner": [
+                sys.executable, "-m", "lab.podrunner", f"--workdir={self.workdir / 'podrunner'}",
+                f"--kubeconfig={kc['podrunner']}", f"--kube-scheduler={bins.path('kube-scheduler')}",
+                f"--api-port={p['kube-apiserver']}", f"--log-port={p['podrunner']}", f"--pki={pki.dir}",
+                *(f"{n.name}={local.node_address(i, 'local')}" for i, n in enumerate(local.nodes)),
+            ],
         }
+
+    def _kwok_stages(self, bins: Binaries) -> Path:
+        """kwok's stages with the pods podrunner runs left out of every pod stage (it plays their kubelet).
+
+        Written into this lab's directory: the built stages in the cache are shared by every lab."""
+        query = kwok_excluded_query()
+        docs = [d for d in yaml.safe_load_all(bins.kwok_stages.read_text()) if d]
+        for doc in docs:
+            if doc.get("spec", {}).get("resourceRef", {}).get("kind") == "Pod":
+                doc["spec"].setdefault("selector", {}).setdefault("matchExpressions", []).append(
+                    {"key": query, "operator": "NotIn", "values": ["true"]})
+        path = self.workdir / "kwok-stages.yaml"
+        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        return path
 
     # -- health --------------------------------------------------------------------------
     def _ssl(self, client: str = "admin") -> ssl.SSLContext:
@@ -382,6 +419,8 @@ class LocalProvider(Provider):
             say("preparing certificates and kubeconfigs")
             self.pki.ensure(CLIENTS, serving_ips=["127.0.0.1"])
             self.pki.ensure_front_proxy()
+            self.pki.ensure_serving("podrunner-kubelet", "scheduler-lab-nodes",
+                                    [self.spec.node_address(i, "local") for i in range(len(self.spec.nodes))])
             for client in CLIENTS:
                 self.write_kubeconfig(self._component_kubeconfig(client), client)
             commands = self._commands(bins)
@@ -472,6 +511,11 @@ class LocalProvider(Provider):
                     stopped.append(comp)
             except SignalDenied as exc:
                 denied.append(f"{comp}: {exc}")
+        try:
+            if stop_recorded(self.workdir / "podrunner" / "pods"):
+                stopped.append("podrunner's pods")
+        except SignalDenied as exc:
+            denied.append(f"podrunner's pods: {exc}")
         try:
             stopped += self.sup.stop_all()  # anything else recorded
         except SignalDenied as exc:
