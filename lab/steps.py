@@ -395,20 +395,8 @@ def check_07(lab: Lab) -> Problems:
         lab, pack, "custom-k8s-scheduler", "kubectl apply -f docs/labs/files/07-most-allocated-pods.yaml"
     )
     problems += more
-    from lab.providers import recorded_provider
-
-    if recorded_provider(lab.workdir) != "local":
-        # Elsewhere the workers already carry the schedulers' replicas (500m each, placed when the
-        # lab came up and again in step 06), so where "emptiest first" and "fullest first" put
-        # the pods depends on that layout; the local lab's workers start empty.
-        return problems
-    if len(spread_nodes) == 3 and len(set(spread_nodes)) != 3:
-        problems.append(
-            f"LeastAllocated did not spread spread-1..3 over three workers: {', '.join(spread_nodes)} "
-            "(were other pods on the workers? see python -m lab status)"
-        )
-    if len(pack_nodes) == 3 and len(set(pack_nodes)) != 1:
-        problems.append(f"MostAllocated did not pack pack-1..3 onto one worker: {', '.join(pack_nodes)}")
+    # Where "emptiest first" and "fullest first" put the pods depends on where the schedulers'
+    # replicas and earlier pods sit (on every provider), so only who placed them is checked.
     return problems
 
 

@@ -3,7 +3,7 @@ re-creating it ("replay") so that ``lab reset NN`` can rebuild the state step NN
 
 Replaying is faster than the steps themselves: files are applied directly, and pods whose scheduler
 only runs during its own step (the bash scheduler of 03, the plugin scheduler of 08) are bound here
-as that scheduler would bind them. Steps 09-11 leave nothing a later step needs: no Piece."""
+as that scheduler would bind them. Steps 07 and 09-11 leave nothing a later step needs: no Piece."""
 from __future__ import annotations
 
 import subprocess
@@ -55,11 +55,6 @@ PIECES: tuple[Piece, ...] = (
     # Step 05's scheduler, as its solution files make it, and the pod it binds.
     Piece("05", files=("docs/labs/files/05-deploy-your-own-scheduler/solution",), scheduled=("mine",)),
     Piece("06", files=("docs/labs/files/06-after-failover.yaml",), scheduled=("after-failover",)),
-    # On kind, step 07 deletes its pods at once (the workers would be too full for 08 and 13).
-    Piece("07", files=("docs/labs/files/07-least-allocated-pods.yaml",), scheduled=("spread-1", "spread-2", "spread-3"),
-          providers=frozenset({"local"})),
-    Piece("07", files=("docs/labs/files/07-most-allocated-pods.yaml",), scheduled=("pack-1", "pack-2", "pack-3"),
-          providers=frozenset({"local"})),
     Piece("08", files=("docs/labs/files/08-cpu-hungry-pod.yaml",), bound_here=(("cpu-hungry", freest_worker),)),
     Piece("12", files=("docs/labs/files/12-workshop-scheduler-rbac.yaml", "docs/labs/files/12-workshop-scheduler.yaml",
                        "manifests/samples/annotation-pod.yaml"),

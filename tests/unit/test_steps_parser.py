@@ -388,31 +388,8 @@ def test_check_02_says_what_to_apply_and_rejects_a_pod_another_scheduler_took(tm
     ]
 
 
-def test_check_07_tells_spread_from_pack(tmp_path: Path) -> None:
-    def run(spread_nodes: list[str], pack_nodes: list[str]) -> list[str]:
-        pods = [pod(f"spread-{i}", "default-scheduler", n) for i, n in enumerate(spread_nodes, 1)]
-        pods += [pod(f"pack-{i}", "custom-k8s-scheduler", n) for i, n in enumerate(pack_nodes, 1)]
-        events = [scheduled(p, p["spec"]["schedulerName"]) for p in pods]
-        return steps.check_07(lab_with(tmp_path, pods, events))
-
-    workers = ["worker-node01", "worker-node02", "worker-node03"]
-    assert run(workers, ["worker-node02"] * 3) == []
-    assert (
-        "did not spread spread-1..3"
-        in run(["worker-node01", "worker-node01", "worker-node03"], ["worker-node02"] * 3)[0]
-    )
-    assert "did not pack pack-1..3" in run(workers, workers)[0]
-    assert run(workers, ["master-node"] * 3)[
-        0
-    ] == "pod default/pack-1 is bound to master-node, expected " + " or ".join(workers)
-    assert run(workers, [])[0].startswith(
-        "pod default/pack-1 does not exist: kubectl apply -f docs/labs/files/07-most"
-    )
-
-
-def test_check_07_on_kind_wants_the_right_schedulers_and_workers_not_the_local_layout(tmp_path: Path) -> None:
-    """kind's workers carry the scheduler replicas, so spread may share a worker and pack may not."""
-    (tmp_path / "provider.json").write_text('{"provider": "kind"}\n')
+def test_check_07_wants_the_right_schedulers_and_workers_not_a_layout(tmp_path: Path) -> None:
+    """The workers carry the scheduler replicas on every provider, so spread may share a worker and pack may not."""
 
     def run(spread_nodes: list[str], pack_nodes: list[str], pack_by: str = "custom-k8s-scheduler") -> list[str]:
         pods = [pod(f"spread-{i}", "default-scheduler", n) for i, n in enumerate(spread_nodes, 1)]
