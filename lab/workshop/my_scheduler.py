@@ -17,8 +17,12 @@ _DELETE = ("delete", "--ignore-not-found", "--wait=true")
 
 
 def apply_solution(workdir: Path) -> None:
-    """The completed files of step 05 (idempotent: kubectl apply)."""
-    kubectl(workdir, workdir / "kubeconfig", "apply", "-f", str(SOLUTION))
+    """The completed files of step 05 (idempotent: kubectl apply), and then until the scheduler has
+    taken its Lease and bound its pod: what step 05's check looks at is there when this returns."""
+    kc = workdir / "kubeconfig"
+    kubectl(workdir, kc, "apply", "-f", str(SOLUTION))
+    kubectl(workdir, kc, "rollout", "status", "-n", "kube-system", f"deployment/{NAME}", "--timeout=90s")
+    kubectl(workdir, kc, "wait", "-n", "default", "--for=condition=PodScheduled", "pod/mine", "--timeout=90s")
 
 
 def remove(workdir: Path) -> None:
