@@ -1,6 +1,7 @@
 """Step 10's challenge (task): your image, both plugins, and a pod that avoids the maintenance node
-and lands on the freest of the other workers. ``reset`` puts the freest worker under maintenance,
-so the scorer alone would pick exactly the node the filter must rule out."""
+and lands on the freest of the other workers. The participant puts the freest worker under
+maintenance first, so the scorer alone would pick exactly the node the filter must rule out
+(``reset`` leaves no node labelled: the step's guided part starts from it too)."""
 from __future__ import annotations
 
 import json
@@ -45,6 +46,13 @@ def free_millicpu(lab: "Lab", leave_out: str = "") -> dict[str, int]:
 def check(lab: "Lab") -> Problems:
     from lab.steps import check_10
 
+    from lab.steps import MAINTENANCE_LABEL
+
+    under = [n["metadata"]["name"] for n in (lab.get("/api/v1/nodes") or {}).get("items", [])
+             if (n["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL) == "true"]
+    if not under:
+        return ["no node is under maintenance: put the freest worker under maintenance first "
+                f"(kubectl label node NODE {MAINTENANCE_LABEL}=true)"]
     problems = check_10(lab)
     if problems:
         return problems
@@ -59,6 +67,13 @@ def check(lab: "Lab") -> Problems:
 
 
 def solution(lab: "Lab") -> None:
+    from lab.steps import MAINTENANCE_LABEL
+
+    if not any((n["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL) == "true"
+               for n in (lab.get("/api/v1/nodes") or {}).get("items", [])):
+        free = free_millicpu(lab, leave_out=POD)
+        freest = max(sorted(free), key=lambda n: free[n])
+        kubectl(lab.workdir, "label", "node", freest, f"{MAINTENANCE_LABEL}=true", "--overwrite")
     src = ROOT / "examples" / "plugins"
     manifest = kubectl(lab.workdir, "create", "configmap", PLUGINS_CONFIGMAP, "--dry-run=client", "-o", "json",
                        *(f"--from-file={src / f}" for f in PLUGIN_FILES)).stdout
@@ -84,15 +99,12 @@ def reset(lab: "Lab") -> None:
 
     delete_step_objects(lab.workdir, STEP, FILES, (PLUGINS_CONFIGMAP,), (POD,))
     kubectl(lab.workdir, "label", "node", "--all", f"{MAINTENANCE_LABEL}-")
-    free = free_millicpu(lab)
-    freest = max(sorted(free), key=lambda n: free[n])
-    kubectl(lab.workdir, "label", "node", freest, f"{MAINTENANCE_LABEL}=true", "--overwrite")
 
 
 CHALLENGE = Challenge(
     step=STEP,
     kind="task",
-    question=("The freest worker is under maintenance (maintenance=true). Deploy your scheduler from your image "
+    question=("Put the freest worker under maintenance (maintenance=true). Deploy your scheduler from your image "
               "with both plugins (MostAvailableCPU and AvoidMaintenance) and create the pod picky "
               "(docs/labs/files/10-picky-pod.yaml) so that it avoids the node under maintenance and lands on the "
               "freest of the remaining workers."),
