@@ -40,12 +40,22 @@ def _make_mount_point(target: Path, scratch: Path, overlaid: set[Path]) -> None:
     target.mkdir(parents=True, exist_ok=True)
 
 
+def mount_order(mounts: list[dict]) -> list[dict]:
+    """Mounts whose target covers another mount's source go last: a pod's emptyDir at /tmp would
+    otherwise hide the sources of the mounts after it when the lab directory itself is under /tmp."""
+    def covers_a_source(m: dict) -> bool:
+        target = Path(os.path.realpath(m["target"]))
+        return any(o is not m and Path(os.path.realpath(o["source"])).is_relative_to(target) for o in mounts)
+
+    return sorted(mounts, key=covers_a_source)
+
+
 def enter(setup: dict) -> None:
     scratch = Path(setup["scratch"])
     scratch.mkdir(parents=True, exist_ok=True)
     _mount("-t", "tmpfs", "tmpfs", str(scratch))
     overlaid: set[Path] = set()
-    for m in setup["mounts"]:
+    for m in mount_order(setup["mounts"]):
         target = Path(os.path.realpath(m["target"]))
         _make_mount_point(target, scratch, overlaid)
         _mount("--bind", m["source"], str(target))

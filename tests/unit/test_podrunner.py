@@ -111,3 +111,15 @@ def test_log_runs_and_tail(tmp_path: Path) -> None:
     assert [p.name for p in runs(tmp_path, "kube-system", "s-1", "c")] == ["0.log", "1.log", "10.log"]
     assert runs(tmp_path, "kube-system", "s-2", "c") == []
     assert _tail(b"a\nb\nc\n", 2) == b"b\nc\n" and _tail(b"a\n", None) == b"a\n"
+
+
+def test_a_mount_over_the_directory_holding_other_sources_comes_last() -> None:
+    """The lab directory may be under /tmp (pytest's tmp_path): a pod's emptyDir at /tmp mounted
+    first would hide the sources of the ConfigMap and token mounts after it."""
+    from lab.podrunner.mountns import mount_order
+
+    tmp = {"source": "/tmp/lab/pods/p/volumes/tmp", "target": "/tmp", "readOnly": False}
+    config = {"source": "/tmp/lab/pods/p/volumes/config", "target": "/etc/kubernetes/s", "readOnly": True}
+    token = {"source": "/tmp/lab/pods/p/volumes/token", "target": "/var/run/secrets/x", "readOnly": True}
+    assert mount_order([tmp, config, token]) == [config, token, tmp]
+    assert mount_order([config, token]) == [config, token]
