@@ -67,11 +67,11 @@ def stale_records(workdir: Path, decoys: Decoys) -> None:
 def recorded(workdir: Path) -> dict[str, int]:
     """Pid of every process the lab recorded (components, replica wrappers, their schedulers)."""
     out = {}
-    for path in [*workdir.glob("run/*.pid"), *workdir.glob("deploy/run/*.pid"), *workdir.glob("deploy/run/*.child")]:
+    for path in [*workdir.glob("run/*.pid"), *workdir.glob("podrunner/pods/*/run/*/record.json")]:
         if path.name in STALE:
             continue
         try:
-            out[path.name] = int(json.loads(path.read_text())["pid"])
+            out[str(path.relative_to(workdir))] = int(json.loads(path.read_text())["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return out
@@ -172,24 +172,17 @@ def test_down_kill_leader_and_wipe_signal_only_what_the_lab_started(
         around(mine, decoys)
         stale_records(mine, decoys)
 
-        # The schedulers exited and a process outside the lab got their pid (both replicas' files,
-        # whichever leads when kill-leader asks).
-        children = sorted((mine / "deploy" / "run").glob("custom-k8s-scheduler-*.child"))
-        assert len(children) == 2
-        genuine = {child: child.read_text() for child in children}
-        reused = decoys.start(["sleep", "600"])
-        for child in children:
-            child.write_text(f"{reused.pid}\n")
-        refused = lab(mine, "kill-leader", "custom-k8s-scheduler")
-        assert refused.returncode == 1 and "nothing was signalled" in refused.stderr, refused.stdout + refused.stderr
-        decoys.assert_all_running("`lab kill-leader` with a stale pid file")
-        for child, text in genuine.items():
-            child.write_text(text)
+        # podrunner records each container process it starts (pid, start time, token: lab.procs);
+        # kill-leader signals the leader pod's processes through those records, then deletes the pod.
+        # (A record whose pid was reused by another process is refused: tests/lab, OwnedProcess.)
+        records = sorted((mine / "podrunner" / "pods").glob("kube-system_custom-k8s-scheduler-*/run/*/record.json"))
+        assert len(records) == 2, records
+        schedulers = [int(json.loads(r.read_text())["pid"]) for r in records]
         killed = lab(mine, "kill-leader", "custom-k8s-scheduler")
         assert killed.returncode == 0, killed.stderr
-        scheduler = int(re.search(r"\(pid (\d+)\)", killed.stdout).group(1))
-        assert scheduler in [json.loads(text)["pid"] for text in genuine.values()]
-        wait_for(lambda: all_gone([scheduler]), timeout=30, what="the leader's scheduler to be killed")
+        assert re.search(r"deleted pod kube-system/custom-k8s-scheduler-\S+, the holder of Lease", killed.stdout)
+        wait_for(lambda: any(not running(p) for p in schedulers), timeout=30,
+                 what="the leader's scheduler process to be killed")
         decoys.assert_all_running("`lab kill-leader`")
 
         pids = recorded(mine)
