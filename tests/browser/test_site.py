@@ -298,12 +298,12 @@ def test_provider_tabs_switch_and_the_choice_is_kept_across_pages(chromium: Brow
         assert kind_code.is_visible() and not local_code.is_visible()
         assert "make lab-up PROVIDER=kind" in kind_code.inner_text()
         assert set(page.evaluate(SELECTED_TABS, "kind")) == {"kind"}  # linked: every set on the page follows
-        page.goto(chromium.base_url + "labs/07-pack-or-spread/")
+        page.goto(chromium.base_url + "labs/10-build-and-ship-the-image/")
         _mounted(page)
         kept = page.evaluate(SELECTED_TABS, "kind")
         assert kept and set(kept) == {"kind"}, kept
         page.locator(".tabbed-set").nth(1).locator("label", has_text=re.compile(r"^local$")).click()
-        page.goto(chromium.base_url + "labs/08-your-own-score-plugin/")
+        page.goto(chromium.base_url + "labs/04-python-random-scheduler/")
         _mounted(page)
         back = page.evaluate(SELECTED_TABS, "kind")
         assert back and set(back) == {"local"}, back
