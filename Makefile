@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
+.PHONY: help doctor venv test unit e2e soak lint ci-bare ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -22,6 +22,7 @@ help:
 	@echo "make e2e         e2e suite (PROVIDER=$(PROVIDER))"
 	@echo "make soak        fault injection: SOAK_FAULTS (50) faults on each scheduler, prints the counts"
 	@echo "make ci-kind     the kind lab from scratch: up, e2e, down (builds its images offline if needed)"
+	@echo "make ci-bare     CI's install stage on a bare Debian root filesystem: every tool the tests call is there after it"
 	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
 	@echo "make bench-large the throughput comparison at 5,000 nodes (about 2.5 hours: warm-up + 3 rounds x 3 contenders x 2 settings)"
 	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
@@ -50,7 +51,7 @@ $(STAMP): pyproject.toml
 test: lint docs unit e2e
 
 unit: venv
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/bare $(PYTEST_ARGS)
 
 e2e: venv
 	@# The first local run builds Kubernetes (minutes): do it before pytest's per-test timeouts.
@@ -75,6 +76,11 @@ lint: venv
 
 # The whole kind path from a clean clone: images (built offline when no registry answers),
 # 1 control plane + 3 workers, both schedulers, the e2e suite, and the cluster and dockerd down.
+# CI's install stage on a bare bookworm root filesystem (tests/bare): every tool the stages call is
+# there afterwards. Root and a few hundred MB of Debian packages; .ci/run runs it before `make test`.
+ci-bare: venv
+	$(PY) -m pytest tests/bare -p no:cacheprovider $(PYTEST_ARGS)
+
 ci-kind: venv
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lab-up PROVIDER=kind && \

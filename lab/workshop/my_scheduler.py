@@ -31,6 +31,6 @@ def remove(workdir: Path) -> None:
     kubectl(workdir, kc, *_DELETE, "-n", "kube-system", "deployment", "-l", LABEL)
     kubectl(workdir, kc, *_DELETE, "-n", "kube-system",
             "configmaps,serviceaccounts,roles,rolebindings,lease", "-l", LABEL)
-    kubectl(workdir, kc, *_DELETE, "clusterrolebindings", "-l", LABEL)
+    kubectl(workdir, kc, *_DELETE, "clusterrolebindings,clusterroles", "-l", LABEL)
     kubectl(workdir, kc, *_DELETE, "-n", "kube-system", "lease", NAME)
     kubectl(workdir, kc, *_DELETE, "-n", "default", "pod", "mine", "after-failover")
