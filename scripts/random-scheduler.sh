@@ -84,6 +84,13 @@ stop() {
   trap - INT TERM
   pkill -TERM -P $$ -x 'curl|jq|sleep' 2>/dev/null || true
   cleanup
+  # A function in a pipeline (pending_pods | mapfile) runs in a subshell, so its curl is a grandchild
+  # pkill does not reach; with the proxy gone it fails at once. Wait (at most 5 s) until no child is
+  # left, so its error line comes before ours.
+  for ((i = 0; i < 100; i++)); do
+    pgrep -P $$ >/dev/null || break
+    sleep 0.05
+  done
   echo "random-scheduler: stopping" >&2
   exit 0
 }

@@ -29,7 +29,7 @@ from lab.kindimage.rootfs import RootfsBuilder
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SCHEDULER_LAB_CACHE", Path.home() / ".cache" / "scheduler-lab"))
 SCANNED = ("tests", "e2e", "lab", "scheduler", "bench", "scripts")
-WHICH = re.compile(r"""shutil\.which\(\s*["']([A-Za-z0-9_.+-]+)["']""")
+WHICH = re.compile(r"""shutil\.which\(\s*["']([A-Za-z][A-Za-z0-9_.+-]*)["']""")
 
 # Commands the stages run without a shutil.which guard: .ci/run and the Makefile (make, git,
 # python3 -m venv), the Mermaid vendoring (npm), the kind lab's network namespace (ip, nsenter,
