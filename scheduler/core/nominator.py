@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping
 
-from scheduler.core.state import PodInfo
+from scheduler.core.nodeinfo import PodInfo
 from scheduler.core.podutil import pod_uid
 
 

@@ -316,7 +316,7 @@ class NodeMemo:
 
     For plugins whose result depends only on a node's content and on a few pod-side inputs (the
     ``key``: requests, say), never on the node's name. A node's generation changes with every change
-    to it and comes from one process-wide counter (``state.next_generation``, like kube-scheduler's
+    to it and comes from one process-wide counter (``nodeinfo.next_generation``, like kube-scheduler's
     ``nextGeneration``), so an equal generation means equal content, whichever NodeInfo object (a
     preemption clone, a re-created node) carries it: results are memoised per key and generation.
     The pods of one workload share a key, so of a Deployment's consecutive pods only the node that
