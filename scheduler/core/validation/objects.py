@@ -12,137 +12,28 @@ Two layers, like the API server:
   container names.  Unique object names per kind and namespace are checked by the caller,
   across files.
 
+The checks are built with the schema engine of ``scheduler.core.validation.schema`` (also what the
+scheduler's configuration is decoded with); this module holds the Kubernetes rules.
+
 ``validate_object(obj)`` raises ``ObjectError`` (``.path`` the field path, ``.message`` one line)
 for the first problem.  ``null`` means "unset" for optional fields, as in JSON decoding.
 """
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import re
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Callable
 
 from scheduler.core.resources import QuantityError, parse_quantity
 from scheduler.core.validation.names import dns1123_label, dns1123_subdomain, label_value, qualified_name
+from scheduler.core.validation.schema import ObjectError as ObjectError  # callers catch it from here too
+from scheduler.core.validation.schema import (
+    MAX_INT64, Check, b, enum, fail, i32, i64, key_path, lst, obj, s, strmap, supported, ts,
+)
 from scheduler.core.validation.text import describe, quote
 
-Check = Callable[[Any, str], None]
-
 _INT_RE = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
-MAX_INT32 = 2**31 - 1
-MAX_INT64 = 2**63 - 1
-
-
-class ObjectError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        self.path, self.message = path, message
-        super().__init__(f"{path}: {message}" if path else message)
-
-
-def fail(path: str, message: str) -> NoReturn:
-    raise ObjectError(path, message)
-
-
-def _supported(value: Any, values: tuple[str, ...]) -> str:
-    return f"Unsupported value: {quote(value)}: supported values: " + ", ".join(f'"{v}"' for v in values)
-
-
-# ------------------------------------------------------------------ type checks (OpenAPI layer)
-
-def s(value: Any, path: str) -> None:
-    if not isinstance(value, str):
-        fail(path, f"expected a string, got {describe(value)}")
-
-
-def _int(bits: int) -> Check:
-    limit = MAX_INT32 if bits == 32 else MAX_INT64
-
-    def check(value: Any, path: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail(path, f"expected an integer, got {describe(value)}")
-        if not -limit - 1 <= value <= limit:
-            fail(path, f"{quote(value)} does not fit in a {bits}-bit integer")
-    return check
-
-
-i32 = _int(32)
-i64 = _int(64)
-
-
-def b(value: Any, path: str) -> None:
-    if not isinstance(value, bool):
-        fail(path, f"expected true or false, got {describe(value)}")
-
-
-def ts(value: Any, path: str) -> None:
-    if not isinstance(value, (str, datetime.datetime, datetime.date)):
-        fail(path, f"expected an RFC 3339 timestamp, got {describe(value)}")
-
-
-def anything(value: Any, path: str) -> None:
-    pass
-
-
-def enum(*values: str) -> Check:
-    allowed = frozenset(values)
-
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, str) or value not in allowed:
-            fail(path, _supported(value, values))
-    return check
-
-
-def obj(fields: Mapping[str, Check], hook: Callable[[dict[str, Any], str], object] | None = None) -> Check:
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"expected an object, got {describe(value)}")
-        for key, val in value.items():
-            sub = fields.get(key) if isinstance(key, str) else None
-            if sub is not None and val is not None:
-                sub(val, f"{path}.{key}" if path else key)
-        if hook is not None:
-            hook(value, path)
-    return check
-
-
-def lst(item: Check) -> Check:
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, list):
-            fail(path, f"expected a list, got {describe(value)}")
-        for i, val in enumerate(value):
-            if val is None:
-                fail(f"{path}[{i}]", "expected a value, got null")
-            item(val, f"{path}[{i}]")
-    return check
-
-
-def _key_path(path: str, key: str) -> str:
-    return f"{path}[{quote(key, 60)}]"
-
-
-def strmap(key_rule: Callable[[str], str | None] | None = None,
-           value_rule: Callable[[str], str | None] | None = None) -> Check:
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"expected an object, got {describe(value)}")
-        for key, val in value.items():
-            if not isinstance(key, str):
-                fail(path, f"keys must be strings, got {describe(key)}")
-            if not isinstance(val, str):
-                fail(_key_path(path, key), f"expected a string, got {describe(val)}")
-            if key_rule is None and value_rule is None:
-                continue
-            if key_rule is not None:
-                err = key_rule(key)
-                if err:
-                    fail(path, f"Invalid value: {quote(key)}: {err}")
-            if value_rule is not None:
-                err = value_rule(val)
-                if err:
-                    fail(_key_path(path, key), f"Invalid value: {quote(val)}: {err}")
-    return check
-
 
 # ------------------------------------------------------------------ resources
 
@@ -177,7 +68,7 @@ def quantities(what: str, native: tuple[str, ...]) -> Check:
                 fail(path, f"resource names must be strings, got {describe(name)}")
             if isinstance(qty, str) and (name, qty) in _GOOD_QUANTITIES:
                 continue
-            sub = _key_path(path, name)
+            sub = key_path(path, name)
             _resource_name(name, sub, native, what)
             if qty is None:
                 fail(sub, "expected a quantity, got null")
@@ -201,14 +92,14 @@ def _resources_hook(value: dict[str, Any], path: str) -> None:
     limits = value.get("limits") or {}
     for name, qty in requests.items():
         if name in limits and parse_quantity(qty) > parse_quantity(limits[name]):
-            fail(_key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be less than or "
+            fail(key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be less than or "
                                                      f"equal to {name} limit of {quote(str(limits[name]))}")
         if _is_extended(name):
             if name not in limits:
                 fail(f"{path}.limits", f"Required value: Limit must be set for non overcommitable resources "
                                        f"({quote(name)})")
             if parse_quantity(qty) != parse_quantity(limits[name]):
-                fail(_key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be equal to "
+                fail(key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be equal to "
                                                          f"{name} limit of {quote(str(limits[name]))}")
 
 
@@ -296,7 +187,7 @@ def _node_field_requirement_hook(value: dict[str, Any], path: str) -> None:
     if value["key"] != "metadata.name":
         fail(f"{path}.key", f"Invalid value: {quote(value['key'])}: not a valid field selector key")
     if value["operator"] not in ("In", "NotIn"):
-        fail(f"{path}.operator", _supported(value["operator"], ("In", "NotIn")))
+        fail(f"{path}.operator", supported(value["operator"], ("In", "NotIn")))
     if len(value.get("values") or []) != 1:
         fail(f"{path}.values", "Required value: must be only one value when `operator` is 'In' or 'NotIn' for "
                                "node field selector")
@@ -448,7 +339,7 @@ def _spread_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("topologyKey"):
         fail(f"{path}.topologyKey", "Required value: can not be empty")
     if value.get("whenUnsatisfiable") is None:
-        fail(f"{path}.whenUnsatisfiable", _supported("", ("DoNotSchedule", "ScheduleAnyway")))
+        fail(f"{path}.whenUnsatisfiable", supported("", ("DoNotSchedule", "ScheduleAnyway")))
     min_domains = value.get("minDomains")
     if min_domains is not None:
         if min_domains <= 0:
