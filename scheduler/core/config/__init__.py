@@ -10,7 +10,7 @@ plugins, MultiPoint expansion per extension point, score weights, the framework'
 owns the loaders that do both (``load_config``, ``load_config_text``, ``default_config``).
 
 One job per module: ``model`` (the decoded configuration's data classes and constants, ``ConfigError``),
-``schema`` (the document's shape and the strict decoder that checks it), ``defaults`` (``defaults.go``),
+``schema`` (the document's shape, checked by ``scheduler.core.validation.schema``), ``defaults`` (``defaults.go``),
 ``validate`` (plugin args, ``validation_pluginargs.go``), ``build`` (defaults and checks the top level and
 each profile) and ``decode`` (file, text or parsed document in, ``SchedulerConfiguration`` out). This
 package re-exports what the rest of the scheduler imports.
@@ -18,6 +18,7 @@ package re-exports what the rest of the scheduler imports.
 Every problem is a ``ConfigError`` whose ``str()`` is one line:
 ``<file>: <field path>: <what is wrong / what is accepted>``.
 """
+
 from scheduler.core.config.decode import decode_config, decode_config_data, decode_config_text
 from scheduler.core.config.defaults import default_plugin_args, merge_plugin_set
 from scheduler.core.config.model import (

@@ -11,7 +11,7 @@ from typing import Any
 
 from scheduler.core.config.build import build_config
 from scheduler.core.config.model import API_VERSION, KIND, ConfigError, PluginNames, SchedulerConfiguration
-from scheduler.core.config.schema import ARGS_SCHEMAS, CONFIG_SCHEMA, Decoder
+from scheduler.core.config.schema import ARGS_SCHEMAS, CONFIG_SCHEMA, check
 from scheduler.core.config.validate import json_str
 from scheduler.core.validation.text import describe, safe_text
 from scheduler.core.validation.yamlload import DEFAULT_LIMITS, YAMLLimits, YAMLLoadError, load_yaml_documents
@@ -80,21 +80,20 @@ def decode_config_data(data: Any, source: str = "<config>") -> SchedulerConfigur
     kind = data.get("kind")
     if kind != KIND:
         raise ConfigError(source, "kind", f"{json_str(kind)} is not supported; use {KIND}")
-    decoder = Decoder(source)
-    decoder.check(data, CONFIG_SCHEMA, "")
+    check(data, CONFIG_SCHEMA, "", source)
     for i, prof in enumerate(data.get("profiles") or ()):
         for j, entry in enumerate((prof or {}).get("pluginConfig") or ()):
             known = ARGS_SCHEMAS.get(entry.get("name"))
             args = entry.get("args")
             path = f"profiles[{i}].pluginConfig[{j}].args"
             if args is not None and not isinstance(args, dict):
-                decoder.fail(path, f"expected an object, got {describe(args)}")
+                raise ConfigError(source, path, f"expected an object, got {describe(args)}")
             if known is not None and args is not None:
                 kind_name, schema = known
                 if args.get("kind") not in (None, kind_name):
-                    decoder.fail(f"{path}.kind", f"{json_str(args.get('kind'))} does not match plugin "
-                                                 f"{entry.get('name')}; use {kind_name}")
-                decoder.check(args, schema, path)
+                    raise ConfigError(source, f"{path}.kind", f"{json_str(args.get('kind'))} does not match "
+                                                              f"plugin {entry.get('name')}; use {kind_name}")
+                check(args, schema, path, source)
     checked: list[PluginNames] = []
     try:
         return build_config(_drop_nulls(data), source, checked)

@@ -1,15 +1,20 @@
-"""Strict decoding: the document's shape (field names and types) and the walker that checks it.
+"""Strict decoding: the document's shape (field names and types), checked by the schema engine of
+``scheduler.core.validation.schema`` (the one Kubernetes objects are checked with).
 
-Unknown or duplicate fields, wrong types and bad Go durations are errors, each a one-line ``ConfigError``.
+Unknown fields, wrong types and bad Go durations are errors, each a one-line ``ConfigError``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from scheduler.core.config.model import EXTENSION_POINTS, MULTI_POINT, REMOVED_FIELDS, ConfigError
-from scheduler.core.validation.text import describe, quote, safe_text
+from scheduler.core.validation.schema import (
+    Check, ObjectError, anything, b, fail, integer, lst, number, obj, strict_obj,
+)
+from scheduler.core.validation.schema import s as string
+from scheduler.core.validation.text import describe, quote
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -34,67 +39,40 @@ def parse_go_duration(text: str) -> float:
     return sign * total
 
 
-class Decoder:
-    """Walks the raw document against a schema; reports the first problem as a ConfigError."""
+def _duration(value: Any, path: str) -> None:
+    if not isinstance(value, str):
+        fail(path, f"expected a duration string such as \"15s\", got {describe(value)}")
+    try:
+        parse_go_duration(value)
+    except ValueError:
+        fail(path, f"invalid duration {quote(value)}; use Go duration syntax such as 15s, 1m30s, 500ms")
 
-    def __init__(self, source: str) -> None:
-        self.source = source
 
-    def fail(self, path: str, message: str) -> None:
-        raise ConfigError(self.source, path, message)
+# Leaf checks by the names the schemas below use. An integer out of range is written out in full.
+_LEAVES: dict[str, Check] = {
+    "str": string, "int": integer(32, shown=str), "number": number, "bool": b, "duration": _duration,
+    "any": anything, "object": obj({}),
+}
 
-    def check(self, value: Any, schema: Any, path: str) -> None:
-        if value is None:
-            return  # null means "unset" for every optional field
-        if isinstance(schema, dict):
-            if not isinstance(value, dict):
-                self.fail(path, f"expected an object, got {describe(value)}")
-            for key, sub in value.items():
-                if not isinstance(key, str):
-                    self.fail(path, f"keys must be strings, got {describe(key)}")
-                sub_path = f"{path}.{key}" if path else key
-                if key not in schema:
-                    hint = REMOVED_FIELDS.get(key) if not path else None
-                    self.fail(f"{path}.{safe_text(key[:80])}" if path else safe_text(key[:80]),
-                              "unknown field" + (f" ({hint})" if hint else "")
-                              + f"; known fields here: {', '.join(schema)}")
-                self.check(sub, schema[key], sub_path)
-        elif isinstance(schema, list):
-            if not isinstance(value, list):
-                self.fail(path, f"expected a list, got {describe(value)}")
-            for i, item in enumerate(value):
-                if item is None:
-                    self.fail(f"{path}[{i}]", "expected a value, got null")
-                self.check(item, schema[0], f"{path}[{i}]")
-        elif schema == "str":
-            if not isinstance(value, str):
-                self.fail(path, f"expected a string, got {describe(value)}")
-        elif schema == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(path, f"expected an integer, got {describe(value)}")
-            if not -(2**31) <= value < 2**31:
-                self.fail(path, f"{value} does not fit in a 32-bit integer")
-        elif schema == "number":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                self.fail(path, f"expected a number, got {describe(value)}")
-        elif schema == "bool":
-            if not isinstance(value, bool):
-                self.fail(path, f"expected true or false, got {describe(value)}")
-        elif schema == "duration":
-            if not isinstance(value, str):
-                self.fail(path, f"expected a duration string such as \"15s\", got {describe(value)}")
-            try:
-                parse_go_duration(value)
-            except ValueError:
-                self.fail(path, f"invalid duration {quote(value)}; use Go duration syntax such as 15s, 1m30s, "
-                                "500ms")
-        elif schema == "any":
-            pass
-        elif schema == "object":
-            if not isinstance(value, dict):
-                self.fail(path, f"expected an object, got {describe(value)}")
-        else:  # pragma: no cover - schema bug
-            raise AssertionError(schema)
+
+def _compile(schema: Any, hints: Mapping[str, str] | None = None) -> Check:
+    """The engine's check for a schema written as data: a dict is an object with exactly these fields,
+    a one-item list a list of that item, a string a leaf check."""
+    if isinstance(schema, dict):
+        return strict_obj({key: _compile(sub) for key, sub in schema.items()}, hints)
+    if isinstance(schema, list):
+        return lst(_compile(schema[0]))
+    return _LEAVES[schema]
+
+
+def check(value: Any, schema: Check, path: str, source: str) -> None:
+    """Check ``value`` against a compiled schema; the first problem is a ConfigError of ``source``."""
+    if value is None:
+        return  # null means "unset" for every optional field
+    try:
+        schema(value, path)
+    except ObjectError as exc:
+        raise ConfigError(source, exc.path, exc.message) from None
 
 
 _PLUGIN = {"name": "str", "weight": "int"}
@@ -111,7 +89,7 @@ _SPREAD_CONSTRAINT = {
 }
 _UTILIZATION_SHAPE = [{"utilization": "int", "score": "int"}]
 _TYPE_META = {"apiVersion": "str", "kind": "str"}
-ARGS_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
+_ARGS_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "NodeResourcesFit": ("NodeResourcesFitArgs", {
         **_TYPE_META, "ignoredResources": ["str"], "ignoredResourceGroups": ["str"],
         "scoringStrategy": {
@@ -138,7 +116,7 @@ _PROFILE = {
     "schedulerName": "str", "percentageOfNodesToScore": "int", "plugins": _PLUGINS,
     "pluginConfig": [{"name": "str", "args": "any"}],
 }
-CONFIG_SCHEMA = {
+_CONFIG: dict[str, Any] = {
     "apiVersion": "str", "kind": "str", "parallelism": "int",
     "leaderElection": {
         "leaderElect": "bool", "leaseDuration": "duration", "renewDeadline": "duration",
@@ -154,3 +132,9 @@ CONFIG_SCHEMA = {
     "podMaxBackoffSeconds": "int", "profiles": [_PROFILE], "extenders": ["any"],
     "delayCacheUntilActive": "bool",
 }
+
+# Plugin name -> (its args' kind, the check of its args); the document's check (removed top-level fields
+# are named with where they went).
+ARGS_SCHEMAS: dict[str, tuple[str, Check]] = {name: (kind, _compile(schema)) for name, (kind, schema)
+                                              in _ARGS_SCHEMAS.items()}
+CONFIG_SCHEMA = _compile(_CONFIG, REMOVED_FIELDS)
