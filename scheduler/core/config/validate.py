@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from scheduler.core.config.model import SCORING_STRATEGIES, ConfigError
 from scheduler.core.validation.names import qualified_name
-from scheduler.core.validation.objects import ObjectError, parsed_node_selector_term
+from scheduler.core.validation.objects import ObjectError
+from scheduler.core.validation.selectors import parsed_node_selector_term
 from scheduler.core.validation.text import quote, safe_text
 
 
