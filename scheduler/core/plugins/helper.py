@@ -10,6 +10,8 @@ from itertools import compress, repeat
 from operator import attrgetter, is_
 from typing import Any, Callable, Iterable, Mapping
 
+from scheduler.core.podutil import pod_namespace
+
 Labels = Mapping[str, str]
 LabelMatcher = Callable[[Labels], bool]
 
@@ -274,7 +276,7 @@ class AffinityTerm:
 def affinity_terms(pod: Mapping[str, Any], kind: str, required: bool) -> tuple[AffinityTerm, ...]:
     """Parse podAffinity / podAntiAffinity terms (``kind`` is ``podAffinity`` or ``podAntiAffinity``)."""
     aff = ((pod.get("spec") or {}).get("affinity") or {}).get(kind) or {}
-    ns = (pod.get("metadata") or {}).get("namespace") or "default"
+    ns = pod_namespace(pod)
     if required:
         return tuple(AffinityTerm(t, ns) for t in aff.get("requiredDuringSchedulingIgnoredDuringExecution") or ())
     out = []

@@ -1,6 +1,7 @@
 """PersistentVolume and claim helpers VolumeBinding decides with, as
 ``component-helpers/storage/volume/{helpers,pv_helpers}.go`` v0.29.15 words them: sizes, binding state,
-node affinity, the smallest matching PV (``FindMatchingVolume``) and topology terms."""
+node affinity, the smallest matching PV (``FindMatchingVolume``), topology terms and whether a
+generic ephemeral volume's claim was made for the pod (``VolumeIsForPod``)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,11 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping
 
 from scheduler.core.plugins.helper import compile_label_selector, compile_node_selector_term
+from scheduler.core.podutil import meta_of, pod_name, pod_namespace, spec_of
 from scheduler.core.resources import QuantityError, parse_quantity
 from scheduler.core.volumecache import ANN_BIND_COMPLETED, pv_class, pvc_class
 
 Obj = Mapping[str, Any]
-
-
-def meta_of(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def spec_of(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("spec") or {}
 
 
 def annotations_of(obj: Obj) -> Mapping[str, str]:
@@ -135,3 +129,21 @@ def match_topology(terms: list[Mapping[str, Any]] | None, labels: Mapping[str, s
         if all(e.get("key") in labels and labels[e.get("key")] in (e.get("values") or ()) for e in exprs):
             return True
     return False
+
+
+def _controlled_by(obj: Obj, owner: Obj) -> bool:
+    """``metav1.IsControlledBy``: the first controller reference carries the owner's uid."""
+    for ref in meta_of(obj).get("ownerReferences") or ():
+        if ref.get("controller"):
+            return bool(ref.get("uid")) and ref.get("uid") == meta_of(owner).get("uid")
+    return False
+
+
+def volume_is_for_pod(pod: Obj, pvc: Obj) -> str | None:
+    """``ephemeral.VolumeIsForPod`` (a generic ephemeral volume's claim): the error text, or None."""
+    pod_ns = pod_namespace(pod)
+    pvc_ns = pod_namespace(pvc)
+    if pvc_ns != pod_ns or not _controlled_by(pvc, pod):
+        return (f"PVC {pvc_ns}/{meta_of(pvc).get('name', '')} was not created for pod "
+                f"{pod_ns}/{pod_name(pod)} (pod is not owner)")
+    return None

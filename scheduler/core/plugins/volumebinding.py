@@ -32,11 +32,11 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from scheduler.core.podutil import namespaced_key, pod_namespace
+from scheduler.core.podutil import meta_of, namespaced_key, pod_namespace, spec_of
 from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.pvhelpers import (
     annotations_of, check_node_affinity, claim_request, find_matching_volume, is_pvc_fully_bound,
-    is_volume_bound_to_claim, match_topology, meta_of, spec_of,
+    is_volume_bound_to_claim, match_topology, volume_is_for_pod,
 )
 from scheduler.core.state import NodeInfo
 from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
@@ -61,24 +61,6 @@ STATE_KEY = "VolumeBinding"
 
 class VolumeBindingError(Exception):
     """An error status (framework.AsStatus(err)): the text is upstream's error text."""
-
-
-def _controlled_by(obj: Obj, owner: Obj) -> bool:
-    """``metav1.IsControlledBy``: the first controller reference carries the owner's uid."""
-    for ref in meta_of(obj).get("ownerReferences") or ():
-        if ref.get("controller"):
-            return bool(ref.get("uid")) and ref.get("uid") == meta_of(owner).get("uid")
-    return False
-
-
-def _volume_is_for_pod(pod: Obj, pvc: Obj) -> str | None:
-    """``ephemeral.VolumeIsForPod``: the error text, or None."""
-    pod_ns = meta_of(pod).get("namespace") or "default"
-    pvc_ns = meta_of(pvc).get("namespace") or "default"
-    if pvc_ns != pod_ns or not _controlled_by(pvc, pod):
-        return (f"PVC {pvc_ns}/{meta_of(pvc).get('name', '')} was not created for pod "
-                f"{pod_ns}/{meta_of(pod).get('name', '')} (pod is not owner)")
-    return None
 
 
 def pod_claims(pod: Obj) -> list[tuple[str, bool]]:
@@ -113,7 +95,7 @@ def pod_has_pvcs(volumes: VolumeCache, pod: Obj) -> tuple[bool, str | None]:
         if meta_of(pvc).get("deletionTimestamp") is not None:
             return has, f'persistentvolumeclaim "{name}" is being deleted'
         if ephemeral:
-            err = _volume_is_for_pod(pod, pvc)
+            err = volume_is_for_pod(pod, pvc)
             if err:
                 return has, err
     return has, None
@@ -126,7 +108,7 @@ def _is_volume_bound(volumes: VolumeCache, pod: Obj, name: str, ephemeral: bool)
     if pvc is None:
         raise VolumeBindingError(f'error getting PVC "{key}": {volumes.pvcs.not_found(key)}')
     if ephemeral:
-        err = _volume_is_for_pod(pod, pvc)
+        err = volume_is_for_pod(pod, pvc)
         if err:
             raise VolumeBindingError(err)
     return is_pvc_fully_bound(pvc), pvc
