@@ -18,17 +18,18 @@ starting at the rotating ``next_start_node_index`` until ``numFeasibleNodesToFin
 nodes fit, PostFilter (preemption) on failure, PreScore/Score/NormalizeScore with
 weights, and selectHost's uniform reservoir sampling among the top total scores, as
 ``pkg/scheduler/schedule_one.go`` of v1.29 does. ``scheduler.core.profiles.build_profiles``
-builds the profiles of a configuration.
+builds the profiles of a configuration. The pieces the cycle uses have their own modules: the
+nominator (``scheduler.core.nominator``), the result and the start index (``scheduler.core.scheduleresult``),
+PostFilter (``scheduler.core.postfilter``) and selectHost (``scheduler.core.selecthost``); this module
+re-exports the names plugins import.
 """
 
 from __future__ import annotations
 
 import random
-import threading
-from dataclasses import dataclass, field
 from itertools import repeat
 from operator import add, mul
-from typing import Any, Callable, Mapping, Sequence, cast
+from typing import Any, Mapping, Sequence, cast
 
 from scheduler.core.extensionpoints import (
     BatchFilter,
@@ -51,7 +52,11 @@ from scheduler.core.extensionpoints import (
     ScorePlugin,
 )
 from scheduler.core.messages import NO_NODES_AVAILABLE, fit_error_message
-from scheduler.core.podutil import pod_key, pod_uid, scheduler_name
+from scheduler.core.nominator import Nominator
+from scheduler.core.podutil import pod_key, scheduler_name
+from scheduler.core.postfilter import run_post_filter
+from scheduler.core.scheduleresult import ScheduleResult, StartIndex, num_feasible_nodes_to_find
+from scheduler.core.selecthost import select_host
 from scheduler.core.state import ClusterState, NodeInfo, PodInfo
 from scheduler.core.status import ERROR, SKIP, SUCCESS, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
@@ -62,58 +67,8 @@ __all__ = [
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
-MIN_FEASIBLE_NODES_TO_FIND = 100
-MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 # The fewest nodes the filter loop evaluates at a time (see Profile._filter_in_order).
 CHUNK_MIN = 16
-
-
-class Nominator:
-    """Pods nominated to nodes by preemption (the scheduling queue's ``nominator``, v1.29.15).
-
-    One per scheduler, shared by its profiles. A nominated pod reserves its room: pods of lower
-    or equal priority are filtered as if it were already on the node
-    (``RunFilterPluginsWithNominatedPods``).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_node: dict[str, dict[str, PodInfo]] = {}
-        self._node_of: dict[str, str] = {}
-
-    def add(self, pod: Mapping[str, Any], node: str) -> None:
-        """``AddNominatedPod`` (replaces an earlier nomination of the same pod)."""
-        info = PodInfo(pod)
-        with self._lock:
-            self._remove(info.uid)
-            self._by_node.setdefault(node, {})[info.uid] = info
-            self._node_of[info.uid] = node
-
-    def delete(self, pod: Mapping[str, Any]) -> None:
-        """``DeleteNominatedPodIfExists``."""
-        with self._lock:
-            self._remove(pod_uid(pod))
-
-    def _remove(self, uid: str) -> None:
-        node = self._node_of.pop(uid, None)
-        if node is not None:
-            pods = self._by_node.get(node, {})
-            pods.pop(uid, None)
-            if not pods:
-                self._by_node.pop(node, None)
-
-    def for_node(self, node: str) -> list[PodInfo]:
-        """``NominatedPodsForNode``."""
-        with self._lock:
-            return list(self._by_node.get(node, {}).values())
-
-    def nodes(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._by_node)
-
-    def node_of(self, pod: Mapping[str, Any]) -> str | None:
-        with self._lock:
-            return self._node_of.get(pod_uid(pod))
 
 
 class Handle:
@@ -149,67 +104,6 @@ class Plugin:
     def __init__(self, args: Mapping[str, Any] | None = None, handle: Handle | None = None) -> None:
         self.args: Mapping[str, Any] = args or {}
         self.handle = handle
-
-
-@dataclass
-class ScheduleResult:
-    """Outcome of one scheduling cycle.
-
-    ``scores[node]`` holds, per score plugin that ran, the plugin's score *after*
-    NormalizeScore and *before* weighting (0..100), plus ``"total"``: the weighted sum
-    kube-scheduler compares (Σ weight × score).  Plugins skipped in PreScore are
-    absent.  ``scores`` is empty when no scoring happened (one feasible node, or none).
-    """
-
-    pod_key: str
-    node: str | None
-    scores: dict[str, dict[str, int]] = field(default_factory=dict)
-    message: str | None = None
-    evaluated_nodes: int = 0
-    feasible_nodes: int = 0
-    unschedulable_plugins: set[str] = field(default_factory=set)
-    # "scheduled" | "unschedulable" | "gated" | "error"
-    status: str = "scheduled"
-    # Set by DefaultPreemption when evicting ``victims`` (pod keys) would make the pod fit there.
-    nominated_node: str | None = None
-    victims: list[str] = field(default_factory=list)
-    weights: dict[str, int] = field(default_factory=dict)
-    # DefaultPreemption's tie set for nominated_node, and whether PostFilter cleared a nomination.
-    nominated_tie: dict[str, list[str]] = field(default_factory=dict)
-    clear_nomination: bool = False
-    # The cycle's state when a node was chosen: Reserve, Unreserve and PreBind read it (VolumeBinding's
-    # per-node volume plan lives there), as upstream's CycleState travels into the binding cycle.
-    cycle: "CycleState | None" = field(default=None, repr=False, compare=False)
-
-
-class StartIndex:
-    """``sched.nextStartNodeIndex``: one rotating index shared by all profiles of a scheduler."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
-
-
-def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> int:
-    """``numFeasibleNodesToFind`` (adaptive percentageOfNodesToScore)."""
-    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
-        return num_all_nodes
-    pct = percentage or 0
-    if pct == 0:
-        pct = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
-    num = num_all_nodes * pct // 100
-    return max(num, MIN_FEASIBLE_NODES_TO_FIND)
-
-
-def _getrandbits_of(rng: random.Random) -> Callable[[int], int] | None:
-    """``rng.getrandbits`` when ``rng.randrange(n)`` is exactly ``_randbelow_with_getrandbits(n)`` (a plain
-    Random or a subclass that overrides neither), so selectHost may draw the bits itself; else None."""
-    cls = type(rng)
-    if (cls.randrange is random.Random.randrange
-            and getattr(cls, "_randbelow", None) is getattr(random.Random, "_randbelow_with_getrandbits", object())):
-        return rng.getrandbits
-    return None
 
 
 def _passes_every_node(plugin: FilterPlugin, cycle: CycleState, pod: Mapping[str, Any]) -> bool:
@@ -499,32 +393,7 @@ class Profile:
             totals = [1] * m  # prioritizeNodes: no score plugins -> every node scores 1
 
         # ---- selectHost: uniform reservoir sampling among the maximum total score
-        best = max(totals)
-        selected = -1
-        count = 0
-        getrandbits = _getrandbits_of(rng)
-        if getrandbits is not None:
-            # Random._randbelow_with_getrandbits(count), inlined: the same draws, one call fewer per
-            # tied node (hundreds per pod among equal nodes).
-            for idx, total_score in enumerate(totals):
-                if total_score == best:
-                    count += 1
-                    if count == 1:
-                        selected = idx
-                        continue
-                    bits = count.bit_length()
-                    r = getrandbits(bits)
-                    while r >= count:
-                        r = getrandbits(bits)
-                    if r == 0:
-                        selected = idx
-        else:
-            for idx, total_score in enumerate(totals):
-                if total_score == best:
-                    count += 1
-                    if count == 1 or rng.randrange(count) == 0:
-                        selected = idx
-        host = feasible[selected].name
+        host = feasible[select_host(totals, rng)].name
 
         score_map: dict[str, dict[str, int]] = {}
         if detail:
@@ -613,28 +482,8 @@ class Profile:
 
     def _fit_error(self, cycle: CycleState, pod: Mapping[str, Any], key: str, num_all: int,
                    statuses: dict[str, Status], plugins: set[str], prefilter_msg: str = "") -> ScheduleResult:
-        post_msg = ""
-        nominated: str | None = None
-        victims: list[str] = []
-        tie: dict[str, list[str]] = {}
-        clear = False
-        if self.post_filter_plugins:
-            reasons: list[str] = []
-            for pl in self.post_filter_plugins:
-                result, st = pl.post_filter(cycle, pod, statuses)
-                if result is not None and not result.nominated_node:
-                    clear = True  # NewPostFilterResultWithNominatedNode("")
-                if st is None or st.code == SUCCESS:
-                    if result is not None:
-                        nominated, victims = result.nominated_node, list(result.victims)
-                        tie = dict(result.tied)
-                    reasons = []
-                    break
-                if st.code == UNSCHEDULABLE_AND_UNRESOLVABLE:
-                    reasons = list(st.reasons)
-                    break
-                reasons.extend(st.reasons)
-            post_msg = ", ".join(reasons)
+        post = run_post_filter(self.post_filter_plugins, cycle, pod, statuses)
+        nominated, victims, tie, clear, post_msg = post.nominated, post.victims, post.tie, post.clear, post.message
         message = fit_error_message(num_all, statuses, prefilter_msg, post_msg)
         return ScheduleResult(key, None, message=message, evaluated_nodes=len(statuses), feasible_nodes=0,
                               unschedulable_plugins=plugins, status="unschedulable",

@@ -14,17 +14,19 @@ TERMINAL_PHASES = ("Succeeded", "Failed")
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+def meta_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An object's metadata ({} when it has none)."""
     return obj.get("metadata") or {}
 
 
-def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+def spec_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An object's spec ({} when it has none)."""
     return obj.get("spec") or {}
 
 
 def namespaced_key(obj: Mapping[str, Any]) -> str:
     """``namespace/name`` of a namespaced object (the namespace defaults to ``default``)."""
-    meta = _meta(obj)
+    meta = meta_of(obj)
     return f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
 
 
@@ -34,31 +36,35 @@ def pod_key(pod: Mapping[str, Any]) -> str:
 
 
 def pod_namespace(pod: Mapping[str, Any]) -> str:
-    return str(_meta(pod).get("namespace") or "default")
+    return str(meta_of(pod).get("namespace") or "default")
+
+
+def pod_name(pod: Mapping[str, Any]) -> str:
+    return str(meta_of(pod).get("name") or "")
 
 
 def pod_uid(pod: Mapping[str, Any]) -> str:
     """The pod's uid, its key when it has none (a hand-written state file): the cache's identity."""
-    return str(_meta(pod).get("uid") or pod_key(pod))
+    return str(meta_of(pod).get("uid") or pod_key(pod))
 
 
 def resource_version(obj: Mapping[str, Any]) -> str:
-    return str(_meta(obj).get("resourceVersion") or "")
+    return str(meta_of(obj).get("resourceVersion") or "")
 
 
 def pod_priority(pod: Mapping[str, Any]) -> int:
-    prio = _spec(pod).get("priority")
+    prio = spec_of(pod).get("priority")
     return int(prio) if prio is not None else 0
 
 
 def scheduler_name(pod: Mapping[str, Any]) -> str:
     """spec.schedulerName, with the API server's default."""
-    return str(_spec(pod).get("schedulerName") or DEFAULT_SCHEDULER_NAME)
+    return str(spec_of(pod).get("schedulerName") or DEFAULT_SCHEDULER_NAME)
 
 
 def is_assigned(pod: Mapping[str, Any]) -> bool:
     """Bound (or being bound): spec.nodeName is set."""
-    return bool(_spec(pod).get("nodeName"))
+    return bool(spec_of(pod).get("nodeName"))
 
 
 def is_terminal(pod: Mapping[str, Any]) -> bool:
@@ -68,12 +74,12 @@ def is_terminal(pod: Mapping[str, Any]) -> bool:
 
 def is_terminating(pod: Mapping[str, Any]) -> bool:
     """Being deleted (metadata.deletionTimestamp is set)."""
-    return _meta(pod).get("deletionTimestamp") is not None
+    return meta_of(pod).get("deletionTimestamp") is not None
 
 
 def has_scheduling_gates(pod: Mapping[str, Any]) -> bool:
-    return bool(_spec(pod).get("schedulingGates"))
+    return bool(spec_of(pod).get("schedulingGates"))
 
 
 def scheduling_gates(pod: Mapping[str, Any]) -> list[str]:
-    return [g.get("name", "") for g in _spec(pod).get("schedulingGates") or ()]
+    return [g.get("name", "") for g in spec_of(pod).get("schedulingGates") or ()]

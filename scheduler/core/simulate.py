@@ -30,7 +30,7 @@ from scheduler.core.cycle import schedule_pod
 from scheduler.core.messages import scheduled_message
 from scheduler.core.profiles import build_profiles, default_config, load_config
 from scheduler.core.resources import QuantityError
-from scheduler.core.podutil import is_assigned, is_terminal, is_terminating, pod_key, scheduler_name
+from scheduler.core.podutil import is_assigned, is_terminal, is_terminating, pod_key, pod_priority, scheduler_name
 from scheduler.core.state import ClusterState
 from scheduler.core.validation.objects import CLUSTER_SCOPED, KIND_SCHEMAS, ObjectError, validate_object
 from scheduler.core.validation.text import describe, quote, safe_text, truncate
@@ -219,8 +219,7 @@ def queue_order(pods: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     def key(item: tuple[int, dict[str, Any]]) -> tuple[int, bool, str, int]:
         idx, pod = item
         ts = (pod.get("metadata") or {}).get("creationTimestamp")
-        prio = (pod.get("spec") or {}).get("priority") or 0
-        return (-int(prio), ts is None, str(ts or ""), idx)
+        return (-pod_priority(pod), ts is None, str(ts or ""), idx)
 
     return [pod for _, pod in sorted(enumerate(pods), key=key)]
 

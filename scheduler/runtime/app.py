@@ -28,7 +28,8 @@ from scheduler.core.podutil import pod_key, scheduler_name
 from scheduler.core.state import ClusterState
 from scheduler.runtime.auth import DelegatedAuth
 from scheduler.runtime.bindcompletion import BindCompletion
-from scheduler.runtime.binder import Binder, EventRecorder
+from scheduler.runtime.binder import Binder
+from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.cachedebugger import CacheDebugger
 from scheduler.runtime.failures import FailureReporter
 from scheduler.runtime.handlers import (

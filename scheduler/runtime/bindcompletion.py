@@ -12,7 +12,8 @@ from typing import Any
 from scheduler.core.cycle import unreserve
 from scheduler.core.podutil import is_assigned, pod_uid
 from scheduler.core.state import ClusterState
-from scheduler.runtime.binder import BindError, BindJob, EventRecorder, NotLeader, PreBindError, bind_failure_message
+from scheduler.runtime.binder import BindError, BindJob, NotLeader, PreBindError, bind_failure_message
+from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.failures import FailureReporter
 from scheduler.runtime.klog import V, kv, log_s
 from scheduler.runtime.kube import ApiError

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scheduler.runtime.binder import Binder, EventRecorder
+from scheduler.runtime.binder import Binder
+from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.preemption import status_patch
 
 

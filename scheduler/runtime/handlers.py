@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from scheduler.core.podutil import is_assigned, pod_key, pod_uid, resource_version
+from scheduler.core.podutil import is_assigned, is_terminal, pod_key, pod_uid, resource_version
 from scheduler.core.state import ClusterState
 from scheduler.runtime.klog import V, log_s
 from scheduler.runtime.queue import SchedulingQueue
@@ -23,7 +23,7 @@ def _scheduling_relevant(pod: Mapping[str, Any]) -> tuple[Any, ...]:
     """What of an assigned pod the cache depends on (requests, ports, affinity, labels, phase)."""
     meta = pod.get("metadata") or {}
     return (pod.get("spec"), meta.get("labels"), meta.get("deletionTimestamp"),
-            (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"))
+            is_terminal(pod))
 
 
 def _conditions(node: Mapping[str, Any]) -> dict[str, str]:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scheduler.core.state import ClusterState
-from scheduler.runtime.binder import Binder, EventRecorder
+from scheduler.runtime.binder import Binder
+from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.informer import Reflector
 from scheduler.runtime.klog import kv
 from scheduler.runtime.leader import LeaderElector

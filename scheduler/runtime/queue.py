@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.core.events import EVENTS, ClusterEvent, worth_requeuing
-from scheduler.core.podutil import has_scheduling_gates, pod_key, resource_version, scheduler_name
+from scheduler.core.podutil import has_scheduling_gates, pod_key, pod_priority, resource_version, scheduler_name
 
 __all__ = [
     "QueuedPodInfo",
@@ -68,7 +68,7 @@ class QueuedPodInfo:
 
     @property
     def priority(self) -> int:
-        return int((self.pod.get("spec") or {}).get("priority") or 0)
+        return pod_priority(self.pod)
 
     @property
     def created(self) -> str:
@@ -85,8 +85,8 @@ LessFunc = Callable[[Any, Any], bool]
 
 def priority_sort_less(a: Any, b: Any) -> bool:
     """PrioritySort.Less (queuesort/priority_sort.go) on queued pods: priority, then queue timestamp."""
-    pa = int((a.pod.get("spec") or {}).get("priority") or 0)
-    pb = int((b.pod.get("spec") or {}).get("priority") or 0)
+    pa = pod_priority(a.pod)
+    pb = pod_priority(b.pod)
     return pa > pb or (pa == pb and a.timestamp < b.timestamp)
 
 
@@ -246,7 +246,7 @@ class SchedulingQueue:
         info.pod = pod
         where = self._where[info.key]
         if where == ACTIVE:
-            if int((old.get("spec") or {}).get("priority") or 0) != info.priority:
+            if pod_priority(old) != info.priority:
                 self._push_active(info, "PodUpdate")  # re-sort; the old heap entry goes stale
         elif where == GATED:
             if not has_scheduling_gates(pod):

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from scheduler.core.podutil import namespaced_key
+from scheduler.core.podutil import meta_of, namespaced_key
 from scheduler.core.plugins.volumebinding import VolumeBindingError, VolumeBindingPlan, check_bindings
 from scheduler.runtime.binder import PreBindError
 from scheduler.runtime.klog import V, log_s
@@ -68,10 +68,6 @@ class VolumeEventHandler:
         self._notify()
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
 def _api_message(exc: BaseException) -> str:
     """What a Go API error prints (the Status message), for the FailedScheduling text."""
     if isinstance(exc, ApiError) and exc.status:
@@ -111,13 +107,13 @@ class VolumePreBinder:
     def _bind_api_update(self, plan: VolumeBindingPlan) -> None:
         """``bindAPIUpdate``: PVs first, then claims; each answer replaces what we later compare with."""
         for binding in plan.volumes.static_bindings:
-            name = _meta(binding.pv).get("name")
+            name = meta_of(binding.pv).get("name")
             body = {"apiVersion": "v1", "kind": "PersistentVolume", **binding.pv}
             binding.pv = self._write("PUT", f"/api/v1/persistentvolumes/{name}", body)
             log_s(log, V(2), "Updated PersistentVolume with claim. Waiting for binding to complete",
                   pod=namespaced_key(plan.pod), PV=str(name), PVC=namespaced_key(binding.pvc))
         for i, claim in enumerate(plan.volumes.dynamic_provisions):
-            meta = _meta(claim)
+            meta = meta_of(claim)
             body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim}
             path = f"/api/v1/namespaces/{meta.get('namespace') or 'default'}/persistentvolumeclaims/{meta.get('name')}"
             plan.volumes.dynamic_provisions[i] = self._write("PUT", path, body)

@@ -7,7 +7,8 @@ import random
 import pytest
 from sched_builders import cluster, default_profile, node, pod
 
-from scheduler.core.framework import CycleState, _getrandbits_of
+from scheduler.core.framework import CycleState
+from scheduler.core.selecthost import _getrandbits_of
 from scheduler.core.plugins.noderesourcesfit import (
     NodeResourcesFit, least_requested_score, most_requested_score, weighted_scorer,
 )

@@ -10,6 +10,8 @@ from itertools import compress, repeat
 from operator import attrgetter, is_
 from typing import Any, Callable, Iterable, Mapping
 
+from scheduler.core.podutil import pod_namespace
+
 Labels = Mapping[str, str]
 LabelMatcher = Callable[[Labels], bool]
 
@@ -274,7 +276,7 @@ class AffinityTerm:
 def affinity_terms(pod: Mapping[str, Any], kind: str, required: bool) -> tuple[AffinityTerm, ...]:
     """Parse podAffinity / podAntiAffinity terms (``kind`` is ``podAffinity`` or ``podAntiAffinity``)."""
     aff = ((pod.get("spec") or {}).get("affinity") or {}).get(kind) or {}
-    ns = (pod.get("metadata") or {}).get("namespace") or "default"
+    ns = pod_namespace(pod)
     if required:
         return tuple(AffinityTerm(t, ns) for t in aff.get("requiredDuringSchedulingIgnoredDuringExecution") or ())
     out = []
@@ -316,7 +318,7 @@ class NodeMemo:
 
     For plugins whose result depends only on a node's content and on a few pod-side inputs (the
     ``key``: requests, say), never on the node's name. A node's generation changes with every change
-    to it and comes from one process-wide counter (``state.next_generation``, like kube-scheduler's
+    to it and comes from one process-wide counter (``nodeinfo.next_generation``, like kube-scheduler's
     ``nextGeneration``), so an equal generation means equal content, whichever NodeInfo object (a
     preemption clone, a re-created node) carries it: results are memoised per key and generation.
     The pods of one workload share a key, so of a Deployment's consecutive pods only the node that

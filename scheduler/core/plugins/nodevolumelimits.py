@@ -34,6 +34,8 @@ import secrets
 from typing import Any, Callable, Mapping
 
 from scheduler.core.framework import CycleState, Plugin
+from scheduler.core.plugins.pvhelpers import volume_is_for_pod
+from scheduler.core.podutil import pod_name, pod_namespace
 from scheduler.core.state import NodeInfo
 from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE, Status
 from scheduler.core.volumecache import VolumeCache, pvc_class
@@ -88,33 +90,12 @@ def node_volume_limits(node: NodeInfo) -> dict[str, int]:
     return {k: v for k, v in node.allocatable.scalars.items() if k.startswith(RESOURCE_ATTACHABLE_VOLUMES_PREFIX)}
 
 
-def _pod_namespace(pod: Obj) -> str:
-    return (pod.get("metadata") or {}).get("namespace") or "default"
-
-
-def _pod_name(pod: Obj) -> str:
-    return str((pod.get("metadata") or {}).get("name") or "")
-
-
-def _volume_is_for_pod(pod: Obj, pvc: Obj) -> str | None:
-    """``ephemeral.VolumeIsForPod``: the error text, or None."""
-    meta = pvc.get("metadata") or {}
-    pod_uid = (pod.get("metadata") or {}).get("uid")
-    controller = next((r for r in meta.get("ownerReferences") or () if r.get("controller")), None)
-    owned = controller is not None and bool(controller.get("uid")) and controller.get("uid") == pod_uid
-    pvc_ns = meta.get("namespace") or "default"
-    if pvc_ns != _pod_namespace(pod) or not owned:
-        return (f"PVC {pvc_ns}/{meta.get('name', '')} was not created for pod "
-                f"{_pod_namespace(pod)}/{_pod_name(pod)} (pod is not owner)")
-    return None
-
-
 def _claim_of(pod: Obj, vol: Obj) -> tuple[str, bool] | None:
     """(claim name, is ephemeral) of a PVC-backed volume, None for any other volume."""
     if vol.get("persistentVolumeClaim") is not None:
         return str(vol["persistentVolumeClaim"].get("claimName") or ""), False
     if vol.get("ephemeral") is not None:
-        return f"{_pod_name(pod)}-{vol.get('name', '')}", True  # ephemeral.VolumeClaimName
+        return f"{pod_name(pod)}-{vol.get('name', '')}", True  # ephemeral.VolumeClaimName
     return None
 
 
@@ -127,13 +108,13 @@ def _lookup_claim(volumes: VolumeCache, pod: Obj, vol: Obj, new_pod: bool) -> Ob
     name, ephemeral = claim
     if not name:
         raise _LimitsError("PersistentVolumeClaim had no name")
-    pvc = volumes.pvc(_pod_namespace(pod), name)
+    pvc = volumes.pvc(pod_namespace(pod), name)
     if pvc is None:
         if new_pod:
-            raise _LimitsError(f'looking up PVC {_pod_namespace(pod)}/{name}: persistentvolumeclaim "{name}" not found')
+            raise _LimitsError(f'looking up PVC {pod_namespace(pod)}/{name}: persistentvolumeclaim "{name}" not found')
         return None  # an existing pod's claim that is gone is not counted
     if ephemeral:
-        err = _volume_is_for_pod(pod, pvc)
+        err = volume_is_for_pod(pod, pvc)
         if err:
             raise _LimitsError(err)
     return pvc
@@ -338,7 +319,7 @@ class _NonCSILimits(Plugin):
             pvc = _lookup_claim(volumes, pod, vol, new_pod)
             if pvc is None:
                 continue
-            pv_id = f"{self.random_volume_id_prefix}-{_pod_namespace(pod)}/{claim[0]}"
+            pv_id = f"{self.random_volume_id_prefix}-{pod_namespace(pod)}/{claim[0]}"
             pv_name = str((pvc.get("spec") or {}).get("volumeName") or "")
             if not pv_name:
                 if self._match_provisioner(volumes, pvc):

@@ -17,6 +17,9 @@ cache, k8s.io/kubernetes@v1.29.15 and k8s.io/component-helpers@v0.29.15).
   shell makes them and then polls ``check_bindings`` (``checkBindings``) until the PV controller
   has bound every claim, or ``bindTimeoutSeconds`` passes.
 
+The PV and claim predicates (sizes, binding state, node affinity, ``FindMatchingVolume``) are in
+``scheduler.core.plugins.pvhelpers``.
+
 Not done (differences from upstream): CSIStorageCapacity checks ("node(s) did not have enough free
 storage" never appears: there is no CSIDriver/CSIStorageCapacity informer), in-tree-to-CSI PV
 translation for node affinity (only in-tree PV types on nodes whose CSINode lists migrated
@@ -27,18 +30,19 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Mapping
 
-from scheduler.core.podutil import namespaced_key, pod_namespace
+from scheduler.core.podutil import meta_of, namespaced_key, pod_namespace, spec_of
 from scheduler.core.framework import CycleState, Plugin
-from scheduler.core.plugins.helper import compile_label_selector, compile_node_selector_term
-from scheduler.core.resources import QuantityError, parse_quantity
+from scheduler.core.plugins.pvhelpers import (
+    annotations_of, check_node_affinity, claim_request, find_matching_volume, is_pvc_fully_bound,
+    is_volume_bound_to_claim, match_topology, volume_is_for_pod,
+)
 from scheduler.core.state import NodeInfo
 from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 from scheduler.core.volumecache import (
-    ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER,
-    VolumeCache, VolumeCacheError, pv_class, pvc_class, resource_version,
+    ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER,
+    VolumeCache, VolumeCacheError, pvc_class, resource_version,
 )
 
 Obj = Mapping[str, Any]
@@ -59,157 +63,14 @@ class VolumeBindingError(Exception):
     """An error status (framework.AsStatus(err)): the text is upstream's error text."""
 
 
-# ------------------------------------------------------------------ small helpers
-
-def _meta(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _spec(obj: Obj) -> Mapping[str, Any]:
-    return obj.get("spec") or {}
-
-
-def _annotations(obj: Obj) -> Mapping[str, str]:
-    return _meta(obj).get("annotations") or {}
-
-
-def _storage(quantities: Mapping[str, Any] | None) -> Fraction:
-    raw = (quantities or {}).get("storage")
-    if raw is None:
-        return Fraction(0)
-    try:
-        return parse_quantity(raw)
-    except QuantityError:
-        return Fraction(0)
-
-
-def claim_request(pvc: Obj) -> Fraction:
-    return _storage((_spec(pvc).get("resources") or {}).get("requests"))
-
-
-def pv_capacity(pv: Obj) -> Fraction:
-    return _storage(_spec(pv).get("capacity"))
-
-
-def is_pvc_fully_bound(pvc: Obj) -> bool:
-    """``isPVCFullyBound``: a volume name and the PV controller's bind-completed annotation."""
-    return bool(_spec(pvc).get("volumeName")) and ANN_BIND_COMPLETED in _annotations(pvc)
-
-
-def check_node_affinity(pv: Obj, node_labels: Mapping[str, str]) -> bool:
-    """``volume.CheckNodeAffinity``: the node is built from labels alone, so a matchFields term
-    (metadata.name) never matches, exactly as upstream."""
-    affinity = _spec(pv).get("nodeAffinity")
-    if not affinity:
-        return True
-    required = affinity.get("required")
-    if required is None:
-        return True
-    return any(compile_node_selector_term(term)(node_labels, "")
-               for term in required.get("nodeSelectorTerms") or ())
-
-
-def is_volume_bound_to_claim(pv: Obj, pvc: Obj) -> bool:
-    """``IsVolumeBoundToClaim``: claimRef names the claim (and its uid, when the ref has one)."""
-    ref = _spec(pv).get("claimRef")
-    if not ref:
-        return False
-    meta = _meta(pvc)
-    if ref.get("name") != meta.get("name") or ref.get("namespace") != meta.get("namespace"):
-        return False
-    return not ref.get("uid") or ref.get("uid") == meta.get("uid")
-
-
-def _access_modes_ok(pvc: Obj, pv: Obj) -> bool:
-    have = set(_spec(pv).get("accessModes") or ())
-    return all(mode in have for mode in _spec(pvc).get("accessModes") or ())
-
-
-def _volume_mode(spec: Mapping[str, Any]) -> str:
-    return spec.get("volumeMode") or "Filesystem"
-
-
-def find_matching_volume(pvc: Obj, pvs: Iterable[Obj], node_labels: Mapping[str, str],
-                         excluded: Mapping[str, Obj]) -> Obj | None:
-    """``volume.FindMatchingVolume`` on the scheduler path (node set, delayBinding true)."""
-    requested = claim_request(pvc)
-    requested_class = pvc_class(pvc)
-    selector_spec = _spec(pvc).get("selector")
-    selector: Callable[[Mapping[str, str]], bool] | None = (
-        compile_label_selector(selector_spec) if selector_spec is not None else None)
-    smallest: Obj | None = None
-    smallest_qty = Fraction(0)
-    for pv in pvs:
-        meta = _meta(pv)
-        if meta.get("name") in excluded:
-            continue
-        if _spec(pv).get("claimRef") and not is_volume_bound_to_claim(pv, pvc):
-            continue
-        qty = pv_capacity(pv)
-        if qty < requested:
-            continue
-        if _volume_mode(_spec(pvc)) != _volume_mode(_spec(pv)):
-            continue
-        if meta.get("deletionTimestamp") is not None:
-            continue
-        affinity_ok = check_node_affinity(pv, node_labels)
-        if is_volume_bound_to_claim(pv, pvc):
-            # A PV pre-bound to this claim is the only candidate: it fits this node or nothing does.
-            return pv if affinity_ok else None
-        if (pv.get("status") or {}).get("phase") != "Available":
-            continue
-        if selector is not None and not selector(meta.get("labels") or {}):
-            continue
-        if pv_class(pv) != requested_class:
-            continue
-        if not affinity_ok:
-            continue
-        if not _access_modes_ok(pvc, pv):
-            continue
-        if smallest is None or smallest_qty > qty:
-            smallest, smallest_qty = pv, qty
-    return smallest
-
-
-def _match_topology(terms: list[Mapping[str, Any]] | None, labels: Mapping[str, str]) -> bool:
-    """``v1helper.MatchTopologySelectorTerms``: no terms match all; an empty term matches nothing."""
-    if not terms:
-        return True
-    for term in terms:
-        exprs = term.get("matchLabelExpressions") or ()
-        if not exprs:
-            continue
-        if all(e.get("key") in labels and labels[e.get("key")] in (e.get("values") or ()) for e in exprs):
-            return True
-    return False
-
-
-def _controlled_by(obj: Obj, owner: Obj) -> bool:
-    """``metav1.IsControlledBy``: the first controller reference carries the owner's uid."""
-    for ref in _meta(obj).get("ownerReferences") or ():
-        if ref.get("controller"):
-            return bool(ref.get("uid")) and ref.get("uid") == _meta(owner).get("uid")
-    return False
-
-
-def _volume_is_for_pod(pod: Obj, pvc: Obj) -> str | None:
-    """``ephemeral.VolumeIsForPod``: the error text, or None."""
-    pod_ns = _meta(pod).get("namespace") or "default"
-    pvc_ns = _meta(pvc).get("namespace") or "default"
-    if pvc_ns != pod_ns or not _controlled_by(pvc, pod):
-        return (f"PVC {pvc_ns}/{_meta(pvc).get('name', '')} was not created for pod "
-                f"{pod_ns}/{_meta(pod).get('name', '')} (pod is not owner)")
-    return None
-
-
 def pod_claims(pod: Obj) -> list[tuple[str, bool]]:
     """(claim name, is a generic ephemeral volume) of every PVC-backed volume, in spec order."""
     out = []
-    for vol in _spec(pod).get("volumes") or ():
+    for vol in spec_of(pod).get("volumes") or ():
         if vol.get("persistentVolumeClaim") is not None:
             out.append((str(vol["persistentVolumeClaim"].get("claimName") or ""), False))
         elif vol.get("ephemeral") is not None:
-            out.append((f"{_meta(pod).get('name', '')}-{vol.get('name', '')}", True))  # ephemeral.VolumeClaimName
+            out.append((f"{meta_of(pod).get('name', '')}-{vol.get('name', '')}", True))  # ephemeral.VolumeClaimName
     return out
 
 
@@ -230,11 +91,11 @@ def pod_has_pvcs(volumes: VolumeCache, pod: Obj) -> tuple[bool, str | None]:
             return has, f'persistentvolumeclaim "{name}" not found'
         if (pvc.get("status") or {}).get("phase") == "Lost":
             return has, (f'persistentvolumeclaim "{name}" bound to non-existent persistentvolume '
-                         f'"{_spec(pvc).get("volumeName") or ""}"')
-        if _meta(pvc).get("deletionTimestamp") is not None:
+                         f'"{spec_of(pvc).get("volumeName") or ""}"')
+        if meta_of(pvc).get("deletionTimestamp") is not None:
             return has, f'persistentvolumeclaim "{name}" is being deleted'
         if ephemeral:
-            err = _volume_is_for_pod(pod, pvc)
+            err = volume_is_for_pod(pod, pvc)
             if err:
                 return has, err
     return has, None
@@ -247,7 +108,7 @@ def _is_volume_bound(volumes: VolumeCache, pod: Obj, name: str, ephemeral: bool)
     if pvc is None:
         raise VolumeBindingError(f'error getting PVC "{key}": {volumes.pvcs.not_found(key)}')
     if ephemeral:
-        err = _volume_is_for_pod(pod, pvc)
+        err = volume_is_for_pod(pod, pvc)
         if err:
             raise VolumeBindingError(err)
     return is_pvc_fully_bound(pvc), pvc
@@ -283,7 +144,7 @@ def get_pod_volume_claims(volumes: VolumeCache, pod: Obj) -> PodVolumeClaims:
         bound, pvc = _is_volume_bound(volumes, pod, name, ephemeral)
         if bound:
             claims.bound.append(pvc)
-        elif is_delay_binding_mode(volumes, pvc) and not _spec(pvc).get("volumeName"):
+        elif is_delay_binding_mode(volumes, pvc) and not spec_of(pvc).get("volumeName"):
             claims.unbound_delay.append(pvc)
         else:  # immediate binding, or pre-bound by the user: the PV controller's job
             claims.unbound_immediate.append(pvc)
@@ -308,7 +169,7 @@ class PodVolumes:
 def _check_bound_claims(volumes: VolumeCache, claims: list[Obj], labels: Mapping[str, str]) -> tuple[bool, bool]:
     """``checkBoundClaims``: (node affinity satisfied, every PV found)."""
     for pvc in claims:
-        pv = volumes.pvs.get(str(_spec(pvc).get("volumeName") or ""))
+        pv = volumes.pvs.get(str(spec_of(pvc).get("volumeName") or ""))
         if pv is None:
             return True, False
         if not check_node_affinity(pv, labels):
@@ -333,7 +194,7 @@ def _check_volume_provisions(volumes: VolumeCache, claims: list[Obj],
         provisioner = cls.get("provisioner") or ""
         if not provisioner or provisioner == NOT_SUPPORTED_PROVISIONER:
             return False, True, []
-        if not _match_topology(cls.get("allowedTopologies"), labels):
+        if not match_topology(cls.get("allowedTopologies"), labels):
             return False, True, []
         provisions.append(pvc)
     return True, True, provisions
@@ -351,7 +212,7 @@ def find_pod_volumes(volumes: VolumeCache, claims: PodVolumeClaims, node: str,
         to_provision: list[Obj] = []
         fast_fail = False
         for pvc in claims.unbound_delay:
-            selected = _annotations(pvc).get(ANN_SELECTED_NODE)
+            selected = annotations_of(pvc).get(ANN_SELECTED_NODE)
             if selected is not None:
                 if selected != node:
                     unbound_ok, fast_fail = False, True  # provisioning already started elsewhere
@@ -369,7 +230,7 @@ def find_pod_volumes(volumes: VolumeCache, claims: PodVolumeClaims, node: str,
                         to_provision.append(pvc)
                         unbound_ok = False
                         continue
-                    chosen[str(_meta(pv).get("name"))] = pv
+                    chosen[str(meta_of(pv).get("name"))] = pv
                     found.static_bindings.append(BindingInfo(pvc=pvc, pv=pv))
             if to_provision:
                 unbound_ok, storage_ok, found.dynamic_provisions = _check_volume_provisions(
@@ -388,7 +249,7 @@ def find_pod_volumes(volumes: VolumeCache, claims: PodVolumeClaims, node: str,
 
 def claim_reference(pvc: Obj) -> dict[str, Any]:
     """``reference.GetReference(scheme, claim)``, empty fields left out (omitempty)."""
-    meta = _meta(pvc)
+    meta = meta_of(pvc)
     ref = {"kind": "PersistentVolumeClaim", "namespace": meta.get("namespace") or "default",
            "name": meta.get("name"), "uid": meta.get("uid"), "apiVersion": "v1",
            "resourceVersion": meta.get("resourceVersion")}
@@ -400,8 +261,8 @@ def bind_volume_to_claim(pv: Obj, pvc: Obj) -> tuple[dict[str, Any], bool]:
     set_bound_by_controller = not is_volume_bound_to_claim(pv, pvc)
     clone: dict[str, Any] = copy.deepcopy(dict(pv))
     dirty = False
-    ref = _spec(pv).get("claimRef") or None
-    meta = _meta(pvc)
+    ref = spec_of(pv).get("claimRef") or None
+    meta = meta_of(pvc)
     if (ref is None or ref.get("name") != meta.get("name") or ref.get("namespace") != meta.get("namespace")
             or ref.get("uid") != meta.get("uid")):
         clone.setdefault("spec", {})["claimRef"] = claim_reference(pvc)
@@ -427,7 +288,7 @@ def are_pod_volumes_bound(volumes: VolumeCache, pod: Obj) -> bool:
 def revert_assumed(volumes: VolumeCache, plan: PodVolumes) -> None:
     """``RevertAssumedPodVolumes``."""
     for binding in plan.static_bindings:
-        volumes.pvs.restore(str(_meta(binding.pv).get("name")))
+        volumes.pvs.restore(str(meta_of(binding.pv).get("name")))
     for pvc in plan.dynamic_provisions:
         volumes.pvcs.restore(namespaced_key(pvc))
 
@@ -483,9 +344,9 @@ def check_bindings(volumes: VolumeCache, plan: VolumeBindingPlan, node_labels: M
     if node_labels is None:
         raise VolumeBindingError(f'failed to get node "{node}": node "{node}" not found')
     if not pod_exists:
-        raise VolumeBindingError(f'pod does not exist any more: pod "{_meta(plan.pod).get("name", "")}" not found')
+        raise VolumeBindingError(f'pod does not exist any more: pod "{meta_of(plan.pod).get("name", "")}" not found')
     for binding in plan.volumes.static_bindings:
-        pv_name = str(_meta(binding.pv).get("name"))
+        pv_name = str(meta_of(binding.pv).get("name"))
         pv = volumes.pvs.get_api(pv_name)
         if pv is None:
             raise VolumeBindingError(f"failed to check binding: {volumes.pvs.not_found(pv_name)}")
@@ -498,7 +359,7 @@ def check_bindings(volumes: VolumeCache, plan: VolumeBindingPlan, node_labels: M
         if not check_node_affinity(pv, node_labels):
             raise VolumeBindingError(f'pv "{pv_name}" node affinity doesn\'t match node "{node}": '
                                      "no matching NodeSelectorTerms")
-        ref = _spec(pv).get("claimRef")
+        ref = spec_of(pv).get("claimRef")
         if not ref or not ref.get("uid"):
             raise VolumeBindingError(f'ClaimRef got reset for pv "{pv_name}"')
         if not is_pvc_fully_bound(pvc):
@@ -510,13 +371,13 @@ def check_bindings(volumes: VolumeCache, plan: VolumeBindingPlan, node_labels: M
             raise VolumeBindingError(f"failed to check provisioning pvc: {volumes.pvcs.not_found(key)}")
         if resource_version(claim) > resource_version(pvc):
             return False
-        name = _meta(pvc).get("name", "")
-        annotations = _annotations(pvc)
+        name = meta_of(pvc).get("name", "")
+        annotations = annotations_of(pvc)
         if not annotations:
             raise VolumeBindingError(f'selectedNode annotation reset for PVC "{name}"')
         if annotations.get(ANN_SELECTED_NODE, "") != node:
             raise VolumeBindingError(f'provisioning failed for PVC "{name}"')
-        volume_name = _spec(pvc).get("volumeName")
+        volume_name = spec_of(pvc).get("volumeName")
         if volume_name:
             pv = volumes.pvs.get_api(str(volume_name))
             if pv is None:

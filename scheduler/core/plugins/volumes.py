@@ -13,6 +13,7 @@ from scheduler.core.framework import CycleState, Plugin
 from scheduler.core.plugins.nodevolumelimits import AzureDiskLimits, EBSLimits, GCEPDLimits, NodeVolumeLimits
 from scheduler.core.plugins.volumebinding import VolumeBinding
 from scheduler.core.plugins.volumezone import VolumeZone
+from scheduler.core.podutil import pod_namespace
 from scheduler.core.state import NodeInfo, PodInfo
 from scheduler.core.status import ERROR, SKIP, UNSCHEDULABLE, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 
@@ -76,7 +77,7 @@ class VolumeRestrictions(Plugin):
     def pre_filter(self, cycle: CycleState, pod: Mapping[str, Any]) -> Status | None:
         volumes = (pod.get("spec") or {}).get("volumes") or ()
         needs_check = any(any(v.get(k) is not None for k in _INLINE_DISKS) for v in volumes)
-        namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+        namespace = pod_namespace(pod)
         rwop: set[str] = set()
         for vol in volumes:
             claim = vol.get("persistentVolumeClaim")

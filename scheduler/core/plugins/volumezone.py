@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from scheduler.core.framework import CycleState, Plugin
+from scheduler.core.podutil import pod_namespace
 from scheduler.core.state import NodeInfo
 from scheduler.core.status import SKIP, UNSCHEDULABLE_AND_UNRESOLVABLE, Status
 from scheduler.core.volumecache import VolumeCache, pvc_class
@@ -62,7 +63,7 @@ class PVTopology:
 
 def get_pv_topologies(volumes: VolumeCache, pod: Mapping[str, Any]) -> tuple[list[PVTopology], Status | None]:
     """``getPVbyPod``: the topologies, or the failing status."""
-    namespace = (pod.get("metadata") or {}).get("namespace") or "default"
+    namespace = pod_namespace(pod)
     out: list[PVTopology] = []
     for vol in (pod.get("spec") or {}).get("volumes") or ():
         claim = vol.get("persistentVolumeClaim")

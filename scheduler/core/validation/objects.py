@@ -12,137 +12,29 @@ Two layers, like the API server:
   container names.  Unique object names per kind and namespace are checked by the caller,
   across files.
 
+The checks are built with the schema engine of ``scheduler.core.validation.schema`` (also what the
+scheduler's configuration is decoded with); selectors and affinity are in
+``scheduler.core.validation.selectors``; this module holds the rest of the Kubernetes rules.
+
 ``validate_object(obj)`` raises ``ObjectError`` (``.path`` the field path, ``.message`` one line)
 for the first problem.  ``null`` means "unset" for optional fields, as in JSON decoding.
 """
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
-import re
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Callable
 
 from scheduler.core.resources import QuantityError, parse_quantity
 from scheduler.core.validation.names import dns1123_label, dns1123_subdomain, label_value, qualified_name
+from scheduler.core.validation.schema import ObjectError as ObjectError  # callers catch it from here too
+from scheduler.core.validation.schema import (
+    Check, b, enum, fail, i32, i64, key_path, lst, obj, s, strmap, supported, ts,
+)
+from scheduler.core.validation.selectors import NODE_SELECTOR_OPS as NODE_SELECTOR_OPS
+from scheduler.core.validation.selectors import SELECTOR_OPS as SELECTOR_OPS
+from scheduler.core.validation.selectors import affinity, label_key, label_selector, node_selector, topology_key
 from scheduler.core.validation.text import describe, quote
-
-Check = Callable[[Any, str], None]
-
-_INT_RE = re.compile(r"[+-]?[0-9]{1,19}", re.ASCII)
-MAX_INT32 = 2**31 - 1
-MAX_INT64 = 2**63 - 1
-
-
-class ObjectError(ValueError):
-    def __init__(self, path: str, message: str) -> None:
-        self.path, self.message = path, message
-        super().__init__(f"{path}: {message}" if path else message)
-
-
-def fail(path: str, message: str) -> NoReturn:
-    raise ObjectError(path, message)
-
-
-def _supported(value: Any, values: tuple[str, ...]) -> str:
-    return f"Unsupported value: {quote(value)}: supported values: " + ", ".join(f'"{v}"' for v in values)
-
-
-# ------------------------------------------------------------------ type checks (OpenAPI layer)
-
-def s(value: Any, path: str) -> None:
-    if not isinstance(value, str):
-        fail(path, f"expected a string, got {describe(value)}")
-
-
-def _int(bits: int) -> Check:
-    limit = MAX_INT32 if bits == 32 else MAX_INT64
-
-    def check(value: Any, path: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail(path, f"expected an integer, got {describe(value)}")
-        if not -limit - 1 <= value <= limit:
-            fail(path, f"{quote(value)} does not fit in a {bits}-bit integer")
-    return check
-
-
-i32 = _int(32)
-i64 = _int(64)
-
-
-def b(value: Any, path: str) -> None:
-    if not isinstance(value, bool):
-        fail(path, f"expected true or false, got {describe(value)}")
-
-
-def ts(value: Any, path: str) -> None:
-    if not isinstance(value, (str, datetime.datetime, datetime.date)):
-        fail(path, f"expected an RFC 3339 timestamp, got {describe(value)}")
-
-
-def anything(value: Any, path: str) -> None:
-    pass
-
-
-def enum(*values: str) -> Check:
-    allowed = frozenset(values)
-
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, str) or value not in allowed:
-            fail(path, _supported(value, values))
-    return check
-
-
-def obj(fields: Mapping[str, Check], hook: Callable[[dict[str, Any], str], object] | None = None) -> Check:
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"expected an object, got {describe(value)}")
-        for key, val in value.items():
-            sub = fields.get(key) if isinstance(key, str) else None
-            if sub is not None and val is not None:
-                sub(val, f"{path}.{key}" if path else key)
-        if hook is not None:
-            hook(value, path)
-    return check
-
-
-def lst(item: Check) -> Check:
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, list):
-            fail(path, f"expected a list, got {describe(value)}")
-        for i, val in enumerate(value):
-            if val is None:
-                fail(f"{path}[{i}]", "expected a value, got null")
-            item(val, f"{path}[{i}]")
-    return check
-
-
-def _key_path(path: str, key: str) -> str:
-    return f"{path}[{quote(key, 60)}]"
-
-
-def strmap(key_rule: Callable[[str], str | None] | None = None,
-           value_rule: Callable[[str], str | None] | None = None) -> Check:
-    def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"expected an object, got {describe(value)}")
-        for key, val in value.items():
-            if not isinstance(key, str):
-                fail(path, f"keys must be strings, got {describe(key)}")
-            if not isinstance(val, str):
-                fail(_key_path(path, key), f"expected a string, got {describe(val)}")
-            if key_rule is None and value_rule is None:
-                continue
-            if key_rule is not None:
-                err = key_rule(key)
-                if err:
-                    fail(path, f"Invalid value: {quote(key)}: {err}")
-            if value_rule is not None:
-                err = value_rule(val)
-                if err:
-                    fail(_key_path(path, key), f"Invalid value: {quote(val)}: {err}")
-    return check
-
 
 # ------------------------------------------------------------------ resources
 
@@ -177,7 +69,7 @@ def quantities(what: str, native: tuple[str, ...]) -> Check:
                 fail(path, f"resource names must be strings, got {describe(name)}")
             if isinstance(qty, str) and (name, qty) in _GOOD_QUANTITIES:
                 continue
-            sub = _key_path(path, name)
+            sub = key_path(path, name)
             _resource_name(name, sub, native, what)
             if qty is None:
                 fail(sub, "expected a quantity, got null")
@@ -201,14 +93,14 @@ def _resources_hook(value: dict[str, Any], path: str) -> None:
     limits = value.get("limits") or {}
     for name, qty in requests.items():
         if name in limits and parse_quantity(qty) > parse_quantity(limits[name]):
-            fail(_key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be less than or "
+            fail(key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be less than or "
                                                      f"equal to {name} limit of {quote(str(limits[name]))}")
         if _is_extended(name):
             if name not in limits:
                 fail(f"{path}.limits", f"Required value: Limit must be set for non overcommitable resources "
                                        f"({quote(name)})")
             if parse_quantity(qty) != parse_quantity(limits[name]):
-                fail(_key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be equal to "
+                fail(key_path(f"{path}.requests", name), f"Invalid value: {quote(str(qty))}: must be equal to "
                                                          f"{name} limit of {quote(str(limits[name]))}")
 
 
@@ -217,169 +109,6 @@ container_resources = obj({
     "limits": quantities("containers", NATIVE_CONTAINER),
 }, _resources_hook)
 
-
-# ------------------------------------------------------------------ selectors
-
-SELECTOR_OPS = ("DoesNotExist", "Exists", "In", "NotIn")
-NODE_SELECTOR_OPS = ("DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn")
-
-
-def _label_key(value: Any, path: str) -> None:
-    s(value, path)
-    err = qualified_name(value)
-    if err:
-        fail(path, f"Invalid value: {quote(value)}: {err}")
-
-
-def _selector_requirement_hook(value: dict[str, Any], path: str) -> None:
-    """``ValidateLabelSelectorRequirement`` (metav1 validation)."""
-    if value.get("key") is None:
-        fail(f"{path}.key", "Required value")
-    if value.get("operator") is None:
-        fail(f"{path}.operator", "Required value")
-    op, values = value["operator"], value.get("values") or []
-    if op in ("In", "NotIn") and not values:
-        fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
-    if op in ("Exists", "DoesNotExist") and values:
-        fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
-    for i, val in enumerate(values):
-        err = label_value(val)
-        if err:
-            fail(f"{path}.values[{i}]", f"Invalid value: {quote(val)}: {err}")
-
-
-label_selector = obj({
-    "matchLabels": strmap(qualified_name, label_value),
-    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*SELECTOR_OPS), "values": lst(s)},
-                                _selector_requirement_hook)),
-})
-
-
-def _node_requirement_hook(value: dict[str, Any], path: str) -> None:
-    """``ValidateNodeSelectorRequirement`` (pkg/apis/core/validation).
-
-    The API server checks neither the values' grammar nor that a Gt/Lt value is an integer
-    (the scheduler's lazy-error node selector then matches nothing); ``_parsed_requirement_hook``
-    adds those checks where upstream parses eagerly (NodeAffinityArgs.addedAffinity).
-    """
-    if value.get("key") is None:
-        fail(f"{path}.key", "Required value")
-    if value.get("operator") is None:
-        fail(f"{path}.operator", "Required value")
-    op, values = value["operator"], value.get("values") or []
-    if op in ("In", "NotIn") and not values:
-        fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
-    if op in ("Exists", "DoesNotExist") and values:
-        fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
-    if op in ("Gt", "Lt") and len(values) != 1:
-        fail(f"{path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
-
-
-def _parsed_requirement_hook(value: dict[str, Any], path: str) -> None:
-    """``nodeaffinity.NewNodeSelector``'s parse (``labels.NewRequirement``): values are label values and a
-    Gt/Lt value is an integer."""
-    _node_requirement_hook(value, path)
-    values = value.get("values") or []
-    if value["operator"] in ("Gt", "Lt"):
-        if not _INT_RE.fullmatch(values[0]) or not -MAX_INT64 - 1 <= int(values[0]) <= MAX_INT64:
-            fail(f"{path}.values[0]", f"Invalid value: {quote(values[0])}: must be an integer when `operator` "
-                                      "is 'Lt' or 'Gt'")
-        return
-    for i, val in enumerate(values):
-        err = label_value(val)
-        if err:
-            fail(f"{path}.values[{i}]", f"Invalid value: {quote(val)}: {err}")
-
-
-def _node_field_requirement_hook(value: dict[str, Any], path: str) -> None:
-    _node_requirement_hook(value, path)
-    if value["key"] != "metadata.name":
-        fail(f"{path}.key", f"Invalid value: {quote(value['key'])}: not a valid field selector key")
-    if value["operator"] not in ("In", "NotIn"):
-        fail(f"{path}.operator", _supported(value["operator"], ("In", "NotIn")))
-    if len(value.get("values") or []) != 1:
-        fail(f"{path}.values", "Required value: must be only one value when `operator` is 'In' or 'NotIn' for "
-                               "node field selector")
-
-
-node_selector_term = obj({
-    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
-                                _node_requirement_hook)),
-    "matchFields": lst(obj({"key": s, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
-                           _node_field_requirement_hook)),
-})
-parsed_node_selector_term = obj({
-    "matchExpressions": lst(obj({"key": _label_key, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
-                                _parsed_requirement_hook)),
-    "matchFields": lst(obj({"key": s, "operator": enum(*NODE_SELECTOR_OPS), "values": lst(s)},
-                           _node_field_requirement_hook)),
-})
-
-
-def _node_selector_hook(value: dict[str, Any], path: str) -> None:
-    if not value.get("nodeSelectorTerms"):
-        fail(f"{path}.nodeSelectorTerms", "Required value: must have at least one node selector term")
-
-
-node_selector = obj({"nodeSelectorTerms": lst(node_selector_term)}, _node_selector_hook)
-
-
-def _weight_hook(value: dict[str, Any], path: str) -> None:
-    weight = value.get("weight")
-    if weight is None or not 1 <= weight <= 100:
-        fail(f"{path}.weight", f"Invalid value: {quote(weight)}: must be in the range 1-100")
-
-
-def _preference_hook(value: dict[str, Any], path: str) -> None:
-    _weight_hook(value, path)
-    if value.get("preference") is None:
-        fail(f"{path}.preference", "Required value")
-
-
-def _topology_key(value: Any, path: str) -> None:
-    s(value, path)
-    if not value:
-        fail(path, "Required value: can not be empty")
-    _label_key(value, path)
-
-
-def _affinity_term_hook(value: dict[str, Any], path: str) -> None:
-    if not value.get("topologyKey"):
-        fail(f"{path}.topologyKey", "Required value: can not be empty")
-
-
-def _namespace_name(value: Any, path: str) -> None:
-    s(value, path)
-    err = dns1123_label(value)
-    if err:
-        fail(path, f"Invalid value: {quote(value)}: {err}")
-
-
-pod_affinity_term = obj({
-    "labelSelector": label_selector, "namespaceSelector": label_selector, "namespaces": lst(_namespace_name),
-    "topologyKey": _topology_key, "matchLabelKeys": lst(_label_key), "mismatchLabelKeys": lst(_label_key),
-}, _affinity_term_hook)
-
-
-def _weighted_term_hook(value: dict[str, Any], path: str) -> None:
-    _weight_hook(value, path)
-    if value.get("podAffinityTerm") is None:
-        fail(f"{path}.podAffinityTerm", "Required value")
-
-
-pod_affinity = obj({
-    "requiredDuringSchedulingIgnoredDuringExecution": lst(pod_affinity_term),
-    "preferredDuringSchedulingIgnoredDuringExecution": lst(obj({"weight": i32, "podAffinityTerm": pod_affinity_term},
-                                                               _weighted_term_hook)),
-})
-
-node_affinity = obj({
-    "requiredDuringSchedulingIgnoredDuringExecution": node_selector,
-    "preferredDuringSchedulingIgnoredDuringExecution": lst(obj({"weight": i32, "preference": node_selector_term},
-                                                               _preference_hook)),
-})
-
-affinity = obj({"nodeAffinity": node_affinity, "podAffinity": pod_affinity, "podAntiAffinity": pod_affinity})
 
 
 # ------------------------------------------------------------------ taints, tolerations, spread
@@ -409,7 +138,7 @@ def _taints_hook(value: Any, path: str) -> None:
 
 
 def _taint_list(value: Any, path: str) -> None:
-    lst(obj({"key": _label_key, "value": s, "effect": enum(*TAINT_EFFECTS), "timeAdded": ts}, _taint_hook))(value, path)
+    lst(obj({"key": label_key, "value": s, "effect": enum(*TAINT_EFFECTS), "timeAdded": ts}, _taint_hook))(value, path)
     _taints_hook(value, path)
 
 
@@ -448,7 +177,7 @@ def _spread_hook(value: dict[str, Any], path: str) -> None:
     if not value.get("topologyKey"):
         fail(f"{path}.topologyKey", "Required value: can not be empty")
     if value.get("whenUnsatisfiable") is None:
-        fail(f"{path}.whenUnsatisfiable", _supported("", ("DoNotSchedule", "ScheduleAnyway")))
+        fail(f"{path}.whenUnsatisfiable", supported("", ("DoNotSchedule", "ScheduleAnyway")))
     min_domains = value.get("minDomains")
     if min_domains is not None:
         if min_domains <= 0:
@@ -465,9 +194,9 @@ def _spread_hook(value: dict[str, Any], path: str) -> None:
 
 
 spread_constraint = obj({
-    "maxSkew": i32, "topologyKey": _topology_key, "whenUnsatisfiable": enum("DoNotSchedule", "ScheduleAnyway"),
+    "maxSkew": i32, "topologyKey": topology_key, "whenUnsatisfiable": enum("DoNotSchedule", "ScheduleAnyway"),
     "labelSelector": label_selector, "minDomains": i32, "nodeAffinityPolicy": enum("Honor", "Ignore"),
-    "nodeTaintsPolicy": enum("Honor", "Ignore"), "matchLabelKeys": lst(_label_key),
+    "nodeTaintsPolicy": enum("Honor", "Ignore"), "matchLabelKeys": lst(label_key),
 }, _spread_hook)
 
 
@@ -675,7 +404,7 @@ def _storage_class_hook(value: dict[str, Any], path: str) -> None:
         fail("provisioner", "Required value")
 
 
-topology_term = obj({"matchLabelExpressions": lst(obj({"key": _label_key, "values": lst(s)}))})
+topology_term = obj({"matchLabelExpressions": lst(obj({"key": label_key, "values": lst(s)}))})
 
 KIND_SCHEMAS: dict[str, Check] = {
     "Node": obj({"metadata": _metadata(dns1123_subdomain, False), "spec": node_spec, "status": node_status}),

@@ -26,7 +26,8 @@ from test_io_app import FixedProfile, make_app, pod, requested_on, wait_until, w
 from scheduler.core.framework import ScheduleResult
 from scheduler.core.status import UNSCHEDULABLE as REJECTED_CODE
 from scheduler.core.status import Status
-from scheduler.runtime.binder import bind_failure_message, truncate_note
+from scheduler.runtime.binder import bind_failure_message
+from scheduler.runtime.eventrecorder import truncate_note
 from scheduler.runtime.kube import ApiError
 from scheduler.runtime.queue import ACTIVE, BACKOFF, UNSCHEDULABLE, SchedulingQueue
 

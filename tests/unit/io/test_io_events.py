@@ -2,7 +2,7 @@
 
 import threading
 
-from scheduler.runtime.binder import EventRecorder
+from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.events import FINISH_TIME, EventSeries
 from scheduler.runtime.preemption import status_patch
 
