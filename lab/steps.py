@@ -417,7 +417,7 @@ STEP_09_PID = "avoid-maintenance.pid"  # lab.workshop.background's record of the
 
 
 def check_09(lab: Lab) -> Problems:
-    from lab.procs import OwnedProcess
+    from lab.host.procs import OwnedProcess
 
     apply = "kubectl apply -f docs/labs/files/09-maintenance-demo.yaml"
     problems: Problems = []

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import cache_root
-from lab.docker_netns import DockerEngine, quirks
+from lab.host.docker_netns import DockerEngine, quirks
 from lab.kindimage import cni
 from lab.kindimage import versions as V
 from lab.kindimage.docker import DockerCLI
@@ -44,7 +44,7 @@ exec /usr/local/bin/entrypoint "$@"
 # containerd in the machines may not lower oom_score_adj where CAP_SYS_RESOURCE is missing;
 # common.sh rewrites config.toml, so the box applies this on every containerd start.
 OOM_DROP_IN = """[Service]
-# scheduler-lab box: this host lacks CAP_SYS_RESOURCE (lab/docker_netns.py quirks)
+# scheduler-lab box: this host lacks CAP_SYS_RESOURCE (lab/host/docker_netns.py quirks)
 ExecStartPre=/bin/sh -c 'test -f /etc/containerd/config.toml && sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" /etc/containerd/config.toml || true'
 """
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import cache_root
-from lab.docker_netns import DockerEngine, quirks
+from lab.host.docker_netns import DockerEngine, quirks
 from lab.kindimage.cachelock import cache_lock
 from lab.kindimage.docker import DockerCLI
 from lab.kindimage.gobins import ensure_go_bins

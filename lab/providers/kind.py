@@ -40,9 +40,10 @@ from typing import Callable, Protocol, Sequence
 
 import yaml
 
-from lab import doctor, labdir
+from lab import doctor
+from lab.host import labdir
 from lab.doctor import INOTIFY_MINIMUMS
-from lab.docker_netns import DockerEngine, EngineError, lab_id
+from lab.host.docker_netns import DockerEngine, EngineError, lab_id
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.spec import LabSpec, NodeSpec
 
@@ -112,7 +113,7 @@ def _last_line(text: str | None) -> str:
 
 class EngineRunner:
     """Runs each Step where the kind lab lives: inside the project's network namespace, with its
-    DOCKER_HOST, when the project started dockerd (lab/docker_netns.py); else as it is."""
+    DOCKER_HOST, when the project started dockerd (lab/host/docker_netns.py); else as it is."""
 
     def __init__(self, engine: DockerEngine, env: dict[str, str]) -> None:
         self.engine = engine
@@ -329,7 +330,7 @@ class KindProvider(Provider):
         super().__init__(spec, workdir)
         self.repo_root = repo_root
         self.env = dict(os.environ if env is None else env)
-        # engine: may start dockerd in a network namespace (lab/docker_netns.py); None (the static
+        # engine: may start dockerd in a network namespace (lab/host/docker_netns.py); None (the static
         # tests) means Docker is whatever `docker` on PATH talks to.
         self.engine = engine
         if runner is None:

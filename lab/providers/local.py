@@ -19,14 +19,14 @@ from typing import Callable
 
 import yaml
 
-from lab import labdir
+from lab.host import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
-from lab.pki import Pki
+from lab.host.pki import Pki
 from lab.podrunner.images import kwok_excluded_query
 from lab.podrunner.process import stop_pod, stop_recorded
-from lab.procs import SignalDenied, Supervisor
+from lab.host.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.secretfile import write_secret
+from lab.host.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Start order; stop order is the reverse.

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from lab import labdir
+from lab.host import labdir
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import (
     REPO_ROOT,
@@ -34,7 +34,7 @@ from lab.providers.kind import (
     node_label_steps,
     parse_version,
 )
-from lab.secretfile import write_secret
+from lab.host.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Oldest versions this was written against: Vagrant's shell provisioner `env`, VirtualBox with the

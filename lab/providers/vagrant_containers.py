@@ -6,7 +6,7 @@ machines is the project's own Vagrantfile and scripts, unchanged:
 * the machines: one privileged systemd container per Vagrantfile machine (master-node,
   worker-node01..03), named and addressed as the Vagrantfile defines them (192.168.56.10-.13) on
   a Docker network that stands in for the host-only network. Docker is always the project's own
-  dockerd in a network namespace of its own (lab/docker_netns.py), never the machine's Docker, so
+  dockerd in a network namespace of its own (lab/host/docker_netns.py), never the machine's Docker, so
   192.168.56.0/24 exists only in that namespace: nothing connects it to the host's network;
 * the box: Debian bookworm from debootstrap with systemd, containerd and what a Vagrant box
   carries (a ``vagrant`` user, sudo, curl, gpg); the Debian mirror is not reachable inside the
@@ -43,12 +43,12 @@ from typing import Callable
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import labdir
-from lab.docker_netns import DockerEngine, lab_id, mounts_under
+from lab.host import labdir
+from lab.host.docker_netns import DockerEngine, lab_id, mounts_under
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.kind import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
 from lab.providers.vagrant import remove_shared
-from lab.secretfile import write_secret
+from lab.host.secretfile import write_secret
 from lab.spec import LabSpec
 
 # What this provider's host names start with; lab_id() adds the lab directory's name and hash.
@@ -361,7 +361,7 @@ class VagrantContainersProvider(Provider):
         return self.repo_root / ".lab" / "kubeconfig"
 
     def engine(self) -> DockerEngine:
-        # The kind lab's Docker engine class (lab/docker_netns.py), with a namespace and data
+        # The kind lab's Docker engine class (lab/host/docker_netns.py), with a namespace and data
         # root of this provider's own: a second dockerd in one namespace would take its bridge.
         return DockerEngine(self.state / "docker", self.state / "docker-data", netns=vagrant_lab_id(self.workdir))
 

@@ -98,7 +98,7 @@ def replay_env(workdir: Path, provider: str) -> dict[str, str]:
 
     env = dict(os.environ, KUBECONFIG=str(workdir / "kubeconfig"))
     if provider == "kind":
-        from lab.docker_netns import lab_id
+        from lab.host.docker_netns import lab_id
 
         env["KIND_CLUSTER_NAME"] = lab_id(workdir)
     return env

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from e2e.hostnet import private_addresses
-from lab.docker_netns import RUNC_WRAPPER, DockerEngine, quirks
+from lab.host.docker_netns import RUNC_WRAPPER, DockerEngine, quirks
 from lab.kindimage import cni
 from lab.kindimage import versions as V
 from lab.kindimage.gobins import module_dir

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from lab.build import BuildError
-from lab.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
+from lab.host.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
 from lab.kindimage.cachelock import cache_lock
 from lab.providers.base import ProviderError
 from lab.providers.kind import KindProvider, kind_node_names
@@ -344,7 +344,7 @@ def test_down_stops_the_labs_dockerd_even_when_kind_delete_fails(spec, tmp_path:
 def test_install_disables_only_the_units_it_enabled(tmp_path: Path, monkeypatch) -> None:
     """Fake apt-get "installs" docker.io by enabling its units; containerd.service was enabled
     before and stays so. No real package or unit is touched."""
-    import lab.docker_netns as dn
+    import lab.host.docker_netns as dn
 
     bin_dir, units = tmp_path / "bin", tmp_path / "enabled"
     bin_dir.mkdir()

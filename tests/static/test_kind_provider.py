@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.docker_netns import lab_id
+from lab.host.docker_netns import lab_id
 from lab.providers.base import ProviderError
 from lab.providers.kind import KindProvider, kind_node_names, py_scheduler_build_image
 from tests.static.conftest import FakeRunner, tool_env, write_tool

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab import steps
-from lab.procs import OwnedProcess
+from lab.host.procs import OwnedProcess
 from lab.workshop import background
 from lab.workshop.challenges import s09
 

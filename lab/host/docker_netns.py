@@ -61,7 +61,7 @@ _RUNTIME_SUFFIX = "exec/containerd/containerd.sock.ttrpc"
 
 RUNC_WRAPPER = r"""#!/bin/sh
 # runc without CAP_SYS_RESOURCE: this host's bounding set lacks it, so runc fails to grant it to
-# --privileged containers ("unable to apply caps"). Written by lab/docker_netns.py.
+# --privileged containers ("unable to apply caps"). Written by lab/host/docker_netns.py.
 for a in "$@"; do
   case "$prev" in
     --bundle|-b) b="$a/config.json"; [ -f "$b" ] && jq '.process.capabilities |= with_entries(.value |= map(select(. != "CAP_SYS_RESOURCE")))' "$b" > "$b.nosr" && mv "$b.nosr" "$b" ;;
@@ -74,7 +74,7 @@ exec {runc} "$@"
 
 DOCKER_SHIM = r"""#!/bin/sh
 # kind bind-mounts /lib/modules, which this host lacks: point it at an empty directory instead.
-# Written by lab/docker_netns.py; everything else goes to the real docker client unchanged.
+# Written by lab/host/docker_netns.py; everything else goes to the real docker client unchanged.
 n=$#; i=0
 while [ $i -lt $n ]; do
   a="$1"; shift; i=$((i+1))
