@@ -120,7 +120,7 @@ def _build(args: argparse.Namespace, spec: LabSpec) -> int:
         return 0
     if args.kind_node_image:
         from lab.host.docker_netns import engine_for
-        from lab.kindimage import ensure_kind_images
+        from lab.images.kindimage import ensure_kind_images
 
         engine = engine_for(args.workdir)
         started = engine.ensure()

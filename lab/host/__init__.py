@@ -1,1 +1,1 @@
-"""The machine the lab runs on: its processes, its directory, secret files, certificates, Docker in a netns."""
+"""The lab on this machine: its processes, directory, secret files, certificates, Docker in a netns."""

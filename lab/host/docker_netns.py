@@ -137,7 +137,7 @@ def lab_data_root(workdir: Path) -> Path:
     """This lab's Docker data root: one per lab (two dockerds must never share one), kept in the
     cache across `lab down` so the next `up` finds its images (`lab down --wipe` deletes it,
     :meth:`DockerEngine.remove_data_root`); a fresh one loads the node image from the cached
-    archive (lab/kindimage/nodeimage.py)."""
+    archive (lab/images/kindimage/nodeimage.py)."""
     return docker_data_parent() / lab_id(workdir)
 
 

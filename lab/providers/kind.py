@@ -604,7 +604,7 @@ class KindProvider(Provider):
             if choice == "auto":
                 self.say(f"{pinned.split('@')[0]} cannot be pulled here: using the node image built offline "
                          f"(python -m lab build --kind-node-image)")
-            from lab.kindimage import ensure_kind_images
+            from lab.images.kindimage import ensure_kind_images
 
             images = ensure_kind_images(self.spec, self.engine, self.workdir / "logs", self.say)
             self.node_image, self.python_base = images.node_image, images.python_base
@@ -616,7 +616,7 @@ class KindProvider(Provider):
         if len(info) == 2 and all(x.isdigit() for x in info):
             self.reserved = capacity_reservation(self.spec, int(info[0]), int(info[1]))
         if self.kind_binary() is None or self.kubectl_binary() is None:
-            from lab.kindimage.gobins import ensure_go_bins
+            from lab.images.kindimage.gobins import ensure_go_bins
 
             self._link_tools(ensure_go_bins(self.spec, self.workdir / "logs" / "kind-build.log", self.say))
         self._check_tools()

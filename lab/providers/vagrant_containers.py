@@ -14,7 +14,7 @@ machines is the project's own Vagrantfile and scripts, unchanged:
 * the synced folder: the repository bind-mounted at /vagrant (two-way, as VirtualBox's);
 * ``vagrant up``: the Vagrantfile is evaluated (lab/vagrant/vagrantfile_plan.rb) and every
   machine's shell provisioners run in order, as root, with the environment the Vagrantfile gives
-  them (LAB_OFFLINE=1: the offline repository of lab/offline_apt.py), the master's first; the
+  them (LAB_OFFLINE=1: the offline repository of lab/images/offline_apt.py), the master's first; the
   join command travels through /vagrant/.lab/vagrant/join.sh as with Vagrant.
 
 Every name this creates on the host derives from the lab directory (:func:`vagrant_lab_id`): the
@@ -440,7 +440,7 @@ class VagrantContainersProvider(Provider):
                     machines.provision(machine, step)
 
     def _artifacts(self):
-        from lab.vagrant_offline import OfflineArtifacts
+        from lab.images.vagrant_offline import OfflineArtifacts
 
         self.log.parent.mkdir(parents=True, exist_ok=True)
         engine = self.engine()

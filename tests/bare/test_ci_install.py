@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from lab.doctor import KIND_APT_PACKAGES
-from lab.kindimage.rootfs import RootfsBuilder
+from lab.images.kindimage.rootfs import RootfsBuilder
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SCHEDULER_LAB_CACHE", Path.home() / ".cache" / "scheduler-lab"))

@@ -16,10 +16,10 @@ import yaml
 
 from e2e.hostnet import private_addresses
 from lab.host.docker_netns import RUNC_WRAPPER, DockerEngine, quirks
-from lab.kindimage import cni
-from lab.kindimage import versions as V
-from lab.kindimage.gobins import module_dir
-from lab.kindimage.nodeimage import storage_manifest
+from lab.images.kindimage import cni
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.gobins import module_dir
+from lab.images.kindimage.nodeimage import storage_manifest
 from tests.static.conftest import write_tool
 
 

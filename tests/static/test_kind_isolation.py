@@ -21,7 +21,7 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from lab.build import BuildError
 from lab.host.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
-from lab.kindimage.cachelock import cache_lock
+from lab.images.kindimage.cachelock import cache_lock
 from lab.providers.base import ProviderError
 from lab.providers.kind import KindProvider, kind_node_names
 from tests.static.conftest import FakeRunner, tool_env, write_tool
@@ -253,7 +253,7 @@ def test_a_failed_up_or_build_stops_the_dockerd_it_started(
     def no_debootstrap(*args, **kwargs):
         raise BuildError("debootstrap is needed to build images without a registry")
 
-    monkeypatch.setattr("lab.kindimage.ensure_kind_images", no_debootstrap)
+    monkeypatch.setattr("lab.images.kindimage.ensure_kind_images", no_debootstrap)
     engine = FakeEngine(tmp_path / "lab" / "docker", running=True, starts=True)
     p, said = provider_with(spec, tmp_path, engine, FakeRunner({}), kind=True, sysctl=sysctl,
                             LAB_KIND_NODE_IMAGE="built")

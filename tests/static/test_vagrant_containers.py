@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.offline_apt import AptRepo, AptRepoError, kubernetes_packages
+from lab.images.offline_apt import AptRepo, AptRepoError, kubernetes_packages
 from lab.providers.base import ProviderError
 from lab.providers.vagrant_containers import Machine, VagrantfilePlan, vm_size_dropin
 from tests.static.conftest import REPO

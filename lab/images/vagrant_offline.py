@@ -1,11 +1,11 @@
 """What the Vagrant lab needs to provision with no internet, built on the host from package
-registries only, with the kind lab's builders (lab/kindimage: Go binaries, debootstrap rootfs,
+registries only, with the kind lab's builders (lab/images/kindimage: Go binaries, debootstrap rootfs,
 component images), so nothing is compiled or bootstrapped twice:
 
 * the box image the vagrant-containers machines boot (Debian bookworm + systemd + what a Vagrant
   box and the scripts' ``apt-get install`` lines need);
 * ``.lab/vagrant/offline/`` (the machines' ``/vagrant/.lab/vagrant/offline/``): the apt
-  repository of lab/offline_apt.py, the images ``kubeadm`` would pull as docker-archives, and
+  repository of lab/images/offline_apt.py, the images ``kubeadm`` would pull as docker-archives, and
   the lab-cni manifest (lab/vagrant/offline/README.md);
 * the Python scheduler's image archive, which build-image.sh would make with buildah online.
 """
@@ -19,13 +19,13 @@ from typing import Callable
 
 from lab.build import cache_root
 from lab.host.docker_netns import DockerEngine, quirks
-from lab.kindimage import cni
-from lab.kindimage import versions as V
-from lab.kindimage.docker import DockerCLI
-from lab.kindimage.gobins import ensure_go_bins, module_dir
-from lab.kindimage.images import PATH_ENV, ImageMaker
-from lab.kindimage.rootfs import RootfsBuilder
-from lab.offline_apt import AptRepo, kubernetes_packages
+from lab.images.kindimage import cni
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.docker import DockerCLI
+from lab.images.kindimage.gobins import ensure_go_bins, module_dir
+from lab.images.kindimage.images import PATH_ENV, ImageMaker
+from lab.images.kindimage.rootfs import RootfsBuilder
+from lab.images.offline_apt import AptRepo, kubernetes_packages
 from lab.providers.kind import PY_SCHEDULER_IMAGE
 from lab.spec import LabSpec
 
