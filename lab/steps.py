@@ -44,7 +44,7 @@ from lab.workshop.stepfile import (  # noqa: F401 - re-exported: e2e/test_worksh
 
 NAMESPACE = "default"  # the workshop's pods live where the seeds put them
 PROXY_PORT = 9090  # step 3's kubectl proxy
-NAME_LABEL = "scheduler-lab.dev/name"  # the lab name of a kind node (lab/providers/kind.py)
+NAME_LABEL = "scheduler-lab.dev/name"  # the lab name of a kind node (lab/providers/plan.py)
 
 # --------------------------------------------------------------------------------------------
 # The output rule

@@ -26,7 +26,7 @@ from lab.images.kindimage.gobins import ensure_go_bins, module_dir
 from lab.images.kindimage.images import PATH_ENV, ImageMaker
 from lab.images.kindimage.rootfs import RootfsBuilder
 from lab.images.offline_apt import AptRepo, kubernetes_packages
-from lab.providers.kind import PY_SCHEDULER_IMAGE
+from lab.providers.plan import PY_SCHEDULER_IMAGE
 from lab.spec import LabSpec
 
 # Bumped when customize() changes, so the cached box rootfs is rebuilt.

@@ -16,7 +16,7 @@ from typing import Callable
 
 from lab.host import labdir
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.providers.kind import parse_version
+from lab.providers.tools import parse_version
 from lab.host.secretfile import write_secret
 from lab.spec import LabSpec
 

@@ -29,57 +29,40 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable
 
 import yaml
 
 from lab import doctor
-from lab.host import labdir
 from lab.doctor import INOTIFY_MINIMUMS
+from lab.host import labdir
 from lab.host.docker_netns import DockerEngine, EngineError, lab_id
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
+from lab.providers.plan import (
+    PY_SCHEDULER_IMAGE,
+    REPO_ROOT,
+    SCHEDULER_DEPLOYMENTS,
+    SCHEDULER_NAMESPACE,
+    EngineRunner,
+    Runner,
+    Step,
+    SubprocessRunner,
+    deploy_steps,
+    lab_node_labels,
+    last_line,
+    node_label_steps,
+)
+from lab.providers.tools import find_tool, parse_version
 from lab.spec import LabSpec, NodeSpec
 
 KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
-NAME_LABEL = "scheduler-lab.dev/name"
-ROLE_LABEL = "scheduler-lab.dev/role"
-# What the py-scheduler Deployment (and the workshop's manifests) ask for; on kind the nodes have
-# it under this name, built and loaded under the lab's own tag (py_scheduler_build_image).
-PY_SCHEDULER_IMAGE = "scheduler-lab/py-scheduler:0.1.0"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Applied in this order; each directory is a kustomization.
-SCHEDULER_MANIFESTS = ("manifests/kube-scheduler", "manifests/py-scheduler")
-# Deployment name -> the directory that defines it (all in kube-system).
-SCHEDULER_DEPLOYMENTS = {"custom-k8s-scheduler": "manifests/kube-scheduler",
-                         "py-scheduler": "manifests/py-scheduler"}
-SCHEDULER_NAMESPACE = "kube-system"
 CREATE_WAIT = "240s"
 PULL_TIMEOUT = 180.0
-ROLLOUT_TIMEOUT = "300s"
 # Label prefixes the kubelet refuses in --node-labels (and kind passes config labels that way).
 _RESERVED_LABEL_SUFFIXES = ("kubernetes.io", "k8s.io")
-
-
-# -- the commands ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Step:
-    """One command of a plan. ``stream``: show its output live (long steps) instead of capturing."""
-
-    argv: tuple[str, ...]
-    why: str
-    stream: bool = False
-    env: tuple[tuple[str, str], ...] = ()
-
-    def render(self) -> str:
-        prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in self.env)
-        return prefix + shlex.join(self.argv)
 
 
 @dataclass
@@ -99,58 +82,6 @@ class KindPlan:
         lines = [f"# {self.config_path}", self.config_yaml.rstrip(), ""]
         lines += [f"$ {s.render()}    # {s.why}" for s in self.steps]
         return "\n".join(lines)
-
-
-class Runner(Protocol):
-    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None
-                 ) -> subprocess.CompletedProcess[str]: ...
-
-
-def _last_line(text: str | None) -> str:
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
-
-
-class EngineRunner:
-    """Runs each Step where the kind lab lives: inside the project's network namespace, with its
-    DOCKER_HOST, when the project started dockerd (lab/host/docker_netns.py); else as it is."""
-
-    def __init__(self, engine: DockerEngine, env: dict[str, str]) -> None:
-        self.engine = engine
-        self.env = env
-
-    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None
-                 ) -> subprocess.CompletedProcess[str]:
-        wrapped = Step(tuple(self.engine.wrap(list(step.argv))), step.why, step.stream, step.env)
-        return SubprocessRunner(self.engine.env(self.env))(wrapped, check=check, timeout=timeout)
-
-
-class SubprocessRunner:
-    """Runs a Step with plain subprocess (no shell); a failure becomes a one-line ProviderError."""
-
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        self.env = dict(os.environ if env is None else env)
-
-    def __call__(self, step: Step, *, check: bool = True, timeout: float | None = None
-                 ) -> subprocess.CompletedProcess[str]:
-        env = {**self.env, **dict(step.env)}
-        try:
-            if step.stream:
-                proc = subprocess.run(list(step.argv), env=env, text=True, timeout=timeout)
-            else:
-                proc = subprocess.run(list(step.argv), env=env, text=True, capture_output=True,
-                                      timeout=timeout)
-        except FileNotFoundError:
-            raise ProviderError(f"{step.argv[0]}: not found (needed to {step.why})") from None
-        except subprocess.TimeoutExpired:
-            raise ProviderError(f"`{shlex.join(step.argv[:3])} ...` did not finish within {timeout:.0f}s "
-                                f"(while trying to {step.why})") from None
-        if check and proc.returncode != 0:
-            detail = "see its output above" if step.stream else (_last_line(proc.stderr)
-                                                                  or _last_line(proc.stdout))
-            raise ProviderError(f"`{shlex.join(step.argv[:4])} ...` failed with exit code "
-                                f"{proc.returncode} while trying to {step.why}: {detail}")
-        return proc
 
 
 # -- the Python scheduler's image ----------------------------------------------------------------
@@ -196,11 +127,6 @@ def kind_node_names(spec: LabSpec, cluster: str | None = None) -> dict[str, str]
 def _config_order(spec: LabSpec) -> list[NodeSpec]:
     # Control plane first, then the workers in lab.yaml order.
     return [spec.control_plane, *spec.workers]
-
-
-def lab_node_labels(node: NodeSpec) -> dict[str, str]:
-    """Every label a lab node carries on a real cluster: lab.yaml's plus the two lab labels."""
-    return {**node.labels, NAME_LABEL: node.name, ROLE_LABEL: node.role}
 
 
 def capacity_reservation(spec: LabSpec, host_cpus: int, host_memory: int) -> dict[str, str]:
@@ -264,54 +190,7 @@ def render_kind_config(spec: LabSpec, image: str | None = None, reserved: dict[s
     return header + yaml.safe_dump(kind_config(spec, image, reserved, name), sort_keys=False)
 
 
-# -- steps shared with the Vagrant provider -------------------------------------------------------
-def node_label_steps(kubectl: Sequence[str], spec: LabSpec, node_names: dict[str, str]) -> list[Step]:
-    """Label and taint each node as lab.yaml says (idempotent: --overwrite)."""
-    steps = []
-    for node in spec.nodes:
-        real = node_names[node.name]
-        pairs = [f"{k}={v}" for k, v in lab_node_labels(node).items()]
-        steps.append(Step((*kubectl, "label", "node", real, "--overwrite", *pairs),
-                          f"label {real} as lab node {node.name}"))
-        for taint in node.taints:
-            value = f"={taint.value}" if taint.value else ""
-            steps.append(Step((*kubectl, "taint", "node", real, f"{taint.key}{value}:{taint.effect}",
-                               "--overwrite"), f"taint {real} like lab node {node.name}"))
-    return steps
-
-
-def deploy_steps(kubectl: Sequence[str], repo_root: Path) -> list[Step]:
-    """Apply both schedulers' kustomizations, then wait for both Deployments to roll out."""
-    steps = [Step((*kubectl, "apply", "-k", str(repo_root / d)), f"apply {d}")
-             for d in SCHEDULER_MANIFESTS]
-    steps += [Step((*kubectl, "-n", SCHEDULER_NAMESPACE, "rollout", "status", f"deployment/{name}",
-                    f"--timeout={ROLLOUT_TIMEOUT}"), f"wait for both replicas of {name}", stream=True)
-              for name in SCHEDULER_DEPLOYMENTS]
-    return steps
-
-
 # -- prerequisites helpers -------------------------------------------------------------------------
-_VERSION_RE = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    m = _VERSION_RE.search(text or "")
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-
-
-def find_tool(name: str, env: dict[str, str], override_var: str, extra_dirs: Sequence[Path] = ()
-              ) -> str | None:
-    """An executable: $override_var if set, else the first of extra_dirs, else PATH (from env)."""
-    override = env.get(override_var)
-    if override:
-        return override if os.access(override, os.X_OK) else None
-    for d in extra_dirs:
-        candidate = d / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which(name, path=env.get("PATH", ""))
-
-
 def check_inotify(sysctl_root: Path) -> str | None:
     """A one-line problem with the inotify limits, or None (also when there is no /proc: macOS).
     The limits and the check are lab.doctor's (as the user: root raises them, see _check_with_engine)."""
@@ -418,7 +297,7 @@ class KindProvider(Provider):
         info = self.run(Step((docker, "info", "--format", "{{.ServerVersion}}"),
                              "ask the Docker daemon for its version"), check=False, timeout=30)
         if info.returncode != 0:
-            why = _last_line(info.stderr) or _last_line(info.stdout) or f"exit code {info.returncode}"
+            why = last_line(info.stderr) or last_line(info.stdout) or f"exit code {info.returncode}"
             raise ProviderError(f"kind provider: the Docker daemon is not reachable ({why}) — start it "
                                 "(e.g. sudo systemctl start docker) or point DOCKER_HOST at a running one")
 
@@ -431,7 +310,7 @@ class KindProvider(Provider):
         out = self.run(Step((kind, "version"), "read the kind version"), check=False, timeout=30)
         found = parse_version(out.stdout)
         if found is None or "v%d.%d.%d" % found != pinned:
-            have = "v%d.%d.%d" % found if found else (_last_line(out.stdout) or "unknown")
+            have = "v%d.%d.%d" % found if found else (last_line(out.stdout) or "unknown")
             raise ProviderError(f"kind provider: {kind} is kind {have}, the lab pins {pinned} (the release "
                                 f"whose notes list {self.spec.versions.kind_node_image.split('@')[0]}) — "
                                 f"install it: go install sigs.k8s.io/kind@{pinned}, or set LAB_KIND_BIN")

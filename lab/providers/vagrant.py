@@ -24,16 +24,8 @@ from typing import Callable
 
 from lab.host import labdir
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.providers.kind import (
-    REPO_ROOT,
-    Runner,
-    Step,
-    SubprocessRunner,
-    deploy_steps,
-    find_tool,
-    node_label_steps,
-    parse_version,
-)
+from lab.providers.plan import REPO_ROOT, Runner, Step, SubprocessRunner, deploy_steps, node_label_steps
+from lab.providers.tools import find_tool, parse_version
 from lab.host.secretfile import write_secret
 from lab.spec import LabSpec
 

@@ -46,7 +46,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from lab.host import labdir
 from lab.host.docker_netns import DockerEngine, lab_id, mounts_under
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.providers.kind import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
+from lab.providers.plan import REPO_ROOT, SubprocessRunner, deploy_steps, node_label_steps
 from lab.providers.vagrant import remove_shared
 from lab.host.secretfile import write_secret
 from lab.spec import LabSpec

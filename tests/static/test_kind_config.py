@@ -14,8 +14,6 @@ import yaml
 
 from lab.providers.kind import (
     KIND_API_VERSION,
-    NAME_LABEL,
-    PY_SCHEDULER_IMAGE,
     KindProvider,
     containerd_ref,
     is_reserved_label,
@@ -24,6 +22,7 @@ from lab.providers.kind import (
     py_scheduler_build_image,
     render_kind_config,
 )
+from lab.providers.plan import NAME_LABEL, PY_SCHEDULER_IMAGE
 from tests.static.conftest import REPO
 
 SCHEMA = json.loads(Path(__file__).with_name("kind-v1alpha4.schema.json").read_text())
