@@ -142,7 +142,7 @@ def test_private_addresses_of_ip_br_addr() -> None:
 
 
 def test_kind_nodes_reserve_what_exceeds_the_lab_capacity(spec) -> None:
-    from lab.providers.kind import capacity_reservation, kind_config
+    from lab.providers.kindconfig import capacity_reservation, kind_config
 
     gi = 1024 ** 3
     assert capacity_reservation(spec, 2, 24 * gi) == {"memory": f"{20 * 1024 * 1024}Ki"}

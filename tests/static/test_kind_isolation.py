@@ -23,7 +23,8 @@ from lab.build import BuildError
 from lab.host.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
 from lab.images.kindimage.cachelock import cache_lock
 from lab.providers.base import ProviderError
-from lab.providers.kind import KindProvider, kind_node_names
+from lab.providers.kind import KindProvider
+from lab.providers.kindconfig import kind_node_names
 from tests.static.conftest import FakeRunner, tool_env, write_tool
 
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
