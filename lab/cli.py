@@ -223,15 +223,15 @@ def cmd_logs(args: argparse.Namespace, spec: LabSpec) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, spec: LabSpec) -> int:
-    from lab import steps
+    from lab.workshop import verify
 
-    return steps.verify(args.workdir, args.step)
+    return verify.verify(args.workdir, args.step)
 
 
 def cmd_steps(args: argparse.Namespace, spec: LabSpec) -> int:
-    from lab import steps
+    from lab.workshop import verify
 
-    return steps.list_steps(args.workdir)
+    return verify.list_steps(args.workdir)
 
 
 def cmd_challenge(args: argparse.Namespace, spec: LabSpec) -> int:

@@ -16,7 +16,7 @@ from lab.workshop.objects import apply_files, bind, wait_rollout, wait_scheduled
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 Binder = Callable[["Lab"], str]  # the node a replayed pod goes to
 
