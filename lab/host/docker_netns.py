@@ -25,6 +25,10 @@ Host quirks, applied only where detected (``quirks()``):
   ``restrict_oom_score_adj = true``: without the capability no one may lower oom_score_adj);
 * the host has no /lib/modules, which kind bind-mounts read-only into every node: a ``docker``
   shim first on kind's PATH points that mount at an empty directory of the project's.
+
+Why this stays one module of about 500 lines: the ``DockerEngine`` and the names, records and host
+checks only it uses (lab ids, data roots, the owned dockerd, quirks) describe one namespace and one
+dockerd; apart, each would need the others to mean anything.
 """
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 from lab.host import labdir
+from lab.host.secretfile import write_secret
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
 from lab.providers.tools import parse_version
-from lab.host.secretfile import write_secret
 from lab.spec import LabSpec
 
 CONNECT_TIMEOUT = 10.0

@@ -10,8 +10,8 @@ import pytest
 
 from lab.host.procs import OwnedProcess
 from lab.workshop import background, checks
-from lab.workshop.handle import Lab
 from lab.workshop.challenges import s09
+from lab.workshop.handle import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("worker-node01", "worker-node02", "worker-node03")
