@@ -119,7 +119,7 @@ class ProxyTls:
 
     @classmethod
     def for_lab(cls, pki_dir: Path, kubeconfig: Path) -> ProxyTls:
-        from lab.pki import Pki
+        from lab.host.pki import Pki
 
         pki = Pki(pki_dir)
         pair = pki.ensure_serving("fault-proxy", "scheduler-lab-fault-proxy", ["127.0.0.1"])

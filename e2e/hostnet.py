@@ -15,7 +15,7 @@ PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12",
 def host_ip_br_addr() -> str:
     """`ip -br addr` of the host's namespace, also when this process runs in the lab's (the
     project's dockerd names the host's namespace /run/netns/<netns>-host when it starts)."""
-    from lab.docker_netns import HOST_NETNS_REF
+    from lab.host.docker_netns import HOST_NETNS_REF
 
     argv = ["ip", "-br", "addr"]
     if os.path.exists(HOST_NETNS_REF) and os.stat("/proc/self/ns/net").st_ino != os.stat(HOST_NETNS_REF).st_ino:

@@ -172,7 +172,7 @@ def test_down_kill_leader_and_wipe_signal_only_what_the_lab_started(
         around(mine, decoys)
         stale_records(mine, decoys)
 
-        # podrunner records each container process it starts (pid, start time, token: lab.procs);
+        # podrunner records each container process it starts (pid, start time, token: lab.host.procs);
         # kill-leader signals the leader pod's processes through those records, then deletes the pod.
         # (A record whose pid was reused by another process is refused: tests/lab, OwnedProcess.)
         records = sorted((mine / "podrunner" / "pods").glob("kube-system_custom-k8s-scheduler-*/run/*/record.json"))

@@ -8,7 +8,7 @@ For each step (one test per step, in order):
   ``python -m lab env`` prints them and .venv/bin on PATH, within its timeout (default 120 s,
   ``<!-- test: timeout N -->``);
 * its stdout and stderr, together, must contain the lines of each following ```text block meant
-  for this provider (the rule is ``lab.steps.missing_lines``: in order, whitespace collapsed,
+  for this provider (the rule is ``lab.workshop.match.missing_lines``: in order, whitespace collapsed,
   ``...`` as wildcard, ages/timestamps/klog headers masked) unless the block is marked as an
   example;
 * at the step's ``Check: make verify STEP=NN`` line, ``python -m lab verify NN`` must pass.
@@ -47,8 +47,9 @@ import pytest
 
 from e2e.harness import LabCluster, NotYet, wait_for
 from lab.providers import PROVIDERS, Capability, capabilities, lacking
-from lab.steps import DOCS, CheckPoint, Command, Step, load_steps, missing_lines
+from lab.workshop.match import missing_lines
 from lab.workshop.registry import BEING_WRITTEN, has_challenge
+from lab.workshop.stepfile import DOCS, CheckPoint, Command, Step, load_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSHOP = load_steps(DOCS)

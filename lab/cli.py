@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab import labdir
+from lab.host import labdir
 from lab.providers import PROVIDERS, record_provider, recorded_provider
 from lab.providers.base import Provider, ProviderError
 from lab.spec import SPEC_PATH, LabSpec, SpecError, load_spec
@@ -33,7 +33,7 @@ def make_provider(name: str, spec: LabSpec, workdir: Path, kubeconfig: str | Non
 
         return LocalProvider(spec, workdir)
     if name == "kind":
-        from lab.docker_netns import engine_for
+        from lab.host.docker_netns import engine_for
         from lab.providers.kind import KindProvider
 
         return KindProvider(spec, workdir, engine=engine_for(workdir))
@@ -105,7 +105,7 @@ def cmd_build(args: argparse.Namespace, spec: LabSpec) -> int:
 
 def _build(args: argparse.Namespace, spec: LabSpec) -> int:
     if args.kind:
-        from lab.docker_netns import engine_for
+        from lab.host.docker_netns import engine_for
         from lab.providers.kind import KindProvider
 
         provider = KindProvider(spec, args.workdir, engine=engine_for(args.workdir))
@@ -119,8 +119,8 @@ def _build(args: argparse.Namespace, spec: LabSpec) -> int:
         print(f"Vagrant offline repository ready in {offline} (LAB_OFFLINE=1 vagrant up uses it)")
         return 0
     if args.kind_node_image:
-        from lab.docker_netns import engine_for
-        from lab.kindimage import ensure_kind_images
+        from lab.host.docker_netns import engine_for
+        from lab.images.kindimage import ensure_kind_images
 
         engine = engine_for(args.workdir)
         started = engine.ensure()
@@ -142,7 +142,7 @@ def _build(args: argparse.Namespace, spec: LabSpec) -> int:
 def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
     """Run a command where the kind lab's API is reachable: inside the project's network
     namespace when the project started dockerd, else as it is (a machine's own Docker)."""
-    from lab.docker_netns import engine_for
+    from lab.host.docker_netns import engine_for
 
     if args.argv[:1] == ["--"]:
         args.argv = args.argv[1:]
@@ -159,7 +159,7 @@ def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
     argv = engine.wrap(list(args.argv))
     env = engine.env()
     if recorded_provider(args.workdir) == "kind":
-        from lab.docker_netns import lab_id
+        from lab.host.docker_netns import lab_id
 
         env["KIND_CLUSTER_NAME"] = lab_id(args.workdir)  # kind's default --name: this lab's cluster
     sys.stdout.flush()
@@ -172,7 +172,7 @@ def cmd_exec(args: argparse.Namespace, spec: LabSpec) -> int:
 def cmd_down(args: argparse.Namespace, spec: LabSpec) -> int:
     if args.wipe:
         # Before anything else, for every provider: only a directory the lab made may be wiped,
-        # and then only what its marker lists (each provider's down deletes through lab.labdir).
+        # and then only what its marker lists (each provider's down deletes through lab.host.labdir).
         labdir.require_owned(args.workdir)
     name = recorded_provider(args.workdir)
     provider = make_provider(name, spec, args.workdir)
@@ -186,7 +186,7 @@ def cmd_env(args: argparse.Namespace, spec: LabSpec) -> int:
     if (args.workdir / "bin").exists():
         print(f"export PATH={args.workdir / 'bin'}:$PATH")
     if recorded_provider(args.workdir) == "kind":
-        from lab.docker_netns import lab_id
+        from lab.host.docker_netns import lab_id
 
         print(f"export KIND_CLUSTER_NAME={lab_id(args.workdir)}")
     return 0
@@ -223,15 +223,15 @@ def cmd_logs(args: argparse.Namespace, spec: LabSpec) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, spec: LabSpec) -> int:
-    from lab import steps
+    from lab.workshop import verify
 
-    return steps.verify(args.workdir, args.step)
+    return verify.verify(args.workdir, args.step)
 
 
 def cmd_steps(args: argparse.Namespace, spec: LabSpec) -> int:
-    from lab import steps
+    from lab.workshop import verify
 
-    return steps.list_steps(args.workdir)
+    return verify.list_steps(args.workdir)
 
 
 def cmd_challenge(args: argparse.Namespace, spec: LabSpec) -> int:
@@ -344,7 +344,7 @@ _API_COMMANDS = ("status", "deploy", "kill-leader", "logs", "verify", "steps", "
 def _reexec_in_kind_netns(args: argparse.Namespace, argv: list[str] | None) -> None:
     if args.command not in _API_COMMANDS or recorded_provider(args.workdir) != "kind":
         return
-    from lab.docker_netns import engine_for
+    from lab.host.docker_netns import engine_for
 
     engine = engine_for(args.workdir)
     if not engine.managed or engine.inside() or not engine.netns_path().exists():

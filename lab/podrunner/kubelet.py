@@ -15,10 +15,10 @@ from pathlib import Path
 
 from kubernetes import client
 
+from lab.host.procs import OwnedProcess
 from lab.podrunner import addresses, backoff, images, probes, process
 from lab.podrunner.status import Container, now, pod_status, terminated
 from lab.podrunner.volumes import MountError, materialize, mounts_for
-from lab.procs import OwnedProcess
 
 EVENT_EVERY = 30.0
 

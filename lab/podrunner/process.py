@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab.procs import _GATE, OWNER_ENV, OwnedProcess
+from lab.host.procs import _GATE, OWNER_ENV, OwnedProcess
 from lab.podrunner.volumes import Mount
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from typing import Any
 
 from kubernetes import client
 
-from lab.secretfile import write_secret
+from lab.host.secretfile import write_secret
 
 
 class MountError(Exception):

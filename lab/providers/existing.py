@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from lab import labdir
+from lab.host import labdir
+from lab.host.secretfile import write_secret
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.providers.kind import parse_version
-from lab.secretfile import write_secret
+from lab.providers.tools import parse_version
 from lab.spec import LabSpec
 
 CONNECT_TIMEOUT = 10.0

@@ -3,6 +3,11 @@ kube-scheduler (v1.29) run as local processes, with kwok playing the kubelets.
 
 Everything binds 127.0.0.1. Nodes get InternalIPs in 127.0.10.0/24 and pods get IPs from
 127.1.0.0/16, so even the API server dialing a "node" stays on this host.
+
+Why this stays one module of about 550 lines: it is the ``LocalProvider`` class alone, one lifecycle
+(start in order, wait until ready, restart, stop in reverse, status) whose methods share the
+supervisor, the ports and the certificates; the processes are lab/host/procs.py, the certificates
+lab/host/pki.py and the pods lab/podrunner/.
 """
 from __future__ import annotations
 
@@ -19,14 +24,14 @@ from typing import Callable
 
 import yaml
 
-from lab import labdir
 from lab.build import Binaries, ensure_binaries, recorded_versions, version_of
-from lab.pki import Pki
+from lab.host import labdir
+from lab.host.pki import Pki
+from lab.host.procs import SignalDenied, Supervisor
+from lab.host.secretfile import write_secret
 from lab.podrunner.images import kwok_excluded_query
 from lab.podrunner.process import stop_pod, stop_recorded
-from lab.procs import SignalDenied, Supervisor
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.secretfile import write_secret
 from lab.spec import LabSpec
 
 # Start order; stop order is the reverse.

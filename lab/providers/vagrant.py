@@ -22,19 +22,11 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from lab import labdir
+from lab.host import labdir
+from lab.host.secretfile import write_secret
 from lab.providers.base import ComponentStatus, Provider, ProviderError, ProviderStatus
-from lab.providers.kind import (
-    REPO_ROOT,
-    Runner,
-    Step,
-    SubprocessRunner,
-    deploy_steps,
-    find_tool,
-    node_label_steps,
-    parse_version,
-)
-from lab.secretfile import write_secret
+from lab.providers.plan import REPO_ROOT, Runner, Step, SubprocessRunner, deploy_steps, node_label_steps
+from lab.providers.tools import find_tool, parse_version
 from lab.spec import LabSpec
 
 # Oldest versions this was written against: Vagrant's shell provisioner `env`, VirtualBox with the

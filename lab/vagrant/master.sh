@@ -39,7 +39,7 @@ install -m 600 /etc/kubernetes/admin.conf "${SHARED}/kubeconfig"
 if [[ "${LAB_OFFLINE}" == 1 ]]; then
   # Offline: Calico's images cannot be built here, so lab-cni (ptp + host-local from
   # containernetworking-plugins on each node's podCIDR, and a route to every other node's
-  # podCIDR via its host-only address — kindnetd's scheme; lab/kindimage/cni.py).
+  # podCIDR via its host-only address — kindnetd's scheme; lab/images/kindimage/cni.py).
   kubectl apply -f "${OFFLINE_DIR}/lab-cni.yaml"
 else
   # CNI: Calico from its release manifest. calico-node must pick the host-only address (the first

@@ -5,7 +5,7 @@
 
 ``start`` runs COMMAND from the current directory in a session of its own, its output in
 ``.lab/workshop/NAME.log``, and records it in ``.lab/workshop/NAME.pid`` (pid, create time,
-session: ``lab.procs.OwnedProcess``) before it may run. ``stop`` signals only that recorded
+session: ``lab.host.procs.OwnedProcess``) before it may run. ``stop`` signals only that recorded
 process (SIGTERM, then SIGKILL after a grace period) and removes the record; a pid that now
 belongs to another process is never signalled. Why not ``cmd & echo $! > file`` and ``kill``:
 a plain pid can be reused by an unrelated process once the scheduler has exited.
@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from lab.procs import SignalDenied, Supervisor
+from lab.host.procs import SignalDenied, Supervisor
 
 WORKSHOP_DIR = Path(".lab") / "workshop"
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

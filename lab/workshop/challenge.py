@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 Problems = list[str]
 

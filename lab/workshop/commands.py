@@ -17,7 +17,7 @@ from lab.workshop.kubectl import KubectlError
 from lab.workshop.registry import ChallengeError, load, step_number
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 OpenLab = Callable[[Path], "Lab"]
 
@@ -27,7 +27,7 @@ class LabNotUp(ChallengeError):
 
 
 def open_real_lab(workdir: Path) -> "Lab":
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
     if not (workdir / "kubeconfig").exists():
         raise LabNotUp(f"the lab is not up ({workdir / 'kubeconfig'} does not exist): make lab-up")

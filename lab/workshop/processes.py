@@ -3,8 +3,8 @@
 Steps 03 and 08 start a scheduler with ``CMD & echo $! > .lab/workshop/NAME.pid``. Such a file
 holds a bare pid, which could be reused by another process later, so it counts as a record only
 for a process that started within RECORD_WINDOW seconds before the file was written (``$!`` is
-written right after the start). A JSON record (lab.procs.OwnedProcess, as a challenge's solution
-writes one) is trusted as lab.procs trusts it. Nothing else is ever signalled."""
+written right after the start). A JSON record (lab.host.procs.OwnedProcess, as a challenge's solution
+writes one) is trusted as lab.host.procs trusts it. Nothing else is ever signalled."""
 from __future__ import annotations
 
 import signal
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from lab.procs import OwnedProcess
+from lab.host.procs import OwnedProcess
 
 RECORD_WINDOW = 10.0  # seconds between `cmd &` and `echo $! > file`, at most, on a loaded machine
 CLOCK_SLACK = 2.0     # the file's mtime and the process's create_time come from different clocks' roundings

@@ -16,7 +16,7 @@ from lab.workshop.objects import apply_files, bind, wait_rollout, wait_scheduled
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 Binder = Callable[["Lab"], str]  # the node a replayed pod goes to
 
@@ -98,7 +98,7 @@ def replay_env(workdir: Path, provider: str) -> dict[str, str]:
 
     env = dict(os.environ, KUBECONFIG=str(workdir / "kubeconfig"))
     if provider == "kind":
-        from lab.docker_netns import lab_id
+        from lab.host.docker_netns import lab_id
 
         env["KIND_CLUSTER_NAME"] = lab_id(workdir)
     return env

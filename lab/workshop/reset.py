@@ -21,7 +21,7 @@ from lab.workshop.progress import forget_answer
 from lab.workshop.replay import pieces_before, replay, replay_env
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 PROXY_PORT = 9090  # step 03's kubectl proxy
 

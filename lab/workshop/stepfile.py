@@ -37,6 +37,7 @@ Every problem is a ``StepFileError`` whose text is one line: file:line, then wha
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,3 +402,27 @@ def load_steps(docs: Path = DOCS) -> list[Step]:
         if step.number != f"{want:02d}":
             raise StepFileError(f"{step.path}: expected step {want:02d} here (steps are numbered without gaps)")
     return steps
+
+
+def as_json(steps: list[Step]) -> str:
+    """The parsed workshop (for debugging the doc test: python -c 'from lab.workshop import stepfile; ...')."""
+    return json.dumps(
+        [
+            {
+                "step": s.number,
+                "title": s.title,
+                "commands": [
+                    {
+                        "line": c.line,
+                        "skip": c.skip,
+                        "only": sorted(c.only) if c.only is not None else None,
+                        "timeout": c.timeout,
+                        "expected": [e.line for e in c.expected],
+                    }
+                    for c in s.commands
+                ],
+            }
+            for s in steps
+        ],
+        indent=2,
+    )

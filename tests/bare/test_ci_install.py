@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from lab.doctor import KIND_APT_PACKAGES
-from lab.kindimage.rootfs import RootfsBuilder
+from lab.images.kindimage.rootfs import RootfsBuilder
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("SCHEDULER_LAB_CACHE", Path.home() / ".cache" / "scheduler-lab"))
@@ -37,8 +37,8 @@ WHICH = re.compile(r"""shutil\.which\(\s*["']([A-Za-z][A-Za-z0-9_.+-]*)["']""")
 CALLED_DIRECTLY = ("make", "git", "python3", "npm", "ip", "nsenter", "unshare", "chroot", "tar")
 
 PROVIDED_ELSEWHERE = {
-    "docker": "docker.io, installed by `lab` itself as root (lab/docker_netns.py)",
-    "dockerd": "docker.io, installed by `lab` itself as root (lab/docker_netns.py)",
+    "docker": "docker.io, installed by `lab` itself as root (lab/host/docker_netns.py)",
+    "dockerd": "docker.io, installed by `lab` itself as root (lab/host/docker_netns.py)",
     "runc": "docker.io's dependency, installed with it by `lab`",
     "kubectl": "built with Kubernetes v1.29.15 by `lab build` into the lab's bin directory",
     "go": "the `go` extra's wheel in the venv (make venv)",

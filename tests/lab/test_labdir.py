@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lab import labdir
+from lab.host import labdir
 from tests.lab.test_lab_cli import lab, one_line_error
 
 

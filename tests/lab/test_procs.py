@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lab.procs import OWNER_ENV, OwnedProcess, SignalDenied, Supervisor
+from lab.host.procs import OWNER_ENV, OwnedProcess, SignalDenied, Supervisor
 from e2e.decoys import Decoys
 from tests.lab.conftest import poll
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import secretfile
-from lab.pki import Pki
-from lab.secretfile import write_secret
+from lab.host import secretfile
+from lab.host.pki import Pki
+from lab.host.secretfile import write_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lab.providers.base import ProviderError
-from lab.providers.kind import Step
+from lab.providers.plan import Step
 from lab.spec import LabSpec, load_spec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
-import lab.docker_netns as dn
-from lab import labdir
-from lab.docker_netns import DockerEngine, EngineError, Quirks, docker_data_parent, lab_data_root, lab_id
+import lab.host.docker_netns as dn
+from lab.host import labdir
+from lab.host.docker_netns import DockerEngine, EngineError, Quirks, docker_data_parent, lab_data_root, lab_id
 from lab.providers.base import ProviderError
 from lab.providers.kind import KindProvider, py_scheduler_build_image
 from tests.static.conftest import FakeRunner, tool_env, write_tool

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.providers.kind import PY_SCHEDULER_IMAGE
+from lab.providers.plan import PY_SCHEDULER_IMAGE
 from tests.static.conftest import REPO
 
 DOCKERFILE = REPO / "Dockerfile"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from e2e.faultproxy import FaultProxy, ProxyTls
-from lab.pki import Pki
+from lab.host.pki import Pki
 
 
 class _Api(BaseHTTPRequestHandler):

@@ -12,18 +12,15 @@ import jsonschema
 import pytest
 import yaml
 
-from lab.providers.kind import (
+from lab.providers.kind import KindProvider, containerd_ref, py_scheduler_build_image
+from lab.providers.kindconfig import (
     KIND_API_VERSION,
-    NAME_LABEL,
-    PY_SCHEDULER_IMAGE,
-    KindProvider,
-    containerd_ref,
     is_reserved_label,
     kind_config,
     kind_node_names,
-    py_scheduler_build_image,
     render_kind_config,
 )
+from lab.providers.plan import NAME_LABEL, PY_SCHEDULER_IMAGE
 from tests.static.conftest import REPO
 
 SCHEMA = json.loads(Path(__file__).with_name("kind-v1alpha4.schema.json").read_text())

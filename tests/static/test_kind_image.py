@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from e2e.hostnet import private_addresses
-from lab.docker_netns import RUNC_WRAPPER, DockerEngine, quirks
-from lab.kindimage import cni
-from lab.kindimage import versions as V
-from lab.kindimage.gobins import module_dir
-from lab.kindimage.nodeimage import storage_manifest
+from lab.host.docker_netns import RUNC_WRAPPER, DockerEngine, quirks
+from lab.images.kindimage import cni
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.gobins import module_dir
+from lab.images.kindimage.nodeimage import storage_manifest
 from tests.static.conftest import write_tool
 
 
@@ -142,7 +142,7 @@ def test_private_addresses_of_ip_br_addr() -> None:
 
 
 def test_kind_nodes_reserve_what_exceeds_the_lab_capacity(spec) -> None:
-    from lab.providers.kind import capacity_reservation, kind_config
+    from lab.providers.kindconfig import capacity_reservation, kind_config
 
     gi = 1024 ** 3
     assert capacity_reservation(spec, 2, 24 * gi) == {"memory": f"{20 * 1024 * 1024}Ki"}

@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from lab.build import BuildError
-from lab.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
-from lab.kindimage.cachelock import cache_lock
+from lab.host.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
+from lab.images.kindimage.cachelock import cache_lock
 from lab.providers.base import ProviderError
-from lab.providers.kind import KindProvider, kind_node_names
+from lab.providers.kind import KindProvider
+from lab.providers.kindconfig import kind_node_names
 from tests.static.conftest import FakeRunner, tool_env, write_tool
 
 DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
@@ -253,7 +254,7 @@ def test_a_failed_up_or_build_stops_the_dockerd_it_started(
     def no_debootstrap(*args, **kwargs):
         raise BuildError("debootstrap is needed to build images without a registry")
 
-    monkeypatch.setattr("lab.kindimage.ensure_kind_images", no_debootstrap)
+    monkeypatch.setattr("lab.images.kindimage.ensure_kind_images", no_debootstrap)
     engine = FakeEngine(tmp_path / "lab" / "docker", running=True, starts=True)
     p, said = provider_with(spec, tmp_path, engine, FakeRunner({}), kind=True, sysctl=sysctl,
                             LAB_KIND_NODE_IMAGE="built")
@@ -344,7 +345,7 @@ def test_down_stops_the_labs_dockerd_even_when_kind_delete_fails(spec, tmp_path:
 def test_install_disables_only_the_units_it_enabled(tmp_path: Path, monkeypatch) -> None:
     """Fake apt-get "installs" docker.io by enabling its units; containerd.service was enabled
     before and stays so. No real package or unit is touched."""
-    import lab.docker_netns as dn
+    import lab.host.docker_netns as dn
 
     bin_dir, units = tmp_path / "bin", tmp_path / "enabled"
     bin_dir.mkdir()

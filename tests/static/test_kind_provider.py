@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.docker_netns import lab_id
+from lab.host.docker_netns import lab_id
 from lab.providers.base import ProviderError
-from lab.providers.kind import KindProvider, kind_node_names, py_scheduler_build_image
+from lab.providers.kind import KindProvider, py_scheduler_build_image
+from lab.providers.kindconfig import kind_node_names
 from tests.static.conftest import FakeRunner, tool_env, write_tool
 
 DOCKER_OK = 'if [ "$1" = info ]; then echo 27.3.1; exit 0; fi\nexit 0\n'

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lab.providers.base import ProviderError
-from lab.providers.kind import NAME_LABEL
+from lab.providers.plan import NAME_LABEL
 from lab.providers.vagrant import VagrantProvider, parse_machine_states
 from tests.static.conftest import REPO, FakeRunner, tool_env, write_tool
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.offline_apt import AptRepo, AptRepoError, kubernetes_packages
+from lab.images.offline_apt import AptRepo, AptRepoError, kubernetes_packages
 from lab.providers.base import ProviderError
-from lab.providers.vagrant_containers import Machine, VagrantfilePlan, vm_size_dropin
+from lab.providers.vagrant_machines import Machine, VagrantfilePlan, vm_size_dropin
 from tests.static.conftest import REPO
 
 needs_ruby = pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby not installed")
@@ -179,7 +179,7 @@ def fake_docker(tmp_path: Path, script: str) -> dict[str, str]:
 
 
 def test_conntrack_quirk_waits_for_the_configmap_then_patches(tmp_path: Path) -> None:
-    from lab.providers.vagrant_containers import ConntrackQuirk, Docker
+    from lab.providers.vagrant_machines import ConntrackQuirk, Docker
 
     calls = tmp_path / "calls"
     # Exit 3 ("no kube-proxy ConfigMap yet") twice, then 0 (patched).
@@ -194,7 +194,7 @@ def test_conntrack_quirk_waits_for_the_configmap_then_patches(tmp_path: Path) ->
 
 
 def test_conntrack_quirk_reports_a_failing_patch(tmp_path: Path) -> None:
-    from lab.providers.vagrant_containers import ConntrackQuirk, Docker
+    from lab.providers.vagrant_machines import ConntrackQuirk, Docker
 
     env = fake_docker(tmp_path, 'echo "Error from server (Forbidden)" >&2; exit 1\n')
     quirk = ConntrackQuirk(Docker(env, tmp_path / "log"), "master-node", timeout=1)

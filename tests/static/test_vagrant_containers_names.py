@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_id
+from lab.host.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_id
 from lab.providers.base import ProviderError
 from lab.providers.vagrant_containers import VagrantContainersProvider, vagrant_lab_id
 
@@ -121,7 +121,7 @@ def wiped_lab(spec, tmp_path: Path, monkeypatch, mounted: list[str]) -> VagrantC
     """A lab whose dockerd record names no live process (pid 0), with no machines; `down --wipe`
     then runs for real from engine.stop() on, with mounts_under answering ``mounted``."""
     import lab.providers.vagrant_containers as vc
-    from lab import labdir
+    from lab.host import labdir
 
     workdir = tmp_path / ".lab"
     labdir.claim(workdir)

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from lab.providers.kind import kind_config
+from lab.providers.kindconfig import kind_config
 from tests.static.conftest import REPO
 
 # kind v0.27.0's release notes list this v1.29 image (no kind release lists v1.29.15).

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import steps
-from lab.procs import OwnedProcess
-from lab.workshop import background
+from lab.host.procs import OwnedProcess
+from lab.workshop import background, checks
 from lab.workshop.challenges import s09
+from lab.workshop.handle import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("worker-node01", "worker-node02", "worker-node03")
@@ -21,8 +21,8 @@ SCHED = "maintenance-aware-scheduler"
 # -- check_09, on canned API answers -----------------------------------------------------------
 
 
-class FakeLab(steps.Lab):
-    """steps.Lab without a cluster: pods, nodes and events from lists; label selectors k=v honoured."""
+class FakeLab(Lab):
+    """Lab without a cluster: pods, nodes and events from lists; label selectors k=v honoured."""
 
     def __init__(self, workdir: Path, pods: list[dict], labels: dict[str, str] | None = None,
                  deployment: bool = True) -> None:
@@ -71,11 +71,11 @@ def done_pods(demo_nodes: tuple[str, ...] = ("worker-node02", "worker-node03", "
 
 
 def test_check_09_passes_on_the_state_the_step_leaves(tmp_path: Path) -> None:
-    assert steps.check_09(FakeLab(tmp_path, done_pods())) == []
+    assert checks.check_09(FakeLab(tmp_path, done_pods())) == []
 
 
 def test_check_09_says_what_is_missing_on_a_lab_that_has_not_started(tmp_path: Path) -> None:
-    assert steps.check_09(FakeLab(tmp_path, [], deployment=False)) == [
+    assert checks.check_09(FakeLab(tmp_path, [], deployment=False)) == [
         "deployment default/maintenance-demo does not exist: kubectl apply -f docs/labs/files/09-maintenance-demo.yaml",
         "pod default/nowhere-to-go does not exist: kubectl apply -f docs/labs/files/09-nowhere-to-go.yaml",
     ]
@@ -84,7 +84,7 @@ def test_check_09_says_what_is_missing_on_a_lab_that_has_not_started(tmp_path: P
 def test_check_09_notices_a_pod_on_the_node_under_maintenance_and_labels_left(tmp_path: Path) -> None:
     lab = FakeLab(tmp_path, done_pods(("worker-node01", "worker-node02", "worker-node03")),
                   labels={"worker-node02": "true", "worker-node03": "false"})
-    problems = steps.check_09(lab)
+    problems = checks.check_09(lab)
     assert problems == [
         "pod default/maintenance-demo-0 runs on worker-node01, the node under maintenance: "
         "was the label set before the Deployment was applied?",
@@ -95,8 +95,8 @@ def test_check_09_notices_a_pod_on_the_node_under_maintenance_and_labels_left(tm
 def test_check_09_wants_the_pending_pod_bound_and_the_scheduler_stopped(tmp_path: Path) -> None:
     pods = done_pods()[:-1] + [pod("nowhere-to-go", None, app="nowhere-to-go")]
     (tmp_path / "workshop").mkdir()
-    OwnedProcess.of(__import__("os").getpid()).save(tmp_path / "workshop" / steps.STEP_09_PID)
-    problems = steps.check_09(FakeLab(tmp_path, pods))
+    OwnedProcess.of(__import__("os").getpid()).save(tmp_path / "workshop" / checks.STEP_09_PID)
+    problems = checks.check_09(FakeLab(tmp_path, pods))
     assert problems[0].startswith("pod default/nowhere-to-go is not bound to a node yet")
     assert problems[1:] == ["the step's scheduler still runs: python -m lab.workshop.background stop avoid-maintenance"]
 

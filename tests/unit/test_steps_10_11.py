@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import steps
+from lab.workshop import checks
 from tests.unit.test_steps_parser import FakeLab, lab_with, pod, scheduled
 
 DEP = "/apis/apps/v1/namespaces/default/deployments/"
@@ -17,7 +17,7 @@ DEP = "/apis/apps/v1/namespaces/default/deployments/"
     ("workshop/py-schedulerx:dev", False), ("nginx:1.27", False), ("py-scheduler.io/other:1", False),
 ])
 def test_which_images_are_the_python_scheduler(image: str, ok: bool) -> None:
-    assert steps.is_py_scheduler_image(image) is ok
+    assert checks.is_py_scheduler_image(image) is ok
 
 
 def _step_10(tmp_path: Path, args: list[str], image: str = "workshop/py-scheduler:dev", node: str = "worker-node02",
@@ -38,19 +38,19 @@ BOTH = ["--plugin=/plugins/most_available_cpu.py:MostAvailableCPU", "--plugin", 
 
 
 def test_check_10_passes_with_both_plugins_and_a_pod_off_the_maintenance_node(tmp_path: Path) -> None:
-    assert steps.check_10(_step_10(tmp_path, BOTH)) == []
+    assert checks.check_10(_step_10(tmp_path, BOTH)) == []
 
 
 def test_check_10_names_a_missing_plugin_a_wrong_image_and_a_pod_under_maintenance(tmp_path: Path) -> None:
-    problems = steps.check_10(_step_10(tmp_path, BOTH[:1], image="nginx:1.27", node="worker-node01"))
+    problems = checks.check_10(_step_10(tmp_path, BOTH[:1], image="nginx:1.27", node="worker-node01"))
     assert any("does not load AvoidMaintenance" in p for p in problems)
     assert any("runs image 'nginx:1.27'" in p for p in problems)
     assert any("worker-node01, a node under maintenance" in p for p in problems)
 
 
 def test_check_10_fails_on_an_empty_cluster(tmp_path: Path) -> None:
-    assert steps.check_10(lab_with(tmp_path, [])) == [
-        "deployment default/my-py-scheduler does not exist: " + steps.STEP_10_APPLY,
+    assert checks.check_10(lab_with(tmp_path, [])) == [
+        "deployment default/my-py-scheduler does not exist: " + checks.STEP_10_APPLY,
         "pod default/picky does not exist: kubectl apply -f docs/labs/files/10-picky-pod.yaml",
     ]
 
@@ -70,8 +70,8 @@ def _step_11(tmp_path: Path, fixed: bool) -> FakeLab:
 
 
 def test_check_11_passes_only_once_the_credential_is_gone(tmp_path: Path) -> None:
-    assert steps.check_11(_step_11(tmp_path, fixed=True)) == []
-    problems = steps.check_11(_step_11(tmp_path, fixed=False))
+    assert checks.check_11(_step_11(tmp_path, fixed=True)) == []
+    problems = checks.check_11(_step_11(tmp_path, fixed=False))
     assert len(problems) == 4
     assert any("still mounts ConfigMap scheduler-kubeconfig" in p for p in problems)
     assert any("handmade-token still exists" in p for p in problems)
@@ -82,7 +82,7 @@ def test_check_14_reports_what_steps_10_and_11_left(tmp_path: Path) -> None:
     lab.objects["/api/v1/nodes"] = {"items": [{"metadata": {"name": "worker-node01",
                                                             "labels": {"maintenance": "true"}}}]}
     lab.pods = lambda selector="", namespace="default": []  # type: ignore[method-assign]
-    problems = steps.check_14(lab)
+    problems = checks.check_14(lab)
     assert "deployment default/my-py-scheduler still exists" in problems
     assert any("worker-node01 still carries the label maintenance" in p for p in problems)
 

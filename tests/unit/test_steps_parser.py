@@ -1,4 +1,5 @@
-"""The workshop's markdown parser and output rule (lab/steps.py), and the real step files."""
+"""The workshop's markdown parser (lab/workshop/stepfile.py), output rule (match.py), checks (checks.py,
+verify.py), and the real step files."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lab import steps
-from lab.workshop.stepfile import TAB_PROVIDERS
-from lab.steps import CheckPoint, Command, StepFileError, load_steps, missing_lines, normalize, parse_step
+from lab.workshop import checks, verify
+from lab.workshop.handle import Lab
+from lab.workshop.match import missing_lines, normalize
+from lab.workshop.problems import lease_problems
+from lab.workshop.stepfile import (
+    DEFAULT_TIMEOUT,
+    DOCS,
+    TAB_PROVIDERS,
+    CheckPoint,
+    Command,
+    StepFileError,
+    load_steps,
+    parse_step,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 P = Path("docs/labs/05-demo.md")
@@ -48,7 +60,7 @@ def test_bash_blocks_become_commands_and_text_blocks_their_expected_output() -> 
     assert [c.code for c in cmds] == ["echo one", "echo two"]
     assert [e.text for e in cmds[0].expected] == ["one", "also"]
     assert cmds[1].expected == []
-    assert cmds[0].timeout == steps.DEFAULT_TIMEOUT and cmds[0].skip is None
+    assert cmds[0].timeout == DEFAULT_TIMEOUT and cmds[0].skip is None
 
 
 def test_the_check_line_is_an_item_in_document_order() -> None:
@@ -250,20 +262,20 @@ def test_any_order_needs_a_distinct_actual_line_for_each_expected_line() -> None
 
 @pytest.mark.parametrize("provider", ["local", "kind"])
 def test_every_step_has_a_check_and_commands_and_cleanup_comes_last(provider: str) -> None:
-    workshop = load_steps(steps.DOCS)
-    assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 15)] == sorted(steps.CHECKS)
+    workshop = load_steps(DOCS)
+    assert [s.number for s in workshop] == [f"{i:02d}" for i in range(1, 15)] == sorted(checks.CHECKS)
     assert workshop[0].number == "01" and workshop[-1].path.name.endswith("-cleanup.md")
     for s in workshop:
         assert [i.step for i in s.items if isinstance(i, CheckPoint)] == [s.number]
         assert any(c.runs_on(provider) for c in s.commands), f"{s.path} has nothing the doc test runs on {provider}"
-        assert set(steps.CHECKS) >= {s.number}
+        assert set(checks.CHECKS) >= {s.number}
 
 
 def test_a_command_with_outputs_per_provider_has_one_for_each_provider_it_runs_on() -> None:
     """A command whose expected output is split by provider must not leave one of the checked
     providers (local, kind) with nothing to compare."""
     gaps = []
-    for s in load_steps(steps.DOCS):
+    for s in load_steps(DOCS):
         for c in s.commands:
             if not any(e.only is not None for e in c.expected):
                 continue
@@ -276,7 +288,7 @@ def test_a_command_with_outputs_per_provider_has_one_for_each_provider_it_runs_o
 def test_a_step_file_says_which_provider_a_block_is_for_one_way_only() -> None:
     """Tabs are what the reader sees; a file converted to them keeps no hidden 'only' marker."""
     mixed = []
-    for path in sorted(steps.DOCS.glob("[0-9][0-9]-*.md")):
+    for path in sorted(DOCS.glob("[0-9][0-9]-*.md")):
         text = path.read_text(encoding="utf-8")
         if re.search(r'^ *===[!+]* "', text, re.M) and re.search(r"<!--\s*test:\s*only\b", text):
             mixed.append(path.name)
@@ -289,7 +301,7 @@ def test_every_file_a_step_command_names_exists() -> None:
         r"(?<![\w./-])((?:docs/labs/files|manifests|scripts|examples)/[\w./-]+\.(?:ya?ml|sh|py))"
     )
     missing = []
-    for s in load_steps(steps.DOCS):
+    for s in load_steps(DOCS):
         for c in s.commands:
             for path in names.findall(c.code):
                 if not (ROOT / path).exists():
@@ -299,7 +311,7 @@ def test_every_file_a_step_command_names_exists() -> None:
 
 def test_every_workshop_object_is_removed_by_step_11() -> None:
     """Step 14 must delete every pod name and file the other steps create."""
-    workshop = load_steps(steps.DOCS)
+    workshop = load_steps(DOCS)
     cleanup = "\n".join(c.code for c in workshop[-1].commands)
     created = set()
     for s in workshop[:-1]:
@@ -323,8 +335,8 @@ def _docs(path: Path) -> list[dict]:
 # -- the checks, on canned API answers ---------------------------------------------------------
 
 
-class FakeLab(steps.Lab):
-    """steps.Lab without a cluster: GET answers come from a dict of path -> object."""
+class FakeLab(Lab):
+    """Lab without a cluster: GET answers come from a dict of path -> object."""
 
     def __init__(self, workdir: Path, objects: dict[str, dict]) -> None:
         from lab.spec import load_spec
@@ -372,18 +384,18 @@ def lab_with(tmp_path: Path, pods: list[dict], events: list[dict] = ()) -> FakeL
 
 
 def test_check_02_says_what_to_apply_and_rejects_a_pod_another_scheduler_took(tmp_path: Path) -> None:
-    assert steps.check_02(lab_with(tmp_path, [])) == [
+    assert checks.check_02(lab_with(tmp_path, [])) == [
         "pod default/nginx does not exist: kubectl apply -f manifests/samples/nginx-my-scheduler.yaml"
     ]
     assert (
         "asks for scheduler 'default-scheduler'"
-        in steps.check_02(lab_with(tmp_path, [pod("nginx", "default-scheduler")]))[0]
+        in checks.check_02(lab_with(tmp_path, [pod("nginx", "default-scheduler")]))[0]
     )
-    assert steps.check_02(lab_with(tmp_path, [pod("nginx", "my-scheduler")])) == []
+    assert checks.check_02(lab_with(tmp_path, [pod("nginx", "my-scheduler")])) == []
     # bound by the bash scheduler of step 03 (no event): still step 02's state
-    assert steps.check_02(lab_with(tmp_path, [pod("nginx", "my-scheduler", "worker-node01")])) == []
+    assert checks.check_02(lab_with(tmp_path, [pod("nginx", "my-scheduler", "worker-node01")])) == []
     taken = pod("nginx", "my-scheduler", "worker-node01")
-    assert steps.check_02(lab_with(tmp_path, [taken], [scheduled(taken, "default-scheduler")])) == [
+    assert checks.check_02(lab_with(tmp_path, [taken], [scheduled(taken, "default-scheduler")])) == [
         "pod default/nginx was scheduled by default-scheduler: nothing but my-scheduler may take it"
     ]
 
@@ -396,7 +408,7 @@ def test_check_07_wants_the_right_schedulers_and_workers_not_a_layout(tmp_path: 
         pods += [pod(f"pack-{i}", "custom-k8s-scheduler", n) for i, n in enumerate(pack_nodes, 1)]
         events = [scheduled(p, "default-scheduler" if p["metadata"]["name"].startswith("spread") else pack_by)
                   for p in pods]
-        return steps.check_07(lab_with(tmp_path, pods, events))
+        return checks.check_07(lab_with(tmp_path, pods, events))
 
     workers = ["worker-node01", "worker-node02", "worker-node03"]
     assert run(["worker-node01"] * 3, workers) == []
@@ -416,25 +428,25 @@ def test_a_stale_or_missing_lease_is_a_problem(tmp_path: Path) -> None:
             tmp_path, {"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x": {"spec": spec}}
         )
 
-    assert steps._lease_problems(lease("vm_1", 1), "x", "it", "fix") == []
-    assert "not been renewed for over 25s" in steps._lease_problems(lease("vm_1", 60), "x", "it", "fix")[0]
-    assert "nobody holds" in steps._lease_problems(lease("", 1), "x", "it", "fix")[0]
-    assert "does not exist" in steps._lease_problems(FakeLab(tmp_path, {}), "x", "it", "fix")[0]
+    assert lease_problems(lease("vm_1", 1), "x", "it", "fix") == []
+    assert "not been renewed for over 25s" in lease_problems(lease("vm_1", 60), "x", "it", "fix")[0]
+    assert "nobody holds" in lease_problems(lease("", 1), "x", "it", "fix")[0]
+    assert "does not exist" in lease_problems(FakeLab(tmp_path, {}), "x", "it", "fix")[0]
 
 
 def test_every_file_a_check_tells_you_to_apply_exists() -> None:
-    source = (ROOT / "lab" / "steps.py").read_text()
+    source = (ROOT / "lab" / "workshop" / "checks.py").read_text()
     hints = re.findall(r"kubectl apply -f (\S+?\.yaml)", source)
     assert hints and [h for h in hints if not (ROOT / h).exists()] == []
 
 
 def test_verify_without_a_lab_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert steps.verify(tmp_path, "5") == 1
+    assert verify.verify(tmp_path, "5") == 1
     assert (
         capsys.readouterr().out
         == f"step 05: the lab is not up ({tmp_path / 'kubeconfig'} does not exist): make lab-up\n"
     )
-    assert steps.verify(tmp_path, "15") == 2  # no step 15
+    assert verify.verify(tmp_path, "15") == 2  # no step 15
 
 
 def _step_13_objects(tmp_path: Path, phase: str = "Bound", swapped: bool = False) -> FakeLab:
@@ -452,8 +464,8 @@ def _step_13_objects(tmp_path: Path, phase: str = "Bound", swapped: bool = False
 
 
 def test_check_13_wants_both_pods_on_the_nodes_of_their_bound_volumes(tmp_path: Path) -> None:
-    assert steps.check_13(_step_13_objects(tmp_path)) == []
-    assert steps.check_13(lab_with(tmp_path, [])) == [
+    assert checks.check_13(_step_13_objects(tmp_path)) == []
+    assert checks.check_13(lab_with(tmp_path, [])) == [
         "storageclass workshop-local does not exist: kubectl apply -f docs/labs/files/13-local-storage.yaml",
         "pod default/pvc-py does not exist: kubectl apply -f docs/labs/files/13-local-storage.yaml -f "
         "docs/labs/files/13-claims.yaml and then kubectl apply -f docs/labs/files/13-pvc-pod-py.yaml",
@@ -462,14 +474,14 @@ def test_check_13_wants_both_pods_on_the_nodes_of_their_bound_volumes(tmp_path: 
         "docs/labs/files/13-claims.yaml and then kubectl apply -f docs/labs/files/13-pvc-pod-upstream.yaml",
         "persistentvolumeclaim default/data-upstream does not exist: kubectl apply -f docs/labs/files/13-claims.yaml",
     ]
-    pending = steps.check_13(_step_13_objects(tmp_path, phase="Pending"))
+    pending = checks.check_13(_step_13_objects(tmp_path, phase="Pending"))
     assert pending == [
         "persistentvolumeclaim default/data-py is Pending on volume (none), expected Bound to workshop-pv-large "
         "(is py-scheduler running? python -m lab status)",
         "persistentvolumeclaim default/data-upstream is Pending on volume (none), expected Bound to "
         "workshop-pv-small (is custom-k8s-scheduler running? python -m lab status)",
     ]
-    assert len(steps.check_13(_step_13_objects(tmp_path, swapped=True))) == 2
+    assert len(checks.check_13(_step_13_objects(tmp_path, swapped=True))) == 2
 
 
 def test_check_14_reports_step_13s_storage_left_behind(tmp_path: Path) -> None:
@@ -477,7 +489,7 @@ def test_check_14_reports_step_13s_storage_left_behind(tmp_path: Path) -> None:
     for name in ("pvc-py", "pvc-upstream"):
         del lab.objects[f"/api/v1/namespaces/default/pods/{name}"]
     lab.pods = lambda selector="", namespace="default": []  # type: ignore[method-assign]
-    problems = steps.check_14(lab)
+    problems = checks.check_14(lab)
     assert "storageclass workshop-local still exists" in problems
     assert "persistentvolumeclaim default/data-py still exists" in problems
 
@@ -629,7 +641,7 @@ def _my_scheduler_lab(tmp_path: Path, pods: list[dict], ready: int, transitions:
 
 
 def test_check_05_wants_two_ready_replicas_the_lease_and_mine_bound_by_my_kube_scheduler(tmp_path: Path) -> None:
-    assert steps.check_05(lab_with(tmp_path, [])) == [
+    assert checks.check_05(lab_with(tmp_path, [])) == [
         "deployment kube-system/my-kube-scheduler does not exist: "
         "kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/",
         "Lease kube-system/my-kube-scheduler does not exist: my-kube-scheduler has never run "
@@ -637,19 +649,19 @@ def test_check_05_wants_two_ready_replicas_the_lease_and_mine_bound_by_my_kube_s
         "pod default/mine does not exist: kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/5-pod.yaml",
     ]
     mine = pod("mine", "my-kube-scheduler", "worker-node01")
-    assert steps.check_05(_my_scheduler_lab(tmp_path, [mine], 2, 0, "my-kube-scheduler")) == []
-    assert steps.check_05(_my_scheduler_lab(tmp_path, [mine], 1, 0, "my-kube-scheduler")) == [
+    assert checks.check_05(_my_scheduler_lab(tmp_path, [mine], 2, 0, "my-kube-scheduler")) == []
+    assert checks.check_05(_my_scheduler_lab(tmp_path, [mine], 1, 0, "my-kube-scheduler")) == [
         "deployment kube-system/my-kube-scheduler has 1 of 2 pods ready (kubectl describe pod -n kube-system)"
     ]
-    assert steps.check_05(_my_scheduler_lab(tmp_path, [mine], 2, 0, "default-scheduler")) == [
+    assert checks.check_05(_my_scheduler_lab(tmp_path, [mine], 2, 0, "default-scheduler")) == [
         "pod default/mine has no Scheduled event from my-kube-scheduler (it has one from default-scheduler)"
     ]
 
 
 def test_check_06_wants_a_lease_transition_and_after_failover_bound(tmp_path: Path) -> None:
     after = pod("after-failover", "my-kube-scheduler", "worker-node02")
-    assert steps.check_06(_my_scheduler_lab(tmp_path, [after], 2, 1, "my-kube-scheduler")) == []
-    assert steps.check_06(_my_scheduler_lab(tmp_path, [after], 2, 0, "my-kube-scheduler")) == [
+    assert checks.check_06(_my_scheduler_lab(tmp_path, [after], 2, 1, "my-kube-scheduler")) == []
+    assert checks.check_06(_my_scheduler_lab(tmp_path, [after], 2, 0, "my-kube-scheduler")) == [
         "Lease kube-system/my-kube-scheduler never changed hands: "
         "kubectl delete pod -n kube-system <the leader's pod>"
     ]

@@ -64,7 +64,7 @@ def delete_step_objects(workdir: Path, step: str, files: tuple[str, ...], config
     except ImportError:
         reset_to = None
     if reset_to is not None:
-        from lab.steps import Lab
+        from lab.workshop.handle import Lab
 
         reset_to(Lab(workdir), step)
         return

@@ -8,7 +8,7 @@ from lab.workshop.objects import WORKSHOP_LABEL, apply_files, wait_scheduled
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "02"
 POD = "nginx-default"

@@ -8,7 +8,7 @@ from lab.workshop.objects import apply_files, bind
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "03"
 POD = "by-hand"

@@ -9,7 +9,7 @@ from lab.workshop.objects import apply_files, wait_rollout
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "04"
 REPLICAS = 4

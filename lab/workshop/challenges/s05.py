@@ -9,13 +9,13 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop import my_scheduler
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "05"
 
 
 def check(lab: "Lab") -> Problems:
-    from lab.steps import check_05
+    from lab.workshop.checks import check_05
 
     return check_05(lab)
 

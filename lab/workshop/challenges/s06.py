@@ -12,7 +12,7 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.progress import answer, save_answer
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "06"
 CONFIGMAP = "/api/v1/namespaces/kube-system/configmaps/my-kube-scheduler-config"

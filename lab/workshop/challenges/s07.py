@@ -10,7 +10,7 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "07"
 FILE = "docs/labs/files/07-most-allocated-pods.yaml"

@@ -11,7 +11,7 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "08"
 FREE = (1600, 400)  # free millicores of two feasible workers

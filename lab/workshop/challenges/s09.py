@@ -27,7 +27,7 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.stepfile import ROOT
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 PLUGIN_FILE = "avoid_maintenance.py"  # under the lab's workshop directory (.lab/workshop/)
 PLUGIN_CLASS = "AvoidMaintenance"
@@ -170,7 +170,7 @@ def reset(lab: Lab) -> None:
     maintenance, none of the step's pods."""
     from kubernetes import client
 
-    from lab.steps import NAMESPACE
+    from lab.workshop.handle import NAMESPACE
     from lab.workshop.background import stop
 
     from lab.workshop.reset import resetter

@@ -11,7 +11,7 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.challenges.cluster_ops import ROOT, delete_step_objects, kubectl
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "10"
 POD = "picky"
@@ -27,7 +27,7 @@ def free_millicpu(lab: "Lab", leave_out: str = "") -> dict[str, int]:
     """Free (unrequested) millicores per worker not under maintenance; ``leave_out``: a pod whose
     request is not counted (the one being judged)."""
     from lab.cluster import nodes_view, pod_requests
-    from lab.steps import MAINTENANCE_LABEL
+    from lab.workshop.checks import MAINTENANCE_LABEL
 
     labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {}
               for n in (lab.get("/api/v1/nodes") or {}).get("items", [])}
@@ -44,9 +44,9 @@ def free_millicpu(lab: "Lab", leave_out: str = "") -> dict[str, int]:
 
 
 def check(lab: "Lab") -> Problems:
-    from lab.steps import check_10
+    from lab.workshop.checks import check_10
 
-    from lab.steps import MAINTENANCE_LABEL
+    from lab.workshop.checks import MAINTENANCE_LABEL
 
     under = [n["metadata"]["name"] for n in (lab.get("/api/v1/nodes") or {}).get("items", [])
              if (n["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL) == "true"]
@@ -67,7 +67,7 @@ def check(lab: "Lab") -> Problems:
 
 
 def solution(lab: "Lab") -> None:
-    from lab.steps import MAINTENANCE_LABEL
+    from lab.workshop.checks import MAINTENANCE_LABEL
 
     if not any((n["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL) == "true"
                for n in (lab.get("/api/v1/nodes") or {}).get("items", [])):
@@ -95,7 +95,7 @@ def solution(lab: "Lab") -> None:
 
 
 def reset(lab: "Lab") -> None:
-    from lab.steps import MAINTENANCE_LABEL
+    from lab.workshop.checks import MAINTENANCE_LABEL
 
     delete_step_objects(lab.workdir, STEP, FILES, (PLUGINS_CONFIGMAP,), (POD,))
     kubectl(lab.workdir, "label", "node", "--all", f"{MAINTENANCE_LABEL}-")

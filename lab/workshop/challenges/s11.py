@@ -15,7 +15,7 @@ from lab.workshop.challenges.cluster_ops import delete_step_objects, kubectl, st
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "11"
 VERBS = ("get", "list", "watch", "create", "update", "patch")

@@ -9,7 +9,7 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "12"
 TRUTH = "forbidden"  # the API's answer (HTTP 403) to a request no RBAC rule allows

@@ -9,14 +9,14 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.steps import Lab
+    from lab.workshop.handle import Lab
 
 STEP = "13"
 
 
 def truth() -> str:
-    """The node of the volume data-upstream gets (lab.steps.STEP_10_PODS, which check_13 uses too)."""
-    from lab.steps import STEP_10_PODS
+    """The node of the volume data-upstream gets (lab.workshop.checks.STEP_10_PODS, which check_13 uses too)."""
+    from lab.workshop.checks import STEP_10_PODS
 
     return next(node for pod, *_rest, node in STEP_10_PODS if pod == "pvc-upstream")
 

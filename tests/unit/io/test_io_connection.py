@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.pki import Pki
+from lab.host.pki import Pki
 from scheduler.runtime.connection import ConnectionError_, _ServiceAccountToken, in_cluster
 from scheduler.runtime.informer import _lines
 from scheduler.runtime.kube import ApiError, KubeConfigError, dumps, load_configuration, loads

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.pki import Pki
+from lab.host.pki import Pki
 from scheduler.runtime.kube import ApiError, KubeClient, load_configuration
 
 

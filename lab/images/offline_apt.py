@@ -20,12 +20,12 @@ from pathlib import Path
 
 from lab.spec import LabSpec
 
-HERE = Path(__file__).parent / "vagrant" / "offline"
+HERE = Path(__file__).resolve().parents[1] / "vagrant" / "offline"
 MAINTAINER = "scheduler-lab <scheduler-lab@invalid>"
 # pkgs.k8s.io's package revision for v1.29 ("1.29.15-1.1"); lab/vagrant/settings.yaml pins it.
 REVISION = "1.1"
 # What the box carries (Debian bookworm's containernetworking-plugins) and the only cri-tools
-# release the Go module proxy serves (lab/kindimage/versions.py CRICTL).
+# release the Go module proxy serves (lab/images/kindimage/versions.py CRICTL).
 CNI_VERSION = "1.1.1"
 
 
@@ -99,7 +99,7 @@ def kubernetes_packages(spec: LabSpec, bins: Path) -> list[DebPackage]:
 
 
 def _crictl_version() -> str:
-    from lab.kindimage import versions
+    from lab.images.kindimage import versions
 
     return versions.CRICTL.lstrip("v")
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lab.secretfile import write_secret
+from lab.host.secretfile import write_secret
 
 VALIDITY = dt.timedelta(days=365)
 

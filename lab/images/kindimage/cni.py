@@ -16,10 +16,10 @@ itself and the kind config needs no change between the pinned and the built node
 """
 from __future__ import annotations
 
-from lab.kindimage.versions import LAB_CNI_IMAGE
+from lab.images.kindimage.versions import LAB_CNI_IMAGE
 
 SCRIPT = r"""#!/bin/sh
-# lab-cni (lab/kindimage/cni.py): kindnetd's routing, for the offline kind node image.
+# lab-cni (lab/images/kindimage/cni.py): kindnetd's routing, for the offline kind node image.
 set -u
 dir=${CNI_CONF_DIR:-/etc/cni/net.d}
 conf=$dir/10-lab-ptp.conflist
@@ -44,7 +44,7 @@ while :; do
 done
 """
 
-MANIFEST = f"""# lab-cni (scheduler-lab): replaces kindnetd in the offline-built node image; see lab/kindimage/cni.py
+MANIFEST = f"""# lab-cni (scheduler-lab): replaces kindnetd in the offline-built node image; see lab/images/kindimage/cni.py
 ---
 apiVersion: v1
 kind: ServiceAccount

@@ -1,257 +1,18 @@
-"""The workshop (docs/labs/NN-*.md): read the steps, compare outputs, and check the cluster.
+"""The check of each workshop step (docs/labs/NN-*.md): is the cluster where the step leaves it?
 
-    lab verify NN     is the cluster where step NN leaves it? one line per problem, exit 1 if not
-    lab steps         every step with its status (done / not yet), by running each check
-
-Three parts, one per concept:
-
-* **The step files** are read by ``lab.workshop.stepfile`` (``parse_step``, ``load_steps``; its
-  docstring describes the provider tabs and the ``<!-- test: ... -->`` markers); the names are
-  re-exported here for the doc test and the checks.
-* **The output rule.** ``missing_lines(expected, actual)``: every non-empty expected line must
-  match a line of the actual output, in order, after collapsing whitespace; ``...`` (exactly
-  three dots) matches any text; ages (``12s``, ``3m2s``), RFC 3339 timestamps and klog headers
-  are masked on both sides.
-* **The checks.** One function per step, returning the problems in plain words.
-
-The state a step leaves behind stays until step 14 cleans up, so ``lab steps`` shows a
-participant how far they got; each check looks for that step's own traces.
+One function per step, ``CHECKS[NN]``, returning the problems in plain words (``lab verify NN``
+runs it, lab/workshop/verify.py). The state a step leaves behind stays until step 14 cleans up, so
+``lab steps`` shows a participant how far they got; each check looks for that step's own traces.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import socket
-import sys
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
-from lab.workshop.stepfile import (  # noqa: F401 - re-exported: e2e/test_workshop.py and tests import them here
-    DEFAULT_TIMEOUT,
-    DOCS,
-    ROOT,
-    CheckPoint,
-    Command,
-    Expected,
-    Item,
-    Step,
-    StepFileError,
-    load_steps,
-    parse_step,
-)
+from lab.workshop.handle import NAMESPACE, Lab
+from lab.workshop.problems import Problems, lease_problems, pod_problems, port_open
 
-NAMESPACE = "default"  # the workshop's pods live where the seeds put them
 PROXY_PORT = 9090  # step 3's kubectl proxy
-NAME_LABEL = "scheduler-lab.dev/name"  # the lab name of a kind node (lab/providers/kind.py)
-
-# --------------------------------------------------------------------------------------------
-# The output rule
-# --------------------------------------------------------------------------------------------
-
-# Exactly three dots are the wildcard; longer runs of dots (the empty part of a `lab status`
-# bar, "[#####...........]") are literal text.
-WILDCARD = re.compile(r"(?<!\.)\.\.\.(?!\.)")
-_MASKS = [
-    # klog header: I1123 13:28:27.157521   25371 file.go:12] -> the level stays, time and pid go
-    (re.compile(r"\b([IWEF])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ "), r"\1<klog> "),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
-    # ages as kubectl prints them: 5s, 12m, 3m2s, 2d4h, 10h
-    (re.compile(r"(?<![\w./-])(?:\d+[smhdy]){1,3}(?![\w./%-])"), "<age>"),
-    # an event kubectl describe shows aggregated, "0s (x2 over 1s)", is one age: how often a
-    # controller repeats an event within a second depends on timing, not on the lab
-    (re.compile(r"<age> \(x\d+ over <age>\)"), "<age>"),
-]
-
-
-def normalize(line: str) -> str:
-    """What is compared: masks applied, whitespace collapsed."""
-    for pattern, repl in _MASKS:
-        line = pattern.sub(repl, line)
-    return " ".join(line.split())
-
-
-def _pattern(expected_line: str) -> re.Pattern[str]:
-    parts = WILDCARD.split(normalize(expected_line))
-    return re.compile(".*".join(re.escape(p) for p in parts))
-
-
-def missing_lines(expected: str, actual: str, any_order: bool = False) -> list[str]:
-    """Expected lines (non-empty) not found in ``actual``; empty list when the output matches.
-
-    In order: each expected line must match a later actual line than the one before it.
-    Any order: each expected line must match a different actual line.
-    """
-    # A line that is only "..." marks omitted output: lines are matched as a subsequence anyway.
-    wanted = [ln for ln in expected.splitlines() if ln.strip() and ln.strip() != "..."]
-    got = [normalize(ln) for ln in actual.splitlines()]
-    missing: list[str] = []
-    used: set[int] = set()
-    pos = 0
-    for line in wanted:
-        pat = _pattern(line)
-        candidates = range(len(got)) if any_order else range(pos, len(got))
-        hit = next((k for k in candidates if k not in used and pat.fullmatch(got[k])), None)
-        if hit is None:
-            missing.append(line)
-            continue
-        used.add(hit)
-        pos = hit + 1
-    return missing
-
-
-# --------------------------------------------------------------------------------------------
-# The checks
-# --------------------------------------------------------------------------------------------
-
-
-class Lab:
-    """What the checks read from the cluster (admin kubeconfig of the lab directory)."""
-
-    def __init__(self, workdir: Path) -> None:
-        from lab.cluster import api_client
-        from lab.spec import load_spec
-
-        self.workdir = workdir
-        self.spec = load_spec()
-        self.api = api_client(workdir / "kubeconfig")
-        self._names: dict[str, str] | None = None
-
-    def get(self, path: str, **query: str) -> dict | None:
-        """GET an API path; None when it does not exist."""
-        from kubernetes.client.rest import ApiException
-
-        from lab.cluster import get_json
-
-        try:
-            return get_json(self.api, path, list(query.items()))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def pod(self, name: str, namespace: str = NAMESPACE) -> dict | None:
-        return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
-
-    def pods(self, selector: str = "", namespace: str = NAMESPACE) -> list[dict]:
-        query = {"labelSelector": selector} if selector else {}
-        return (self.get(f"/api/v1/namespaces/{namespace}/pods", **query) or {}).get("items", [])
-
-    def lease(self, name: str) -> dict | None:
-        return self.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}")
-
-    def scheduled_by(self, pod: dict) -> str:
-        """Who reported the pod's Scheduled event ("" when there is none)."""
-        meta = pod["metadata"]
-        events = (
-            self.get(
-                f"/api/v1/namespaces/{meta['namespace']}/events",
-                fieldSelector=f"involvedObject.name={meta['name']},reason=Scheduled",
-            )
-            or {}
-        )
-        for e in events.get("items", []):
-            if e.get("involvedObject", {}).get("uid") == meta.get("uid"):
-                return e.get("reportingComponent") or (e.get("source") or {}).get("component") or "?"
-        return ""
-
-    def real_name(self, lab_name: str) -> str:
-        """A lab node's name in this cluster: kind cannot rename its nodes, so there the lab name is
-        the scheduler-lab.dev/name label (local and vagrant nodes carry the lab names)."""
-        if self._names is None:
-            self._names = {}
-            for n in (self.get("/api/v1/nodes") or {}).get("items", []):
-                meta = n["metadata"]
-                self._names[(meta.get("labels") or {}).get(NAME_LABEL, meta["name"])] = meta["name"]
-        return self._names.get(lab_name, lab_name)
-
-    @property
-    def workers(self) -> list[str]:
-        return [self.real_name(n.name) for n in self.spec.workers]
-
-    @property
-    def master(self) -> str:
-        return self.real_name(self.spec.control_plane.name)
-
-
-Problems = list[str]
-
-
-def _age_seconds(timestamp: str) -> float:
-    when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return (datetime.now(timezone.utc) - when).total_seconds()
-
-
-def _lease_problems(lab: Lab, name: str, what: str, fix: str) -> Problems:
-    lease = lab.lease(name)
-    if lease is None:
-        return [f"Lease kube-system/{name} does not exist: {what} has never run ({fix})"]
-    spec = lease.get("spec", {})
-    if not spec.get("holderIdentity"):
-        return [f"nobody holds Lease kube-system/{name}: {what} is not leading ({fix})"]
-    renewed = spec.get("renewTime")
-    limit = int(spec.get("leaseDurationSeconds") or 15) + 10
-    if not renewed or _age_seconds(renewed) > limit:
-        return [
-            f"Lease kube-system/{name} has not been renewed for over {limit}s: {what} is not running ({fix})"
-        ]
-    return []
-
-
-def _pod_problems(
-    lab: Lab,
-    name: str,
-    scheduler: str,
-    apply: str,
-    bound_to: list[str] | None = None,
-    reported_by: str | None = None,
-) -> tuple[Problems, dict | None]:
-    """Common checks of one workshop pod: exists, right scheduler, bound (to one of bound_to)."""
-    pod = lab.pod(name)
-    if pod is None:
-        return [f"pod {NAMESPACE}/{name} does not exist: {apply}"], None
-    if pod["spec"].get("schedulerName") != scheduler:
-        return [
-            f"pod {NAMESPACE}/{name} asks for scheduler {pod['spec'].get('schedulerName')!r}, "
-            f"not {scheduler!r}: delete it and {apply}"
-        ], pod
-    node = pod["spec"].get("nodeName")
-    if not node:
-        return [
-            f"pod {NAMESPACE}/{name} is not bound to a node yet (is {scheduler} running? "
-            "python -m lab status)"
-        ], pod
-    if bound_to is not None and node not in bound_to:
-        return [f"pod {NAMESPACE}/{name} is bound to {node}, expected {' or '.join(bound_to)}"], pod
-    if reported_by is not None:
-        by = lab.scheduled_by(pod)
-        if by != reported_by:
-            return [
-                f"pod {NAMESPACE}/{name} has no Scheduled event from {reported_by}"
-                + (f" (it has one from {by})" if by else "")
-            ], pod
-    return [], pod
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _replicas_problems(lab: Lab, app: str) -> Problems:
-    """Both replicas of a second scheduler run (its Deployment; podrunner runs the pods on local)."""
-    dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{app}")
-    ready = (dep or {}).get("status", {}).get("readyReplicas", 0)
-    return (
-        []
-        if ready >= 2
-        else [
-            f"deployment kube-system/{app} has {ready} of 2 replicas ready "
-            f"(python -m lab deploy --only {app})"
-        ]
-    )
 
 
 def check_01(lab: Lab) -> Problems:
@@ -274,9 +35,9 @@ def check_01(lab: Lab) -> Problems:
                 f"node {want.name} is tainted ({', '.join(k for k, _ in taints)}): "
                 f"kubectl taint node {want.name} KEY- removes a taint"
             )
-    problems += _lease_problems(lab, "kube-scheduler", "the default scheduler", "make lab-up")
+    problems += lease_problems(lab, "kube-scheduler", "the default scheduler", "make lab-up")
     for app in ("custom-k8s-scheduler", "py-scheduler"):
-        problems += _lease_problems(lab, app, app, "make lab-up deploys it")
+        problems += lease_problems(lab, app, app, "make lab-up deploys it")
     return problems
 
 
@@ -297,8 +58,8 @@ def check_02(lab: Lab) -> Problems:
 
 
 def check_03(lab: Lab) -> Problems:
-    problems, _ = _pod_problems(lab, "nginx", "my-scheduler", "go back to step 2", bound_to=lab.workers)
-    if _port_open(PROXY_PORT):
+    problems, _ = pod_problems(lab, "nginx", "my-scheduler", "go back to step 2", bound_to=lab.workers)
+    if port_open(PROXY_PORT):
         problems.append(
             f"something still listens on 127.0.0.1:{PROXY_PORT} (the step's kubectl proxy?): "
             'kill "$(cat .lab/workshop/random-scheduler.pid)"'
@@ -307,7 +68,7 @@ def check_03(lab: Lab) -> Problems:
 
 
 def check_04(lab: Lab) -> Problems:
-    problems = _lease_problems(
+    problems = lease_problems(
         lab, "py-scheduler", "the Python scheduler", "python -m lab deploy --only py-scheduler"
     )
     if lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep") is None:
@@ -349,8 +110,8 @@ def _deployment_problems(lab: Lab, name: str, apply: str) -> Problems:
 def check_05(lab: Lab) -> Problems:
     apply = f"kubectl apply -f {MY_FILES}/solution/"
     problems = _deployment_problems(lab, MY_SCHEDULER, apply)
-    problems += _lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
-    more, _ = _pod_problems(
+    problems += lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
+    more, _ = pod_problems(
         lab, "mine", MY_SCHEDULER, "kubectl apply -f docs/labs/files/05-deploy-your-own-scheduler/solution/5-pod.yaml", reported_by=MY_SCHEDULER
     )
     return problems + more
@@ -358,13 +119,13 @@ def check_05(lab: Lab) -> Problems:
 
 def check_06(lab: Lab) -> Problems:
     problems = _deployment_problems(lab, MY_SCHEDULER, f"kubectl apply -f {MY_FILES}/solution/")
-    problems += _lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
+    problems += lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
     lease = lab.lease(MY_SCHEDULER) or {}
     if int(lease.get("spec", {}).get("leaseTransitions") or 0) < 1:
         problems.append(
             f"Lease kube-system/{MY_SCHEDULER} never changed hands: kubectl delete pod -n kube-system <the leader's pod>"
         )
-    more, _ = _pod_problems(
+    more, _ = pod_problems(
         lab,
         "after-failover",
         MY_SCHEDULER,
@@ -378,7 +139,7 @@ def _nodes_of(lab: Lab, names: list[str], scheduler: str, apply: str) -> tuple[P
     problems: Problems = []
     nodes: list[str] = []
     for name in names:
-        more, pod = _pod_problems(lab, name, scheduler, apply, bound_to=lab.workers, reported_by=scheduler)
+        more, pod = pod_problems(lab, name, scheduler, apply, bound_to=lab.workers, reported_by=scheduler)
         problems += more
         if not more and pod is not None:
             nodes.append(pod["spec"]["nodeName"])
@@ -401,7 +162,7 @@ def check_07(lab: Lab) -> Problems:
 
 
 def check_08(lab: Lab) -> Problems:
-    problems, pod = _pod_problems(
+    problems, pod = pod_problems(
         lab,
         "cpu-hungry",
         "most-available-cpu",
@@ -417,7 +178,7 @@ STEP_09_PID = "avoid-maintenance.pid"  # lab.workshop.background's record of the
 
 
 def check_09(lab: Lab) -> Problems:
-    from lab.procs import OwnedProcess
+    from lab.host.procs import OwnedProcess
 
     apply = "kubectl apply -f docs/labs/files/09-maintenance-demo.yaml"
     problems: Problems = []
@@ -428,13 +189,13 @@ def check_09(lab: Lab) -> Problems:
         if len(pods) < 3:
             problems.append(f"deployment {NAMESPACE}/maintenance-demo has {len(pods)} of 3 pods")
         for p in pods:
-            more, _ = _pod_problems(lab, p["metadata"]["name"], STEP_09_SCHEDULER, apply,
+            more, _ = pod_problems(lab, p["metadata"]["name"], STEP_09_SCHEDULER, apply,
                                     reported_by=STEP_09_SCHEDULER)
             problems += more
             if not more and p["spec"]["nodeName"] == lab.real_name("worker-node01"):
                 problems.append(f"pod {NAMESPACE}/{p['metadata']['name']} runs on worker-node01, the node under "
                                 "maintenance: was the label set before the Deployment was applied?")
-    more, _ = _pod_problems(lab, "nowhere-to-go", STEP_09_SCHEDULER,
+    more, _ = pod_problems(lab, "nowhere-to-go", STEP_09_SCHEDULER,
                             "kubectl apply -f docs/labs/files/09-nowhere-to-go.yaml", reported_by=STEP_09_SCHEDULER)
     problems += more
     labelled = [n["metadata"]["name"] for n in
@@ -497,7 +258,7 @@ def check_10(lab: Lab) -> Problems:
         if (dep.get("status") or {}).get("readyReplicas", 0) < 1:
             problems.append(f"deployment {NAMESPACE}/{STEP_10_APP} has no ready replica "
                             f"(kubectl describe pod -l app={STEP_10_APP}; kubectl logs deployment/{STEP_10_APP})")
-    more, pod = _pod_problems(lab, "picky", STEP_10_APP, "kubectl apply -f docs/labs/files/10-picky-pod.yaml",
+    more, pod = pod_problems(lab, "picky", STEP_10_APP, "kubectl apply -f docs/labs/files/10-picky-pod.yaml",
                               bound_to=lab.workers, reported_by=STEP_10_APP)
     problems += more
     if not more and pod is not None and under_maintenance(lab, pod["spec"]["nodeName"]):
@@ -534,7 +295,7 @@ def check_11(lab: Lab) -> Problems:
     if lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{STEP_11_TOKEN_ACCOUNT}") is not None:
         problems.append(f"serviceaccount {NAMESPACE}/{STEP_11_TOKEN_ACCOUNT} still exists, so the token it issued "
                         "still works: kubectl delete -f docs/labs/files/11-handmade-token.yaml")
-    more, _ = _pod_problems(lab, "via-serviceaccount", STEP_11_APP,
+    more, _ = pod_problems(lab, "via-serviceaccount", STEP_11_APP,
                             "kubectl apply -f docs/labs/files/11-via-serviceaccount-pod.yaml",
                             bound_to=lab.workers, reported_by=STEP_11_APP)
     return problems + more
@@ -558,7 +319,7 @@ def check_12(lab: Lab) -> Problems:
             "deployment default/workshop-scheduler has no ready replica yet "
             "(kubectl describe rs -l app=workshop-scheduler)"
         )
-    more, _ = _pod_problems(
+    more, _ = pod_problems(
         lab,
         "custom-scheduler-pod",
         "default-scheduler",
@@ -591,7 +352,7 @@ def check_13(lab: Lab) -> Problems:
                         "docs/labs/files/13-local-storage.yaml")
     for pod, scheduler, claim, volume, node in STEP_10_PODS:
         suffix = "py" if pod == "pvc-py" else "upstream"
-        more, _ = _pod_problems(lab, pod, scheduler, f"{STEP_13_APPLY} kubectl apply -f "
+        more, _ = pod_problems(lab, pod, scheduler, f"{STEP_13_APPLY} kubectl apply -f "
                                 f"docs/labs/files/13-pvc-pod-{suffix}.yaml", bound_to=[node], reported_by=scheduler)
         problems += more
         pvc = lab.get(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{claim}")
@@ -658,13 +419,13 @@ def check_14(lab: Lab) -> Problems:
         if ((node["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL)) is not None:
             problems.append(f"node {node['metadata']['name']} still carries the label {MAINTENANCE_LABEL} (step 10): "
                             f"kubectl label node --all {MAINTENANCE_LABEL}-")
-    if _port_open(PROXY_PORT):
+    if port_open(PROXY_PORT):
         problems.append(f"something still listens on 127.0.0.1:{PROXY_PORT} (step 3's kubectl proxy?)")
     for pidfile in sorted((lab.workdir / "workshop").glob("*.pid")):
         problems.append(f'{pidfile} is still there: kill "$(cat {pidfile})"; rm {pidfile}')
     # The lab itself stays as step 1 left it: both second schedulers still lead.
     for app in ("custom-k8s-scheduler", "py-scheduler"):
-        problems += _lease_problems(lab, app, app, f"python -m lab deploy --only {app}")
+        problems += lease_problems(lab, app, app, f"python -m lab deploy --only {app}")
     return problems
 
 
@@ -684,80 +445,3 @@ CHECKS: dict[str, Callable[[Lab], Problems]] = {
     "13": check_13,
     "14": check_14,
 }
-
-
-def problems_for(workdir: Path, step: str) -> Problems:
-    """The step's problems; a lab that is not reachable is one problem, never a traceback."""
-    kubeconfig = workdir / "kubeconfig"
-    if not kubeconfig.exists():
-        return [f"the lab is not up ({kubeconfig} does not exist): make lab-up"]
-    try:
-        return CHECKS[step](Lab(workdir))
-    except Exception as exc:  # noqa: BLE001 - unreachable API, expired credentials, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return [f"cannot read the cluster ({type(exc).__name__}: {first[:160]}): "
-                "is the lab up? python -m lab status"]
-
-
-def _step_number(step: str) -> str | None:
-    return f"{int(step):02d}" if step.isdigit() and f"{int(step):02d}" in CHECKS else None
-
-
-def verify(workdir: Path, step: str) -> int:
-    number = _step_number(step)
-    if number is None:
-        print(f"lab verify: no step {step!r}; steps are {', '.join(CHECKS)}", file=sys.stderr)
-        return 2
-    problems = problems_for(workdir, number)
-    for p in problems:
-        print(f"step {number}: {p}")
-    if problems:
-        return 1
-    print(f"step {number}: done")
-    return 0
-
-
-def _titles() -> dict[str, str]:
-    titles: dict[str, str] = {}
-    for path in sorted(DOCS.glob("[0-9][0-9]-*.md")):
-        try:
-            titles[path.name[:2]] = parse_step(path.read_text(encoding="utf-8"), path).title
-        except (OSError, StepFileError) as exc:
-            titles[path.name[:2]] = f"(unreadable: {exc})"
-    return titles
-
-
-def list_steps(workdir: Path) -> int:
-    titles = _titles()
-    for number in CHECKS:
-        problems = problems_for(workdir, number)
-        print(f"{number}  {'done' if not problems else 'not yet':<9}{titles.get(number, '?')}")
-        if problems:
-            print(f"{'':13}{problems[0]}")
-    print()
-    print("The steps are docs/labs/NN-*.md; every problem of one step: make verify STEP=NN")
-    return 0
-
-
-def as_json(steps: list[Step]) -> str:
-    """The parsed workshop (for debugging the doc test: python -c 'from lab import steps; ...')."""
-    return json.dumps(
-        [
-            {
-                "step": s.number,
-                "title": s.title,
-                "commands": [
-                    {
-                        "line": c.line,
-                        "skip": c.skip,
-                        "only": sorted(c.only) if c.only is not None else None,
-                        "timeout": c.timeout,
-                        "expected": [e.line for e in c.expected],
-                    }
-                    for c in s.commands
-                ],
-            }
-            for s in steps
-        ],
-        indent=2,
-    )

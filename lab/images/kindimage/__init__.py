@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import cache_root
-from lab.docker_netns import DockerEngine, quirks
-from lab.kindimage.cachelock import cache_lock
-from lab.kindimage.docker import DockerCLI
-from lab.kindimage.gobins import ensure_go_bins
-from lab.kindimage.images import ImageMaker
-from lab.kindimage.nodeimage import build_node_image
-from lab.kindimage.rootfs import RootfsBuilder
+from lab.host.docker_netns import DockerEngine, quirks
+from lab.images.kindimage.cachelock import cache_lock
+from lab.images.kindimage.docker import DockerCLI
+from lab.images.kindimage.gobins import ensure_go_bins
+from lab.images.kindimage.images import ImageMaker
+from lab.images.kindimage.nodeimage import build_node_image
+from lab.images.kindimage.rootfs import RootfsBuilder
 from lab.spec import LabSpec
 
 

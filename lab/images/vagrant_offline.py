@@ -1,11 +1,11 @@
 """What the Vagrant lab needs to provision with no internet, built on the host from package
-registries only, with the kind lab's builders (lab/kindimage: Go binaries, debootstrap rootfs,
+registries only, with the kind lab's builders (lab/images/kindimage: Go binaries, debootstrap rootfs,
 component images), so nothing is compiled or bootstrapped twice:
 
 * the box image the vagrant-containers machines boot (Debian bookworm + systemd + what a Vagrant
   box and the scripts' ``apt-get install`` lines need);
 * ``.lab/vagrant/offline/`` (the machines' ``/vagrant/.lab/vagrant/offline/``): the apt
-  repository of lab/offline_apt.py, the images ``kubeadm`` would pull as docker-archives, and
+  repository of lab/images/offline_apt.py, the images ``kubeadm`` would pull as docker-archives, and
   the lab-cni manifest (lab/vagrant/offline/README.md);
 * the Python scheduler's image archive, which build-image.sh would make with buildah online.
 """
@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import cache_root
-from lab.docker_netns import DockerEngine, quirks
-from lab.kindimage import cni
-from lab.kindimage import versions as V
-from lab.kindimage.docker import DockerCLI
-from lab.kindimage.gobins import ensure_go_bins, module_dir
-from lab.kindimage.images import PATH_ENV, ImageMaker
-from lab.kindimage.rootfs import RootfsBuilder
-from lab.offline_apt import AptRepo, kubernetes_packages
-from lab.providers.kind import PY_SCHEDULER_IMAGE
+from lab.host.docker_netns import DockerEngine, quirks
+from lab.images.kindimage import cni
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.docker import DockerCLI
+from lab.images.kindimage.gobins import ensure_go_bins, module_dir
+from lab.images.kindimage.images import PATH_ENV, ImageMaker
+from lab.images.kindimage.rootfs import RootfsBuilder
+from lab.images.offline_apt import AptRepo, kubernetes_packages
+from lab.providers.plan import PY_SCHEDULER_IMAGE
 from lab.spec import LabSpec
 
 # Bumped when customize() changes, so the cached box rootfs is rebuilt.
@@ -44,7 +44,7 @@ exec /usr/local/bin/entrypoint "$@"
 # containerd in the machines may not lower oom_score_adj where CAP_SYS_RESOURCE is missing;
 # common.sh rewrites config.toml, so the box applies this on every containerd start.
 OOM_DROP_IN = """[Service]
-# scheduler-lab box: this host lacks CAP_SYS_RESOURCE (lab/docker_netns.py quirks)
+# scheduler-lab box: this host lacks CAP_SYS_RESOURCE (lab/host/docker_netns.py quirks)
 ExecStartPre=/bin/sh -c 'test -f /etc/containerd/config.toml && sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" /etc/containerd/config.toml || true'
 """
 

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import BuildError
-from lab.kindimage import cni
-from lab.kindimage import versions as V
-from lab.kindimage.docker import DockerCLI
-from lab.kindimage.gobins import module_dir
-from lab.kindimage.rootfs import RootfsBuilder, static_rootfs
+from lab.images.kindimage import cni
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.docker import DockerCLI
+from lab.images.kindimage.gobins import module_dir
+from lab.images.kindimage.rootfs import RootfsBuilder, static_rootfs
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 PATH_ENV = "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PY_BASE_IMAGE = "scheduler-lab/python:3.11-bookworm"
 NODE_BASE_PACKAGES = (

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from lab import build
-from lab.kindimage import versions as V
-from lab.kindimage.cachelock import cache_lock
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.cachelock import cache_lock
 from lab.spec import LabSpec
 
 HERE = Path(__file__).parent

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import BuildError, cache_root
-from lab.kindimage import cni
-from lab.kindimage import versions as V
-from lab.kindimage.docker import DockerCLI
-from lab.kindimage.images import ImageMaker, kind_source
+from lab.images.kindimage import cni
+from lab.images.kindimage import versions as V
+from lab.images.kindimage.docker import DockerCLI
+from lab.images.kindimage.images import ImageMaker, kind_source
 
 # Default name of the build container; ensure_kind_images names it after the lab (lab_id).
 BUILD_CONTAINER = "scheduler-lab-kind-node-build"
@@ -34,7 +34,7 @@ BUILD_CONTAINER = "scheduler-lab-kind-node-build"
 # in a controller systemd does not manage (seen: hugetlb): "cgroup ["kubelet"] has some missing
 # paths". Create it where it is missing, and only on cgroup v1 (a no-op on v2 hosts).
 CGROUP_V1_DROPIN = "/etc/systemd/system/kubelet.service.d/12-scheduler-lab-cgroup-v1.conf"
-CGROUP_V1_UNIT = r"""# scheduler-lab (lab/kindimage/nodeimage.py): kubelet.slice in every cgroup v1 controller
+CGROUP_V1_UNIT = r"""# scheduler-lab (lab/images/kindimage/nodeimage.py): kubelet.slice in every cgroup v1 controller
 [Service]
 ExecStartPre=/bin/sh -c 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then for d in /sys/fs/cgroup/*/; do [ -d "$${d}kubelet.slice" ] || mkdir -p "$${d}kubelet.slice" 2>/dev/null || true; done; fi'
 """

@@ -22,7 +22,7 @@ CRICTL = "v1.34.0"
 LOCAL_PATH_PROVISIONER = "v0.0.30"
 LOCAL_PATH_PROVISIONER_IMAGE = "docker.io/kindest/local-path-provisioner:v20250214-acbabc1a"
 LOCAL_PATH_HELPER_IMAGE = "docker.io/kindest/local-path-helper:v20241212-8ac705d0"
-# The CNI that replaces kindnetd (which no module proxy serves): see lab/kindimage/cni.py.
+# The CNI that replaces kindnetd (which no module proxy serves): see lab/images/kindimage/cni.py.
 LAB_CNI_IMAGE = "docker.io/scheduler-lab/lab-cni:v1"
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 REGISTRY = "registry.k8s.io"

@@ -3,7 +3,7 @@
 One ``--variant=minbase`` bootstrap is cached as a tar; each image rootfs is that tar extracted,
 plus Debian packages installed with apt-get inside a chroot (on the host's network: that is
 only Debian's package registry), plus a ``customize`` hook, tarred again and cached by a key of
-its inputs. ``docker import`` turns a tar into an image (lab/kindimage/images.py).
+its inputs. ``docker import`` turns a tar into an image (lab/images/kindimage/images.py).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.build import BuildError
-from lab.kindimage.cachelock import cache_lock
+from lab.images.kindimage.cachelock import cache_lock
 
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"

@@ -25,6 +25,10 @@ Host quirks, applied only where detected (``quirks()``):
   ``restrict_oom_score_adj = true``: without the capability no one may lower oom_score_adj);
 * the host has no /lib/modules, which kind bind-mounts read-only into every node: a ``docker``
   shim first on kind's PATH points that mount at an empty directory of the project's.
+
+Why this stays one module of about 500 lines: the ``DockerEngine`` and the names, records and host
+checks only it uses (lab ids, data roots, the owned dockerd, quirks) describe one namespace and one
+dockerd; apart, each would need the others to mean anything.
 """
 from __future__ import annotations
 
@@ -61,7 +65,7 @@ _RUNTIME_SUFFIX = "exec/containerd/containerd.sock.ttrpc"
 
 RUNC_WRAPPER = r"""#!/bin/sh
 # runc without CAP_SYS_RESOURCE: this host's bounding set lacks it, so runc fails to grant it to
-# --privileged containers ("unable to apply caps"). Written by lab/docker_netns.py.
+# --privileged containers ("unable to apply caps"). Written by lab/host/docker_netns.py.
 for a in "$@"; do
   case "$prev" in
     --bundle|-b) b="$a/config.json"; [ -f "$b" ] && jq '.process.capabilities |= with_entries(.value |= map(select(. != "CAP_SYS_RESOURCE")))' "$b" > "$b.nosr" && mv "$b.nosr" "$b" ;;
@@ -74,7 +78,7 @@ exec {runc} "$@"
 
 DOCKER_SHIM = r"""#!/bin/sh
 # kind bind-mounts /lib/modules, which this host lacks: point it at an empty directory instead.
-# Written by lab/docker_netns.py; everything else goes to the real docker client unchanged.
+# Written by lab/host/docker_netns.py; everything else goes to the real docker client unchanged.
 n=$#; i=0
 while [ $i -lt $n ]; do
   a="$1"; shift; i=$((i+1))
@@ -137,7 +141,7 @@ def lab_data_root(workdir: Path) -> Path:
     """This lab's Docker data root: one per lab (two dockerds must never share one), kept in the
     cache across `lab down` so the next `up` finds its images (`lab down --wipe` deletes it,
     :meth:`DockerEngine.remove_data_root`); a fresh one loads the node image from the cached
-    archive (lab/kindimage/nodeimage.py)."""
+    archive (lab/images/kindimage/nodeimage.py)."""
     return docker_data_parent() / lab_id(workdir)
 
 
