@@ -165,6 +165,7 @@ prefetch: $(DOCS_STAMP) docs-vendor
 	@if [ "$(PROVIDER)" = kind ]; then $(PY) -m lab build --kind; fi
 	@echo "prefetch: ready for a day without network (PROVIDER=$(PROVIDER)): venv $(VENV), wheels $(WHEELHOUSE)," \
 	  "Kubernetes build and docs tools cached; make doctor PROVIDER=$(PROVIDER) checks the machine"
+	@echo "prefetch: disk used: $$(du -sh $(dir $(WHEELHOUSE)) | cut -f1) in $(dir $(WHEELHOUSE)), $$(du -sh $(VENV) | cut -f1) in $(VENV)"
 
 clean:
 	rm -rf $(VENV) .lab .pytest_cache
