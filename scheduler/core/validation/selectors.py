@@ -24,8 +24,9 @@ def label_key(value: Any, path: str) -> None:
         fail(path, f"Invalid value: {quote(value)}: {err}")
 
 
-def _selector_requirement_hook(value: dict[str, Any], path: str) -> None:
-    """``ValidateLabelSelectorRequirement`` (metav1 validation)."""
+def _requirement_basics(value: dict[str, Any], path: str) -> tuple[Any, list[Any]]:
+    """What label and node selector requirements check alike (the rest differs upstream too):
+    key and operator present, values present for In/NotIn and absent for Exists/DoesNotExist."""
     if value.get("key") is None:
         fail(f"{path}.key", "Required value")
     if value.get("operator") is None:
@@ -35,6 +36,12 @@ def _selector_requirement_hook(value: dict[str, Any], path: str) -> None:
         fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
     if op in ("Exists", "DoesNotExist") and values:
         fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+    return op, values
+
+
+def _selector_requirement_hook(value: dict[str, Any], path: str) -> None:
+    """``ValidateLabelSelectorRequirement`` (metav1 validation)."""
+    op, values = _requirement_basics(value, path)
     for i, val in enumerate(values):
         err = label_value(val)
         if err:
@@ -55,15 +62,7 @@ def _node_requirement_hook(value: dict[str, Any], path: str) -> None:
     (the scheduler's lazy-error node selector then matches nothing); ``_parsed_requirement_hook``
     adds those checks where upstream parses eagerly (NodeAffinityArgs.addedAffinity).
     """
-    if value.get("key") is None:
-        fail(f"{path}.key", "Required value")
-    if value.get("operator") is None:
-        fail(f"{path}.operator", "Required value")
-    op, values = value["operator"], value.get("values") or []
-    if op in ("In", "NotIn") and not values:
-        fail(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
-    if op in ("Exists", "DoesNotExist") and values:
-        fail(f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+    op, values = _requirement_basics(value, path)
     if op in ("Gt", "Lt") and len(values) != 1:
         fail(f"{path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
 
