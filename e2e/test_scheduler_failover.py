@@ -24,7 +24,7 @@ def pair(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> tuple[
 
 
 def lease(cluster: SuiteCluster, namespace: str, name: str) -> dict:
-    return cluster.get(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}")["spec"]
+    return cluster.lease(namespace, name)["spec"]
 
 
 def identity_of(proc: SchedulerProcess) -> str:
@@ -188,7 +188,6 @@ def test_leader_whose_lease_is_taken_stops_at_once_and_exits_1(
         cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet, pair: tuple[str, list[SchedulerProcess]]) -> None:
     name, procs = pair
     leader = fleet.wait_for_one_leader(procs)
-    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
     # Somebody else writes itself into the Lease: the leader's next renewal conflicts, it reads
     # the Lease, sees another holder and must stop binding right away.
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -207,4 +206,4 @@ def test_leader_whose_lease_is_taken_stops_at_once_and_exits_1(
     # The intruder never renews: the standby takes over once the intruder's lease expires.
     wait_for(lambda: bound_node(cluster, namespace, "while-intruder"), timeout=LEASE_DURATION + RETRY_PERIOD + 20)
     assert "while-intruder" not in bound_by(leader)
-    assert cluster.get(path)["spec"]["holderIdentity"] != "intruder"
+    assert cluster.lease(namespace, name)["spec"]["holderIdentity"] != "intruder"

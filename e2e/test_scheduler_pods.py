@@ -48,8 +48,7 @@ def two_ready(cluster: SuiteCluster, name: str) -> list[dict]:
 
 
 def holder_pod(cluster: SuiteCluster, name: str) -> str:
-    holder = cluster.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}")["spec"].get(
-        "holderIdentity", "")
+    holder = cluster.lease("kube-system", name)["spec"].get("holderIdentity", "")
     if not holder:
         raise NotYet("the Lease has no holder")
     return holder.split("_", 1)[0]  # "<hostname = pod name>_<uuid>"

@@ -118,13 +118,17 @@ class LabCluster:
         found: list[dict] = (self.find(f"/api/v1/namespaces/{namespace}/pods", **query) or {}).get("items", [])
         return found
 
-    def find_lease(self, name: str, namespace: str = LEASES_NAMESPACE) -> dict | None:
+    def lease(self, namespace: str, name: str) -> dict:
+        return self.get(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}")
+
+    def find_lease(self, namespace: str, name: str) -> dict | None:
         return self.find(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}")
 
     def lease_holder(self, name: str) -> str:
-        """Who holds kube-system's Lease ``name`` ("" while there is no Lease or no holder)."""
+        """Who holds the scheduler Lease kube-system/``name`` ("" while there is no Lease, no holder or
+        no answer)."""
         try:
-            return ((self.find_lease(name) or {}).get("spec") or {}).get("holderIdentity") or ""
+            return ((self.find_lease(LEASES_NAMESPACE, name) or {}).get("spec") or {}).get("holderIdentity") or ""
         except Exception:  # noqa: BLE001 - the API server may be restarting: no holder known
             return ""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from lab.cluster import LabCluster
+from lab.cluster import LEASES_NAMESPACE, LabCluster
 from lab.workshop.objects import NAMESPACE
 from lab.workshop.problems import Problems, lease_problems, pod_problems, port_open
 
@@ -121,7 +121,7 @@ def check_05(lab: LabCluster) -> Problems:
 def check_06(lab: LabCluster) -> Problems:
     problems = _deployment_problems(lab, MY_SCHEDULER, f"kubectl apply -f {MY_FILES}/solution/")
     problems += lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
-    lease = lab.find_lease(MY_SCHEDULER) or {}
+    lease = lab.find_lease(LEASES_NAMESPACE, MY_SCHEDULER) or {}
     if int(lease.get("spec", {}).get("leaseTransitions") or 0) < 1:
         problems.append(
             f"Lease kube-system/{MY_SCHEDULER} never changed hands: kubectl delete pod -n kube-system <the leader's pod>"

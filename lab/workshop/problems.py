@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 from datetime import datetime, timezone
 
-from lab.cluster import LabCluster
+from lab.cluster import LEASES_NAMESPACE, LabCluster
 from lab.workshop.objects import NAMESPACE
 
 Problems = list[str]
@@ -19,7 +19,7 @@ def age_seconds(timestamp: str) -> float:
 
 
 def lease_problems(lab: LabCluster, name: str, what: str, fix: str) -> Problems:
-    lease = lab.find_lease(name)
+    lease = lab.find_lease(LEASES_NAMESPACE, name)
     if lease is None:
         return [f"Lease kube-system/{name} does not exist: {what} has never run ({fix})"]
     spec = lease.get("spec", {})
