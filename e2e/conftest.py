@@ -18,7 +18,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from e2e.decoys import decoys  # noqa: F401 - the fixture (processes the lab must never signal)
-from e2e.harness import LabCluster, NotYet, wait_for
+from e2e.harness import SuiteCluster, NotYet, wait_for
 from lab.cli import make_provider
 from lab.providers import PROVIDERS, lacking
 from lab.providers.base import ProviderError
@@ -79,7 +79,7 @@ def host_network_watch():
 
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest, host_network_watch):
-    """Yield a connected LabCluster; start (and later stop) the lab if this session has to."""
+    """Yield a connected SuiteCluster; start (and later stop) the lab if this session has to."""
     name = request.config.getoption("provider")
     workdir = Path(request.config.getoption("lab_dir")).resolve()
     spec = load_spec()
@@ -93,7 +93,7 @@ def cluster(request: pytest.FixtureRequest, host_network_watch):
         kubeconfig = provider.up() if not before.up else provider.kubeconfig
         if name == "local":
             (workdir / "provider.json").write_text('{"provider": "local"}\n')
-        handle = LabCluster(provider=name, kubeconfig=kubeconfig, spec=spec, workdir=workdir,
+        handle = SuiteCluster(provider=name, kubeconfig=kubeconfig, spec=spec, workdir=workdir,
                             kubectl_path=_kubectl_for(name, workdir))
         if name == "kind":
             handle.kind = _pytest_kind_cluster(provider, kubeconfig, handle.kubectl_path)
@@ -120,7 +120,7 @@ def _pytest_kind_cluster(provider, kubeconfig: Path, kubectl: str):
 
 
 @pytest.fixture
-def namespace(cluster: LabCluster, request: pytest.FixtureRequest):
+def namespace(cluster: SuiteCluster, request: pytest.FixtureRequest):
     """A fresh namespace for one test, deleted afterwards (the suite touches nothing else)."""
     base = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
     name = f"e2e-{base}-{uuid.uuid4().hex[:5]}"
@@ -142,7 +142,7 @@ def namespace(cluster: LabCluster, request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def fleet(cluster: LabCluster, tmp_path: Path):
+def fleet(cluster: SuiteCluster, tmp_path: Path):
     """Python scheduler processes a test starts itself (stopped, and their logs printed, after it)."""
     from e2e.pyscheduler import SchedulerFleet
 

@@ -44,7 +44,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from e2e.faultproxy import FaultProxy
-from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, pod_manifest, wait_for
 
 CONTROL_PLANE_TOLERATION = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
                             "effect": "NoSchedule"}
@@ -221,7 +221,7 @@ class socket_port:
 
 
 class FaultRun:
-    def __init__(self, cluster: LabCluster, namespace: str, scheduler_name: str, target: Target,
+    def __init__(self, cluster: SuiteCluster, namespace: str, scheduler_name: str, target: Target,
                  proxy: FaultProxy, *, seed: int = 0, settle_timeout: float = 90.0,
                  say: Callable[[str], None] = lambda line: None) -> None:
         self.cluster, self.namespace, self.scheduler_name = cluster, namespace, scheduler_name

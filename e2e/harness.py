@@ -5,23 +5,14 @@ negative form (kuttl's "errors" file): the condition must stay false for a whole
 """
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
-from kubernetes import client
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab.cluster import api_client, get_json
-from lab.providers import Capability, capabilities, lacking
-from lab.spec import LabSpec
+from lab.cluster import LabCluster
+from lab.providers import Capability, lacking
 
 T = TypeVar("T")
 _TICK = threading.Event()  # never set: wait(interval) paces assert_never's polls
@@ -54,26 +45,13 @@ def assert_never(condition: Callable[[], bool], duration: float, interval: float
         _TICK.wait(interval)  # the polling interval of a negative check, not a synchronisation
 
 
-@dataclass
-class LabCluster:
-    """A connected cluster for the selected provider."""
+class SuiteCluster(LabCluster):
+    """The lab cluster as the e2e suite drives it: lab.cluster.LabCluster's connection and reads, plus a
+    skip by capability (pytest) and the provider operations only the suite performs (deploy a second
+    scheduler, kill its leader, reach its replicas), which go through lab.deploy and the CLI's
+    provider factory that sit above lab.cluster."""
 
-    provider: str
-    kubeconfig: Path
-    spec: LabSpec
-    workdir: Path
-    kubectl_path: str
-    api: client.ApiClient = field(init=False)
     kind: Any = None  # pytest-kind's KindCluster on the kind provider
-
-    def __post_init__(self) -> None:
-        self.api = api_client(self.kubeconfig)
-        self.core = client.CoreV1Api(self.api)
-        self.apps = client.AppsV1Api(self.api)
-
-    def can(self, capability: Capability | str) -> bool:
-        """Whether this lab's provider has ``capability`` (lab.providers' registry, not its name)."""
-        return Capability(capability) in capabilities(self.provider)
 
     def requires(self, *needed: Capability | str) -> None:
         """Skip the calling test unless the provider has every capability in ``needed``."""
@@ -83,38 +61,6 @@ class LabCluster:
         if reason:
             pytest.skip(reason)
 
-    def get(self, path: str, **query: str) -> dict:
-        return get_json(self.api, path, list(query.items()))
-
-    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
-                timeout: float = 60) -> subprocess.CompletedProcess:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        return subprocess.run([self.kubectl_path, *args], capture_output=True, text=True, check=check,
-                              input=input, env=env, timeout=timeout)
-
-    def apply(self, manifest: dict | list[dict] | str, namespace: str | None = None) -> None:
-        text = manifest if isinstance(manifest, str) else json.dumps(
-            {"apiVersion": "v1", "kind": "List", "items": manifest if isinstance(manifest, list) else [manifest]})
-        args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
-        self.kubectl(*args, input=text)
-
-    def pod(self, namespace: str, name: str) -> dict:
-        return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
-
-    def pods(self, namespace: str, selector: str = "") -> list[dict]:
-        query = {"labelSelector": selector} if selector else {}
-        return self.get(f"/api/v1/namespaces/{namespace}/pods", **query)["items"]
-
-    def events_for(self, namespace: str, name: str) -> list[dict]:
-        """events.k8s.io events regarding a pod (what kube-scheduler writes)."""
-        items = self.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events",
-                         fieldSelector=f"regarding.name={name}")["items"]
-        core = self.get(f"/api/v1/namespaces/{namespace}/events",
-                        fieldSelector=f"involvedObject.name={name}")["items"]
-        seen = {e["metadata"]["uid"] for e in items}
-        # Core-v1 view of the same objects has the same uid; keep only those not seen.
-        return items + [_core_to_events(e) for e in core if e["metadata"]["uid"] not in seen]
-
     # -- the lab's second schedulers (per-provider differences live here) ----------------------
     def deploy(self, app: str) -> None:
         """Make sure `app` (custom-k8s-scheduler | py-scheduler) runs its two replicas."""
@@ -123,13 +69,6 @@ class LabCluster:
 
         provider = make_provider(self.provider, self.spec, self.workdir, kubeconfig=str(self.kubeconfig))
         deploy.deploy(provider, self.workdir, only=app)
-
-    def lease_holder(self, name: str) -> str:
-        try:
-            return self.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}")["spec"].get(
-                "holderIdentity") or ""
-        except Exception:  # noqa: BLE001 - no Lease yet
-            return ""
 
     def kill_leader(self, app: str, signal_name: str = "KILL") -> str:
         """Kill the replica holding the app's Lease: a process locally, a pod elsewhere."""
@@ -173,38 +112,6 @@ class LabCluster:
                 out.append((name, *deploy._get(f"https://127.0.0.1:{local}{path}", timeout=30, token=token)))
         return out
 
-    @contextlib.contextmanager
-    def port_forward(self, namespace: str, pod: str, port: int) -> Iterator[int]:
-        """`kubectl port-forward` to a pod's port; yields the local port on 127.0.0.1. (Its
-        connections start inside the pod's network namespace: no NetworkPolicy applies.)"""
-        import re
-        import select
-
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        proc = subprocess.Popen([self.kubectl_path, "-n", namespace, "port-forward", f"pod/{pod}", f":{port}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        try:
-            local = 0
-            deadline = time.monotonic() + 30
-            assert proc.stdout is not None
-            while not local and time.monotonic() < deadline:
-                ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
-                line = proc.stdout.readline() if ready else ""
-                if not line and proc.poll() is not None:
-                    break
-                m = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
-                local = int(m.group(1)) if m else 0
-            if not local:
-                raise AssertionError(f"kubectl port-forward to {pod}:{port} did not start")
-            yield local
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-    def describe(self, namespace: str, kind_name: str) -> str:
-        out = self.kubectl("describe", "-n", namespace, kind_name, check=False)
-        return out.stdout + out.stderr
-
 
 # The objects behind PodTopologySpread's system defaults (helper.DefaultSelector) and namespace
 # selectors; list items carry no "kind", so it is set here.
@@ -213,7 +120,7 @@ STATE_OBJECTS = (("/api/v1/services", "Service"), ("/api/v1/replicationcontrolle
                  ("/api/v1/namespaces", "Namespace"))
 
 
-def snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
+def snapshot(cluster: SuiteCluster) -> tuple[list[dict], list[dict]]:
     """Nodes and the non-terminal pods bound to them, as a scheduler's cache would hold them:
     terminating pods included (kube-scheduler's cache counts them until their delete event)."""
     nodes = cluster.get("/api/v1/nodes")["items"]
@@ -221,7 +128,7 @@ def snapshot(cluster: LabCluster) -> tuple[list[dict], list[dict]]:
     return nodes, [p for p in pods if p["spec"].get("nodeName")]
 
 
-def wait_for_no_terminating_pods(cluster: LabCluster, timeout: float = 180) -> None:
+def wait_for_no_terminating_pods(cluster: SuiteCluster, timeout: float = 180) -> None:
     """Until no bound pod is terminating and no namespace is being deleted. Earlier tests' pods
     leave while a test runs: their namespaces are deleted in the background (the namespace
     controller removes the pods over seconds), and on kind and Vagrant each pod keeps its node's
@@ -248,7 +155,7 @@ def assigned_keys(base: tuple[list[dict], list[dict]]) -> set[tuple[str, str]]:
     return {(p["metadata"]["uid"], p["spec"]["nodeName"]) for p in base[1]}
 
 
-def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]], without: frozenset[str] = frozenset()):
+def core_state(cluster: SuiteCluster, base: tuple[list[dict], list[dict]], without: frozenset[str] = frozenset()):
     """The Python core's ClusterState for a snapshot (plus the cluster's workload objects now,
     except the kinds in ``without``)."""
     from scheduler.core.state import ClusterState
@@ -270,7 +177,7 @@ def core_state(cluster: LabCluster, base: tuple[list[dict], list[dict]], without
 UPSTREAM_ORACLE = "custom-k8s-scheduler"
 
 
-def upstream_oracle(cluster: LabCluster) -> str:
+def upstream_oracle(cluster: SuiteCluster) -> str:
     """The scheduler name of an upstream kube-scheduler v1.29.15 started the normal way: the lab's
     custom-k8s-scheduler (its two replicas running, one holding the Lease).
 
@@ -284,14 +191,7 @@ def upstream_oracle(cluster: LabCluster) -> str:
     return UPSTREAM_ORACLE
 
 
-def _core_to_events(e: dict) -> dict:
-    return {"metadata": e["metadata"], "reason": e.get("reason"), "note": e.get("message"),
-            "type": e.get("type"), "action": e.get("action"), "reportingController": e.get("reportingComponent")
-            or (e.get("source") or {}).get("component"),
-            "regarding": e.get("involvedObject")}
-
-
-def scheduled_event(cluster: LabCluster, namespace: str, pod: str) -> dict:
+def scheduled_event(cluster: SuiteCluster, namespace: str, pod: str) -> dict:
     """The Scheduled event of a pod, or NotYet."""
     for e in cluster.events_for(namespace, pod):
         if e.get("reason") == "Scheduled":
@@ -299,7 +199,7 @@ def scheduled_event(cluster: LabCluster, namespace: str, pod: str) -> dict:
     raise NotYet(f"no Scheduled event for {namespace}/{pod} yet")
 
 
-def bound_node(cluster: LabCluster, namespace: str, pod: str) -> str:
+def bound_node(cluster: SuiteCluster, namespace: str, pod: str) -> str:
     node = cluster.pod(namespace, pod)["spec"].get("nodeName")
     if not node:
         raise NotYet(f"{namespace}/{pod} is not bound yet")

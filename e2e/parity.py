@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from e2e.harness import LabCluster, NotYet, STATE_OBJECTS, wait_for
+from e2e.harness import SuiteCluster, NotYet, STATE_OBJECTS, wait_for
 
 PROFILES = {
     "parity-default": "",
@@ -94,7 +94,7 @@ def scheduler_config(kubeconfig: Path) -> str:
 class UpstreamScheduler:
     """The lab's kube-scheduler v1.29.15 binary, run privately with the parity profiles."""
 
-    def __init__(self, cluster: LabCluster, work: Path) -> None:
+    def __init__(self, cluster: SuiteCluster, work: Path) -> None:
         self.binary = cluster.workdir / "bin" / "kube-scheduler"
         assert self.binary.exists(), f"the local lab has no {self.binary}"
         self.config = work / "parity-config.yaml"
@@ -269,7 +269,7 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
 
 # ------------------------------------------------------------------------------ running a batch
 
-def _apply(cluster: LabCluster, items: list[dict], namespace: str | None = None) -> None:
+def _apply(cluster: SuiteCluster, items: list[dict], namespace: str | None = None) -> None:
     text = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
     out = cluster.kubectl("apply", "-f", "-", *(["-n", namespace] if namespace else []), input=text, check=False,
                           timeout=180)
@@ -280,7 +280,7 @@ _COLLECTIONS = {"Node": "/api/v1/nodes", "Pod": "/api/v1/namespaces/{ns}/pods",
                 "PodDisruptionBudget": "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets"}
 
 
-def create_all(cluster: LabCluster, items: list[dict], namespace: str = "") -> None:
+def create_all(cluster: SuiteCluster, items: list[dict], namespace: str = "") -> None:
     """POST new objects, 8 at a time (kubectl apply sends two requests per object, one by one)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -298,7 +298,7 @@ def create_all(cluster: LabCluster, items: list[dict], namespace: str = "") -> N
         list(pool.map(create, items))  # re-raises the first failure
 
 
-def ensure_priority_classes(cluster: LabCluster) -> None:
+def ensure_priority_classes(cluster: SuiteCluster) -> None:
     items = []
     for name, value, policy in PRIORITY_CLASSES:
         pc: dict = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
@@ -309,7 +309,7 @@ def ensure_priority_classes(cluster: LabCluster) -> None:
     _apply(cluster, items)
 
 
-def make_namespace(cluster: LabCluster, prefix: str) -> str:
+def make_namespace(cluster: SuiteCluster, prefix: str) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:5]}"
     cluster.core.create_namespace({"metadata": {"name": name, "labels": {"scheduler-lab.dev/e2e": "true"}}})
 
@@ -331,7 +331,7 @@ def _ready(node: dict) -> bool:
                              for t in (node.get("spec") or {}).get("taints") or [])
 
 
-def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[State]) -> dict[str, float]:
+def setup_batch(cluster: SuiteCluster, namespace: str, run: str, states: list[State]) -> dict[str, float]:
     """Nodes, bound pods and PDBs of every state; returns (once all are settled) how long each took."""
     took: dict[str, float] = {}
     t0 = time.monotonic()
@@ -378,7 +378,7 @@ def setup_batch(cluster: LabCluster, namespace: str, run: str, states: list[Stat
     return took
 
 
-def snapshot_state(cluster: LabCluster):
+def snapshot_state(cluster: SuiteCluster):
     """The Python core's ClusterState now: nodes, bound pods, workload objects, PDBs."""
     from scheduler.core.state import ClusterState
 
@@ -412,7 +412,7 @@ class Observed:
     pod: dict
 
 
-def _events_by_pod(cluster: LabCluster, namespace: str) -> dict[str, list[dict]]:
+def _events_by_pod(cluster: SuiteCluster, namespace: str) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = defaultdict(list)
     for e in cluster.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")["items"]:
         out[(e.get("regarding") or {}).get("name", "")].append(e)
@@ -421,7 +421,7 @@ def _events_by_pod(cluster: LabCluster, namespace: str) -> dict[str, list[dict]]
     return out
 
 
-def run_pending(cluster: LabCluster, namespace: str, upstream: UpstreamScheduler, states: list[State],
+def run_pending(cluster: SuiteCluster, namespace: str, upstream: UpstreamScheduler, states: list[State],
                 timeout: float = 180) -> dict[str, Observed]:
     """Create the pending pods and wait until upstream has decided each one."""
     create_all(cluster, [s.pod for s in states], namespace)
@@ -451,13 +451,13 @@ def run_pending(cluster: LabCluster, namespace: str, upstream: UpstreamScheduler
     return wait_for(decided, timeout=timeout, interval=1.0, what="upstream to decide every pending pod")
 
 
-def delete_nodes(cluster: LabCluster, selector: str) -> None:
+def delete_nodes(cluster: SuiteCluster, selector: str) -> None:
     """One DELETE of the node collection (kubectl deletes them one by one)."""
     cluster.api.call_api("/api/v1/nodes", "DELETE", query_params=[("labelSelector", selector)],
                          auth_settings=["BearerToken"], _preload_content=False, _request_timeout=(5, 120))
 
 
-def sweep(cluster: LabCluster) -> None:
+def sweep(cluster: SuiteCluster) -> None:
     """Remove every node a parity batch made (also those an interrupted earlier run left behind)."""
     delete_nodes(cluster, "parity-run")
 
@@ -469,7 +469,7 @@ def sweep(cluster: LabCluster) -> None:
     wait_for(gone, timeout=120, what="leftover parity nodes deleted")
 
 
-def teardown_batch(cluster: LabCluster, namespace: str, run: str) -> None:
+def teardown_batch(cluster: SuiteCluster, namespace: str, run: str) -> None:
     # The namespace takes its pods with it (kwok finishes their deletion); nodes go at once.
     cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False, timeout=180)
     delete_nodes(cluster, f"parity-run={run}")

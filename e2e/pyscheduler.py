@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from e2e.harness import LabCluster, NotYet, wait_for
+from e2e.harness import SuiteCluster, NotYet, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ class SchedulerProcess:
 class SchedulerFleet:
     """The processes a test started; all stopped (and their logs printed) at teardown."""
 
-    def __init__(self, cluster: LabCluster, directory: Path) -> None:
+    def __init__(self, cluster: SuiteCluster, directory: Path) -> None:
         self.cluster = cluster
         self.directory = directory
         self.processes: list[SchedulerProcess] = []

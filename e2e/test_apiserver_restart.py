@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, pod_manifest, wait_for
 
 APPS = ("py-scheduler", "custom-k8s-scheduler")
 
 
 @pytest.mark.requires("restart_apiserver")
-def test_apiserver_restart_mid_burst_loses_no_pod(cluster: LabCluster, namespace: str) -> None:
+def test_apiserver_restart_mid_burst_loses_no_pod(cluster: SuiteCluster, namespace: str) -> None:
     from lab.providers.local import LocalProvider
 
     for app in APPS:

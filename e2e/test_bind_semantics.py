@@ -24,7 +24,7 @@ import yaml
 
 from e2e.faultproxy import FaultProxy, proxy_for_lab
 from e2e.faults import proxied_kubeconfig
-from e2e.harness import LabCluster, NotYet, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, pod_manifest, wait_for
 from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
 
 BIND_TIMEOUT = 5.0  # the scheduler's: leaseDuration 15s - renewDeadline 10s
@@ -34,7 +34,7 @@ TAINT = "scheduler-lab.dev/bind-semantics"
 
 
 @pytest.fixture
-def proxy(cluster: LabCluster):
+def proxy(cluster: SuiteCluster):
     cluster.requires("fault_proxy")  # the bind-answer fault
     fp = proxy_for_lab(cluster.workdir, Path(cluster.kubeconfig))
     yield fp
@@ -42,7 +42,7 @@ def proxy(cluster: LabCluster):
 
 
 @pytest.fixture
-def node(cluster: LabCluster, namespace: str):
+def node(cluster: SuiteCluster, namespace: str):
     """A kwok node with 500m CPU that only this test's pods tolerate."""
     name = f"bind-{namespace[-5:]}"
     cluster.core.create_node({
@@ -80,7 +80,7 @@ def _pod(name: str, scheduler: str, node: str, namespace: str, cpu: str) -> dict
                         terminationGracePeriodSeconds=0)
 
 
-def _events(cluster: LabCluster, namespace: str, pod: str, reason: str) -> list[dict]:
+def _events(cluster: SuiteCluster, namespace: str, pod: str, reason: str) -> list[dict]:
     return [e for e in cluster.events_for(namespace, pod) if e.get("reason") == reason]
 
 
@@ -93,7 +93,7 @@ def _at_least(what: str, get, wanted: float):
 
 
 def test_a_bind_whose_answer_is_lost_after_it_bound_is_one_success(
-        cluster: LabCluster, namespace: str, proxy: FaultProxy, node: str, tmp_path: Path) -> None:
+        cluster: SuiteCluster, namespace: str, proxy: FaultProxy, node: str, tmp_path: Path) -> None:
     name = unique_name("bind-lost")
     config = scheduler_config(name=name, lease_namespace=namespace, lease_name=name)  # 15s/10s: 5s binds
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))

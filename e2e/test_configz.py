@@ -22,19 +22,19 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.harness import LabCluster
+from e2e.harness import SuiteCluster
 
 KUBE_SCHEDULER, PY_SCHEDULER = "custom-k8s-scheduler", "py-scheduler"
 HINT = "(a lab deployed before metrics-reader could get /configz: run `python -m lab deploy` again)"
 
 
-def configmap_profiles(cluster: LabCluster, app: str) -> list[str]:
+def configmap_profiles(cluster: SuiteCluster, app: str) -> list[str]:
     cm = cluster.get(f"/api/v1/namespaces/kube-system/configmaps/{app}-config")
     config = yaml.safe_load(cm["data"][f"{app}-config.yaml"])
     return [p["schedulerName"] for p in config["profiles"]]
 
 
-def configz_of(cluster: LabCluster, app: str) -> dict[str, Any]:
+def configz_of(cluster: SuiteCluster, app: str) -> dict[str, Any]:
     """The componentconfig every replica of `app` serves (they must all serve the same)."""
     answers = cluster.replica_get(app, "/configz")
     assert len(answers) == 2, f"{app}: expected 2 replicas, got {[r for r, _, _ in answers]}"
@@ -60,11 +60,11 @@ def weights(prof: dict[str, Any], point: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def answers(cluster: LabCluster) -> dict[str, dict[str, Any]]:
+def answers(cluster: SuiteCluster) -> dict[str, dict[str, Any]]:
     return {app: configz_of(cluster, app) for app in (KUBE_SCHEDULER, PY_SCHEDULER)}
 
 
-def test_each_scheduler_reports_the_profiles_of_its_configmap(cluster: LabCluster, answers) -> None:
+def test_each_scheduler_reports_the_profiles_of_its_configmap(cluster: SuiteCluster, answers) -> None:
     for app, config in answers.items():
         assert [p["SchedulerName"] for p in config["Profiles"]] == configmap_profiles(cluster, app), app
         assert config["apiVersion"] == "kubescheduler.config.k8s.io/v1" and "kind" not in config, app
@@ -98,7 +98,7 @@ def test_everything_the_two_configmaps_share_agrees(answers) -> None:
 
 
 @contextlib.contextmanager
-def first_replica_url(cluster: LabCluster, app: str) -> Iterator[str]:
+def first_replica_url(cluster: SuiteCluster, app: str) -> Iterator[str]:
 
     first = cluster.pods("kube-system", f"app.kubernetes.io/name={app}")[0]
     if cluster.can("lab_processes"):
@@ -120,7 +120,7 @@ def anonymous_get(url: str) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
-def test_anonymous_configz_is_refused_like_kube_scheduler(cluster: LabCluster) -> None:
+def test_anonymous_configz_is_refused_like_kube_scheduler(cluster: SuiteCluster) -> None:
     refused = {}
     for app in (KUBE_SCHEDULER, PY_SCHEDULER):
         with first_replica_url(cluster, app) as url:

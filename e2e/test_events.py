@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import itertools
 
-from e2e.harness import LabCluster, NotYet, pod_manifest, upstream_oracle, wait_for
+from e2e.harness import SuiteCluster, NotYet, pod_manifest, upstream_oracle, wait_for
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
 
-def _failed(cluster: LabCluster, namespace: str, pod: str) -> list[dict]:
+def _failed(cluster: SuiteCluster, namespace: str, pod: str) -> list[dict]:
     events = cluster.get(f"/apis/events.k8s.io/v1/namespaces/{namespace}/events")["items"]
     out = [e for e in events if e.get("reason") == "FailedScheduling" and e["regarding"]["name"] == pod]
     return sorted(out, key=lambda e: e.get("eventTime") or "")
 
 
 def test_failed_scheduling_events_form_the_same_series_as_kube_scheduler(
-        cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+        cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> None:
     name = unique_name("e2e-events")
     fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name))
     oracle = upstream_oracle(cluster)

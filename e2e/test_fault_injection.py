@@ -17,7 +17,7 @@ import yaml
 
 from e2e.faultproxy import FaultProxy, proxy_for_lab
 from e2e.faults import FAULTS, LEADER_FAULTS, FaultRun, PyTarget, UpstreamTarget, proxied_kubeconfig
-from e2e.harness import LabCluster
+from e2e.harness import SuiteCluster
 from e2e.pyscheduler import SchedulerProcess, scheduler_config, unique_name
 
 FAULT_COUNT = int(os.environ.get("SOAK_FAULTS", str(len(FAULTS))))
@@ -25,7 +25,7 @@ FAULT_COUNT = int(os.environ.get("SOAK_FAULTS", str(len(FAULTS))))
 
 
 @pytest.fixture
-def proxy(cluster: LabCluster):
+def proxy(cluster: SuiteCluster):
     # Faults go through the proxy; etcd compaction and the API server's restarts act on local processes.
     cluster.requires("fault_proxy", "restart_apiserver", "lab_processes")
     fp = proxy_for_lab(cluster.workdir, Path(cluster.kubeconfig))
@@ -51,7 +51,7 @@ def _assert_errors_injected(counts, proxy: FaultProxy) -> None:
         assert proxy.reached["201"] > 0, f"no bind reached the API server before its 5xx: {dict(proxy.reached)}"
 
 
-def test_py_scheduler_cache_stays_true_under_faults(cluster: LabCluster, namespace: str, proxy: FaultProxy,
+def test_py_scheduler_cache_stays_true_under_faults(cluster: SuiteCluster, namespace: str, proxy: FaultProxy,
                                                     tmp_path: Path) -> None:
     name = unique_name("faults")
     config = scheduler_config(name=name, lease_namespace=namespace, lease_name=name, leader_elect=False)
@@ -87,7 +87,7 @@ profiles:
 """
 
 
-def test_kube_scheduler_under_the_same_faults(cluster: LabCluster, namespace: str, proxy: FaultProxy,
+def test_kube_scheduler_under_the_same_faults(cluster: SuiteCluster, namespace: str, proxy: FaultProxy,
                                               tmp_path: Path) -> None:
     binary = cluster.workdir / "bin" / "kube-scheduler"
     assert binary.exists(), f"the local lab has no {binary}"

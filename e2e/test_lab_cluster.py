@@ -6,7 +6,7 @@ import ipaddress
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from e2e.harness import LabCluster, NotYet, assert_never, bound_node, pod_manifest, scheduled_event, wait_for
+from e2e.harness import SuiteCluster, NotYet, assert_never, bound_node, pod_manifest, scheduled_event, wait_for
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -17,7 +17,7 @@ def _quantity(text: str) -> float:
     return float(parse_quantity(text))
 
 
-def test_four_ready_nodes_shaped_like_the_lab_description(cluster: LabCluster) -> None:
+def test_four_ready_nodes_shaped_like_the_lab_description(cluster: SuiteCluster) -> None:
     nodes = {n["metadata"]["name"]: n for n in cluster.get("/api/v1/nodes")["items"]}
     for want in cluster.spec.nodes:
         assert want.name in nodes, f"{want.name} missing; nodes: {sorted(nodes)}"
@@ -46,7 +46,7 @@ def test_four_ready_nodes_shaped_like_the_lab_description(cluster: LabCluster) -
     assert len(nodes) == len(cluster.spec.nodes)
 
 
-def test_server_is_the_pinned_kubernetes_version(cluster: LabCluster) -> None:
+def test_server_is_the_pinned_kubernetes_version(cluster: SuiteCluster) -> None:
     version = cluster.get("/version")["gitVersion"]
     if cluster.can("pinned_patch_version"):
         assert version == cluster.spec.versions.kubernetes
@@ -56,7 +56,7 @@ def test_server_is_the_pinned_kubernetes_version(cluster: LabCluster) -> None:
     assert cluster.spec.versions.kubernetes_minor in out and "master-node" in out or not cluster.can("spec_node_names")
 
 
-def test_default_scheduler_runs_a_deployment(cluster: LabCluster, namespace: str) -> None:
+def test_default_scheduler_runs_a_deployment(cluster: SuiteCluster, namespace: str) -> None:
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
@@ -81,7 +81,7 @@ def test_default_scheduler_runs_a_deployment(cluster: LabCluster, namespace: str
         assert f"Successfully assigned {namespace}/{p['metadata']['name']} to {node}" in event.get("note", "")
 
 
-def test_local_lab_addresses_stay_on_loopback(cluster: LabCluster, namespace: str) -> None:
+def test_local_lab_addresses_stay_on_loopback(cluster: SuiteCluster, namespace: str) -> None:
     if not cluster.can("loopback_addresses"):
         return  # kind and Vagrant clusters have real networks; the rule is about the local lab
     cluster.apply(pod_manifest("probe"), namespace)
@@ -99,7 +99,7 @@ def test_local_lab_addresses_stay_on_loopback(cluster: LabCluster, namespace: st
     assert not outside, f"addresses outside 127.0.0.0/8: {outside}"
 
 
-def test_pod_for_an_absent_scheduler_stays_pending(cluster: LabCluster, namespace: str) -> None:
+def test_pod_for_an_absent_scheduler_stays_pending(cluster: SuiteCluster, namespace: str) -> None:
     # Seed 004, first check: nobody runs "my-scheduler", so nothing binds the pod and no
     # scheduler writes an event about it.
     cluster.apply(pod_manifest("nginx", scheduler="my-scheduler"), namespace)
@@ -113,7 +113,7 @@ def test_pod_for_an_absent_scheduler_stays_pending(cluster: LabCluster, namespac
     assert_never(touched, duration=8, what="the my-scheduler pod being bound or scheduled")
 
 
-def test_service_account_token_is_accepted_and_rbac_denies(cluster: LabCluster, namespace: str) -> None:
+def test_service_account_token_is_accepted_and_rbac_denies(cluster: SuiteCluster, namespace: str) -> None:
     cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": "reader"}})
     token = cluster.core.create_namespaced_service_account_token(
         "reader", namespace, {"spec": {"expirationSeconds": 600}}).status.token
@@ -159,7 +159,7 @@ def test_service_account_token_is_accepted_and_rbac_denies(cluster: LabCluster, 
             raise AssertionError("RBAC allowed more than the Role grants")
 
 
-def test_pod_binds_to_a_worker(cluster: LabCluster, namespace: str) -> None:
+def test_pod_binds_to_a_worker(cluster: SuiteCluster, namespace: str) -> None:
     cluster.apply(pod_manifest("solo"), namespace)
     node = wait_for(lambda: bound_node(cluster, namespace, "solo"), timeout=60)
     assert node in {n.name for n in cluster.spec.workers} or not cluster.can("spec_node_names")

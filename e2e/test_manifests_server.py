@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.harness import LabCluster
+from e2e.harness import SuiteCluster
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
 
 
 @pytest.mark.parametrize("directory", ["kube-scheduler", "py-scheduler", "samples"])
-def test_server_side_dry_run(cluster: LabCluster, namespace: str, directory: str) -> None:
+def test_server_side_dry_run(cluster: SuiteCluster, namespace: str, directory: str) -> None:
     args = ["apply", "--dry-run=server", "--validate=strict", "-k", str(MANIFESTS / directory)]
     if directory == "samples":
         args += ["-n", namespace]

@@ -17,14 +17,14 @@ import uuid
 
 import pytest
 
-from e2e.harness import LabCluster, NotYet, wait_for
+from e2e.harness import SuiteCluster, NotYet, wait_for
 from e2e.parity import _apply, _node, _pod, _ready, ensure_priority_classes
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
 SHAPE = [("low", "parity-low", {}), ("mid", "parity-mid", {}), ("kept", "parity-low", {"protected": "true"})]
 
 
-def _make_set(cluster: LabCluster, namespace: str, run: str, tag: str) -> list[str]:
+def _make_set(cluster: SuiteCluster, namespace: str, run: str, tag: str) -> list[str]:
     sid = f"{tag}{run}"
     nodes = [_node(run, sid, f"pe-{run}-{tag}-{i}", "a", "2", "4Gi", "110", {}, []) for i in range(3)]
     _apply(cluster, nodes)
@@ -42,13 +42,13 @@ def _make_set(cluster: LabCluster, namespace: str, run: str, tag: str) -> list[s
     return names
 
 
-def _running(cluster: LabCluster, namespace: str, n: int) -> None:
+def _running(cluster: SuiteCluster, namespace: str, n: int) -> None:
     pods = [p for p in cluster.pods(namespace) if (p.get("status") or {}).get("phase") == "Running"]
     if len(pods) < n:
         raise NotYet(f"{len(pods)}/{n} running")
 
 
-def _outcome(cluster: LabCluster, namespace: str, tag: str, pod: str) -> dict:
+def _outcome(cluster: SuiteCluster, namespace: str, tag: str, pod: str) -> dict:
     """Wait for the preemptor to be bound; return what happened around it."""
     def bound() -> dict:
         p = cluster.pod(namespace, pod)
@@ -67,7 +67,7 @@ def _outcome(cluster: LabCluster, namespace: str, tag: str, pod: str) -> dict:
 
 
 @pytest.mark.requires("kwok_nodes")  # it creates its own full nodes
-def test_high_priority_pod_preempts_like_kube_scheduler(cluster: LabCluster, namespace: str,
+def test_high_priority_pod_preempts_like_kube_scheduler(cluster: SuiteCluster, namespace: str,
                                                         fleet: SchedulerFleet) -> None:
     ensure_priority_classes(cluster)
     run = uuid.uuid4().hex[:5]
@@ -132,7 +132,7 @@ def test_high_priority_pod_preempts_like_kube_scheduler(cluster: LabCluster, nam
         cluster.kubectl("delete", "nodes", "-l", f"parity-run={run}", "--wait=false", check=False, timeout=180)
 
 
-def _gone(cluster: LabCluster, namespace: str, pod: str) -> None:
+def _gone(cluster: SuiteCluster, namespace: str, pod: str) -> None:
     names = {p["metadata"]["name"] for p in cluster.pods(namespace)}
     if pod in names:
         raise NotYet(f"{pod} still exists")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.harness import LabCluster
+from e2e.harness import SuiteCluster
 
 NEEDED = [  # (verb, group, resource, subresource, name) every scheduler must be allowed
     ("list", "", "pods", "", ""), ("watch", "", "pods", "", ""), ("list", "", "nodes", "", ""),
@@ -46,7 +46,7 @@ EXTRA = {
 }
 
 
-def allowed(cluster: LabCluster, user: str, verb: str, group: str, resource: str, sub: str, name: str,
+def allowed(cluster: SuiteCluster, user: str, verb: str, group: str, resource: str, sub: str, name: str,
             namespace: str = "default") -> bool:
     attrs = {"verb": verb, "group": group, "resource": resource, "namespace": namespace}
     if sub:
@@ -64,7 +64,7 @@ def allowed(cluster: LabCluster, user: str, verb: str, group: str, resource: str
 
 
 @pytest.mark.parametrize("app", ["custom-k8s-scheduler", "py-scheduler"])
-def test_scheduler_service_account_is_least_privilege(cluster: LabCluster, app: str) -> None:
+def test_scheduler_service_account_is_least_privilege(cluster: SuiteCluster, app: str) -> None:
     cluster.deploy(app)
     user = f"system:serviceaccount:kube-system:{app}"
     extra_ok, extra_no = EXTRA[app]

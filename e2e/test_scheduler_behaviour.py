@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.harness import LabCluster, NotYet, assert_never, bound_node, pod_manifest, scheduled_event, wait_for
+from e2e.harness import SuiteCluster, NotYet, assert_never, bound_node, pod_manifest, scheduled_event, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "manifests" / "samples"
 
 
-def test_deprecated_annotation_goes_to_the_default_scheduler(cluster: LabCluster, namespace: str) -> None:
+def test_deprecated_annotation_goes_to_the_default_scheduler(cluster: SuiteCluster, namespace: str) -> None:
     # Seed 003 names its scheduler only in the scheduler.alpha.kubernetes.io/name annotation,
     # which nothing has read since v1.6: the API server defaults spec.schedulerName.
     pod = yaml.safe_load((SAMPLES / "annotation-pod.yaml").read_text())
@@ -35,7 +35,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_pending_until_a_scheduler_starts(cluster: LabCluster, namespace: str, tmp_path: Path) -> None:
+def test_pending_until_a_scheduler_starts(cluster: SuiteCluster, namespace: str, tmp_path: Path) -> None:
     name = f"late-{namespace[-5:]}"
     cluster.apply(pod_manifest("waits", scheduler=name), namespace)
     assert_never(lambda: bool(cluster.pod(namespace, "waits")["spec"].get("nodeName")), duration=4,
@@ -64,7 +64,7 @@ def test_pending_until_a_scheduler_starts(cluster: LabCluster, namespace: str, t
 
 
 @pytest.mark.parametrize("app", ["custom-k8s-scheduler", "py-scheduler"])
-def test_health_endpoints(cluster: LabCluster, app: str) -> None:
+def test_health_endpoints(cluster: SuiteCluster, app: str) -> None:
     cluster.deploy(app)
     health = cluster.replica_get(app, "/healthz")
     assert len(health) == 2 and all(code == 200 and body.strip() == "ok" for _, code, body in health), health
@@ -84,7 +84,7 @@ def test_health_endpoints(cluster: LabCluster, app: str) -> None:
         assert all(code == 200 for _, code, _ in ready), ready
 
 
-def test_a_replica_with_a_bad_config_fails_alone(cluster: LabCluster, namespace: str, tmp_path: Path) -> None:
+def test_a_replica_with_a_bad_config_fails_alone(cluster: SuiteCluster, namespace: str, tmp_path: Path) -> None:
     app = "py-scheduler"
     cluster.deploy(app)
     holder = wait_for(lambda: cluster.lease_holder(app) or (_ for _ in ()).throw(NotYet("no holder")), timeout=60)

@@ -4,16 +4,16 @@ from __future__ import annotations
 from collections import Counter
 
 
-from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, scheduled_event, upstream_oracle, wait_for
+from e2e.harness import SuiteCluster, NotYet, bound_node, pod_manifest, scheduled_event, upstream_oracle, wait_for
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
 
-def _events(cluster: LabCluster, namespace: str, pod: str, reason: str) -> list[dict]:
+def _events(cluster: SuiteCluster, namespace: str, pod: str, reason: str) -> list[dict]:
     return [e for e in cluster.events_for(namespace, pod) if e.get("reason") == reason]
 
 
 def test_pod_is_bound_with_a_scheduled_event_from_the_scheduler(
-        cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+        cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> None:
     name, random_name = unique_name("e2e-py"), unique_name("e2e-random")
     [proc] = fleet.start(scheduler_config(name=name, random_profile=random_name, lease_namespace=namespace,
                                           lease_name=name))
@@ -38,14 +38,14 @@ def test_pod_is_bound_with_a_scheduled_event_from_the_scheduler(
     assert f'"Attempting to schedule pod" pod="{namespace}/web"' in log
 
 
-def _failed_scheduling(cluster: LabCluster, namespace: str, pod: str) -> dict:
+def _failed_scheduling(cluster: SuiteCluster, namespace: str, pod: str) -> dict:
     events = _events(cluster, namespace, pod, "FailedScheduling")
     if not events:
         raise NotYet(f"no FailedScheduling event for {pod}")
     return events[0]
 
 
-def _pod_scheduled(cluster: LabCluster, namespace: str, pod: str) -> dict:
+def _pod_scheduled(cluster: SuiteCluster, namespace: str, pod: str) -> dict:
     for cond in cluster.pod(namespace, pod).get("status", {}).get("conditions") or []:
         if cond["type"] == "PodScheduled":
             return cond
@@ -53,7 +53,7 @@ def _pod_scheduled(cluster: LabCluster, namespace: str, pod: str) -> dict:
 
 
 def test_impossible_pod_gets_the_same_failed_scheduling_as_kube_scheduler(
-        cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+        cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> None:
     # The oracle is the lab's own kube-scheduler v1.29.15 (upstream_oracle), given the same pod on the
     # same cluster at the same time; no expected text is written down here.
     oracle = upstream_oracle(cluster)
@@ -78,7 +78,7 @@ def test_impossible_pod_gets_the_same_failed_scheduling_as_kube_scheduler(
     assert not cluster.pod(namespace, "huge")["spec"].get("nodeName")
 
 
-def _place_20(cluster: LabCluster, namespace: str, fleet: SchedulerFleet, strategy: str) -> Counter:
+def _place_20(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet, strategy: str) -> Counter:
     name = unique_name(f"e2e-{strategy.lower()}")
     fleet.start(scheduler_config(name=name, strategy=strategy, lease_namespace=namespace, lease_name=name))
     pods = [pod_manifest(f"small-{i:02d}", scheduler=name, cpu="50m", memory="64Mi") for i in range(20)]
@@ -94,7 +94,7 @@ def _place_20(cluster: LabCluster, namespace: str, fleet: SchedulerFleet, strate
     return Counter(wait_for(all_bound, timeout=90, what="20 pods bound"))
 
 
-def _free_millicpu(cluster: LabCluster) -> dict[str, int]:
+def _free_millicpu(cluster: SuiteCluster) -> dict[str, int]:
     """Allocatable minus requested cpu per worker (what the scheduler sees before the test pods)."""
     from scheduler.core.resources import pod_resource  # the same request rules the scheduler uses
 
@@ -109,7 +109,7 @@ def _free_millicpu(cluster: LabCluster) -> dict[str, int]:
     return free
 
 
-def test_most_allocated_packs_20_small_pods(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+def test_most_allocated_packs_20_small_pods(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> None:
     free = _free_millicpu(cluster)
     # How many workers 20 x 50m need at the least, filling the fullest first (what MostAllocated does).
     need, left = 0, 20 * 50
@@ -123,7 +123,7 @@ def test_most_allocated_packs_20_small_pods(cluster: LabCluster, namespace: str,
     assert len(placement) <= max(1, need), f"MostAllocated used {dict(placement)}; free before: {free}"
 
 
-def test_least_allocated_spreads_20_small_pods(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+def test_least_allocated_spreads_20_small_pods(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> None:
     free = _free_millicpu(cluster)
     placement = _place_20(cluster, namespace, fleet, "LeastAllocated")
     # Other tests share the cluster, so "spread" is judged against the load it had: the pods go to
@@ -133,7 +133,7 @@ def test_least_allocated_spreads_20_small_pods(cluster: LabCluster, namespace: s
     assert placement[emptiest] >= 20 // len(free), f"LeastAllocated used {dict(placement)}; free before: {free}"
 
 
-def test_health_readiness_and_metrics(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> None:
+def test_health_readiness_and_metrics(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> None:
     name = unique_name("e2e-py")
     [proc] = fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name))
     fleet.wait_for_one_leader([proc])

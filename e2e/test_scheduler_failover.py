@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, bound_node, pod_manifest, wait_for
 from e2e.pyscheduler import SchedulerFleet, SchedulerProcess, scheduler_config, unique_name
 from scheduler.runtime.leader import JITTER_FACTOR
 
@@ -17,14 +17,14 @@ LEASE_DURATION, RETRY_PERIOD = 15.0, 2.0
 
 
 @pytest.fixture
-def pair(cluster: LabCluster, namespace: str, fleet: SchedulerFleet) -> tuple[str, list[SchedulerProcess]]:
+def pair(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet) -> tuple[str, list[SchedulerProcess]]:
     name = unique_name("e2e-ha")
     procs = fleet.start(scheduler_config(name=name, lease_namespace=namespace, lease_name=name), replicas=2)
     return name, procs
 
 
-def lease(cluster: LabCluster, namespace: str, name: str) -> dict:
-    return cluster.get(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}")["spec"]
+def lease(cluster: SuiteCluster, namespace: str, name: str) -> dict:
+    return cluster.lease(namespace, name)["spec"]
 
 
 def identity_of(proc: SchedulerProcess) -> str:
@@ -37,7 +37,7 @@ def bound_by(proc: SchedulerProcess) -> set[str]:
     return set(re.findall(r'"Successfully bound pod to node" pod="[^/]+/([^"]+)"', proc.log()))
 
 
-def test_two_replicas_exactly_one_leader(cluster: LabCluster, namespace: str, fleet: SchedulerFleet,
+def test_two_replicas_exactly_one_leader(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet,
                                          pair: tuple[str, list[SchedulerProcess]]) -> None:
     name, procs = pair
     leader = fleet.wait_for_one_leader(procs)
@@ -63,7 +63,7 @@ def test_two_replicas_exactly_one_leader(cluster: LabCluster, namespace: str, fl
     assert bound_by(standby) == set()
 
 
-def _failover(cluster: LabCluster, namespace: str, fleet: SchedulerFleet,
+def _failover(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet,
               pair: tuple[str, list[SchedulerProcess]], sig: int) -> tuple[float, SchedulerProcess, SchedulerProcess]:
     name, procs = pair
     leader = fleet.wait_for_one_leader(procs)
@@ -94,7 +94,7 @@ def _logged_at(log: str, message: str) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
-def test_sigkill_failover_within_lease_duration(cluster: LabCluster, namespace: str, fleet: SchedulerFleet,
+def test_sigkill_failover_within_lease_duration(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet,
                                                 pair: tuple[str, list[SchedulerProcess]]) -> None:
     took, leader, _ = _failover(cluster, namespace, fleet, pair, signal.SIGKILL)
     print(f"failover after SIGKILL: new pod bound {took:.2f}s after the kill")
@@ -102,7 +102,7 @@ def test_sigkill_failover_within_lease_duration(cluster: LabCluster, namespace: 
     assert took <= LEASE_DURATION + RETRY_PERIOD + 5, f"takeover after SIGKILL took {took:.1f}s"
 
 
-def test_sigterm_releases_and_standby_takes_over_fast(cluster: LabCluster, namespace: str, fleet: SchedulerFleet,
+def test_sigterm_releases_and_standby_takes_over_fast(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet,
                                                       pair: tuple[str, list[SchedulerProcess]]) -> None:
     took, leader, standby = _failover(cluster, namespace, fleet, pair, signal.SIGTERM)
     assert leader.wait_exit(10) == 0
@@ -119,7 +119,7 @@ def test_sigterm_releases_and_standby_takes_over_fast(cluster: LabCluster, names
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
-def test_no_pod_bound_twice_or_lost_across_failover(cluster: LabCluster, namespace: str, fleet: SchedulerFleet,
+def test_no_pod_bound_twice_or_lost_across_failover(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet,
                                                     pair: tuple[str, list[SchedulerProcess]], sig: int) -> None:
     name, procs = pair
     leader = fleet.wait_for_one_leader(procs)
@@ -185,10 +185,9 @@ def test_no_pod_bound_twice_or_lost_across_failover(cluster: LabCluster, namespa
 
 
 def test_leader_whose_lease_is_taken_stops_at_once_and_exits_1(
-        cluster: LabCluster, namespace: str, fleet: SchedulerFleet, pair: tuple[str, list[SchedulerProcess]]) -> None:
+        cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet, pair: tuple[str, list[SchedulerProcess]]) -> None:
     name, procs = pair
     leader = fleet.wait_for_one_leader(procs)
-    path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
     # Somebody else writes itself into the Lease: the leader's next renewal conflicts, it reads
     # the Lease, sees another holder and must stop binding right away.
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -207,4 +206,4 @@ def test_leader_whose_lease_is_taken_stops_at_once_and_exits_1(
     # The intruder never renews: the standby takes over once the intruder's lease expires.
     wait_for(lambda: bound_node(cluster, namespace, "while-intruder"), timeout=LEASE_DURATION + RETRY_PERIOD + 20)
     assert "while-intruder" not in bound_by(leader)
-    assert cluster.get(path)["spec"]["holderIdentity"] != "intruder"
+    assert cluster.lease(namespace, name)["spec"]["holderIdentity"] != "intruder"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.harness import LabCluster, NotYet, bound_node, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, bound_node, pod_manifest, wait_for
 
 MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "kube-scheduler"
 APP = "custom-k8s-scheduler"
@@ -24,7 +24,7 @@ def rendered(name: str) -> str:
 
 
 @pytest.fixture
-def scheduler(cluster: LabCluster) -> Iterator[str]:
+def scheduler(cluster: SuiteCluster) -> Iterator[str]:
     name = f"e2e-pods-{secrets.token_hex(3)}"
     text = rendered(name)
     cluster.kubectl("apply", "-f", "-", input=text)
@@ -32,12 +32,12 @@ def scheduler(cluster: LabCluster) -> Iterator[str]:
     cluster.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", "-", input=text, check=False)
 
 
-def scheduler_pods(cluster: LabCluster, name: str) -> list[dict]:
+def scheduler_pods(cluster: SuiteCluster, name: str) -> list[dict]:
     return [p for p in cluster.pods("kube-system", f"app.kubernetes.io/name={name}")
             if not p["metadata"].get("deletionTimestamp")]
 
 
-def two_ready(cluster: LabCluster, name: str) -> list[dict]:
+def two_ready(cluster: SuiteCluster, name: str) -> list[dict]:
     pods = scheduler_pods(cluster, name)
     ready = [p for p in pods if p.get("status", {}).get("phase") == "Running" and any(
         c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
@@ -47,15 +47,14 @@ def two_ready(cluster: LabCluster, name: str) -> list[dict]:
     return ready
 
 
-def holder_pod(cluster: LabCluster, name: str) -> str:
-    holder = cluster.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/{name}")["spec"].get(
-        "holderIdentity", "")
+def holder_pod(cluster: SuiteCluster, name: str) -> str:
+    holder = cluster.lease("kube-system", name)["spec"].get("holderIdentity", "")
     if not holder:
         raise NotYet("the Lease has no holder")
     return holder.split("_", 1)[0]  # "<hostname = pod name>_<uuid>"
 
 
-def test_apply_delete_leader_fails_over(cluster: LabCluster, namespace: str, scheduler: str) -> None:
+def test_apply_delete_leader_fails_over(cluster: SuiteCluster, namespace: str, scheduler: str) -> None:
     pods = wait_for(lambda: two_ready(cluster, scheduler), timeout=120, what="two Running Ready pods")
     names = {p["metadata"]["name"] for p in pods}
     assert len({p["status"]["podIP"] for p in pods}) == 2, "each pod has its own IP"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.harness import LabCluster, NotYet, bound_node, core_state, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, bound_node, core_state, pod_manifest, wait_for
 
 CONFIG = """
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -54,7 +54,7 @@ CACHE_OR_ATTEMPT = re.compile(r'"(?P<what>Add event for scheduled pod|Delete eve
 
 
 @pytest.fixture(scope="module")
-def upstream_scheduler(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
+def upstream_scheduler(cluster: SuiteCluster, tmp_path_factory: pytest.TempPathFactory):
     binary = cluster.workdir / "bin" / "kube-scheduler"
     cluster.requires("parity_oracle")
     assert binary.exists(), f"the local lab has no {binary}"
@@ -104,13 +104,13 @@ def _upstream_cache(log: Path) -> tuple[set[str], dict[str, set[str]]]:
     return cache, at_attempt
 
 
-def _assigned_pods(cluster: LabCluster) -> dict[str, dict]:
+def _assigned_pods(cluster: SuiteCluster) -> dict[str, dict]:
     """Every assigned non-terminal pod, terminating ones included (upstream's cache keeps them)."""
     pods = cluster.get("/api/v1/pods", fieldSelector="status.phase!=Succeeded,status.phase!=Failed")["items"]
     return {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p for p in pods if p["spec"].get("nodeName")}
 
 
-def caught_up_base(cluster: LabCluster, log: Path) -> tuple[list[dict], dict[str, dict]]:
+def caught_up_base(cluster: SuiteCluster, log: Path) -> tuple[list[dict], dict[str, dict]]:
     """Nodes and assigned pods once upstream's cache holds exactly the API's assigned pods (pacing)."""
 
     def agree() -> tuple[list[dict], dict[str, dict]]:
@@ -125,7 +125,7 @@ def caught_up_base(cluster: LabCluster, log: Path) -> tuple[list[dict], dict[str
     return wait_for(agree, timeout=60, what="upstream's cache to catch up with the API")
 
 
-def _compare(cluster: LabCluster, namespace: str, config: Path, log: Path, names: list[str],
+def _compare(cluster: SuiteCluster, namespace: str, config: Path, log: Path, names: list[str],
              base: tuple[list[dict], dict[str, dict]]) -> list[str]:
     from scheduler.core.profiles import build_profiles, load_config
 
@@ -182,7 +182,7 @@ def _skipped_spread(theirs: dict[str, dict[str, int]], ours: dict[str, dict[str,
             and any("PodTopologySpread" in s for s in ours.values()))
 
 
-def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
+def test_bare_pods_score_like_upstream(cluster: SuiteCluster, namespace: str, upstream_scheduler) -> None:
     config, log = upstream_scheduler
     base = caught_up_base(cluster, log)
     pods = [
@@ -205,7 +205,7 @@ def test_bare_pods_score_like_upstream(cluster: LabCluster, namespace: str, upst
     print("\n".join(report))
 
 
-def test_deployment_pods_score_like_upstream(cluster: LabCluster, namespace: str, upstream_scheduler) -> None:
+def test_deployment_pods_score_like_upstream(cluster: SuiteCluster, namespace: str, upstream_scheduler) -> None:
     # Pods owned by a ReplicaSet get PodTopologySpread's system default constraints.
     config, log = upstream_scheduler
     base = caught_up_base(cluster, log)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from e2e.harness import (
-    LabCluster, NotYet, assigned_keys, bound_node, core_state, pod_manifest, scheduled_event, snapshot,
+    SuiteCluster, NotYet, assigned_keys, bound_node, core_state, pod_manifest, scheduled_event, snapshot,
     wait_for, wait_for_no_terminating_pods,
 )
 
@@ -19,14 +19,14 @@ SAMPLES = Path(__file__).resolve().parent.parent / "manifests" / "samples"
 
 
 @pytest.fixture(scope="module")
-def upstream(cluster: LabCluster) -> LabCluster:
+def upstream(cluster: SuiteCluster) -> SuiteCluster:
     cluster.deploy(APP)
     wait_for(lambda: cluster.lease_holder(APP) or (_ for _ in ()).throw(NotYet("no holder")), timeout=60,
              what=f"a holder of Lease kube-system/{APP}")
     return cluster
 
 
-def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: LabCluster, namespace: str) -> None:
+def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: SuiteCluster, namespace: str) -> None:
     from scheduler.core.profiles import build_profiles, load_config_text
 
     sample = yaml.safe_load((SAMPLES / "sample-pod.yaml").read_text())
@@ -61,7 +61,7 @@ def test_the_seed_sample_pod_is_bound_by_the_second_scheduler(upstream: LabClust
     assert totals[node] == max(totals.values()), f"kube-scheduler chose {node}; the core scores {totals}"
 
 
-def test_most_allocated_packs_pods_onto_one_worker(upstream: LabCluster, namespace: str) -> None:
+def test_most_allocated_packs_pods_onto_one_worker(upstream: SuiteCluster, namespace: str) -> None:
     wait_for_no_terminating_pods(upstream)
     for i in range(6):
         upstream.apply(pod_manifest(f"pack-{i}", scheduler=APP, cpu="100m", memory="128Mi"), namespace)
@@ -69,7 +69,7 @@ def test_most_allocated_packs_pods_onto_one_worker(upstream: LabCluster, namespa
     assert len(set(nodes)) == 1, f"MostAllocated spread the pods: {nodes}"
 
 
-def test_failover_after_the_leader_is_killed(upstream: LabCluster, namespace: str) -> None:
+def test_failover_after_the_leader_is_killed(upstream: SuiteCluster, namespace: str) -> None:
     before = upstream.lease_holder(APP)
     assert before
     killed_at = time.monotonic()
@@ -83,7 +83,7 @@ def test_failover_after_the_leader_is_killed(upstream: LabCluster, namespace: st
     print(f"failover after SIGKILL: new pod bound {took:.1f}s after the kill")
 
 
-def test_sigterm_releases_the_lease_for_a_fast_takeover(upstream: LabCluster, namespace: str) -> None:
+def test_sigterm_releases_the_lease_for_a_fast_takeover(upstream: SuiteCluster, namespace: str) -> None:
     wait_for(lambda: upstream.lease_holder(APP) or (_ for _ in ()).throw(NotYet("no holder")), timeout=40)
     before = upstream.lease_holder(APP)
     killed_at = time.monotonic()

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.harness import LabCluster
+from e2e.harness import SuiteCluster
 
 APPS = ("custom-k8s-scheduler", "py-scheduler")
 PATHS = ("/metrics", "/healthz")
@@ -37,7 +37,7 @@ def curl() -> str:
 
 
 @contextlib.contextmanager
-def replica_urls(cluster: LabCluster, app: str) -> Iterator[list[tuple[str, str]]]:
+def replica_urls(cluster: SuiteCluster, app: str) -> Iterator[list[tuple[str, str]]]:
     """[(replica, https://127.0.0.1:PORT)] for every replica of `app`, reachable while open."""
 
     if cluster.can("lab_processes"):  # podrunner's pods, on their loopback pod IPs
@@ -65,13 +65,13 @@ def curl_get(curl: str, url: str, token: str | None) -> tuple[int, str]:
     return int(code), body
 
 
-def no_permission_token(cluster: LabCluster, namespace: str) -> str:
+def no_permission_token(cluster: SuiteCluster, namespace: str) -> str:
     name = f"no-permission-{uuid.uuid4().hex[:5]}"
     cluster.kubectl("create", "serviceaccount", name, "-n", namespace)
     return cluster.kubectl("create", "token", name, "-n", namespace, "--duration=600s").stdout.strip()
 
 
-def answers(cluster: LabCluster, curl: str, app: str, tokens: dict[str, str | None]) -> dict:
+def answers(cluster: SuiteCluster, curl: str, app: str, tokens: dict[str, str | None]) -> dict:
     """{(caller, path): [(replica, status, body)]} for every replica of `app`."""
     out: dict = {}
     with replica_urls(cluster, app) as urls:
@@ -89,7 +89,7 @@ def shape(status: int, body: str) -> object:
     return status, json.dumps(json.loads(body), sort_keys=True)
 
 
-def test_secure_port_answers_like_kube_scheduler(cluster: LabCluster, namespace: str, curl: str) -> None:
+def test_secure_port_answers_like_kube_scheduler(cluster: SuiteCluster, namespace: str, curl: str) -> None:
     for app in APPS:
         cluster.deploy(app)
     tokens: dict[str, str | None] = {

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from e2e.harness import LabCluster
+from e2e.harness import SuiteCluster
 from e2e.parity import (
     PRIORITY_CLASSES, Tally, UpstreamScheduler, compare, ensure_priority_classes, generate, make_namespace,
     run_pending, setup_batch, snapshot_state, sweep, teardown_batch,
@@ -26,7 +26,7 @@ PER_BATCH = 18  # states of each profile per batch
 
 
 @pytest.fixture(scope="module")
-def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
+def upstream(cluster: SuiteCluster, tmp_path_factory: pytest.TempPathFactory):
     cluster.requires("parity_oracle")
     sweep(cluster)  # nodes an interrupted run left would change every message's node count
     ensure_priority_classes(cluster)
@@ -43,7 +43,7 @@ def upstream(cluster: LabCluster, tmp_path_factory: pytest.TempPathFactory):
 # Three batches of ~300 kwok nodes and pods: a few minutes on an idle machine, far more on two cores
 # shared with builds; the suite's 600 s per-test guard against hangs is too tight for that.
 @pytest.mark.timeout(2400)
-def test_python_core_decides_like_kube_scheduler(cluster: LabCluster, upstream: UpstreamScheduler) -> None:
+def test_python_core_decides_like_kube_scheduler(cluster: SuiteCluster, upstream: UpstreamScheduler) -> None:
     from scheduler.core.profiles import build_profiles, load_config
 
     profiles = build_profiles(load_config(str(upstream.config)))

@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from e2e.harness import LabCluster, NotYet, wait_for
+from e2e.harness import SuiteCluster, NotYet, wait_for
 from e2e.parity import _apply, _node, _pod, _ready
 from e2e.pyscheduler import SchedulerFleet, scheduler_config, unique_name
 
@@ -59,7 +59,7 @@ def _claim_pod(name: str, claim: str, scheduler: str, state: str) -> dict:
                 volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim}}])
 
 
-def _make_set(cluster: LabCluster, run: str, tag: str) -> list[str]:
+def _make_set(cluster: SuiteCluster, run: str, tag: str) -> list[str]:
     sid = f"vol{tag}{run}"
     # One zone per node (topology.kubernetes.io/zone = <sid>-a|b|c): VolumeZone's cases need them,
     # the others ignore them.
@@ -75,13 +75,13 @@ def _make_set(cluster: LabCluster, run: str, tag: str) -> list[str]:
     return names
 
 
-def _delete(cluster: LabCluster, kind: str, names: list[str]) -> None:
+def _delete(cluster: SuiteCluster, kind: str, names: list[str]) -> None:
     if names:
         cluster.kubectl("delete", kind, "--ignore-not-found", "--wait=false", *names, check=False)
 
 
 @pytest.fixture
-def volume_lab(cluster: LabCluster, namespace: str, fleet: SchedulerFleet):
+def volume_lab(cluster: SuiteCluster, namespace: str, fleet: SchedulerFleet):
     """Two node sets, the classes, a running Python scheduler; everything cluster-scoped removed after."""
     cluster.requires("kwok_nodes")  # it creates its own nodes and local PVs on them
     run = uuid.uuid4().hex[:5]
@@ -107,7 +107,7 @@ def volume_lab(cluster: LabCluster, namespace: str, fleet: SchedulerFleet):
             cluster.kubectl("delete", "node", "--ignore-not-found", *created["node"], check=False)
 
 
-def _bound_and_running(cluster: LabCluster, namespace: str, pod: str) -> dict:
+def _bound_and_running(cluster: SuiteCluster, namespace: str, pod: str) -> dict:
     p = cluster.pod(namespace, pod)
     if (p.get("status") or {}).get("phase") != "Running":
         raise NotYet(f"{pod} is {(p.get('status') or {}).get('phase')} on {p['spec'].get('nodeName')!r}")
@@ -115,7 +115,7 @@ def _bound_and_running(cluster: LabCluster, namespace: str, pod: str) -> dict:
 
 
 def test_wait_for_first_consumer_claim_is_scheduled_and_started_by_both_schedulers(
-        cluster: LabCluster, volume_lab: dict) -> None:
+        cluster: SuiteCluster, volume_lab: dict) -> None:
     lab, ns = volume_lab, volume_lab["namespace"]
     run, late = lab["run"], lab["late"]
     pvs, claims, pods = [], [], []
@@ -154,7 +154,7 @@ def test_wait_for_first_consumer_claim_is_scheduled_and_started_by_both_schedule
         assert scheduled and scheduled[0]["reportingController"] == lab["scheduler"][tag]
 
 
-def _failed_scheduling(cluster: LabCluster, namespace: str, pod: str) -> str:
+def _failed_scheduling(cluster: SuiteCluster, namespace: str, pod: str) -> str:
     notes = [e.get("note") or "" for e in cluster.events_for(namespace, pod) if e.get("reason") == "FailedScheduling"]
     if not notes:
         raise NotYet(f"no FailedScheduling event for {pod} yet")
@@ -164,7 +164,7 @@ def _failed_scheduling(cluster: LabCluster, namespace: str, pod: str) -> str:
 CASES = ("missing-claim", "unbound-immediate", "no-pv", "bound-elsewhere")
 
 
-def test_unschedulable_volume_messages_are_kube_schedulers(cluster: LabCluster, volume_lab: dict) -> None:
+def test_unschedulable_volume_messages_are_kube_schedulers(cluster: SuiteCluster, volume_lab: dict) -> None:
     lab, ns = volume_lab, volume_lab["namespace"]
     run, late, immediate = lab["run"], lab["late"], lab["immediate"]
     pvs, claims, pods = [], [], []
@@ -229,7 +229,7 @@ def _prebound_pvc(name: str, cls: str, volume: str) -> dict:
     return claim
 
 
-def _wait_bound(cluster: LabCluster, namespace: str, claims: list[str]) -> None:
+def _wait_bound(cluster: SuiteCluster, namespace: str, claims: list[str]) -> None:
     def bound() -> None:
         for name in claims:
             claim = cluster.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}")
@@ -239,14 +239,14 @@ def _wait_bound(cluster: LabCluster, namespace: str, claims: list[str]) -> None:
     wait_for(bound, timeout=90, what="the PV controller to bind the pre-bound claims")
 
 
-def _scheduled_node(cluster: LabCluster, namespace: str, pod: str) -> str:
+def _scheduled_node(cluster: SuiteCluster, namespace: str, pod: str) -> str:
     node = cluster.pod(namespace, pod)["spec"].get("nodeName")
     if not node:
         raise NotYet(f"{pod} not scheduled yet")
     return node
 
 
-def test_volume_zone_matches_bound_pvs_zone_labels_like_kube_scheduler(cluster: LabCluster, volume_lab: dict) -> None:
+def test_volume_zone_matches_bound_pvs_zone_labels_like_kube_scheduler(cluster: SuiteCluster, volume_lab: dict) -> None:
     """Bound PVs labelled with a zone: the pod goes to the node of that zone (a beta PV label matches the
     node's GA label), and a zone no node has gives kube-scheduler's "no available volume zone" text."""
     lab, ns = volume_lab, volume_lab["namespace"]
@@ -282,7 +282,7 @@ def test_volume_zone_matches_bound_pvs_zone_labels_like_kube_scheduler(cluster: 
         assert not cluster.pod(ns, f"nozone-{tag}")["spec"].get("nodeName"), tag
 
 
-def test_csi_volume_limit_from_csinode_like_kube_scheduler(cluster: LabCluster, volume_lab: dict) -> None:
+def test_csi_volume_limit_from_csinode_like_kube_scheduler(cluster: SuiteCluster, volume_lab: dict) -> None:
     """Every node of a set has a CSINode allowing one volume of a fake driver and a pod using one: a
     new CSI volume exceeds the limit everywhere (kube-scheduler's text), the volume already attached
     on node 1 does not (counted once), so that pod goes to node 1."""

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.harness import LabCluster, NotYet, wait_for
+from e2e.harness import SuiteCluster, NotYet, wait_for
 from lab.providers import PROVIDERS, Capability, capabilities, lacking
 from lab.workshop.match import missing_lines
 from lab.workshop.registry import BEING_WRITTEN, has_challenge
@@ -89,7 +89,7 @@ class Tally:
 
 @dataclass
 class Workshop:
-    cluster: LabCluster
+    cluster: SuiteCluster
     env: dict[str, str]
     tally: Tally
     order: str = "in-order"
@@ -99,7 +99,7 @@ class Workshop:
         return self.cluster.provider
 
 
-def _env(cluster: LabCluster) -> dict[str, str]:
+def _env(cluster: SuiteCluster) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("LAB_DIR", "VIRTUAL_ENV", "PYTHONHOME")}
     env["KUBECONFIG"] = str(cluster.kubeconfig)
     env["PATH"] = os.pathsep.join(
@@ -247,7 +247,7 @@ def _live(pods: list[dict]) -> list[dict]:
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
-def _wait_until_quiet(cluster: LabCluster) -> None:
+def _wait_until_quiet(cluster: SuiteCluster) -> None:
     """The outputs assume an empty default namespace and workers that carry nothing but the
     cluster's own pods (SYSTEM_NAMESPACES of the provider)."""
     system = SYSTEM_NAMESPACES[cluster.provider]
@@ -295,7 +295,7 @@ def _wait_until_quiet(cluster: LabCluster) -> None:
 
 
 @pytest.fixture(scope="module")
-def workshop(cluster: LabCluster, request: pytest.FixtureRequest):
+def workshop(cluster: SuiteCluster, request: pytest.FixtureRequest):
     reason = lacking(cluster.provider, Capability.WORKSHOP_OUTPUTS_CHECKED)
     if reason:
         pytest.skip(

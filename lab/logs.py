@@ -32,29 +32,24 @@ class ReplicaLog:
 
 
 def _pod_logs(workdir: Path, app: str) -> list[ReplicaLog]:
-    from kubernetes import client
     from kubernetes.client.rest import ApiException
 
-    from lab.cluster import api_client, get_json
+    from lab.cluster import LabCluster
 
     kubeconfig = workdir / "kubeconfig"
     if not kubeconfig.exists():
         raise ProviderError(f"the lab is not up ({kubeconfig} does not exist): make lab-up")
-    api = api_client(kubeconfig)
-    try:
-        dep = get_json(api, f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{app}")
-    except ApiException as exc:
-        if exc.status == 404:
-            raise ProviderError(f"deployment {NAMESPACE}/{app} does not exist: "
-                                f"python -m lab deploy --only {app}") from None
-        raise
+    cluster = LabCluster(workdir, kubeconfig=kubeconfig)
+    dep = cluster.find(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{app}")
+    if dep is None:
+        raise ProviderError(f"deployment {NAMESPACE}/{app} does not exist: python -m lab deploy --only {app}")
     labels = (dep.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
     selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    pods = get_json(api, f"/api/v1/namespaces/{NAMESPACE}/pods", [("labelSelector", selector)])["items"]
+    pods = cluster.pods(NAMESPACE, selector)
     if not pods:
         raise ProviderError(f"deployment {NAMESPACE}/{app} has no pods (kubectl describe deployment -n "
                             f"{NAMESPACE} {app})")
-    core = client.CoreV1Api(api)
+    core = cluster.core
     out = []
     for name in sorted(p["metadata"]["name"] for p in pods):
         try:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 Problems = list[str]
 
@@ -30,7 +30,7 @@ class Challenge:
     step: str                                   # "09"
     kind: Literal["task", "prediction"]
     question: str                               # one paragraph, as the step file words it
-    check: Callable[["Lab"], Problems]
-    solution: Callable[["Lab"], None]
-    reset: Callable[["Lab"], None]
+    check: Callable[["LabCluster"], Problems]
+    solution: Callable[["LabCluster"], None]
+    reset: Callable[["LabCluster"], None]
     hints: tuple[str, ...] = field(default=())

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-from lab.workshop.handle import NAMESPACE, Lab
+from lab.cluster import LEASES_NAMESPACE, LabCluster
+from lab.workshop.objects import NAMESPACE
 from lab.workshop.problems import Problems, lease_problems, pod_problems, port_open
 
 PROXY_PORT = 9090  # step 3's kubectl proxy
 
 
-def check_01(lab: Lab) -> Problems:
+def check_01(lab: LabCluster) -> Problems:
     problems: Problems = []
-    nodes = {n["metadata"]["name"]: n for n in (lab.get("/api/v1/nodes") or {}).get("items", [])}
+    nodes = {n["metadata"]["name"]: n for n in (lab.find("/api/v1/nodes") or {}).get("items", [])}
     for want in lab.spec.nodes:
         node = nodes.get(lab.real_name(want.name))
         if node is None:
@@ -41,9 +42,9 @@ def check_01(lab: Lab) -> Problems:
     return problems
 
 
-def check_02(lab: Lab) -> Problems:
+def check_02(lab: LabCluster) -> Problems:
     apply = "kubectl apply -f manifests/samples/nginx-my-scheduler.yaml"
-    pod = lab.pod("nginx")
+    pod = lab.find_pod(NAMESPACE, "nginx")
     if pod is None:
         return [f"pod {NAMESPACE}/nginx does not exist: {apply}"]
     if pod["spec"].get("schedulerName") != "my-scheduler":
@@ -57,7 +58,7 @@ def check_02(lab: Lab) -> Problems:
     return []
 
 
-def check_03(lab: Lab) -> Problems:
+def check_03(lab: LabCluster) -> Problems:
     problems, _ = pod_problems(lab, "nginx", "my-scheduler", "go back to step 2", bound_to=lab.workers)
     if port_open(PROXY_PORT):
         problems.append(
@@ -67,15 +68,15 @@ def check_03(lab: Lab) -> Problems:
     return problems
 
 
-def check_04(lab: Lab) -> Problems:
+def check_04(lab: LabCluster) -> Problems:
     problems = lease_problems(
         lab, "py-scheduler", "the Python scheduler", "python -m lab deploy --only py-scheduler"
     )
-    if lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep") is None:
+    if lab.find(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/sleep") is None:
         return problems + [
             "deployment default/sleep does not exist: kubectl apply -f manifests/samples/sleep.yaml"
         ]
-    pods = [p for p in lab.pods("app=sleep") if not p["metadata"].get("deletionTimestamp")]
+    pods = [p for p in lab.pods(NAMESPACE, "app=sleep") if not p["metadata"].get("deletionTimestamp")]
     if len(pods) < 2:
         problems.append(f"deployment default/sleep has {len(pods)} of 2 pods")
     for p in pods:
@@ -96,9 +97,9 @@ MY_SCHEDULER = "my-kube-scheduler"  # steps 05-06: the participant's own kube-sc
 MY_FILES = "docs/labs/files/05-deploy-your-own-scheduler"  # its starting files; solution/ completed
 
 
-def _deployment_problems(lab: Lab, name: str, apply: str) -> Problems:
+def _deployment_problems(lab: LabCluster, name: str, apply: str) -> Problems:
     """A Deployment in kube-system exists and has two ready pods (a real Deployment on every provider)."""
-    dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{name}")
+    dep = lab.find(f"/apis/apps/v1/namespaces/kube-system/deployments/{name}")
     if dep is None:
         return [f"deployment kube-system/{name} does not exist: {apply}"]
     ready = int(dep.get("status", {}).get("readyReplicas") or 0)
@@ -107,7 +108,7 @@ def _deployment_problems(lab: Lab, name: str, apply: str) -> Problems:
     return []
 
 
-def check_05(lab: Lab) -> Problems:
+def check_05(lab: LabCluster) -> Problems:
     apply = f"kubectl apply -f {MY_FILES}/solution/"
     problems = _deployment_problems(lab, MY_SCHEDULER, apply)
     problems += lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
@@ -117,10 +118,10 @@ def check_05(lab: Lab) -> Problems:
     return problems + more
 
 
-def check_06(lab: Lab) -> Problems:
+def check_06(lab: LabCluster) -> Problems:
     problems = _deployment_problems(lab, MY_SCHEDULER, f"kubectl apply -f {MY_FILES}/solution/")
     problems += lease_problems(lab, MY_SCHEDULER, MY_SCHEDULER, f"kubectl logs -n kube-system deployment/{MY_SCHEDULER}")
-    lease = lab.lease(MY_SCHEDULER) or {}
+    lease = lab.find_lease(LEASES_NAMESPACE, MY_SCHEDULER) or {}
     if int(lease.get("spec", {}).get("leaseTransitions") or 0) < 1:
         problems.append(
             f"Lease kube-system/{MY_SCHEDULER} never changed hands: kubectl delete pod -n kube-system <the leader's pod>"
@@ -135,7 +136,7 @@ def check_06(lab: Lab) -> Problems:
     return problems + more
 
 
-def _nodes_of(lab: Lab, names: list[str], scheduler: str, apply: str) -> tuple[Problems, list[str]]:
+def _nodes_of(lab: LabCluster, names: list[str], scheduler: str, apply: str) -> tuple[Problems, list[str]]:
     problems: Problems = []
     nodes: list[str] = []
     for name in names:
@@ -146,7 +147,7 @@ def _nodes_of(lab: Lab, names: list[str], scheduler: str, apply: str) -> tuple[P
     return problems, nodes
 
 
-def check_07(lab: Lab) -> Problems:
+def check_07(lab: LabCluster) -> Problems:
     spread = [f"spread-{i}" for i in (1, 2, 3)]
     pack = [f"pack-{i}" for i in (1, 2, 3)]
     problems, spread_nodes = _nodes_of(
@@ -161,7 +162,7 @@ def check_07(lab: Lab) -> Problems:
     return problems
 
 
-def check_08(lab: Lab) -> Problems:
+def check_08(lab: LabCluster) -> Problems:
     problems, pod = pod_problems(
         lab,
         "cpu-hungry",
@@ -177,15 +178,15 @@ STEP_09_SCHEDULER = "maintenance-aware-scheduler"
 STEP_09_PID = "avoid-maintenance.pid"  # lab.workshop.background's record of the step's scheduler
 
 
-def check_09(lab: Lab) -> Problems:
+def check_09(lab: LabCluster) -> Problems:
     from lab.host.procs import OwnedProcess
 
     apply = "kubectl apply -f docs/labs/files/09-maintenance-demo.yaml"
     problems: Problems = []
-    if lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/maintenance-demo") is None:
+    if lab.find(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/maintenance-demo") is None:
         problems.append(f"deployment {NAMESPACE}/maintenance-demo does not exist: {apply}")
     else:
-        pods = [p for p in lab.pods("app=maintenance-demo") if not p["metadata"].get("deletionTimestamp")]
+        pods = [p for p in lab.pods(NAMESPACE, "app=maintenance-demo") if not p["metadata"].get("deletionTimestamp")]
         if len(pods) < 3:
             problems.append(f"deployment {NAMESPACE}/maintenance-demo has {len(pods)} of 3 pods")
         for p in pods:
@@ -199,7 +200,7 @@ def check_09(lab: Lab) -> Problems:
                             "kubectl apply -f docs/labs/files/09-nowhere-to-go.yaml", reported_by=STEP_09_SCHEDULER)
     problems += more
     labelled = [n["metadata"]["name"] for n in
-                (lab.get("/api/v1/nodes", labelSelector="maintenance=true") or {}).get("items", [])]
+                (lab.find("/api/v1/nodes", labelSelector="maintenance=true") or {}).get("items", [])]
     if labelled:
         problems.append(f"still under maintenance: {', '.join(labelled)} "
                         "(kubectl label nodes -l maintenance=true maintenance-)")
@@ -234,14 +235,14 @@ def _plugin_args(container: dict) -> list[str]:
     return [spec.rsplit(":", 1)[-1] for spec in specs]
 
 
-def under_maintenance(lab: Lab, node: str) -> bool:
-    labels = ((lab.get(f"/api/v1/nodes/{node}") or {}).get("metadata") or {}).get("labels") or {}
+def under_maintenance(lab: LabCluster, node: str) -> bool:
+    labels = ((lab.find(f"/api/v1/nodes/{node}") or {}).get("metadata") or {}).get("labels") or {}
     return labels.get(MAINTENANCE_LABEL) == "true"
 
 
-def check_10(lab: Lab) -> Problems:
+def check_10(lab: LabCluster) -> Problems:
     problems: Problems = []
-    dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{STEP_10_APP}")
+    dep = lab.find(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{STEP_10_APP}")
     if dep is None:
         problems.append(f"deployment {NAMESPACE}/{STEP_10_APP} does not exist: {STEP_10_APPLY}")
     else:
@@ -272,10 +273,10 @@ STEP_11_CONFIGMAP = "scheduler-kubeconfig"  # the anti-pattern: a kubeconfig wit
 STEP_11_TOKEN_ACCOUNT = "handmade-token"  # the account that issued that token
 
 
-def check_11(lab: Lab) -> Problems:
+def check_11(lab: LabCluster) -> Problems:
     problems: Problems = []
     fix = "kubectl apply -f docs/labs/files/11-scheduler-with-serviceaccount.yaml"
-    dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{STEP_11_APP}")
+    dep = lab.find(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{STEP_11_APP}")
     if dep is None:
         problems.append(f"deployment {NAMESPACE}/{STEP_11_APP} does not exist: "
                         "kubectl apply -f docs/labs/files/11-kubeconfig-scheduler-rbac.yaml and then " + fix)
@@ -289,10 +290,10 @@ def check_11(lab: Lab) -> Problems:
         if (dep.get("status") or {}).get("readyReplicas", 0) < 1:
             problems.append(f"deployment {NAMESPACE}/{STEP_11_APP} has no ready replica "
                             f"(kubectl logs deployment/{STEP_11_APP})")
-    if lab.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{STEP_11_CONFIGMAP}") is not None:
+    if lab.find(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{STEP_11_CONFIGMAP}") is not None:
         problems.append(f"configmap {NAMESPACE}/{STEP_11_CONFIGMAP} still holds a token: "
                         f"kubectl delete configmap {STEP_11_CONFIGMAP}")
-    if lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{STEP_11_TOKEN_ACCOUNT}") is not None:
+    if lab.find(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{STEP_11_TOKEN_ACCOUNT}") is not None:
         problems.append(f"serviceaccount {NAMESPACE}/{STEP_11_TOKEN_ACCOUNT} still exists, so the token it issued "
                         "still works: kubectl delete -f docs/labs/files/11-handmade-token.yaml")
     more, _ = pod_problems(lab, "via-serviceaccount", STEP_11_APP,
@@ -301,15 +302,15 @@ def check_11(lab: Lab) -> Problems:
     return problems + more
 
 
-def check_12(lab: Lab) -> Problems:
+def check_12(lab: LabCluster) -> Problems:
     problems: Problems = []
-    dep = lab.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler")
+    dep = lab.find(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/workshop-scheduler")
     if dep is None:
         problems.append(
             "deployment default/workshop-scheduler does not exist: "
             "kubectl apply -f docs/labs/files/12-workshop-scheduler.yaml"
         )
-    elif lab.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler") is None:
+    elif lab.find(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/workshop-scheduler") is None:
         problems.append(
             "serviceaccount default/workshop-scheduler is missing, so the Deployment cannot make "
             "its pod: kubectl apply -f docs/labs/files/12-workshop-scheduler-rbac.yaml"
@@ -345,9 +346,9 @@ STEP_10_OBJECTS = (
 )
 
 
-def check_13(lab: Lab) -> Problems:
+def check_13(lab: LabCluster) -> Problems:
     problems: Problems = []
-    if lab.get("/apis/storage.k8s.io/v1/storageclasses/workshop-local") is None:
+    if lab.find("/apis/storage.k8s.io/v1/storageclasses/workshop-local") is None:
         problems.append("storageclass workshop-local does not exist: kubectl apply -f "
                         "docs/labs/files/13-local-storage.yaml")
     for pod, scheduler, claim, volume, node in STEP_10_PODS:
@@ -355,7 +356,7 @@ def check_13(lab: Lab) -> Problems:
         more, _ = pod_problems(lab, pod, scheduler, f"{STEP_13_APPLY} kubectl apply -f "
                                 f"docs/labs/files/13-pvc-pod-{suffix}.yaml", bound_to=[node], reported_by=scheduler)
         problems += more
-        pvc = lab.get(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{claim}")
+        pvc = lab.find(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims/{claim}")
         if pvc is None:
             problems.append(f"persistentvolumeclaim {NAMESPACE}/{claim} does not exist: kubectl apply -f "
                             "docs/labs/files/13-claims.yaml")
@@ -381,9 +382,9 @@ STEPS_10_11_OBJECTS = tuple(
 )
 
 
-def check_14(lab: Lab) -> Problems:
+def check_14(lab: LabCluster) -> Problems:
     problems: Problems = []
-    left = [p["metadata"]["name"] for p in lab.pods() if not p["metadata"].get("deletionTimestamp")]
+    left = [p["metadata"]["name"] for p in lab.pods(NAMESPACE, NAMESPACE) if not p["metadata"].get("deletionTimestamp")]
     if left:
         problems.append(
             f"pods left in namespace {NAMESPACE}: {', '.join(sorted(left))} " "(kubectl delete pod NAME)"
@@ -413,9 +414,9 @@ def check_14(lab: Lab) -> Problems:
         *STEP_10_OBJECTS,
         *STEPS_10_11_OBJECTS,
     ]:
-        if lab.get(path) is not None:
+        if lab.find(path) is not None:
             problems.append(f"{what} still exists")
-    for node in (lab.get("/api/v1/nodes") or {}).get("items", []):
+    for node in (lab.find("/api/v1/nodes") or {}).get("items", []):
         if ((node["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL)) is not None:
             problems.append(f"node {node['metadata']['name']} still carries the label {MAINTENANCE_LABEL} (step 10): "
                             f"kubectl label node --all {MAINTENANCE_LABEL}-")
@@ -429,7 +430,7 @@ def check_14(lab: Lab) -> Problems:
     return problems
 
 
-CHECKS: dict[str, Callable[[Lab], Problems]] = {
+CHECKS: dict[str, Callable[[LabCluster], Problems]] = {
     "01": check_01,
     "02": check_02,
     "03": check_03,

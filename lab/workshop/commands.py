@@ -17,21 +17,21 @@ from lab.workshop.kubectl import KubectlError
 from lab.workshop.registry import ChallengeError, load, step_number
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
-OpenLab = Callable[[Path], "Lab"]
+OpenLab = Callable[[Path], "LabCluster"]
 
 
 class LabNotUp(ChallengeError):
     pass
 
 
-def open_real_lab(workdir: Path) -> "Lab":
-    from lab.workshop.handle import Lab
+def open_real_lab(workdir: Path) -> "LabCluster":
+    from lab.cluster import LabCluster
 
     if not (workdir / "kubeconfig").exists():
         raise LabNotUp(f"the lab is not up ({workdir / 'kubeconfig'} does not exist): make lab-up")
-    return Lab(workdir)
+    return LabCluster(workdir)
 
 
 def _say(step: str, text: str, err: bool = False) -> None:

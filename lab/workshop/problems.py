@@ -7,7 +7,8 @@ from __future__ import annotations
 import socket
 from datetime import datetime, timezone
 
-from lab.workshop.handle import NAMESPACE, Lab
+from lab.cluster import LEASES_NAMESPACE, LabCluster
+from lab.workshop.objects import NAMESPACE
 
 Problems = list[str]
 
@@ -17,8 +18,8 @@ def age_seconds(timestamp: str) -> float:
     return (datetime.now(timezone.utc) - when).total_seconds()
 
 
-def lease_problems(lab: Lab, name: str, what: str, fix: str) -> Problems:
-    lease = lab.lease(name)
+def lease_problems(lab: LabCluster, name: str, what: str, fix: str) -> Problems:
+    lease = lab.find_lease(LEASES_NAMESPACE, name)
     if lease is None:
         return [f"Lease kube-system/{name} does not exist: {what} has never run ({fix})"]
     spec = lease.get("spec", {})
@@ -34,7 +35,7 @@ def lease_problems(lab: Lab, name: str, what: str, fix: str) -> Problems:
 
 
 def pod_problems(
-    lab: Lab,
+    lab: LabCluster,
     name: str,
     scheduler: str,
     apply: str,
@@ -42,7 +43,7 @@ def pod_problems(
     reported_by: str | None = None,
 ) -> tuple[Problems, dict | None]:
     """Common checks of one workshop pod: exists, right scheduler, bound (to one of bound_to)."""
-    pod = lab.pod(name)
+    pod = lab.find_pod(NAMESPACE, name)
     if pod is None:
         return [f"pod {NAMESPACE}/{name} does not exist: {apply}"], None
     if pod["spec"].get("schedulerName") != scheduler:
@@ -74,9 +75,9 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def replicas_problems(lab: Lab, app: str) -> Problems:
+def replicas_problems(lab: LabCluster, app: str) -> Problems:
     """Both replicas of a second scheduler run (its Deployment; podrunner runs the pods on local)."""
-    dep = lab.get(f"/apis/apps/v1/namespaces/kube-system/deployments/{app}")
+    dep = lab.find(f"/apis/apps/v1/namespaces/kube-system/deployments/{app}")
     ready = (dep or {}).get("status", {}).get("readyReplicas", 0)
     return (
         []

@@ -16,9 +16,9 @@ from lab.workshop.objects import apply_files, bind, wait_rollout, wait_scheduled
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
-Binder = Callable[["Lab"], str]  # the node a replayed pod goes to
+Binder = Callable[["LabCluster"], str]  # the node a replayed pod goes to
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,15 @@ class Piece:
     providers: frozenset[str] | None = None            # None: every provider
 
 
-def first_worker(lab: "Lab") -> str:
+def first_worker(lab: "LabCluster") -> str:
     """Step 03's bash scheduler picks any worker at random; the replay picks the first, one of its
     possible choices, so that the worker steps 13's volumes need (worker-node02, -03) keeps room."""
     return lab.workers[0]
 
 
-def freest_worker(lab: "Lab") -> str:
+def freest_worker(lab: "LabCluster") -> str:
     """Step 08's MostAvailableCPU: the worker with the most CPU not yet requested."""
-    from lab.cluster import nodes_view
-
-    views = {v.name: v for v in nodes_view(lab.api)}
+    views = {v.name: v for v in lab.nodes_view()}
     return max(lab.workers, key=lambda n: views[n].allocatable.get("cpu", 0) - views[n].requested.get("cpu", 0))
 
 
@@ -73,7 +71,7 @@ def pieces_before(step: str, provider: str) -> list[Piece]:
     return [p for p in PIECES if p.step < step and (p.providers is None or provider in p.providers)]
 
 
-def replay(lab: "Lab", piece: Piece, env: dict[str, str]) -> list[str]:
+def replay(lab: "LabCluster", piece: Piece, env: dict[str, str]) -> list[str]:
     """Re-create one piece; what was done, one line each."""
     done: list[str] = []
     for command in piece.shell:

@@ -21,7 +21,7 @@ from lab.workshop.progress import forget_answer
 from lab.workshop.replay import pieces_before, replay, replay_env
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 PROXY_PORT = 9090  # step 03's kubectl proxy
 
@@ -40,7 +40,7 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def clean(lab: "Lab", report: ResetReport) -> None:
+def clean(lab: "LabCluster", report: ResetReport) -> None:
     """Everything the workshop started or created, gone (the state step 14 leaves)."""
     report.done += stop_recorded(lab.workdir)
     if _listening(PROXY_PORT):
@@ -55,7 +55,7 @@ def clean(lab: "Lab", report: ResetReport) -> None:
         report.done.append(f"removed {scratch}")
 
 
-def reset_to(lab: "Lab", step: str) -> ResetReport:
+def reset_to(lab: "LabCluster", step: str) -> ResetReport:
     """Clean, then replay the guided parts of the steps before ``step``."""
     from lab.providers import recorded_provider
 
@@ -75,10 +75,10 @@ def reset_to(lab: "Lab", step: str) -> ResetReport:
 LAST: dict[str, ResetReport] = {}
 
 
-def resetter(step: str) -> Callable[["Lab"], None]:
+def resetter(step: str) -> Callable[["LabCluster"], None]:
     """The ``reset`` of a step's Challenge: ``reset_to`` that step."""
 
-    def reset(lab: "Lab") -> None:
+    def reset(lab: "LabCluster") -> None:
         LAST[step] = reset_to(lab, step)
 
     return reset

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from lab.workshop.checks import CHECKS
-from lab.workshop.handle import Lab
+from lab.cluster import LabCluster
 from lab.workshop.problems import Problems
 from lab.workshop.stepfile import DOCS, StepFileError, parse_step
 
@@ -21,7 +21,7 @@ def problems_for(workdir: Path, step: str) -> Problems:
     if not kubeconfig.exists():
         return [f"the lab is not up ({kubeconfig} does not exist): make lab-up"]
     try:
-        return CHECKS[step](Lab(workdir))
+        return CHECKS[step](LabCluster(workdir))
     except Exception as exc:  # noqa: BLE001 - unreachable API, expired credentials, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return [f"cannot read the cluster ({type(exc).__name__}: {first[:160]}): "

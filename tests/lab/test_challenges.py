@@ -94,7 +94,7 @@ def test_step_01_counts_ready_untainted_nodes(tmp_path: Path) -> None:
 
     nodes = [_node("m", taint="node-role.kubernetes.io/control-plane"), _node("a"), _node("b"),
              _node("c", ready=False)]
-    lab = SimpleNamespace(workdir=tmp_path, get=lambda path, **q: {"items": nodes})
+    lab = SimpleNamespace(workdir=tmp_path, find=lambda path, **q: {"items": nodes})
     assert s01.check(lab)  # no answer yet
     progress.save_answer(tmp_path, "01", "3")
     assert s01.check(lab) and "(2)" in s01.check(lab)[0]

@@ -10,7 +10,7 @@ import pytest
 from lab.providers import CAPABILITIES, PROVIDERS, Capability, capabilities, lacking
 
 E2E = Path(__file__).resolve().parents[2] / "e2e"
-# `requires("a", "b")` (marker or LabCluster.requires) and `can("a")`: the string literals inside.
+# `requires("a", "b")` (marker or SuiteCluster.requires) and `can("a")`: the string literals inside.
 _CAP_CALL = re.compile(r"\b(?:requires|can)\(([^)]*)\)")
 _LITERAL = re.compile(r"""["']([^"']+)["']""")
 # What the suite used to write: comparing the provider's name to pick behaviour.

@@ -11,7 +11,7 @@ import pytest
 from lab.host.procs import OwnedProcess
 from lab.workshop import background, checks
 from lab.workshop.challenges import s09
-from lab.workshop.handle import Lab
+from lab.cluster import LabCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("worker-node01", "worker-node02", "worker-node03")
@@ -21,8 +21,8 @@ SCHED = "maintenance-aware-scheduler"
 # -- check_09, on canned API answers -----------------------------------------------------------
 
 
-class FakeLab(Lab):
-    """Lab without a cluster: pods, nodes and events from lists; label selectors k=v honoured."""
+class FakeLab(LabCluster):
+    """LabCluster without a cluster: pods, nodes and events from lists; label selectors k=v honoured."""
 
     def __init__(self, workdir: Path, pods: list[dict], labels: dict[str, str] | None = None,
                  deployment: bool = True) -> None:
@@ -44,7 +44,7 @@ class FakeLab(Lab):
         key, value = selector.split("=", 1)
         return [i for i in items if (i["metadata"].get("labels") or {}).get(key) == value]
 
-    def get(self, path: str, **query: str) -> dict | None:
+    def find(self, path: str, **query: str) -> dict | None:
         if path == "/api/v1/nodes":
             return {"items": self._select(self._nodes, query.get("labelSelector", ""))}
         if path == "/api/v1/namespaces/default/pods":

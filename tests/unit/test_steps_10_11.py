@@ -81,7 +81,7 @@ def test_check_14_reports_what_steps_10_and_11_left(tmp_path: Path) -> None:
     lab = _step_10(tmp_path, BOTH)
     lab.objects["/api/v1/nodes"] = {"items": [{"metadata": {"name": "worker-node01",
                                                             "labels": {"maintenance": "true"}}}]}
-    lab.pods = lambda selector="", namespace="default": []  # type: ignore[method-assign]
+    lab.pods = lambda namespace, selector="": []  # type: ignore[method-assign]
     problems = checks.check_14(lab)
     assert "deployment default/my-py-scheduler still exists" in problems
     assert any("worker-node01 still carries the label maintenance" in p for p in problems)

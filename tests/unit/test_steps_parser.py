@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.workshop import checks, verify
-from lab.workshop.handle import Lab
+from lab.cluster import LabCluster
 from lab.workshop.match import missing_lines, normalize
 from lab.workshop.problems import lease_problems
 from lab.workshop.stepfile import (
@@ -335,8 +335,8 @@ def _docs(path: Path) -> list[dict]:
 # -- the checks, on canned API answers ---------------------------------------------------------
 
 
-class FakeLab(Lab):
-    """Lab without a cluster: GET answers come from a dict of path -> object."""
+class FakeLab(LabCluster):
+    """LabCluster without a cluster: GET answers come from a dict of path -> object."""
 
     def __init__(self, workdir: Path, objects: dict[str, dict]) -> None:
         from lab.spec import load_spec
@@ -346,7 +346,7 @@ class FakeLab(Lab):
         self._names = None
         self.objects = objects
 
-    def get(self, path: str, **query: str) -> dict | None:
+    def find(self, path: str, **query: str) -> dict | None:
         if path.endswith("/events"):
             wanted = dict(kv.split("=", 1) for kv in query.get("fieldSelector", "").split(",") if kv)
             items = [
@@ -488,7 +488,7 @@ def test_check_14_reports_step_13s_storage_left_behind(tmp_path: Path) -> None:
     lab = _step_13_objects(tmp_path)
     for name in ("pvc-py", "pvc-upstream"):
         del lab.objects[f"/api/v1/namespaces/default/pods/{name}"]
-    lab.pods = lambda selector="", namespace="default": []  # type: ignore[method-assign]
+    lab.pods = lambda namespace, selector="": []  # type: ignore[method-assign]
     problems = checks.check_14(lab)
     assert "storageclass workshop-local still exists" in problems
     assert "persistentvolumeclaim default/data-py still exists" in problems

@@ -64,9 +64,9 @@ def delete_step_objects(workdir: Path, step: str, files: tuple[str, ...], config
     except ImportError:
         reset_to = None
     if reset_to is not None:
-        from lab.workshop.handle import Lab
+        from lab.cluster import LabCluster
 
-        reset_to(Lab(workdir), step)
+        reset_to(LabCluster(workdir), step)
         return
     for path in files:
         kubectl(workdir, "delete", "--ignore-not-found", "--wait=true", "--cascade=foreground", "-f", path)

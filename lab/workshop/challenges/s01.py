@@ -9,16 +9,16 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "01"
 
 
-def placeable_nodes(lab: "Lab") -> str:
+def placeable_nodes(lab: "LabCluster") -> str:
     """Ready, schedulable nodes without a NoSchedule/NoExecute taint: where a pod that tolerates
     nothing and selects nothing may go."""
     count = 0
-    for node in (lab.get("/api/v1/nodes") or {}).get("items", []):
+    for node in (lab.find("/api/v1/nodes") or {}).get("items", []):
         spec = node.get("spec", {})
         ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                     for c in node.get("status", {}).get("conditions", []))
@@ -28,12 +28,12 @@ def placeable_nodes(lab: "Lab") -> str:
     return str(count)
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     return judge_step(lab.workdir, STEP, placeable_nodes(lab), normalise=first_number,
                       how_to_see="kubectl get nodes shows them")
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     save_answer(lab.workdir, STEP, placeable_nodes(lab))
 
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lab.workshop.challenge import Challenge, Problems
-from lab.workshop.objects import WORKSHOP_LABEL, apply_files, wait_scheduled
+from lab.workshop.objects import NAMESPACE, WORKSHOP_LABEL, apply_files, wait_scheduled
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "02"
 POD = "nginx-default"
 SOLUTION_FILE = "docs/labs/files/02-nginx-default.yaml"
 
 
-def check(lab: "Lab") -> Problems:
-    pod = lab.pod(POD)
+def check(lab: "LabCluster") -> Problems:
+    pod = lab.find_pod(NAMESPACE, POD)
     if pod is None:
         return [f"pod default/{POD} does not exist: copy manifests/samples/nginx-my-scheduler.yaml, "
                 "rename the pod and apply it"]
@@ -35,7 +35,7 @@ def check(lab: "Lab") -> Problems:
     return problems
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     apply_files(lab.workdir, SOLUTION_FILE)
     wait_scheduled(lab.workdir, POD)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lab.workshop.challenge import Challenge, Problems
-from lab.workshop.objects import apply_files, bind
+from lab.workshop.objects import NAMESPACE, apply_files, bind
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "03"
 POD = "by-hand"
@@ -16,8 +16,8 @@ NODE = "worker-node02"
 FILE = "docs/labs/files/03-by-hand.yaml"
 
 
-def check(lab: "Lab") -> Problems:
-    pod = lab.pod(POD)
+def check(lab: "LabCluster") -> Problems:
+    pod = lab.find_pod(NAMESPACE, POD)
     if pod is None:
         return [f"pod default/{POD} does not exist: kubectl apply -f {FILE}"]
     if pod["spec"].get("schedulerName") != "my-scheduler":
@@ -35,10 +35,10 @@ def check(lab: "Lab") -> Problems:
     return []
 
 
-def solution(lab: "Lab") -> None:
-    if lab.pod(POD) is None:
+def solution(lab: "LabCluster") -> None:
+    if lab.find_pod(NAMESPACE, POD) is None:
         apply_files(lab.workdir, FILE)
-    pod = lab.pod(POD) or {}
+    pod = lab.find_pod(NAMESPACE, POD) or {}
     if not pod.get("spec", {}).get("nodeName"):
         bind(lab.workdir, POD, lab.real_name(NODE))
 

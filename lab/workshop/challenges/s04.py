@@ -5,24 +5,24 @@ from typing import TYPE_CHECKING
 
 from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.kubectl import kubectl
-from lab.workshop.objects import apply_files, wait_rollout
+from lab.workshop.objects import NAMESPACE, apply_files, wait_rollout
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "04"
 REPLICAS = 4
 
 
-def check(lab: "Lab") -> Problems:
-    dep = lab.get("/apis/apps/v1/namespaces/default/deployments/sleep")
+def check(lab: "LabCluster") -> Problems:
+    dep = lab.find("/apis/apps/v1/namespaces/default/deployments/sleep")
     if dep is None:
         return ["deployment default/sleep does not exist: kubectl apply -f manifests/samples/sleep.yaml"]
     if int(dep["spec"].get("replicas") or 0) != REPLICAS:
         return [f"deployment default/sleep asks for {dep['spec'].get('replicas')} replicas, not {REPLICAS}"]
     problems: Problems = []
-    pods = [p for p in lab.pods("app=sleep") if not p["metadata"].get("deletionTimestamp")]
+    pods = [p for p in lab.pods(NAMESPACE, "app=sleep") if not p["metadata"].get("deletionTimestamp")]
     if len(pods) != REPLICAS:
         problems.append(f"deployment default/sleep has {len(pods)} pods, not {REPLICAS} (yet?)")
     for p in pods:
@@ -35,7 +35,7 @@ def check(lab: "Lab") -> Problems:
     return problems
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     apply_files(lab.workdir, "manifests/samples/sleep.yaml")
     kubectl(lab.workdir, "scale", "-n", "default", "deployment/sleep", f"--replicas={REPLICAS}")
     wait_rollout(lab.workdir, "sleep")

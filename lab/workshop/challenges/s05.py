@@ -9,22 +9,22 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop import my_scheduler
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "05"
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     from lab.workshop.checks import check_05
 
     return check_05(lab)
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     my_scheduler.apply_solution(lab.workdir)
 
 
-def reset(lab: "Lab") -> None:
+def reset(lab: "LabCluster") -> None:
     # Step 05 starts with none of its scheduler in the cluster: reset removes it with the rest.
     resetter(STEP)(lab)
 

@@ -12,7 +12,7 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.progress import answer, save_answer
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "06"
 CONFIGMAP = "/api/v1/namespaces/kube-system/configmaps/my-kube-scheduler-config"
@@ -24,12 +24,12 @@ def _seconds(value: object, default: float) -> float:
     return float(m.group(1)) if m else default
 
 
-def bounds(lab: "Lab") -> tuple[float, float] | None:
+def bounds(lab: "LabCluster") -> tuple[float, float] | None:
     """(leaseDuration, leaseDuration + retryPeriod) from the ConfigMap in the cluster, None if absent.
 
     A leader that dies without releasing its Lease stops renewing it; the standby may take it
     leaseDuration after the last renewal, on its next try (every retryPeriod)."""
-    cm = lab.get(CONFIGMAP)
+    cm = lab.find(CONFIGMAP)
     if cm is None:
         return None
     config = yaml.safe_load((cm.get("data") or {}).get("config.yaml") or "") or {}
@@ -38,7 +38,7 @@ def bounds(lab: "Lab") -> tuple[float, float] | None:
     return duration, duration + _seconds(le.get("retryPeriod"), 2.0)
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     limits = bounds(lab)
     if limits is None:
         return ["configmap kube-system/my-kube-scheduler-config does not exist: do step 05 first"]
@@ -57,12 +57,12 @@ def check(lab: "Lab") -> Problems:
     return []
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     limits = bounds(lab) or (15.0, 17.0)
     save_answer(lab.workdir, STEP, f"{limits[1]:g}")
 
 
-def reset(lab: "Lab") -> None:
+def reset(lab: "LabCluster") -> None:
     # Step 06 starts with step 05 done (replayed from its solution files), no answer given yet.
     resetter(STEP)(lab)
 

@@ -4,35 +4,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lab.workshop.challenge import Challenge, Problems
-from lab.workshop.objects import apply_files, wait_scheduled
+from lab.workshop.objects import NAMESPACE, apply_files, wait_scheduled
 from lab.workshop.predict import judge_step
 from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "07"
 FILE = "docs/labs/files/07-most-allocated-pods.yaml"
 
 
-def lab_name(lab: "Lab", real: str) -> str:
+def lab_name(lab: "LabCluster", real: str) -> str:
     """The lab's name of a node (on kind the cluster's own name differs)."""
     return next((n.name for n in lab.spec.nodes if lab.real_name(n.name) == real), real)
 
 
-def pack_node(lab: "Lab") -> str | None:
-    pod = lab.pod("pack-1")
+def pack_node(lab: "LabCluster") -> str | None:
+    pod = lab.find_pod(NAMESPACE, "pack-1")
     node = (pod or {}).get("spec", {}).get("nodeName")
     return lab_name(lab, node) if node else None
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     return judge_step(lab.workdir, STEP, pack_node(lab),
                       how_to_see=f"kubectl apply -f {FILE} and see where pack-1 goes")
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     apply_files(lab.workdir, FILE)
     wait_scheduled(lab.workdir, "pack-1", "pack-2", "pack-3")
     node = pack_node(lab)

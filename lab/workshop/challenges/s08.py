@@ -11,7 +11,7 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "08"
 FREE = (1600, 400)  # free millicores of two feasible workers
@@ -29,12 +29,12 @@ def normalized() -> str:
     return str(scores[1])
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     return judge_step(lab.workdir, STEP, normalized(), normalise=first_number,
                       how_to_see="work it out from normalize_score")
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     save_answer(lab.workdir, STEP, normalized())
 
 

@@ -27,7 +27,7 @@ from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.stepfile import ROOT
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 PLUGIN_FILE = "avoid_maintenance.py"  # under the lab's workshop directory (.lab/workshop/)
 PLUGIN_CLASS = "AvoidMaintenance"
@@ -63,7 +63,7 @@ HINTS = (
 )
 
 
-def plugin_path(lab: Lab) -> Path:
+def plugin_path(lab: LabCluster) -> Path:
     return lab.workdir / "workshop" / PLUGIN_FILE
 
 
@@ -146,7 +146,7 @@ def grade(plugin: Path) -> Problems:
     return problems
 
 
-def check(lab: Lab) -> Problems:
+def check(lab: LabCluster) -> Problems:
     return grade(plugin_path(lab))
 
 
@@ -155,33 +155,30 @@ def check(lab: Lab) -> Problems:
 # --------------------------------------------------------------------------------------------
 
 
-def _copy(source: Path, lab: Lab) -> None:
+def _copy(source: Path, lab: LabCluster) -> None:
     target = plugin_path(lab)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
 
 
-def solution(lab: Lab) -> None:
+def solution(lab: LabCluster) -> None:
     _copy(REFERENCE_FILE, lab)
 
 
-def reset(lab: Lab) -> None:
+def reset(lab: LabCluster) -> None:
     """Where step 09 starts: the unfinished plugin, no scheduler of this step running, no node labelled
     maintenance, none of the step's pods."""
-    from kubernetes import client
-
-    from lab.workshop.handle import NAMESPACE
     from lab.workshop.background import stop
-
+    from lab.workshop.objects import NAMESPACE
     from lab.workshop.reset import resetter
 
     resetter("09")(lab)  # everything later steps or an attempt left, and steps 02-08 replayed
     stop(BACKGROUND_NAME, lab.workdir / "workshop")  # its record says which process; nothing else is signalled
     _copy(START_FILE, lab)
-    core = client.CoreV1Api(lab.api)
+    core = lab.core
     for node in core.list_node(label_selector="maintenance").items:
         core.patch_node(node.metadata.name, {"metadata": {"labels": {"maintenance": None}}})
-    _delete_ignoring_absent(lambda: client.AppsV1Api(lab.api).delete_namespaced_deployment(
+    _delete_ignoring_absent(lambda: lab.apps.delete_namespaced_deployment(
         DEMO_DEPLOYMENT, NAMESPACE, propagation_policy="Foreground"))
     _delete_ignoring_absent(lambda: core.delete_namespaced_pod(PENDING_POD, NAMESPACE, grace_period_seconds=0))
 

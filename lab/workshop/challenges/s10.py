@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from lab.workshop.challenge import Challenge, Problems
 from lab.workshop.challenges.cluster_ops import ROOT, delete_step_objects, kubectl
+from lab.workshop.objects import NAMESPACE
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "10"
 POD = "picky"
@@ -23,17 +24,17 @@ PLUGIN_FILES = ("most_available_cpu.py", "avoid_maintenance.py")
 LAB_IMAGE = "scheduler-lab/py-scheduler:0.1.0"
 
 
-def free_millicpu(lab: "Lab", leave_out: str = "") -> dict[str, int]:
+def free_millicpu(lab: "LabCluster", leave_out: str = "") -> dict[str, int]:
     """Free (unrequested) millicores per worker not under maintenance; ``leave_out``: a pod whose
     request is not counted (the one being judged)."""
-    from lab.cluster import nodes_view, pod_requests
+    from lab.cluster import pod_requests
     from lab.workshop.checks import MAINTENANCE_LABEL
 
     labels = {n["metadata"]["name"]: n["metadata"].get("labels") or {}
-              for n in (lab.get("/api/v1/nodes") or {}).get("items", [])}
-    judged = lab.pod(leave_out) if leave_out else None
+              for n in (lab.find("/api/v1/nodes") or {}).get("items", [])}
+    judged = lab.find_pod(NAMESPACE, leave_out) if leave_out else None
     free: dict[str, int] = {}
-    for view in nodes_view(lab.api):
+    for view in lab.nodes_view():
         if view.name not in lab.workers or labels.get(view.name, {}).get(MAINTENANCE_LABEL) == "true":
             continue
         requested = view.requested.get("cpu", 0.0)
@@ -43,12 +44,12 @@ def free_millicpu(lab: "Lab", leave_out: str = "") -> dict[str, int]:
     return free
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     from lab.workshop.checks import check_10
 
     from lab.workshop.checks import MAINTENANCE_LABEL
 
-    under = [n["metadata"]["name"] for n in (lab.get("/api/v1/nodes") or {}).get("items", [])
+    under = [n["metadata"]["name"] for n in (lab.find("/api/v1/nodes") or {}).get("items", [])
              if (n["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL) == "true"]
     if not under:
         return ["no node is under maintenance: put the freest worker under maintenance first "
@@ -56,7 +57,7 @@ def check(lab: "Lab") -> Problems:
     problems = check_10(lab)
     if problems:
         return problems
-    node = (lab.pod(POD) or {})["spec"]["nodeName"]
+    node = (lab.find_pod(NAMESPACE, POD) or {})["spec"]["nodeName"]
     free = free_millicpu(lab, leave_out=POD)
     best = max(free.values(), default=0)
     if free.get(node, -1) < best:
@@ -66,11 +67,11 @@ def check(lab: "Lab") -> Problems:
     return problems
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     from lab.workshop.checks import MAINTENANCE_LABEL
 
     if not any((n["metadata"].get("labels") or {}).get(MAINTENANCE_LABEL) == "true"
-               for n in (lab.get("/api/v1/nodes") or {}).get("items", [])):
+               for n in (lab.find("/api/v1/nodes") or {}).get("items", [])):
         free = free_millicpu(lab, leave_out=POD)
         freest = max(sorted(free), key=lambda n: free[n])
         kubectl(lab.workdir, "label", "node", freest, f"{MAINTENANCE_LABEL}=true", "--overwrite")
@@ -87,14 +88,14 @@ def solution(lab: "Lab") -> None:
                                                                       f"image: {LAB_IMAGE}")
     kubectl(lab.workdir, "apply", "-f", "-", stdin=manifest)
     kubectl(lab.workdir, "rollout", "status", "deployment/my-py-scheduler", "--timeout=120s", timeout=130)
-    pod = lab.pod(POD)
+    pod = lab.find_pod(NAMESPACE, POD)
     if pod is not None and check(lab):
         kubectl(lab.workdir, "delete", "pod", POD, "--grace-period=1", "--wait=true")
     kubectl(lab.workdir, "apply", "-f", FILES[2])
     kubectl(lab.workdir, "wait", f"pod/{POD}", "--for=condition=PodScheduled", "--timeout=60s", timeout=70)
 
 
-def reset(lab: "Lab") -> None:
+def reset(lab: "LabCluster") -> None:
     from lab.workshop.checks import MAINTENANCE_LABEL
 
     delete_step_objects(lab.workdir, STEP, FILES, (PLUGINS_CONFIGMAP,), (POD,))

@@ -15,7 +15,7 @@ from lab.workshop.challenges.cluster_ops import delete_step_objects, kubectl, st
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "11"
 VERBS = ("get", "list", "watch", "create", "update", "patch")
@@ -107,7 +107,7 @@ def _verbs(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower())) & set(VERBS)
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     given = stored_answer(lab.workdir, STEP)
     if given is None:
         return [f"no prediction yet: decide before you try it, then python -m lab answer {STEP} VERB, VERB, ..."]
@@ -118,11 +118,11 @@ def check(lab: "Lab") -> Problems:
     return []
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     store_answer(lab.workdir, STEP, ", ".join(verbs_that_read(lab.workdir, lab.api)))
 
 
-def reset(lab: "Lab") -> None:
+def reset(lab: "LabCluster") -> None:
     delete_step_objects(lab.workdir, STEP, FILES, ("scheduler-kubeconfig",), ("via-configmap", "via-serviceaccount"))
     kubectl(lab.workdir, "delete", "--ignore-not-found", "-n", "default", "serviceaccount,configmap,role,rolebinding",
             PROBE)

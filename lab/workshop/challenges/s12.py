@@ -9,7 +9,7 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "12"
 TRUTH = "forbidden"  # the API's answer (HTTP 403) to a request no RBAC rule allows
@@ -19,12 +19,12 @@ def _keyword(text: str) -> str:
     return TRUTH if TRUTH in text.lower() else text.lower().strip()
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     return judge_step(lab.workdir, STEP, TRUTH, normalise=_keyword,
                       how_to_see="kubectl delete clusterrolebinding workshop-scheduler, then kubectl logs")
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     save_answer(lab.workdir, STEP, TRUTH)
 
 

@@ -9,7 +9,7 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "13"
 
@@ -21,11 +21,11 @@ def truth() -> str:
     return next(node for pod, *_rest, node in STEP_10_PODS if pod == "pvc-upstream")
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     return judge_step(lab.workdir, STEP, truth(), how_to_see="kubectl get pod pvc-upstream -o wide")
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     save_answer(lab.workdir, STEP, truth())
 
 

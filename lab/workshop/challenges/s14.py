@@ -9,27 +9,27 @@ from lab.workshop.progress import save_answer
 from lab.workshop.reset import resetter
 
 if TYPE_CHECKING:
-    from lab.workshop.handle import Lab
+    from lab.cluster import LabCluster
 
 STEP = "14"
 WORKSHOP_NAMESPACE = "default"
 
 
-def pods_after_cleanup(lab: "Lab") -> str:
+def pods_after_cleanup(lab: "LabCluster") -> str:
     """Pods on master-node that are not the workshop's (its pods all live in default)."""
     master = lab.master
-    pods = (lab.get("/api/v1/pods", fieldSelector=f"spec.nodeName={master}") or {}).get("items", [])
+    pods = (lab.find("/api/v1/pods", fieldSelector=f"spec.nodeName={master}") or {}).get("items", [])
     return str(sum(1 for p in pods
                    if p["metadata"]["namespace"] != WORKSHOP_NAMESPACE
                    and p.get("status", {}).get("phase") not in ("Succeeded", "Failed")))
 
 
-def check(lab: "Lab") -> Problems:
+def check(lab: "LabCluster") -> Problems:
     return judge_step(lab.workdir, STEP, pods_after_cleanup(lab), normalise=first_number,
                       how_to_see="python -m lab status after the cleanup")
 
 
-def solution(lab: "Lab") -> None:
+def solution(lab: "LabCluster") -> None:
     save_answer(lab.workdir, STEP, pods_after_cleanup(lab))
 
 
