@@ -16,7 +16,7 @@ For each step (one test per step, in order):
 Each step after 01 starts with ``python -m lab reset NN`` (so any order works), and after its
 guided part comes its challenge: ``lab reset NN``, then ``lab check NN`` must fail, ``lab solution
 NN`` must succeed and ``lab check NN`` must pass. A step without a challenge module fails there,
-saying so (lab.workshop.registry.BEING_WRITTEN names the steps others are still writing).
+saying so.
 ``--workshop-order=shuffled --workshop-seed=N`` runs steps 02-13 in a seeded random order (01
 first, 14 last: it cleans up). The guided parts' durations go to docs/labs/durations.json (per
 provider), which the docs site shows under each step's title (scripts/mkdocs_durations.py).
@@ -48,7 +48,7 @@ import pytest
 from e2e.harness import SuiteCluster, NotYet, wait_for
 from lab.providers import PROVIDERS, Capability, capabilities, lacking
 from lab.workshop.match import missing_lines
-from lab.workshop.registry import BEING_WRITTEN, has_challenge
+from lab.workshop.registry import has_challenge
 from lab.workshop.stepfile import DOCS, CheckPoint, Command, Step, load_steps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,9 +159,7 @@ def run_challenge(step: Step, ws: Workshop) -> None:
     n = step.number
     if not has_challenge(n):
         ws.tally.no_challenge.append(n)
-        who = ("another engineer is writing it (lab.workshop.registry.BEING_WRITTEN)" if n in BEING_WRITTEN
-               else "every step needs one")
-        pytest.fail(f"step {n} has no challenge: lab/workshop/challenges/s{n}.py does not exist; {who}",
+        pytest.fail(f"step {n} has no challenge: lab/workshop/challenges/s{n}.py does not exist; every step needs one",
                     pytrace=False)
     _lab(ws, step, "reset", n, want=0)
     before = _lab(ws, step, "check", n, want=1)

@@ -6,9 +6,6 @@ import importlib
 from lab.workshop.challenge import Challenge
 
 STEPS = tuple(f"{n:02d}" for n in range(1, 15))
-# Steps whose challenge other engineers are writing: the doc test reports them as missing rather
-# than as a surprise. Remove a step from this set when its sNN.py lands.
-BEING_WRITTEN: frozenset[str] = frozenset()
 
 
 class ChallengeError(Exception):
@@ -24,16 +21,14 @@ def step_number(text: str) -> str:
 
 
 def load(step: str) -> Challenge:
-    """The step's Challenge; ChallengeError when the step has none (yet)."""
+    """The step's Challenge; ChallengeError when the step has none."""
     name = f"lab.workshop.challenges.s{step}"
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name != name:
             raise
-        later = " yet (it is being written)" if step in BEING_WRITTEN else ""
-        raise ChallengeError(f"no challenge{later}: lab/workshop/challenges/s{step}.py "
-                             "does not exist") from None
+        raise ChallengeError(f"no challenge: lab/workshop/challenges/s{step}.py does not exist") from None
     challenge = getattr(module, "CHALLENGE", None)
     if not isinstance(challenge, Challenge) or challenge.step != step:
         raise ChallengeError(f"lab/workshop/challenges/s{step}.py: CHALLENGE is not a Challenge for step {step}")

@@ -165,8 +165,9 @@ def test_solution_copies_the_reference_where_check_looks(tmp_path: Path) -> None
 def test_background_start_records_and_stop_stops_only_that_process(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     workshop = tmp_path / ".lab" / "workshop"
-    assert background.start("sleeper", [sys.executable, "-c", "import time; print('up', flush=True); "
-                                        "time.sleep(600)"], workshop) == 0
+    # It runs until stop signals it (signal.pause: no timer involved).
+    assert background.start("sleeper", [sys.executable, "-c", "import signal; print('up', flush=True); "
+                                        "signal.pause()"], workshop) == 0
     record = OwnedProcess.load(workshop / "sleeper.pid")
     assert record is not None and record.is_same() and record.create_time is not None
     assert background.start("sleeper", ["true"], workshop) == 1  # never a second copy
