@@ -10,6 +10,7 @@ decodes it) are both described with these. ``null`` means "unset": combinators n
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from typing import Any, Callable, Mapping, NoReturn
 
 from scheduler.core.validation.text import describe, quote, safe_text
@@ -98,6 +99,16 @@ def obj(fields: Mapping[str, Check], hook: Callable[[dict[str, Any], str], objec
     return check
 
 
+def _string_keyed(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """An object's items, after checking it is an object whose keys are strings (the first wrong one fails)."""
+    if not isinstance(value, dict):
+        fail(path, f"expected an object, got {describe(value)}")
+    for key, val in value.items():
+        if not isinstance(key, str):
+            fail(path, f"keys must be strings, got {describe(key)}")
+        yield key, val
+
+
 def strict_obj(fields: Mapping[str, Check], hints: Mapping[str, str] | None = None) -> Check:
     """An object whose every field is known (strict decoding, as kube-scheduler reads its configuration):
     a key that is not a string, or one not in ``fields``, is an error naming the fields known there
@@ -105,11 +116,7 @@ def strict_obj(fields: Mapping[str, Check], hints: Mapping[str, str] | None = No
     known = ", ".join(fields)
 
     def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"expected an object, got {describe(value)}")
-        for key, val in value.items():
-            if not isinstance(key, str):
-                fail(path, f"keys must be strings, got {describe(key)}")
+        for key, val in _string_keyed(value, path):
             sub = fields.get(key)
             if sub is None:
                 hint = hints.get(key) if hints else None
@@ -139,11 +146,7 @@ def key_path(path: str, key: str) -> str:
 def strmap(key_rule: Callable[[str], str | None] | None = None,
            value_rule: Callable[[str], str | None] | None = None) -> Check:
     def check(value: Any, path: str) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"expected an object, got {describe(value)}")
-        for key, val in value.items():
-            if not isinstance(key, str):
-                fail(path, f"keys must be strings, got {describe(key)}")
+        for key, val in _string_keyed(value, path):
             if not isinstance(val, str):
                 fail(key_path(path, key), f"expected a string, got {describe(val)}")
             if key_rule is None and value_rule is None:
