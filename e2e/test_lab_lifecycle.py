@@ -123,3 +123,37 @@ def _free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def test_deploy_after_down_and_up_waits_for_this_runs_leaders(tmp_path: Path) -> None:
+    """`lab down` keeps etcd's data: the scheduler pods' Ready and their Leases are those of the
+    processes that just stopped. `lab up` + `lab deploy` must not count them: podrunner writes the
+    pods not ready before `lab up` returns, and deploy returns only once a replica of this run has
+    renewed each Lease. So step 01's check passes as soon as `make lab-up` has returned."""
+    workdir = tmp_path / "lab"
+    try:
+        for attempt in ("first", "again"):
+            up = lab(workdir, "up")
+            assert up.returncode == 0, f"{attempt}: {up.stdout[-2000:]}{up.stderr}"
+            deploy = lab(workdir, "deploy")
+            assert deploy.returncode == 0, f"{attempt}: {deploy.stdout[-2000:]}{deploy.stderr}"
+            holders = {app: _holder(workdir, app) for app in ("custom-k8s-scheduler", "py-scheduler")}
+            for app, holder in holders.items():
+                assert f"deployment/{app}: {holder.split('_')[0]} leads" in deploy.stdout, (holder, deploy.stdout)
+            verify = lab(workdir, "verify", "01")
+            assert verify.returncode == 0, f"{attempt}: {verify.stdout}{verify.stderr}"
+            if attempt == "first":
+                before = holders
+                assert lab(workdir, "down").returncode == 0
+        # Every identity is name_uuid with a uuid per process: the holders now are processes of this run.
+        assert all(holders[app] != before[app] for app in holders), (before, holders)
+    finally:
+        lab(workdir, "down", "--wipe")
+    assert processes_mentioning(str(workdir)) == []
+
+
+def _holder(workdir: Path, app: str) -> str:
+    out = subprocess.run([str(workdir / "bin" / "kubectl"), f"--kubeconfig={workdir / 'kubeconfig'}", "get", "lease",
+                          app, "-n", "kube-system", "-o", "jsonpath={.spec.holderIdentity}"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.strip()

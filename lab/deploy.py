@@ -148,9 +148,40 @@ def _get(url: str, timeout: float = 2.0, token: str = "") -> tuple[int, str]:
 
 
 def _lease_holder(workdir: Path, admin: Path, name: str) -> str:
+    return _lease(workdir, admin, name)[0]
+
+
+def _lease(workdir: Path, admin: Path, name: str) -> tuple[str, str]:
+    """(holderIdentity, renewTime) of the app's Lease; empty strings when there is none yet."""
     out = subprocess.run([kubectl_path(workdir), f"--kubeconfig={admin}", "get", "lease", name, "-n", NAMESPACE,
-                          "-o", "jsonpath={.spec.holderIdentity}"], capture_output=True, text=True, timeout=30)
-    return out.stdout.strip() if out.returncode == 0 else ""
+                          "-o", "jsonpath={.spec.holderIdentity} {.spec.renewTime}"],
+                         capture_output=True, text=True, timeout=30)
+    holder, _, renewed = out.stdout.strip().partition(" ") if out.returncode == 0 else ("", "", "")
+    return holder, renewed
+
+
+def _running_pods(workdir: Path, admin: Path, app: SchedulerApp) -> set[str]:
+    out = kubectl(workdir, admin, "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={app.name}",
+                  "--field-selector=status.phase=Running", "-o", "jsonpath={.items[*].metadata.name}")
+    return set(out.split())
+
+
+def wait_for_leader(workdir: Path, admin: Path, app: SchedulerApp, timeout: float) -> str:
+    """The running pod that leads: the Lease is renewed while we watch, by one of the Deployment's
+    running pods. A Lease that only names one is not enough: after `lab down` and `lab up` it still
+    names the pod (same name, earlier process) that held it before, until a replica of this run
+    takes it over when it expires."""
+    deadline = time.monotonic() + timeout
+    first = _lease(workdir, admin, app.name)
+    while True:
+        holder, renewed = _lease(workdir, admin, app.name)
+        pod = holder.split("_", 1)[0]
+        if renewed and renewed != first[1] and pod in _running_pods(workdir, admin, app):
+            return pod
+        if time.monotonic() > deadline:
+            raise ProviderError(f"deployment/{app.name}: no running replica renewed Lease {NAMESPACE}/{app.name} "
+                                f"within {timeout:.0f}s (holder {holder or 'none'!r}); see: python -m lab logs")
+        time.sleep(0.5)  # the leader renews every retryPeriod (2 s)
 
 
 def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: float = 90.0) -> int:
@@ -170,6 +201,9 @@ def deploy(provider: Provider, workdir: Path, only: str | None = None, timeout: 
         kubectl(workdir, admin, "rollout", "status", f"deployment/{app.name}", "-n", NAMESPACE,
                 f"--timeout={int(timeout)}s")
         print(f"deployment/{app.name}: {REPLICAS} replicas available")
+    for app in apps:
+        print(f"deployment/{app.name}: {wait_for_leader(workdir, admin, app, timeout)} leads "
+              f"(renews Lease {NAMESPACE}/{app.name})")
     print(f"schedulers deployed in {time.monotonic() - t0:.1f}s; samples: kubectl apply -f {samples}")
     return 0
 

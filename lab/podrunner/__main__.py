@@ -29,13 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     left = stop_recorded(workdir / "pods")
     if left:
         print(f"podrunner: stopped {left} container process(es) an earlier run left", flush=True)
+    kubelet = Kubelet(core, workdir, nodes, Programs(args.kube_scheduler, Path(sys.executable)), args.api_port)
+    # The statuses in the API server are those of the processes just stopped (or of a run before
+    # `lab down`): Ready until someone says otherwise. One pass first, as a restarted kubelet does,
+    # restarts the containers and writes them not ready until their probes pass; only then does the
+    # log port open, which is what `lab up` waits for. So `lab deploy` never counts a stale Ready.
+    kubelet.first_pass()
     serve(workdir / "pods", list(nodes.values()), args.log_port, args.pki / "podrunner-kubelet.crt",
           args.pki / "podrunner-kubelet.key", args.pki / "ca.crt")
     for node in nodes:  # where the API server asks for logs (kwok's heartbeats write the same port)
         core.patch_node_status(node, {"status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": args.log_port}}}})
     print(f"podrunner: running pods of the lab's known images on {', '.join(nodes)}", flush=True)
-    Kubelet(core, workdir, nodes, Programs(args.kube_scheduler, Path(sys.executable)),
-            args.api_port).run_forever()
+    kubelet.run_forever()
     return 0
 
 

@@ -63,15 +63,25 @@ class Kubelet:
         self.pods: dict[str, PodRun] = {}
 
     # -- the loop ---------------------------------------------------------------------------------
+    def first_pass(self) -> None:
+        """Sync until one pass succeeds (the API server may still be starting)."""
+        while not self._sync_once():
+            time.sleep(1.0)
+
     def run_forever(self) -> None:
         while True:
-            try:
-                self.sync()
-            except client.ApiException as exc:
-                print(f"podrunner: API error {exc.status}: {exc.reason}", flush=True)
-            except OSError as exc:
-                print(f"podrunner: {exc}", flush=True)
+            self._sync_once()
             time.sleep(1.0)
+
+    def _sync_once(self) -> bool:
+        try:
+            self.sync()
+            return True
+        except client.ApiException as exc:
+            print(f"podrunner: API error {exc.status}: {exc.reason}", flush=True)
+        except OSError as exc:
+            print(f"podrunner: {exc}", flush=True)
+        return False
 
     def sync(self) -> None:
         listed = self.core.list_pod_for_all_namespaces(_preload_content=False)

@@ -74,8 +74,12 @@ def _free_port() -> int:
 
 
 def _port_in_use(port: int) -> bool:
+    return _listening("127.0.0.1", port)
+
+
+def _listening(address: str, port: int) -> bool:
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((address, port)) == 0
 
 
 class LocalProvider(Provider):
@@ -274,6 +278,10 @@ class LocalProvider(Provider):
     def healthy(self, component: str) -> bool:
         if self.sup.pid(component) is None:
             return False
+        if component == "podrunner":
+            # It opens its log port on the nodes' addresses once it has written the pods of an
+            # earlier run not ready (lab/podrunner/__main__.py): before that their Ready is stale.
+            return _listening(self.spec.node_address(0, "local"), self.ports()["podrunner"])
         url = self.health_url(component)
         if url is None:
             return True
