@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-bare ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
+.PHONY: help doctor venv test unit e2e soak lint ci-bare ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large bench-curve fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -24,6 +24,7 @@ help:
 	@echo "make ci-kind     the kind lab from scratch: up, e2e, down (builds its images offline if needed)"
 	@echo "make ci-bare     CI's install stage on a bare Debian root filesystem: every tool the tests call is there after it"
 	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
+	@echo "make bench-curve CPU per pod, peak RSS and start-up of both schedulers from 500 to 5,000 nodes (JSON + plot)"
 	@echo "make bench-large the throughput comparison at 5,000 nodes (about 2.5 hours: warm-up + 3 rounds x 3 contenders x 2 settings)"
 	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
@@ -116,6 +117,11 @@ lab-status: venv
 
 bench: venv
 	$(PY) -m bench
+
+# How CPU per pod, peak RSS and start-up grow with nodes: both schedulers at 500, 1,000, 2,000 and
+# 5,000 nodes and a pod mix with inter-pod affinity and topology spread at 1,000 (JSON + PNG in docs/).
+bench-curve: venv
+	$(PY) -m bench.curve
 
 # The same side-by-side throughput at 5,000 kwok nodes / 5,000 pods, with the bind-only ceiling (about 2.5 hours on 2 cores).
 bench-large: venv
