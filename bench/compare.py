@@ -10,7 +10,7 @@ Measured for each, in one run:
   (where both sit on the cap); the schedulers' as a fraction of the ceiling's median (and of
   the ceiling's run in the same round), so it is known how much of what this lab's API server
   lets the Python client stack bind each one reaches;
-- CPU (user + system, from wait4's rusage) per pod bound; peak RSS; time from process start to
+- CPU (user + system, from wait4's rusage) per pod bound; peak RSS (its own VmHWM); time from process start to
   the first bind (lists, cache sync);
 - python / kube-scheduler ratios: of the medians and within each round, with a verdict by the
   within-noise rule of bench/method.py (no winner when the spread is wider than the difference).
@@ -37,6 +37,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -147,7 +148,7 @@ def render(summary: dict[str, dict[str, Any]], nodes: int, pods: int, rounds: in
              "medians (min-max over the rounds)"]
     if load is not None:
         lines.append("  load average (1/5/15 min): at start " + " ".join(f"{x:.2f}" for x in load[0])
-                     + ", at end " + " ".join(f"{x:.2f}" for x in load[1]) + f" ({_cores()} cores)")
+                     + ", at end " + " ".join(f"{x:.2f}" for x in load[1]) + f" ({cores()} cores)")
     for setting, result in summary.items():
         figures, of_ceiling = result["figures"], result["of_ceiling"]
         lines.append(f"  {setting}:")
@@ -173,49 +174,64 @@ def render(summary: dict[str, dict[str, Any]], nodes: int, pods: int, rounds: in
     return "\n".join(lines)
 
 
-def run(args: Any) -> dict:
-    from bench.throughput import python_scheduler_command, run_throughput
+def measure(kubeconfig: Path, lab_bin: Path, tmpdir: Path, *, nodes: int, pods: int, rounds: int,
+            settings: dict[str, tuple[int, int]], with_ceiling: bool = True, pod_mix: str = "plain",
+            keep_nodes: bool = False, say: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Every run of the round plan (warm-ups included, marked) on a lab that is up, as dicts of
+    ThroughputResult and its setting/round. The bench nodes stay for the next run and go after the
+    last unless `keep_nodes`. A run that did not bind every pod or write every event ends it."""
+    from bench.throughput import POD_MIXES, python_scheduler_command, run_throughput
+
+    plans = [(setting, slot) for n, setting in enumerate(settings)
+             for slot in round_plan(UPSTREAM, PYTHON, ceiling=CEILING if with_ceiling else None,
+                                    measured_rounds=rounds, warmup_rounds=WARMUP_ROUNDS, flip=n % 2 == 1)]
+    runs: list[dict[str, Any]] = []
+    for n, (setting, slot) in enumerate(plans):
+        qps, burst = settings[setting]
+        commands = {
+            UPSTREAM: (upstream_command(lab_bin / "kube-scheduler", kubeconfig, "bench-upstream", tmpdir, qps, burst),
+                       "bench-upstream"),
+            PYTHON: (python_scheduler_command(kubeconfig, "bench-python", workdir=tmpdir, qps=qps, burst=burst),
+                     "bench-python"),
+            CEILING: (ceiling_command(kubeconfig, "bench-ceiling", qps, burst), "bench-ceiling"),
+        }
+        cmd, name = commands[slot.contender]
+        res = run_throughput(kubeconfig, cmd, nodes=nodes, pods=pods, scheduler_name=name, label=slot.contender,
+                             keep_nodes=keep_nodes or n < len(plans) - 1, log_dir=tmpdir,
+                             timeout=1800 if nodes > 1000 else 600, cwd=ROOT, make_pod=POD_MIXES[pod_mix])
+        kind = "warm-up, discarded" if slot.warmup else f"round {slot.round - WARMUP_ROUNDS}"
+        if res.bound != pods or res.events != pods:
+            raise RuntimeError(f"{slot.contender} bound {res.bound}/{pods} pods and wrote {res.events} "
+                               f"Scheduled events ({setting}, {kind}); its log: {res.log_path}")
+        runs.append({"setting": setting, "round": slot.round, "warmup": slot.warmup, **asdict(res),
+                     "cpu_ms_per_pod": res.cpu_ms_per_pod})
+        say(f"  [{setting}, {kind}] {res.summary()}")
+    return runs
+
+
+def private_lab() -> Any:
+    """The benchmarks' own local lab (.lab-bench: its own directory and ports, never the workshop's)."""
     from lab.providers.local import LocalProvider
     from lab.spec import load_spec
 
+    return LocalProvider(load_spec(), ROOT / ".lab-bench", say=lambda m: None)
+
+
+def run(args: Any) -> dict:
     nodes, pods, rounds = scale(args)
     settings = {name: SETTINGS[name] for name in (getattr(args, "setting", None) or SETTINGS)}
     load_start = os.getloadavg()
-    _compile_bytecode()
-    workdir = ROOT / ".lab-bench"
-    provider = LocalProvider(load_spec(), workdir, say=lambda m: None)
+    compile_bytecode()
+    provider = private_lab()
     started_here = not provider.status().up
     t0 = time.monotonic()
     kubeconfig = provider.up()
-    print(f"throughput: private lab in {workdir} up in {time.monotonic() - t0:.1f}s; "
+    print(f"throughput: private lab in {provider.workdir} up in {time.monotonic() - t0:.1f}s; "
           f"load average at start {' '.join(f'{x:.2f}' for x in load_start)}")
-    runs: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            tmpdir = Path(tmp)
-            plans = [(setting, slot) for n, setting in enumerate(settings)
-                     for slot in round_plan(UPSTREAM, PYTHON, ceiling=CEILING, measured_rounds=rounds,
-                                            warmup_rounds=WARMUP_ROUNDS, flip=n % 2 == 1)]
-            for n, (setting, slot) in enumerate(plans):
-                qps, burst = settings[setting]
-                commands = {
-                    UPSTREAM: (upstream_command(workdir / "bin" / "kube-scheduler", kubeconfig, "bench-upstream",
-                                                tmpdir, qps, burst), "bench-upstream"),
-                    PYTHON: (python_scheduler_command(kubeconfig, "bench-python", workdir=tmpdir, qps=qps,
-                                                      burst=burst), "bench-python"),
-                    CEILING: (ceiling_command(kubeconfig, "bench-ceiling", qps, burst), "bench-ceiling"),
-                }
-                cmd, name = commands[slot.contender]
-                res = run_throughput(kubeconfig, cmd, nodes=nodes, pods=pods, scheduler_name=name,
-                                     label=slot.contender, keep_nodes=n < len(plans) - 1, log_dir=tmpdir,
-                                     timeout=1800 if nodes > 1000 else 600, cwd=ROOT)
-                kind = "warm-up, discarded" if slot.warmup else f"round {slot.round - WARMUP_ROUNDS}"
-                if res.bound != pods or res.events != pods:
-                    raise RuntimeError(f"{slot.contender} bound {res.bound}/{pods} pods and wrote {res.events} "
-                                       f"Scheduled events ({setting}, {kind}); its log: {res.log_path}")
-                runs.append({"setting": setting, "round": slot.round, "warmup": slot.warmup, **asdict(res),
-                             "cpu_ms_per_pod": res.cpu_ms_per_pod})
-                print(f"  [{setting}, {kind}] {res.summary()}", flush=True)
+            runs = measure(kubeconfig, provider.workdir / "bin", Path(tmp), nodes=nodes, pods=pods, rounds=rounds,
+                           settings=settings, say=lambda line: print(line, flush=True))
     finally:
         if started_here:
             provider.down(wipe=True)
@@ -224,13 +240,13 @@ def run(args: Any) -> dict:
     print(render(summary, nodes, pods, rounds, load=(load_start, load_end)))
     out = ROOT / (".lab-bench-large-results.json" if nodes > 1000 else ".lab-bench-results.json")
     out.write_text(json.dumps({"nodes": nodes, "pods": pods, "rounds": rounds, "warmup_rounds": WARMUP_ROUNDS,
-                               "cores": _cores(), "load_average": {"start": load_start, "end": load_end},
+                               "cores": cores(), "load_average": {"start": load_start, "end": load_end},
                                "summary": summary, "runs": runs}, indent=2, default=str))
     print(f"throughput: results in {out}")
     return summary
 
 
-def _compile_bytecode() -> None:
+def compile_bytecode() -> None:
     """Run the Python scheduler as it is deployed: a wheel installed by pip (the image's
     Dockerfile) comes with its modules compiled to bytecode. From this editable checkout, with
     PYTHONDONTWRITEBYTECODE set (as on these CI machines), every start would compile them again:
@@ -241,7 +257,7 @@ def _compile_bytecode() -> None:
     compileall.compile_dir(str(ROOT / "bench"), quiet=1)
 
 
-def _cores() -> int:
+def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 

@@ -44,7 +44,8 @@ import yaml
 from scheduler.runtime.informer import KubeListWatch, Reflector
 from scheduler.runtime.kube import ApiError, KubeClient, load_configuration
 
-__all__ = ["ThroughputResult", "run_throughput", "python_scheduler_command", "bench_nodes", "BENCH_LABEL"]
+__all__ = ["ThroughputResult", "run_throughput", "python_scheduler_command", "bench_nodes", "bench_pod", "mix_pod",
+           "POD_MIXES", "BENCH_LABEL", "peak_rss_kib"]
 
 BENCH_LABEL = "scheduler-lab.dev/bench"
 # How long after the last bind the Scheduled events may still be arriving. kube-scheduler's are
@@ -63,7 +64,7 @@ class ThroughputResult:
     pods_per_second: float
     startup_seconds: float  # scheduler start -> first bind (lists, cache sync, leader election)
     cpu_seconds: float = float("nan")  # the scheduler process's user + system CPU, start to exit (getrusage)
-    peak_rss_mib: float = float("nan")  # its peak resident set (ru_maxrss)
+    peak_rss_mib: float = float("nan")  # its peak resident set (VmHWM, read just before it is stopped)
     samples: list[int] = field(default_factory=list)  # pods bound in each whole second
     average_sample: float = 0.0
     p50_sample: float = 0.0
@@ -84,6 +85,10 @@ class ThroughputResult:
                 f"Scheduled events {self.events}, the last {self.event_lag_seconds:+.1f}s after the last bind)")
 
 
+ZONES = 10  # the bench nodes' topology.kubernetes.io/zone values: the pod mix spreads over them
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
 def bench_nodes(count: int) -> list[dict[str, Any]]:
     nodes = []
     for i in range(count):
@@ -92,7 +97,8 @@ def bench_nodes(count: int) -> list[dict[str, Any]]:
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name,
                          "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                    "kubernetes.io/arch": "amd64", "type": "kwok", BENCH_LABEL: "true"},
+                                    "kubernetes.io/arch": "amd64", "type": "kwok", BENCH_LABEL: "true",
+                                    ZONE_LABEL: f"bench-zone-{i % ZONES}"},
                          "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"}},
             "spec": {"taints": [{"key": BENCH_LABEL, "value": "true", "effect": "NoSchedule"}]},
             "status": {"capacity": dict(NODE_CAPACITY), "allocatable": dict(NODE_CAPACITY)},
@@ -100,7 +106,11 @@ def bench_nodes(count: int) -> list[dict[str, Any]]:
     return nodes
 
 
-def bench_pod(name: str, scheduler_name: str) -> dict[str, Any]:
+PodFactory = Callable[[str, str, int], dict[str, Any]]  # (name, schedulerName, index) -> pod
+
+
+def bench_pod(name: str, scheduler_name: str, index: int = 0) -> dict[str, Any]:
+    """The plain pod every contender binds: a small request, the bench nodes' selector and toleration."""
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": "bench"}},
@@ -112,6 +122,36 @@ def bench_pod(name: str, scheduler_name: str) -> dict[str, Any]:
                             "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
         },
     }
+
+
+MIX_APPS = 20  # the mix's pods belong to this many apps (label app), each spread or attracted on its own
+
+
+def mix_pod(name: str, scheduler_name: str, index: int) -> dict[str, Any]:
+    """The affinity-heavy mix: a plain pod of app ``mix-(index % 20)`` plus, in turn, one of three
+    constraints the scheduler must evaluate against every pod already placed: preferred
+    anti-affinity to its own app per node (InterPodAffinity scores every node), a hard topology
+    spread over the zones with a soft one over the nodes (PodTopologySpread filters and scores), or
+    preferred affinity to its own app per zone. All stay satisfiable: 10 zones, a node per pod."""
+    pod = bench_pod(name, scheduler_name, index)
+    app = f"mix-{index % MIX_APPS}"
+    pod["metadata"]["labels"] = {"app": app}
+    own = {"labelSelector": {"matchLabels": {"app": app}}}
+    kind = index % 3
+    if kind == 0:
+        pod["spec"]["affinity"] = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": {**own, "topologyKey": "kubernetes.io/hostname"}}]}}
+    elif kind == 1:
+        pod["spec"]["topologySpreadConstraints"] = [
+            {"maxSkew": 1, "topologyKey": ZONE_LABEL, "whenUnsatisfiable": "DoNotSchedule", **own},
+            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", **own}]
+    else:
+        pod["spec"]["affinity"] = {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 50, "podAffinityTerm": {**own, "topologyKey": ZONE_LABEL}}]}}
+    return pod
+
+
+POD_MIXES: dict[str, PodFactory] = {"plain": bench_pod, "affinity and spread": mix_pod}
 
 
 def _create_all(kube: KubeClient, path: str, bodies: Sequence[dict[str, Any]], workers: int = 8) -> None:
@@ -213,9 +253,10 @@ def python_scheduler_command(kubeconfig: str | Path, scheduler_name: str, *, wor
 def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: int = 500, pods: int = 2000, *,
                    scheduler_name: str = "bench-scheduler", label: str | None = None, timeout: float = 600.0,
                    keep_nodes: bool = False, log_dir: str | Path | None = None,
-                   cwd: str | Path | None = None) -> ThroughputResult:
-    """Measure how fast `scheduler_cmd` binds `pods` pending pods (schedulerName `scheduler_name`);
-    `cwd`: the directory it runs in (a ``python -m bench.x`` command needs the checkout's root)."""
+                   cwd: str | Path | None = None, make_pod: PodFactory = bench_pod) -> ThroughputResult:
+    """Measure how fast `scheduler_cmd` binds `pods` pending pods (schedulerName `scheduler_name`)
+    made by `make_pod`; `cwd`: the directory it runs in (a ``python -m bench.x`` command needs the
+    checkout's root)."""
     kube = KubeClient(load_configuration(str(kubeconfig)), qps=0, burst=1, user_agent="scheduler-lab-bench",
                       pool_size=16)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
@@ -230,7 +271,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
                                                                       "labels": {BENCH_LABEL: "true"}}})
         _wait_default_service_account(kube, namespace)
         _create_all(kube, f"/api/v1/namespaces/{namespace}/pods",
-                    [bench_pod(f"bench-{i:05d}", scheduler_name) for i in range(pods)])
+                    [make_pod(f"bench-{i:05d}", scheduler_name, i) for i in range(pods)])
 
         recorder, scheduled = _FirstSeen(_bound_pod), _FirstSeen(_scheduled_event_pod)
         reflectors = [
@@ -255,6 +296,7 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         with scheduled.lock:
             event_times = sorted(scheduled.seen_at.values())
     finally:
+        peak_kib = peak_rss_kib(proc.pid) if proc is not None else None
         usage = _stop_and_reap(proc) if proc is not None else None
         for reflector in reflectors:
             reflector.stop()
@@ -272,16 +314,36 @@ def run_throughput(kubeconfig: str | Path, scheduler_cmd: Sequence[str], nodes: 
         p50_sample=statistics.median(samples) if samples else 0.0,
         p90_sample=quantiles[8] if quantiles else 0.0, log_path=str(log_path),
         cpu_seconds=(usage.ru_utime + usage.ru_stime) if usage else float("nan"),
-        peak_rss_mib=usage.ru_maxrss / 1024 if usage else float("nan"),  # Linux reports KiB
+        peak_rss_mib=peak_kib / 1024 if peak_kib is not None else float("nan"),
         events=len(event_times),
         event_lag_seconds=(event_times[-1] - times[-1]) if event_times and times else float("nan"))
 
 
-def _stop_and_reap(proc: subprocess.Popen) -> os.struct_rusage | None:
-    """SIGTERM the scheduler and reap it with wait4, which returns the child's own rusage.
+def peak_rss_kib(pid: int) -> int | None:
+    """The process's own peak resident set since its exec (VmHWM of /proc/PID/status), None once gone.
 
-    Popen.wait() would reap it through waitpid and lose the figures; reading /proc while it runs
-    would miss its peak. The process is the scheduler itself (exec'd directly, no shell between).
+    Not wait4's ru_maxrss: Linux carries the high-water mark of the memory a child had before its
+    exec over into it, and a child forked from this process starts as a copy of it, so
+    ru_maxrss is at least this process's own size (measured: /bin/true started from a Python
+    process of 314 MiB reports 314 MiB). The benchmark, holding every pod of the run, was
+    about as large as the schedulers it measured, and their figures read as its size.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _stop_and_reap(proc: subprocess.Popen) -> os.struct_rusage | None:
+    """SIGTERM the scheduler and reap it with wait4, which returns the child's own rusage: its CPU
+    (its ru_maxrss is not its own: see peak_rss_kib).
+
+    Popen.wait() would reap it through waitpid and lose the figures. The process is the scheduler
+    itself (exec'd directly, no shell between), and unreaped until here, so its pid is still its own.
     """
     if proc.returncode is not None:
         return None

@@ -33,3 +33,24 @@ def test_only_scheduled_events_count_and_a_waiter_wakes_when_the_last_arrives() 
     finally:
         late.join()
     assert list(events.seen_at) == ["b"]
+
+
+def test_peak_rss_is_the_childs_own_not_its_parents() -> None:
+    """wait4's ru_maxrss of a child forked from a large process is at least that process's size;
+    peak_rss_kib reads the child's own high-water mark."""
+    import subprocess
+    import sys
+
+    from bench.throughput import peak_rss_kib
+
+    ballast = bytearray(200 * 1024 * 1024)  # this process's RSS grows by 200 MiB ...
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        own = peak_rss_kib(child.pid)  # Popen returns once the child has exec'd: its own mm from here
+    finally:
+        child.communicate(b"")
+    assert own is not None and own < 100 * 1024, f"{own} KiB: a bare interpreter, not the 200 MiB of its parent"
+    assert peak_rss_kib(child.pid) is None  # reaped: nothing to read
+    del ballast
