@@ -33,6 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lab.providers.base import ProviderError
+from scheduler.runtime.kube import ApiError
+
 from bench.compare import PYTHON, ROOT, SETTINGS, UPSTREAM, compile_bytecode, cores, measure, private_lab, summarise
 
 NODE_COUNTS = (500, 1000, 2000, 5000)
@@ -72,7 +75,8 @@ def point(nodes: int, pod_mix: str, runs: list[dict[str, Any]]) -> dict[str, Any
 
 
 def measure_curve(node_counts: Sequence[int], mix_nodes: int | None, pods: int, rounds: int,
-                  say: Any = print) -> list[dict[str, Any]]:
+                  say: Any = print, done: Any = lambda points: None) -> list[dict[str, Any]]:
+    """The points in order; `done(points)` after each, so a later failure keeps what was measured."""
     points: list[dict[str, Any]] = []
     plan = [(n, "plain") for n in node_counts] + ([(mix_nodes, MIX)] if mix_nodes else [])
     provider = private_lab()
@@ -86,6 +90,7 @@ def measure_curve(node_counts: Sequence[int], mix_nodes: int | None, pods: int, 
                 runs = measure(kubeconfig, provider.workdir / "bin", Path(tmp), nodes=nodes, pods=pods, rounds=rounds,
                                settings={SETTING: SETTINGS[SETTING]}, with_ceiling=False, pod_mix=mix, say=say)
                 points.append(point(nodes, mix, runs))
+                done(points)
                 say(f"curve: {nodes} nodes ({mix}) measured in {time.monotonic() - t0:.0f}s")
     finally:
         if started_here:
@@ -105,7 +110,8 @@ def plot(data: dict[str, Any], path: Path) -> None:
     for ax, (figure, label) in zip(axes, PLOTTED.items()):
         for who, (colour, marker) in styles.items():
             for mix, line in (("plain", "-"), (MIX, "")):
-                pts = [p for p in data["points"] if p["pod_mix"] == mix and who in p["figures"][figure]]
+                pts = sorted((p for p in data["points"] if p["pod_mix"] == mix and who in p["figures"][figure]),
+                             key=lambda p: p["nodes"])
                 if not pts:
                     continue
                 # The mix sits at a node count of the plain line: drawn a little to the right of it.
@@ -157,13 +163,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     commit = _commit()
     compile_bytecode()
     load_start = os.getloadavg()
-    points = measure_curve(args.nodes, args.mix_nodes, args.pods, args.rounds,
-                           say=lambda line: print(line, flush=True))
-    data = {"commit": commit, "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cores": cores(), "pods": args.pods, "rounds": args.rounds, "setting": SETTING,
-            "load_average": {"start": load_start, "end": os.getloadavg()}, "points": points}
     args.out.mkdir(parents=True, exist_ok=True)
-    data_path.write_text(json.dumps(data, indent=2) + "\n")
+    data: dict[str, Any] = {}
+
+    def save(points: list[dict[str, Any]]) -> None:
+        data.update(commit=commit, measured=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    cores=cores(), pods=args.pods, rounds=args.rounds, setting=SETTING,
+                    load_average={"start": load_start, "end": os.getloadavg()}, points=list(points))
+        data_path.write_text(json.dumps(data, indent=2) + "\n")
+
+    try:
+        points = measure_curve(args.nodes, args.mix_nodes, args.pods, args.rounds,
+                               say=lambda line: print(line, flush=True), done=save)
+    except (RuntimeError, TimeoutError, OSError, ApiError, ProviderError) as exc:
+        kept = f"; the points measured before it are in {data_path}" if data.get("points") else ""
+        print(f"python -m bench.curve: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{kept}",
+              file=sys.stderr)
+        return 1
     plot(data, png_path)
     for p in points:
         f = p["figures"]
