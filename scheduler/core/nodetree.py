@@ -18,29 +18,44 @@ def zone_key(labels: Mapping[str, str]) -> str:
 
 
 class NodeTree:
-    """kube-scheduler's nodeTree: nodes grouped by zone, listed round-robin across zones."""
+    """kube-scheduler's nodeTree: nodes grouped by zone, listed round-robin across zones.
+
+    Upstream finds a name in its zone's slice by a linear scan, on every add and remove: fine in Go,
+    but in Python 5,000 nodes in one zone cost 1.0 s of CPU at start-up (12.5 million comparisons;
+    bench.profile_cycle --nodes 5000 --profile). Here each zone also maps its names to their
+    positions, so both are O(1); the order, and so the list, is upstream's exactly.
+    """
 
     def __init__(self) -> None:
         self.zones: list[str] = []
         self.tree: dict[str, list[str]] = {}
+        self._at: dict[str, dict[str, int]] = {}  # zone -> name -> its index in tree[zone]
 
     def add(self, name: str, zone: str) -> None:
-        if zone in self.tree:
-            if name not in self.tree[zone]:
-                self.tree[zone].append(name)
-        else:
+        names = self.tree.get(zone)
+        if names is None:
             self.zones.append(zone)
             self.tree[zone] = [name]
+            self._at[zone] = {name: 0}
+            return
+        at = self._at[zone]
+        if name not in at:
+            at[name] = len(names)
+            names.append(name)
 
     def remove(self, name: str, zone: str) -> None:
-        names = self.tree.get(zone)
-        if names is None or name not in names:
+        at = self._at.get(zone)
+        if at is None or name not in at:
             return
-        i = names.index(name)
-        names[i] = names[-1]  # swap-remove, exactly like upstream
-        names.pop()
+        names = self.tree[zone]
+        i = at.pop(name)
+        last = names.pop()
+        if i < len(names):  # swap-remove, exactly like upstream: the last name takes the gap
+            names[i] = last
+            at[last] = i
         if not names:
             del self.tree[zone]
+            del self._at[zone]
             self.zones.remove(zone)
 
     def list(self) -> list[str]:

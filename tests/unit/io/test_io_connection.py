@@ -82,6 +82,21 @@ def test_certificates_as_data_and_files(tmp_path: Path, pki: Pki) -> None:
     assert load_configuration(as_files).ca_file == str(pki.ca.cert)
 
 
+def test_the_kubeconfigs_ca_is_the_only_one_trusted(tmp_path: Path, pki: Pki) -> None:
+    """As client-go: a given CA replaces the system's roots. Were the system store loaded too, any
+    public CA could vouch for the API server."""
+    from cryptography import x509
+
+    ca = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
+    common_name = ca.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    data = base64.b64encode(pki.ca.cert.read_bytes()).decode()
+    for cluster in ({"certificate-authority-data": data}, {"certificate-authority": str(pki.ca.cert)}):
+        conn = load_configuration(kubeconfig(tmp_path, {"server": "https://127.0.0.1:6443", **cluster}, None))
+        for context in (conn.ssl_context(), conn.hostname_checking_context()):
+            trusted = context.get_ca_certs()
+            assert [dict(rdn[0] for rdn in c["subject"]).get("commonName") for c in trusted] == [common_name]
+
+
 def test_missing_certificate_file_is_one_line(tmp_path: Path) -> None:
     path = kubeconfig(tmp_path, {"server": "https://127.0.0.1:6443", "certificate-authority": "nope.crt"},
                       {"token": "x"})

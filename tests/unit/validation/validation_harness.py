@@ -168,13 +168,13 @@ class Outcome:
         return self.exception == "timeout"
 
 
-def run_guarded(fn: Callable[[], int | None]) -> Outcome:
-    """Run ``fn`` in-process with captured output and a ``LIMIT_SECONDS`` alarm."""
+def run_guarded(fn: Callable[[], int | None], cpu_limit: float = LIMIT_SECONDS) -> Outcome:
+    """Run ``fn`` in-process with captured output and a ``cpu_limit`` (CPU seconds) alarm."""
     out, err = io.StringIO(), io.StringIO()
     old = signal.signal(signal.SIGALRM, _alarm)
     old_prof = signal.signal(signal.SIGPROF, _alarm)
     signal.setitimer(signal.ITIMER_REAL, WALL_LIMIT_SECONDS)
-    signal.setitimer(signal.ITIMER_PROF, LIMIT_SECONDS)
+    signal.setitimer(signal.ITIMER_PROF, cpu_limit)
     start = time.process_time()
     code: int | None = None
     exception = ""
@@ -201,7 +201,8 @@ def dump_state(objects: list[Any]) -> str:
 
 
 def simulate_texts(state_text: str | bytes, config_text: str | None = None,
-                   args: tuple[str, ...] = ("--output", "json", "--seed", "1")) -> Outcome:
+                   args: tuple[str, ...] = ("--output", "json", "--seed", "1"),
+                   cpu_limit: float = LIMIT_SECONDS) -> Outcome:
     with tempfile.TemporaryDirectory() as tmp:
         state = os.path.join(tmp, "state.yaml")
         with open(state, "wb") as fh:
@@ -212,7 +213,7 @@ def simulate_texts(state_text: str | bytes, config_text: str | None = None,
             with open(config, "wb") as fh:
                 fh.write(config_text.encode("utf-8", "surrogatepass"))
             argv += ["--config", config]
-        return run_guarded(lambda: simulate.main(argv))
+        return run_guarded(lambda: simulate.main(argv), cpu_limit)
 
 
 def kubeconfig_text(text: str | bytes) -> Outcome:
