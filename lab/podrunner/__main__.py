@@ -6,11 +6,20 @@ import sys
 from pathlib import Path
 
 from kubernetes import client, config
+from tenacity import Retrying, retry_if_exception_type, wait_fixed
 
 from lab.podrunner.images import Programs
-from lab.podrunner.kubelet import Kubelet
+from lab.podrunner.kubelet import UNREACHABLE, Kubelet
 from lab.podrunner.logserver import serve
 from lab.podrunner.process import stop_recorded
+
+
+def write_kubelet_port(core: client.CoreV1Api, node: str, port: int) -> None:
+    """Until it is written: the API server may be restarting just now."""
+    body = {"status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}}
+    for attempt in Retrying(retry=retry_if_exception_type(UNREACHABLE), wait=wait_fixed(1)):
+        with attempt:
+            core.patch_node_status(node, body)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     kubelet.first_pass()
     serve(workdir / "pods", list(nodes.values()), args.log_port, args.pki / "podrunner-kubelet.crt",
           args.pki / "podrunner-kubelet.key", args.pki / "ca.crt")
-    for node in nodes:  # where the API server asks for logs (kwok's heartbeats write the same port)
-        core.patch_node_status(node, {"status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": args.log_port}}}})
+    for node in nodes:  # where the API server asks for logs
+        write_kubelet_port(core, node, args.log_port)
     print(f"podrunner: running pods of the lab's known images on {', '.join(nodes)}", flush=True)
     kubelet.run_forever()
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubernetes import client
+from urllib3.exceptions import HTTPError as TransportError
 
 from lab.host.procs import OwnedProcess
 from lab.podrunner import addresses, backoff, images, probes, process
@@ -21,6 +22,10 @@ from lab.podrunner.status import Container, now, pod_status, terminated
 from lab.podrunner.volumes import MountError, materialize, mounts_for
 
 EVENT_EVERY = 30.0
+# The API server cannot be reached (restarting, not started yet): urllib3 gives up with its own
+# errors (MaxRetryError, ProtocolError), which are not OSErrors. A kubelet rides that out and keeps
+# its containers running; so does podrunner, trying again on the next pass.
+UNREACHABLE = (OSError, TransportError)
 
 
 @dataclass
@@ -79,8 +84,9 @@ class Kubelet:
             return True
         except client.ApiException as exc:
             print(f"podrunner: API error {exc.status}: {exc.reason}", flush=True)
-        except OSError as exc:
-            print(f"podrunner: {exc}", flush=True)
+        except UNREACHABLE as exc:
+            print(f"podrunner: the API server cannot be reached ({type(exc).__name__}); "
+                  "containers keep running, next pass in 1s", flush=True)
         return False
 
     def sync(self) -> None:
@@ -212,6 +218,9 @@ class Kubelet:
             except client.ApiException as exc:
                 if exc.status not in (404, 409):
                     raise
+            except UNREACHABLE:
+                run.stopping = False  # the containers are stopped; the next pass deletes the pod
+                return
         shutil.rmtree(run.directory, ignore_errors=True)
         self.pods.pop(run.uid, None)
 

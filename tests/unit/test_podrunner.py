@@ -123,3 +123,36 @@ def test_a_mount_over_the_directory_holding_other_sources_comes_last() -> None:
     token = {"source": "/tmp/lab/pods/p/volumes/token", "target": "/var/run/secrets/x", "readOnly": True}
     assert mount_order([tmp, config, token]) == [config, token, tmp]
     assert mount_order([config, token]) == [config, token]
+
+
+class _Unreachable:
+    """A CoreV1Api whose API server is down: urllib3 gives up with MaxRetryError."""
+
+    def __getattr__(self, name: str):
+        from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+        def call(*args, **kwargs):
+            raise MaxRetryError(None, "/api/v1/pods", NewConnectionError(None, "Connection refused"))
+        return call
+
+
+def test_an_unreachable_api_server_is_a_failed_pass_not_a_crash(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # Caught in CI: the API server restarted, podrunner died of MaxRetryError, and its restart
+    # stopped every scheduler container. A kubelet keeps its containers through an outage.
+    from lab.podrunner.kubelet import Kubelet
+
+    kubelet = Kubelet(_Unreachable(), tmp_path, {"worker-node01": "127.0.10.11"}, None, 6443)  # type: ignore[arg-type]
+    assert kubelet._sync_once() is False
+    assert "the API server cannot be reached (MaxRetryError)" in capsys.readouterr().out
+
+
+def test_a_pod_deletion_met_by_an_outage_is_tried_again(tmp_path: Path) -> None:
+    from lab.podrunner.kubelet import Kubelet, PodRun
+
+    kubelet = Kubelet(_Unreachable(), tmp_path, {"worker-node01": "127.0.10.11"}, None, 6443)  # type: ignore[arg-type]
+    run = PodRun("uid-1", "default", "p", "127.1.0.2", tmp_path / "pods" / "p", stopping=True)
+    run.directory.mkdir(parents=True)
+    kubelet.pods[run.uid] = run
+    kubelet._stop(run, grace=0, delete=True)
+    assert run.stopping is False and kubelet.pods.get("uid-1") is run and run.directory.is_dir()
