@@ -42,6 +42,16 @@ log = logging.getLogger("scheduler.runtime.informer")
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
+def _drop_managed_fields(obj: Mapping[str, Any]) -> None:
+    """Nothing in the scheduler reads metadata.managedFields (upstream's isPodUpdated strips them
+    too), and on a node they are about half of its JSON: kept, they were the largest part of the
+    cache (5,000 nodes: tracemalloc put 100 MiB on the decoded lists). client-go informers do the
+    same with a TransformFunc."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+
+
 def object_key(obj: Mapping[str, Any]) -> str:
     """`namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc)."""
     meta = obj.get("metadata") or {}
@@ -269,8 +279,9 @@ class Reflector:
                     continue
                 raise
             batch = page.get("items") or []
-            if self.kind:
-                for item in batch:
+            for item in batch:
+                _drop_managed_fields(item)
+                if self.kind:
                     item.setdefault("kind", self.kind)
             items.extend(batch)
             meta = page.get("metadata") or {}
@@ -325,6 +336,7 @@ class Reflector:
                 self.resource_version = rv
             return
         key = object_key(obj)
+        _drop_managed_fields(obj)
         if kind in ("ADDED", "MODIFIED"):
             old = self.store.get(key)
             self.store[key] = obj
