@@ -43,6 +43,8 @@ from scheduler.core.state import ClusterState
 from scheduler.runtime.app import SchedulerApp, ServingOptions, tune_gc
 from scheduler.runtime.kube import KubeClient, load_configuration
 
+from bench.throughput import ZONE_LABEL, ZONES, mix_pod
+
 OBJECTS = Path(__file__).with_name("profile_objects.json")
 SCHEDULER_NAME = "bench-python"
 WATCH_BATCH = 50
@@ -58,8 +60,9 @@ def _dumps(obj: Any) -> bytes:
 class _Templates:
     """Copies of the captured objects with their own names, uids and resourceVersions."""
 
-    def __init__(self) -> None:
+    def __init__(self, mix: bool = False) -> None:
         raw = json.loads(OBJECTS.read_text())
+        self.mix = mix
         self.node, self.pending = raw["node"], raw["pending_pod"]
         self.bound, self.running = raw["bound_pod"], raw["running_pod"]
         self.rv = 1000
@@ -73,6 +76,8 @@ class _Templates:
         name = f"bench-node-{i:04d}"
         node["metadata"].update(name=name, uid=f"node-uid-{i}", resourceVersion=self._next_rv())
         node["metadata"]["labels"]["kubernetes.io/hostname"] = name
+        if self.mix:  # the live bench's zones (bench_nodes), which the mix spreads and attracts over
+            node["metadata"]["labels"][ZONE_LABEL] = f"bench-zone-{i % ZONES}"
         return node
 
     def _pod(self, template: dict[str, Any], i: int, node: str | None) -> dict[str, Any]:
@@ -85,7 +90,14 @@ class _Templates:
         return pod
 
     def make_pending(self, i: int) -> dict[str, Any]:
-        return self._pod(self.pending, i, None)
+        pod = self._pod(self.pending, i, None)
+        if self.mix:  # mix_pod's labels and constraints on the captured pending pod
+            mixed = mix_pod(pod["metadata"]["name"], SCHEDULER_NAME, i)
+            pod["metadata"]["labels"] = mixed["metadata"]["labels"]
+            for key in ("affinity", "topologySpreadConstraints"):
+                if key in mixed["spec"]:
+                    pod["spec"][key] = mixed["spec"][key]
+        return pod
 
     def make_bound(self, i: int, node: str) -> dict[str, Any]:
         return self._pod(self.bound, i, node)
@@ -215,9 +227,10 @@ def build_app(transport: FakeTransport, seed: int) -> SchedulerApp:
     return app
 
 
-def prepare(nodes: int, pods: int) -> FakeTransport:
-    """The fake API server's answers, made before anything is measured."""
-    return FakeTransport(_Templates(), nodes, pods)
+def prepare(nodes: int, pods: int, mix: bool = False) -> FakeTransport:
+    """The fake API server's answers, made before anything is measured; ``mix``: the pods of
+    bench.throughput.mix_pod (inter-pod affinity and topology spread) on nodes in 10 zones."""
+    return FakeTransport(_Templates(mix), nodes, pods)
 
 
 def run(transport: FakeTransport, seed: int = 1) -> dict[str, Any]:
@@ -261,12 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--pods", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix", action="store_true", help="the affinity and spread pod mix (bench-curve's)")
     parser.add_argument("--profile", action="store_true", help="run under cProfile and print the top functions")
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", help="also write the cProfile stats to this file")
     args = parser.parse_args(argv)
-    transport = prepare(args.nodes, args.pods)
+    transport = prepare(args.nodes, args.pods, args.mix)
     if args.profile:
         profiler = cProfile.Profile()
         result = profiler.runcall(run, transport, args.seed)
