@@ -4,9 +4,8 @@ The official client's `Watch.stream` is not a reflector (python-client.md §3.1)
 only once with the same stale resourceVersion, ignores bookmarks in v29 and never re-lists. This
 module owns the whole loop instead, like client-go's Reflector:
 
-1. list (paged, each page requested while the one before is handled) and diff the result into
-   the local store, firing add/update/delete handlers, so a re-list after an outage reports
-   exactly what changed while we were away;
+1. list (paged; the first one from the watch cache, as client-go does) and diff the result into the local store, firing add/update/delete handlers, so a
+   re-list after an outage reports exactly what changed while we were away;
 2. watch from the list's resourceVersion with bookmarks, a server-side `timeoutSeconds` (so the
    stream rotates) and a client read timeout (so a dead connection cannot hang us);
 3. a clean end of the stream or a read timeout resumes the watch from the last resourceVersion;
@@ -21,7 +20,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
@@ -235,22 +233,8 @@ class Reflector:
 
     def relist(self) -> None:
         """List everything (paged) and diff it into the store."""
-        # The first list hands each page's new objects to the handlers while the next page is on
-        # its way, so the cache fills as the pages arrive; the diff below then finds them in the
-        # store with the same resourceVersion and reports nothing twice.
-        early = not self.store
-        fresh: dict[str, dict[str, Any]] = {}
-        listed_rv = ""
-        for batch, listed_rv, restarted in self._list_pages():
-            if restarted:
-                # What was handed on early may be gone now: the diff below sorts it out, in order.
-                fresh, early = {}, False
-            for item in batch:
-                key = object_key(item)
-                fresh[key] = item
-                if early and key not in self.store:
-                    self.store[key] = item
-                    self._dispatch(self.handler.on_add, item)
+        items, listed_rv = self._list_all()
+        fresh = {object_key(item): item for item in items}
         # Order: deletions first frees capacity before additions claim it. A delete found by a
         # re-list is client-go's DeletedFinalStateUnknown: the object we hold may be stale (a pod
         # assumed, then bound and deleted during the gap), so handlers that can take a tombstone
@@ -264,7 +248,7 @@ class Reflector:
             self.store[key] = item
             if old is None:
                 self._dispatch(self.handler.on_add, item)
-            elif old is not item and resource_version(old) != resource_version(item):
+            elif resource_version(old) != resource_version(item):
                 self._dispatch(self.handler.on_update, old, item)
         self.resource_version = listed_rv
         self.lists += 1
@@ -272,50 +256,38 @@ class Reflector:
         self.denied = False
         self.synced.set()
 
-    def _list_pages(self) -> Iterator[tuple[list[dict[str, Any]], str, bool]]:
-        """(items, the list's resourceVersion, whether the listing started over) for each page.
-
-        Every list is paged and read from etcd (no resourceVersion "0"): client-go's first list
-        comes from the watch cache, which ignores `limit` and answers 5,000 nodes as one 20 MB body.
-        Decoded whole, that body set the process's peak memory; page by page, each page's objects are
-        trimmed before the next arrives. The next page is requested before this one is handed on,
-        so the API server prepares it while the caller feeds this one to the handlers.
-        """
-        token: str | None = None
-        restarted = False
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"list-{self.name}") as ahead:
-            pending = ahead.submit(self.api.list, self.path, self._list_query(None))
-            while True:
-                try:
-                    page = pending.result()
-                except ApiError as exc:
-                    if exc.status == 410 and token:
-                        # The continue token expired mid-listing: start over.
-                        token, restarted = None, True
-                        pending = ahead.submit(self.api.list, self.path, self._list_query(None))
-                        continue
-                    raise
-                meta = page.get("metadata") or {}
-                token = meta.get("continue")
-                if token:
-                    pending = ahead.submit(self.api.list, self.path, self._list_query(token))
-                batch = page.get("items") or []
-                for item in batch:
-                    _drop_managed_fields(item)
-                    if self.kind:
-                        item.setdefault("kind", self.kind)
-                yield batch, str(meta.get("resourceVersion") or ""), restarted
-                restarted = False
-                if not token:
-                    return
-
-    def _list_query(self, token: str | None) -> dict[str, Any]:
-        query: dict[str, Any] = {"limit": self.page_size}
-        if self.field_selector:
-            query["fieldSelector"] = self.field_selector
-        if token:
-            query["continue"] = token
-        return query
+    def _list_all(self) -> tuple[list[dict[str, Any]], str]:
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            query: dict[str, Any] = {"limit": self.page_size}
+            if not self.lists and not token:
+                # The first list, like client-go's reflector (relistResourceVersion "0"): served from
+                # the API server's watch cache in one answer, not paged out of etcd; the watch from
+                # its resourceVersion then brings everything newer. Re-lists stay consistent reads.
+                query["resourceVersion"] = "0"
+            if self.field_selector:
+                query["fieldSelector"] = self.field_selector
+            if token:
+                query["continue"] = token
+            try:
+                page = self.api.list(self.path, query)
+            except ApiError as exc:
+                if exc.status == 410 and token:
+                    # The continue token expired mid-listing: start over.
+                    items, token = [], None
+                    continue
+                raise
+            batch = page.get("items") or []
+            for item in batch:
+                _drop_managed_fields(item)
+                if self.kind:
+                    item.setdefault("kind", self.kind)
+            items.extend(batch)
+            meta = page.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                return items, str(meta.get("resourceVersion") or "")
 
     # -- watch -------------------------------------------------------------------------------
 

@@ -207,38 +207,15 @@ def test_a_failing_handler_does_not_stop_the_reflector() -> None:
     assert [c[1] for c in rec.calls] == ["ns/good", "ns/c"]
 
 
-def test_every_list_is_paged_from_etcd_and_the_first_fills_the_cache_page_by_page() -> None:
-    """No resourceVersion "0" (the watch cache would ignore the limit and send everything at once);
-    the first list hands each page to the handlers before the listing ends, with nothing reported
-    twice; a re-list after 410 Gone is diffed as before."""
-    seen_before_page_2: list[str] = []
+def test_first_list_reads_the_watch_cache_and_re_lists_read_etcd() -> None:
+    """client-go's relistResourceVersion: "0" for the first list, a consistent read after 410 Gone."""
     api = FakeApi([page([obj("a", "1")], "5", cont="t1"), page([obj("b", "2")], "5"), page([obj("a", "7")], "9")],
                   [[{"type": "ERROR", "object": {"code": 410, "message": "too old"}}]])
-    reflector, rec, _ = make(api)
-    real_list = api.list
-
-    def list_noting_the_handlers(path: str, query: dict) -> dict:
-        if query.get("continue") == "t1":
-            seen_before_page_2.extend(c[1] for c in rec.calls)
-        return real_list(path, query)
-
-    api.list = list_noting_the_handlers  # type: ignore[method-assign]
+    reflector, _, _ = make(api)
     reflector.run()
-    assert all("resourceVersion" not in q and q["limit"] == 500 for q in api.list_queries)
-    assert api.list_queries[1]["continue"] == "t1"
-    assert rec.calls == [("add", "ns/a", "1"), ("add", "ns/b", "2"),
-                         ("delete", "ns/b"), ("update", "ns/a", "1", "7")]
-
-
-def test_an_expired_continue_token_starts_the_listing_over_without_losing_or_repeating() -> None:
-    api = FakeApi([page([obj("a", "1"), obj("gone", "1")], "5", cont="t1"), ApiError(410, "expired"),
-                   page([obj("a", "3")], "8", cont="t2"), page([obj("b", "4")], "8")], [])
-    reflector, rec, _ = make(api)
-    reflector.run()
-    assert [q.get("continue") for q in api.list_queries] == [None, "t1", None, "t2"]
-    assert rec.calls == [("add", "ns/a", "1"), ("add", "ns/gone", "1"), ("delete", "ns/gone"),
-                         ("update", "ns/a", "1", "3"), ("add", "ns/b", "4")]
-    assert sorted(reflector.store) == ["ns/a", "ns/b"] and reflector.resource_version == "8"
+    assert api.list_queries[0]["resourceVersion"] == "0"
+    assert "resourceVersion" not in api.list_queries[1] and api.list_queries[1]["continue"] == "t1"
+    assert "resourceVersion" not in api.list_queries[2]
 
 
 def test_managed_fields_are_not_kept() -> None:
