@@ -44,9 +44,9 @@ NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 def _drop_managed_fields(obj: Mapping[str, Any]) -> None:
     """Nothing in the scheduler reads metadata.managedFields (upstream's isPodUpdated strips them
-    too), and on a node they are about half of its JSON: kept, they were the largest part of the
-    cache (5,000 nodes: tracemalloc put 100 MiB on the decoded lists). client-go informers do the
-    same with a TransformFunc."""
+    too), and on a kwok node they are about half of its JSON: kept, they were half of the cache
+    (5,000 nodes and 1,000 pods: 100 MiB of decoded objects, 49 MiB without them, by tracemalloc).
+    A client-go informer gets the same trim from a TransformFunc."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
