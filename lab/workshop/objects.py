@@ -70,6 +70,7 @@ def wait_scheduled(workdir: Path, *pods: str, timeout: int = 60) -> None:
             *(f"pod/{p}" for p in pods), timeout=timeout + 10)
 
 
-def wait_rollout(workdir: Path, deployment: str, timeout: int = 60) -> None:
-    kubectl(workdir, "rollout", "status", "-n", NAMESPACE, f"deployment/{deployment}", f"--timeout={timeout}s",
+def wait_rollout(workdir: Path, deployment: str, timeout: int = 60, namespace: str = NAMESPACE) -> None:
+    """Until every replica of the Deployment is updated and available (Ready), as ``kubectl rollout status``."""
+    kubectl(workdir, "rollout", "status", "-n", namespace, f"deployment/{deployment}", f"--timeout={timeout}s",
             timeout=timeout + 10)

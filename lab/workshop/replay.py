@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.workshop.objects import apply_files, bind, wait_rollout, wait_scheduled
+from lab.workshop.objects import NAMESPACE, apply_files, bind, wait_rollout, wait_scheduled
 
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ class Piece:
     step: str
     files: tuple[str, ...] = ()                        # applied in this order
     scheduled: tuple[str, ...] = ()                    # pods a running scheduler places: wait for them
-    rollouts: tuple[str, ...] = ()                     # Deployments to wait for
+    rollouts: tuple[str, ...] = ()                     # Deployments to wait for: name, or namespace/name
     bound_here: tuple[tuple[str, Binder], ...] = ()    # (pod, which node): bound by the replay itself
     shell: tuple[str, ...] = ()                        # commands (bash), e.g. directories on kind's nodes
     providers: frozenset[str] | None = None            # None: every provider
@@ -50,8 +50,10 @@ PIECES: tuple[Piece, ...] = (
     Piece("02", files=("manifests/samples/nginx-my-scheduler.yaml",)),
     Piece("03", bound_here=(("nginx", first_worker),)),
     Piece("04", files=("manifests/samples/sleep.yaml",), rollouts=("sleep",)),
-    # Step 05's scheduler, as its solution files make it, and the pod it binds.
-    Piece("05", files=("docs/labs/files/05-deploy-your-own-scheduler/solution",), scheduled=("mine",)),
+    # Step 05's scheduler, as its solution files make it, and the pod it binds. Both replicas must be
+    # Ready, as step 05's own rollout status leaves them: step 06 starts by showing them Running.
+    Piece("05", files=("docs/labs/files/05-deploy-your-own-scheduler/solution",),
+          rollouts=("kube-system/my-kube-scheduler",), scheduled=("mine",)),
     Piece("06", files=("docs/labs/files/06-after-failover.yaml",), scheduled=("after-failover",)),
     Piece("08", files=("docs/labs/files/08-cpu-hungry-pod.yaml",), bound_here=(("cpu-hungry", freest_worker),)),
     Piece("12", files=("docs/labs/files/12-workshop-scheduler-rbac.yaml", "docs/labs/files/12-workshop-scheduler.yaml",
@@ -84,8 +86,9 @@ def replay(lab: "LabCluster", piece: Piece, env: dict[str, str]) -> list[str]:
         node = where(lab)
         bind(lab.workdir, pod, node)
         done.append(f"bound pod/{pod} to {node}")
-    for deployment in piece.rollouts:
-        wait_rollout(lab.workdir, deployment)
+    for rollout in piece.rollouts:
+        namespace, _, deployment = rollout.rpartition("/")
+        wait_rollout(lab.workdir, deployment, namespace=namespace or NAMESPACE)
     if piece.scheduled:
         wait_scheduled(lab.workdir, *piece.scheduled)
     return done

@@ -219,3 +219,19 @@ def test_replay_is_cumulative_ordered_and_per_provider() -> None:
     assert "13" in local and "13" in [p.step for p in pieces_before("14", "kind")]
     assert all(p.step < "08" for p in pieces_before("08", "local"))
     assert {p.step for p in PIECES} >= {"02", "03", "04", "05", "06", "08", "12", "13"}
+
+
+def test_replaying_step_05_waits_until_both_replicas_of_its_scheduler_are_ready(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Step 06 opens by showing both replicas Running; the replay of 05 must leave them so, as step
+    # 05's own `kubectl rollout status` does (kind's CI caught one still in ContainerCreating).
+    from lab.workshop import objects, replay
+
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(objects, "kubectl", lambda _workdir, *args, **_kw: calls.append(args) or "")
+    (piece,) = [p for p in PIECES if p.step == "05"]
+    replay.replay(SimpleNamespace(workdir=tmp_path), piece, {})  # type: ignore[arg-type]
+    verbs = [c[0] for c in calls]
+    assert verbs == ["apply", "rollout", "wait"], calls
+    rollout = calls[1]
+    assert rollout[rollout.index("-n") + 1] == "kube-system" and "deployment/my-kube-scheduler" in rollout
