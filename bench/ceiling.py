@@ -26,7 +26,7 @@ import threading
 from typing import Any
 
 from bench.throughput import BENCH_LABEL
-from scheduler.runtime.app import BIND_TIMEOUT, BIND_WORKERS, CLIENT_POOL_SIZE, EVENT_WORKERS
+from scheduler.runtime.tuning import BIND_TIMEOUT, BIND_WORKERS, CLIENT_POOL_SIZE, EVENT_WORKERS
 from scheduler.runtime.binder import Binder, BindError, BindJob
 from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, Reflector

@@ -40,7 +40,8 @@ from typing import Any
 from scheduler.core.plugins.registry import default_registry
 from scheduler.core.profiles import build_profiles, load_config_data
 from scheduler.core.state import ClusterState
-from scheduler.runtime.app import SchedulerApp, ServingOptions, tune_gc
+from scheduler.runtime.app import SchedulerApp, ServingOptions
+from scheduler.runtime.tuning import tune_gc
 from scheduler.runtime.kube import KubeClient, load_configuration
 
 from bench.throughput import ZONE_LABEL, ZONES, mix_pod

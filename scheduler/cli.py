@@ -149,11 +149,10 @@ def plugin_registry(specs: Sequence[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from scheduler.core.config import ConfigError
-    from scheduler.runtime.app import CLIENT_POOL_SIZE, SchedulerApp, ServingOptions, tune_gc
     from scheduler.core.profiles import build_profiles, default_config, load_config
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
-    from scheduler.core.state import ClusterState
     from scheduler.runtime.server_url import ServerURLError, check_kubeconfig_server
+    from scheduler.runtime.tuning import CLIENT_POOL_SIZE, tune_gc
     from scheduler.runtime import configz
 
     klog.configure(args.v)
@@ -185,8 +184,18 @@ def run(args: argparse.Namespace) -> int:
     name = next(iter(profiles), "scheduler")
     kube = KubeClient(configuration, qps=float(conn.qps), burst=int(conn.burst), user_agent=f"{name}/scheduler-lab",
                       pool_size=CLIENT_POOL_SIZE)
+    # Everything the user gave is valid: ask for the nodes and pods now, so that the API server
+    # answers while the rest of the process is imported and built (firstlists.py says why).
+    from scheduler.runtime.firstlists import SCHEDULER_FIRST_LISTS, FirstListsInFlight
+
+    first_lists = FirstListsInFlight(kube, SCHEDULER_FIRST_LISTS)
+    from scheduler.core.state import ClusterState
+    from scheduler.runtime.app import SchedulerApp, ServingOptions
+    from scheduler.runtime.informer import KubeListWatch
+
     try:
         app = SchedulerApp(cfg, profiles, kube=kube, state=ClusterState(),
+                           list_watch=KubeListWatch(kube, first_lists),
                            serving=ServingOptions(bind_address=args.bind_address, port=args.port,
                                                   secure_port=args.secure_port,
                                                   auth=_delegated_auth(kube, args.authorization_always_allow_paths)))

@@ -39,38 +39,19 @@ from scheduler.runtime.handlers import (
     ObjectEventHandler,
     PodEventHandler,
 )
-from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, ListWatchApi, Reflector
+from scheduler.runtime.informer import NODES_PATH, NON_TERMINAL_PODS, PODS_PATH, KubeListWatch, ListWatchApi, Reflector
 from scheduler.runtime.kube import KubeClient
 from scheduler.runtime.leader import KubeLeaseStore, LeaderElector
-from scheduler.runtime.lifecycle import ExitCode, Lifecycle, tune_gc
+from scheduler.runtime.lifecycle import ExitCode, Lifecycle
 from scheduler.runtime.metrics import SchedulerMetrics
 from scheduler.runtime.preemption import NominationTracker, Preemptor
 from scheduler.runtime.queue import QueuedPodInfo, SchedulingQueue, priority_sort_less
 from scheduler.runtime.scheduling import SchedulingLoop
 from scheduler.runtime.server import Checks, ProbeServer
+from scheduler.runtime.tuning import BIND_TIMEOUT, BIND_WORKERS, EVENT_WORKERS
 from scheduler.runtime.volumes import VOLUME_INFORMERS, VolumeEventHandler, VolumePreBinder
 
-__all__ = ["SchedulerApp", "ServingOptions", "CLIENT_POOL_SIZE", "tune_gc"]
-
-# kube-scheduler binds each pod in its own goroutine, so with the client rate limit lifted hundreds
-# of binds wait in the API server at once. A bind worker is a thread that mostly waits on a socket,
-# and how many are in flight sets the throughput once the API server is the bottleneck: it splits
-# its CPU between the binds and its other clients' writes (kubelets' status updates) by how many
-# of each are waiting. Measured in alternation with kube-scheduler v1.29.15 (500 kwok nodes, 2,000
-# pods, 2 cores, qps lifted, 2 runs of 3 rounds): 64 workers bound 185-263 pods/s, 192 bound
-# 282-313 in all 6 rounds, 384 bound 248-286 at more CPU per pod (2.3-2.8 ms against 1.8-2.1:
-# thread switching); kube-scheduler 201-306. Threads start only as binds arrive (ThreadPoolExecutor).
-BIND_WORKERS = 192
-# Unary connections kept alive: one per bind worker, plus the reflectors' watches. A worker finding
-# the pool short opens a new connection, and a TLS handshake costs the API server an RSA signature.
-CLIENT_POOL_SIZE = BIND_WORKERS + 8
-# client-go's recorder writes every event in its own goroutine. With 8 threads, the 500-node
-# benchmark's 2,000-pod burst had 271-313 Scheduled events written when the last pod was bound
-# (kube-scheduler: 1,886-2,000), and the 1,000-event backlog overflowed: under load an event write
-# waits as long as a bind, so events need as many writes in flight as binds.
-EVENT_WORKERS = BIND_WORKERS
-BIND_TIMEOUT = 10.0  # the whole bind request, connect and read
-
+__all__ = ["SchedulerApp", "ServingOptions"]
 
 
 def _queue_sort(profiles: Mapping[str, Any]) -> Callable[[Any, Any], bool]:
@@ -135,10 +116,10 @@ class SchedulerApp:
         self.nominator = _nominator(self.profiles)
 
         lw = list_watch or KubeListWatch(kube)
-        self.node_reflector = Reflector(lw, name="nodes", path="/api/v1/nodes", kind="Node",
+        self.node_reflector = Reflector(lw, name="nodes", path=NODES_PATH, kind="Node",
                                         handler=NodeEventHandler(state, self.queue))
         self.pod_reflector = Reflector(
-            lw, name="pods", path="/api/v1/pods", field_selector=NON_TERMINAL_PODS, kind="Pod",
+            lw, name="pods", path=PODS_PATH, field_selector=NON_TERMINAL_PODS, kind="Pod",
             handler=NominationTracker(PodEventHandler(state, self.queue, self._responsible),
                                       self.nominator, self._responsible))
         self.object_reflectors = [

@@ -4,8 +4,9 @@ The official client's `Watch.stream` is not a reflector (python-client.md §3.1)
 only once with the same stale resourceVersion, ignores bookmarks in v29 and never re-lists. This
 module owns the whole loop instead, like client-go's Reflector:
 
-1. list (paged; the first one from the watch cache, as client-go does) and diff the result into the local store, firing add/update/delete handlers, so a
-   re-list after an outage reports exactly what changed while we were away;
+1. list (the first one from the API server's watch cache in one answer, as client-go does; re-lists
+   paged and consistent) and diff the result into the local store, firing add/update/delete
+   handlers, so a re-list after an outage reports exactly what changed while we were away;
 2. watch from the list's resourceVersion with bookmarks, a server-side `timeoutSeconds` (so the
    stream rotates) and a client read timeout (so a dead connection cannot hang us);
 3. a clean end of the stream or a read timeout resumes the watch from the last resourceVersion;
@@ -34,12 +35,29 @@ __all__ = [
     "Reflector",
     "object_key",
     "NON_TERMINAL_PODS",
+    "NODES_PATH",
+    "PODS_PATH",
+    "PAGE_SIZE",
+    "first_list_query",
 ]
 
 log = logging.getLogger("scheduler.runtime.informer")
 
 # kube-scheduler's pod informer sees every pod that still occupies (or may occupy) a node.
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+NODES_PATH = "/api/v1/nodes"
+PODS_PATH = "/api/v1/pods"
+PAGE_SIZE = 500  # client-go's pager: the limit of a list's pages
+
+
+def first_list_query(field_selector: str | None, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """The query of a reflector's first list, like client-go's (relistResourceVersion "0"): served
+    from the API server's watch cache in one answer, not paged out of etcd; the watch from its
+    resourceVersion then brings everything newer. Re-lists stay consistent reads."""
+    query: dict[str, Any] = {"limit": page_size, "resourceVersion": "0"}
+    if field_selector:
+        query["fieldSelector"] = field_selector
+    return query
 
 
 def _drop_managed_fields(obj: Mapping[str, Any]) -> None:
@@ -77,13 +95,25 @@ class ListWatchApi(Protocol):
         ...
 
 
-class KubeListWatch:
-    """ListWatchApi over a real API server."""
+class FirstLists(Protocol):
+    """Answers to lists asked for before the reflectors started (firstlists.py)."""
 
-    def __init__(self, kube: KubeClient) -> None:
+    def take(self, path: str, query: Mapping[str, Any]) -> dict[str, Any] | None: ...
+
+
+class KubeListWatch:
+    """ListWatchApi over a real API server; a list already asked for by `first_lists` is taken from
+    there (once) instead of asked again."""
+
+    def __init__(self, kube: KubeClient, first_lists: FirstLists | None = None) -> None:
         self._kube = kube
+        self._first_lists = first_lists
 
     def list(self, path: str, query: Mapping[str, Any]) -> dict[str, Any]:
+        if self._first_lists is not None:
+            answer = self._first_lists.take(path, query)
+            if answer is not None:
+                return answer
         return self._kube.request("GET", path, query=query)
 
     def watch(self, path: str, query: Mapping[str, Any], read_timeout: float) -> Iterator[dict[str, Any]]:
@@ -136,7 +166,7 @@ class Reflector:
         path: str,
         handler: EventHandler,
         field_selector: str | None = None,
-        page_size: int = 500,
+        page_size: int = PAGE_SIZE,
         watch_timeout: tuple[int, int] = (240, 480),
         read_timeout: float = 90.0,
         initial_backoff: float = 0.5,
@@ -260,14 +290,12 @@ class Reflector:
         items: list[dict[str, Any]] = []
         token = None
         while True:
-            query: dict[str, Any] = {"limit": self.page_size}
             if not self.lists and not token:
-                # The first list, like client-go's reflector (relistResourceVersion "0"): served from
-                # the API server's watch cache in one answer, not paged out of etcd; the watch from
-                # its resourceVersion then brings everything newer. Re-lists stay consistent reads.
-                query["resourceVersion"] = "0"
-            if self.field_selector:
-                query["fieldSelector"] = self.field_selector
+                query = first_list_query(self.field_selector, self.page_size)
+            else:
+                query = {"limit": self.page_size}
+                if self.field_selector:
+                    query["fieldSelector"] = self.field_selector
             if token:
                 query["continue"] = token
             try:

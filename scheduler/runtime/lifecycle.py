@@ -1,5 +1,5 @@
 """The scheduler process's life: start-up (informers, caches synced, then the Lease or straight to
-scheduling), the queue's periodic flushes, the process-wide tuning, and the ways it ends.
+scheduling), the queue's periodic flushes, and the ways it ends.
 
 Start-up follows kube-scheduler: informers first, caches synced, *then* campaign for the Lease.
 Termination:
@@ -10,7 +10,6 @@ Termination:
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -31,18 +30,6 @@ log = logging.getLogger("scheduler.runtime.app")  # the name the log lines have 
 
 UNSCHEDULABLE_FLUSH_PERIOD = 30.0
 BACKOFF_FLUSH_PERIOD = 1.0
-
-# The cyclic collector's thresholds for the scheduler process (CPython's default: 700, 10, 10).
-# Every watch event decodes into a few hundred containers, so the default runs a young collection
-# every few pods and a full one — a walk over every cached pod and node — every few hundred: in
-# the 500-node benchmark 0.2 ms of CPU per pod. Reference counting frees all of that anyway (JSON
-# objects hold no cycles); only the rare cycles (exceptions with their frames) wait a bit longer.
-GC_THRESHOLDS = (10_000, 50, 100)
-
-
-def tune_gc() -> None:
-    """Collect cycles less often (see GC_THRESHOLDS); decisions do not depend on it."""
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass

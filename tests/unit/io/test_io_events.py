@@ -150,7 +150,7 @@ def test_the_scheduler_keeps_as_many_event_writes_in_flight_as_binds():
     # client-go writes each event in its own goroutine. Under load an event waits on the API server
     # as long as a bind does, so a smaller pool falls behind the binds and overflows its backlog
     # (8 threads: 271 of 2,000 Scheduled events written by the last bind in the 500-node benchmark).
-    from scheduler.runtime.app import BIND_WORKERS, EVENT_WORKERS
+    from scheduler.runtime.tuning import BIND_WORKERS, EVENT_WORKERS
 
     kube = _HeldKube(parties=BIND_WORKERS)
     recorder = EventRecorder(kube, hostname="h", workers=EVENT_WORKERS)
