@@ -235,3 +235,20 @@ def test_replaying_step_05_waits_until_both_replicas_of_its_scheduler_are_ready(
     assert verbs == ["apply", "rollout", "wait"], calls
     rollout = calls[1]
     assert rollout[rollout.index("-n") + 1] == "kube-system" and "deployment/my-kube-scheduler" in rollout
+
+
+def test_replaying_step_13_places_pvc_py_before_pvc_upstream_exists(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Step 13 applies pvc-py and waits for it before it applies pvc-upstream. Together, the two
+    # schedulers race for the volumes and the 2Gi claim can be left with none (the local CI run saw it).
+    from lab.workshop import objects, replay
+
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(objects, "kubectl", lambda _workdir, *args, **_kw: calls.append(args) or "")
+    for piece in pieces_before("14", "local"):
+        if piece.step == "13":
+            replay.replay(SimpleNamespace(workdir=tmp_path), piece, {})  # type: ignore[arg-type]
+    applied = [i for i, c in enumerate(calls) if c[0] == "apply"]
+    upstream = next(i for i in applied if "docs/labs/files/13-pvc-pod-upstream.yaml" in calls[i])
+    waited_py = next(i for i, c in enumerate(calls) if c[0] == "wait" and "pod/pvc-py" in c)
+    assert waited_py < upstream, calls
