@@ -6,7 +6,13 @@ a third of a second on 2 cores, and at 5,000 nodes the API server then needs a w
 answer the node list (20 MB of JSON). Asking first lets the API server work while the rest is
 built. The reflector takes the answer as its first list (KubeListWatch): the same request, with the
 same query, that it would have sent itself a little later. The watch still starts from that
-answer's resourceVersion, so no event is lost or seen twice."""
+answer's resourceVersion, so no event is lost or seen twice.
+
+Measured live (5,000 kwok nodes, 1,000 pending pods, one lab, runs alternated): the node list was
+in the cache 2.43-2.73 s after the process started, against 3.03-3.15 s when it was asked for by the
+reflector; the first bind came 2.56-2.76 s after the start against 3.07-3.24 s. Most of what is
+left is the API server's: it starts answering a 20 MB JSON node list after about 1.5 s, and the
+same list as protobuf (kube-scheduler's choice) after about 0.4 s (docs/performance.md)."""
 
 from __future__ import annotations
 
