@@ -1,11 +1,12 @@
 """The lab's own processes: start them, record them, and signal only what was recorded.
 
 Ownership is a record, never a guess from a command line or a working directory. ``Supervisor.start``
-starts each component in a session of its own and writes ``run/<name>.pid`` (JSON: pid, psutil
-create_time, session id, and a random token put in the component's environment) *before* the
-component may exec: it first waits on its stdin for the go-ahead, so a ``lab up`` killed half-way
-leaves nothing running that is not recorded. Before any signal the pid is checked to still be the
-recorded process (same create_time), so a reused pid is never signalled.
+starts each component in a session of its own and writes ``run/<name>.pid`` (JSON: pid, start in
+clock ticks after boot, the kernel's boot id, session id, and a random token put in the component's
+environment) *before* the component may exec: it first waits on its stdin for the go-ahead, so a
+``lab up`` killed half-way leaves nothing running that is not recorded. Before any signal the pid
+is checked to still be the recorded process (same boot, same start in clock ticks after boot), so a
+reused pid is never signalled.
 
 Stopping a component signals its session. While the recorded leader lives, every member of its
 session descends from it (a process can only inherit its parent's session or start its own), so all
@@ -32,10 +33,16 @@ OWNER_ENV = "SCHEDULER_LAB_OWNER"
 # The started process waits for one line on stdin (the go-ahead, sent once its record is on disk)
 # before it execs the real command with stdin from /dev/null; at EOF (the lab died first) it exits.
 _GATE = 'read -r go && exec "$@" </dev/null'
-# A process's start, counted in clock ticks after boot, never changes; its wall-clock create_time
-# moves with a step of the system clock, so that only has to be close (it tells two boots apart).
+# A process's start, counted in clock ticks after boot, never changes; the kernel's boot id tells
+# two boots apart. The wall-clock create_time is no identity: it moves with every step of the system
+# clock (psutil derives it from the boot time, which the kernel recomputes from the stepped clock).
+# Records written before the boot id was kept are matched as they were: ticks, plus a create_time
+# close enough to tell two boots apart. Measured here: a virtual machine paused and resumed moved
+# create_time by 32 s, and a lab whose records compared it with 5 s of slack left its processes
+# running after `down` (they no longer looked like its own).
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _WALL_CLOCK_SLACK = 5.0
+_BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 _KILL_WAIT = 5.0
 
 
@@ -57,6 +64,7 @@ class OwnedProcess:
     create_time: float | None = None  # psutil create_time(): seconds since the epoch (None: a pre-psutil record)
     sid: int | None = None            # the session it leads (processes started with start_new_session=True)
     token: str = ""                   # OWNER_ENV in its environment, inherited by its children
+    boot_id: str = ""                 # the kernel's boot id when it was recorded ("": an older record)
 
     @classmethod
     def of(cls, pid: int, *, token: str = "") -> OwnedProcess:
@@ -67,7 +75,7 @@ class OwnedProcess:
         except OSError:
             sid = None
         return cls(pid=pid, start_ticks=_ticks(proc), create_time=proc.create_time(),
-                   sid=pid if sid == pid else None, token=token)
+                   sid=pid if sid == pid else None, token=token, boot_id=boot_id())
 
     # -- the record on disk ------------------------------------------------------------------------
     def save(self, path: Path) -> None:
@@ -92,7 +100,8 @@ class OwnedProcess:
         try:
             return cls(pid=int(data["pid"]), start_ticks=int(data["start_ticks"]),
                        create_time=None if data.get("create_time") is None else float(data["create_time"]),
-                       sid=None if data.get("sid") is None else int(data["sid"]), token=str(data.get("token", "")))
+                       sid=None if data.get("sid") is None else int(data["sid"]), token=str(data.get("token", "")),
+                       boot_id=str(data.get("boot_id", "")))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -115,6 +124,8 @@ class OwnedProcess:
     def _matches(self, proc: psutil.Process) -> bool:
         if _ticks(proc) != self.start_ticks:
             return False
+        if self.boot_id:
+            return self.boot_id == boot_id()
         return self.create_time is None or abs(proc.create_time() - self.create_time) <= _WALL_CLOCK_SLACK
 
     def session(self) -> list[psutil.Process]:
@@ -185,6 +196,17 @@ def _legacy_record(text: str) -> OwnedProcess | None:
         return None
     pid = int(fields[0])
     return OwnedProcess(pid=pid, start_ticks=int(fields[1]), sid=pid)
+
+
+def boot_id() -> str:
+    """The kernel's id of this boot (a new one at every boot, the same for every process)."""
+    global _boot_id
+    if _boot_id is None:
+        _boot_id = _BOOT_ID_PATH.read_text().strip()
+    return _boot_id
+
+
+_boot_id: str | None = None
 
 
 def _ticks(proc: psutil.Process) -> int:

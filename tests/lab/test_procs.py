@@ -162,3 +162,32 @@ def test_tail_shows_the_last_lines(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path)
     sup.start("echo", ["bash", "-c", "for i in $(seq 1 50); do echo line$i; done"])
     poll(lambda: _assert(sup.tail("echo", 3).splitlines() == ["line48", "line49", "line50"]))
+
+
+def test_a_step_of_the_wall_clock_does_not_disown_a_recorded_process(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paused and resumed virtual machine, or an NTP step, moves every process's wall-clock
+    create_time (psutil adds the boot time, which the kernel recomputes from the stepped clock). The
+    lab must still know its own processes then, or `down` leaves them running."""
+    sup = Supervisor(tmp_path)
+    proc = sup.start("a", python_sleeper())
+    real_boot_time = psutil.boot_time()
+    monkeypatch.setattr(psutil._psplatform, "boot_time", lambda: real_boot_time + 60.0)
+    assert abs(psutil.Process(proc.pid).create_time() - sup.record("a").create_time) >= 59, "the step took no effect"
+    assert sup.pid("a") == proc.pid
+    assert sup.stop("a", timeout=5) and not running(proc.pid)
+
+
+def test_a_record_from_another_boot_is_never_its_process(tmp_path: Path, decoys: Decoys) -> None:
+    """Same pid and same start in ticks after boot, but recorded during another boot: not the lab's."""
+    sup = Supervisor(tmp_path)
+    decoy = decoys.start(["sleep", "300"])
+    real = OwnedProcess.of(decoy.pid)
+    assert real.boot_id and real.is_same()
+    other_boot = OwnedProcess(pid=real.pid, start_ticks=real.start_ticks, create_time=real.create_time,
+                              sid=real.sid, token="t", boot_id="00000000-0000-0000-0000-000000000000")
+    sup.run_dir.mkdir(parents=True)
+    other_boot.save(sup.pid_path("old"))
+    assert sup.pid("old") is None
+    assert not sup.stop("old")
+    assert decoys.all_running()
