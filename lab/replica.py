@@ -8,7 +8,7 @@ design) it is started again after a crash-loop backoff (1s doubling to 30s, rese
 running), as a fresh process with a fresh leader-election identity. SIGTERM/SIGINT to the
 wrapper is passed on to the scheduler (which then releases its Lease) and ends the wrapper.
 
-The child pid file holds the running child's ``OwnedProcess`` record (pid and create_time), so
+The child pid file holds the running child's ``OwnedProcess`` record (pid, boot, start ticks), so
 it is told apart from whatever process reuses its pid later.
 """
 from __future__ import annotations

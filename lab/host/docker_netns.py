@@ -45,6 +45,8 @@ from typing import Callable
 import psutil
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from lab.host.procs import OwnedProcess
+
 # The one name before names were derived from the lab directory (a record written then names
 # it, and the recorded name is what `down` removes); HOST_NETNS_REF's fallback still uses it.
 NETNS = "scheduler-lab"
@@ -145,15 +147,21 @@ def lab_data_root(workdir: Path) -> Path:
     return docker_data_parent() / lab_id(workdir)
 
 
-def owned_dockerd(pid: int, create_time: float | None, socket: Path) -> psutil.Process | None:
+def owned_dockerd(pid: int, create_time: float | None, socket: Path, *,
+                  start: OwnedProcess | None = None) -> psutil.Process | None:
     """The recorded dockerd, only while ``pid`` still is it: an executable named dockerd serving
-    this lab's socket and, when recorded, started at ``create_time``. Anything else (gone, or the
-    PID reused by another process) is None and must not be signalled."""
+    this lab's socket and the process ``start`` records (same boot, same start in clock ticks after
+    boot; procs.py), or for a record from before those were kept, started at ``create_time``.
+    Anything else (gone, or the PID reused by another process) is None and must not be signalled."""
     if pid <= 0:
         return None
     try:
         proc = psutil.Process(pid)
-        if create_time is not None and abs(proc.create_time() - create_time) > 0.01:
+        if start is not None:
+            if start.pid != pid or not start.is_same():
+                return None
+        elif create_time is not None and abs(proc.create_time() - create_time) > 0.01:
+            # Wall-clock create_time moves with a step of the system clock: only older records.
             return None
         exe = proc.exe().removesuffix(" (deleted)")  # an upgraded package leaves the old file unlinked
         if Path(exe).name != "dockerd" or f"--host=unix://{socket}" not in proc.cmdline():
@@ -300,12 +308,13 @@ class DockerEngine:
                                         stderr=subprocess.STDOUT, start_new_session=True)
             # nsenter execs dockerd: same PID, same start time; recorded before anything can fail.
             try:
-                started = psutil.Process(proc.pid).create_time()
+                owned = OwnedProcess.of(proc.pid)
             except psutil.Error:
                 raise EngineError(f"dockerd exited at once; see {self.state / 'dockerd.log'}") from None
             self.record.write_text(json.dumps({
                 "netns": self.netns, "host_netns": self.host_netns, "pid": proc.pid,
-                "create_time": started, "socket": str(self.socket),
+                "create_time": owned.create_time, "start_ticks": owned.start_ticks, "boot_id": owned.boot_id,
+                "socket": str(self.socket),
                 "data_root": str(self.data_root), "quirks": found.__dict__}) + "\n")
             self._wait_until_usable(proc)
         except BaseException:
@@ -384,7 +393,13 @@ class DockerEngine:
         pid = int(record.get("pid") or 0)
         created = record.get("create_time")
         socket = Path(record.get("socket") or self.socket)
-        proc = owned_dockerd(pid, float(created) if created is not None else None, socket)
+        start = None
+        try:
+            if record.get("start_ticks") is not None and record.get("boot_id"):
+                start = OwnedProcess(pid=pid, start_ticks=int(record["start_ticks"]), boot_id=str(record["boot_id"]))
+        except (TypeError, ValueError):  # not what up wrote: nothing can be proved to be its dockerd
+            pid = 0
+        proc = owned_dockerd(pid, float(created) if created is not None else None, socket, start=start)
         if proc is None and pid:
             say(f"dockerd (pid {pid}) of this lab is not running any more: nothing to stop")
         left: list[str] = []

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from lab.build import BuildError
+from lab.host.procs import OwnedProcess
 from lab.host.docker_netns import LAB_ID_MAX, DockerEngine, engine_for, lab_data_root, lab_id, owned_dockerd
 from lab.images.kindimage.cachelock import cache_lock
 from lab.providers.base import ProviderError
@@ -164,6 +165,33 @@ def test_the_recorded_dockerd_is_stopped(tmp_path: Path, fake_dockerd) -> None:
     assert owned_dockerd(fake_dockerd.pid, None, tmp_path / "other.sock") is None, "another lab's socket"
     assert engine.stop(lambda _: None) == []
     assert fake_dockerd.wait(30) is not None
+    assert not engine.record.exists()
+
+
+def test_the_recorded_dockerd_is_stopped_after_a_step_of_the_wall_clock(tmp_path: Path, fake_dockerd) -> None:
+    """up records the boot and the start in clock ticks after boot: a paused and resumed machine,
+    whose wall-clock create_times all moved, still stops its own dockerd."""
+    owned = OwnedProcess.of(fake_dockerd.pid)
+    engine = lab_engine(tmp_path)
+    engine.state.mkdir(parents=True)
+    engine.record.write_text(json.dumps({
+        "netns": engine.netns, "pid": owned.pid, "socket": str(engine.socket),
+        "create_time": owned.create_time - 32.0, "start_ticks": owned.start_ticks, "boot_id": owned.boot_id}) + "\n")
+    assert engine.stop(lambda _: None) == []
+    assert fake_dockerd.wait(30) is not None
+    assert not engine.record.exists()
+
+
+def test_a_dockerd_recorded_in_another_boot_is_never_signalled(tmp_path: Path, fake_dockerd) -> None:
+    owned = OwnedProcess.of(fake_dockerd.pid)
+    engine = lab_engine(tmp_path)
+    engine.state.mkdir(parents=True)
+    engine.record.write_text(json.dumps({
+        "netns": engine.netns, "pid": owned.pid, "socket": str(engine.socket),
+        "create_time": owned.create_time, "start_ticks": owned.start_ticks,
+        "boot_id": "00000000-0000-0000-0000-000000000000"}) + "\n")
+    assert engine.stop(lambda _: None) == []
+    assert fake_dockerd.poll() is None, "a dockerd recorded during another boot was signalled"
     assert not engine.record.exists()
 
 
