@@ -38,7 +38,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -312,9 +312,7 @@ class DockerEngine:
             except psutil.Error:
                 raise EngineError(f"dockerd exited at once; see {self.state / 'dockerd.log'}") from None
             self.record.write_text(json.dumps({
-                "netns": self.netns, "host_netns": self.host_netns, "pid": proc.pid,
-                "create_time": owned.create_time, "start_ticks": owned.start_ticks, "boot_id": owned.boot_id,
-                "socket": str(self.socket),
+                "netns": self.netns, "host_netns": self.host_netns, **asdict(owned), "socket": str(self.socket),
                 "data_root": str(self.data_root), "quirks": found.__dict__}) + "\n")
             self._wait_until_usable(proc)
         except BaseException:
@@ -393,12 +391,9 @@ class DockerEngine:
         pid = int(record.get("pid") or 0)
         created = record.get("create_time")
         socket = Path(record.get("socket") or self.socket)
-        start = None
-        try:
-            if record.get("start_ticks") is not None and record.get("boot_id"):
-                start = OwnedProcess(pid=pid, start_ticks=int(record["start_ticks"]), boot_id=str(record["boot_id"]))
-        except (TypeError, ValueError):  # not what up wrote: nothing can be proved to be its dockerd
-            pid = 0
+        start = OwnedProcess.from_record(record) if record.get("boot_id") else None
+        if record.get("boot_id") and (start is None or start.pid != pid):
+            pid = 0  # not what up wrote: nothing can be proved to be its dockerd
         proc = owned_dockerd(pid, float(created) if created is not None else None, socket, start=start)
         if proc is None and pid:
             say(f"dockerd (pid {pid}) of this lab is not running any more: nothing to stop")

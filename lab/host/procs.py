@@ -23,8 +23,10 @@ import signal as signals
 import subprocess
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -95,8 +97,12 @@ class OwnedProcess:
             data = json.loads(text)
         except ValueError:
             return _legacy_record(text)
-        if not isinstance(data, dict):
-            return None
+        return cls.from_record(data) if isinstance(data, dict) else None
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> OwnedProcess | None:
+        """The record held in ``data`` (its fields among others, as `save` or dockerd's engine.json
+        write them); None when they are missing or malformed."""
         try:
             return cls(pid=int(data["pid"]), start_ticks=int(data["start_ticks"]),
                        create_time=None if data.get("create_time") is None else float(data["create_time"]),
@@ -210,8 +216,14 @@ _boot_id: str | None = None
 
 
 def _ticks(proc: psutil.Process) -> int:
-    """Clock ticks from boot to the process's start (the kernel's own count, /proc/PID/stat field 22)."""
-    return round((proc.create_time() - psutil.boot_time()) * _CLOCK_TICKS)
+    """Clock ticks from boot to the process's start: the kernel's own count, /proc/PID/stat field 22,
+    read as it is (no wall clock involved). psutil.NoSuchProcess once the process is gone."""
+    try:
+        stat = Path(f"/proc/{proc.pid}/stat").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        raise psutil.NoSuchProcess(proc.pid) from None
+    # Field 2, the command name, may hold spaces and parentheses: the fields after it follow the last ")".
+    return int(stat[stat.rindex(b")") + 2:].split()[19])
 
 
 def _send(proc: psutil.Process, sig: int) -> bool:
