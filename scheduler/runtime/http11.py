@@ -123,6 +123,40 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple]:
     return outcome[0]
 
 
+class TlsSessions:
+    """The newest resumable TLS session with one server, for the connections that open after it.
+
+    kube-scheduler's client-go sends everything over one HTTP/2 connection, so it shakes hands once.
+    Over HTTP/1.1 each request in flight needs a connection of its own: a burst of binds opens
+    up to BIND_WORKERS of them, and the event writer as many again. A full handshake costs the
+    API server an RSA signature and this process another (its client certificate's), both on the
+    2 cores the scheduling shares. A connection that resumes a session (TLS 1.3 PSK with a fresh
+    ECDHE exchange, RFC 8446 section 2.2) signs nothing: the server takes the client certificate
+    it authenticated before from its ticket. A ticket the server no longer honours (it restarted)
+    only costs the full handshake it would have been anyway, whose session then replaces it.
+
+    The session is taken after a connection's first answer: a TLS 1.3 server sends its tickets
+    after the handshake, so they have arrived by then. One context's sessions only: OpenSSL
+    refuses a session from another SSLContext."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session: ssl.SSLSession | None = None
+
+    def current(self) -> ssl.SSLSession | None:
+        with self._lock:
+            return self._session
+
+    def keep_from(self, sock: ssl.SSLSocket) -> None:
+        """Keep `sock`'s session when its handshake was a full one and the server gave a ticket."""
+        if sock.session_reused:
+            return
+        session = sock.session
+        if session is not None and session.has_ticket:
+            with self._lock:
+                self._session = session
+
+
 class HttpConnection:
     """One kept-alive connection to ``host:port`` (TLS when ``context`` is given).
 
@@ -132,9 +166,11 @@ class HttpConnection:
 
     def __init__(self, host: str, port: int, *, context: ssl.SSLContext | None = None,
                  server_hostname: str | None = None, max_head: int = MAX_HEAD,
-                 max_body: int = MAX_BODY) -> None:
+                 max_body: int = MAX_BODY, sessions: TlsSessions | None = None) -> None:
         self.host, self.port = host, port
         self._context, self._server_hostname = context, server_hostname or host
+        self._sessions = sessions
+        self._session_unseen = False  # connected with TLS, session not yet offered to `sessions`
         self.sock: socket.socket | None = None
         self._host_header = (f"[{host}]" if ":" in host else host) + f":{port}"
         self._buffer = b""  # bytes read past the head, not yet consumed
@@ -159,8 +195,9 @@ class HttpConnection:
                 sock.connect(address)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self._context is not None:
+                    session = self._sessions.current() if self._sessions is not None else None
                     sock = self._context.wrap_socket(sock, server_hostname=self._server_hostname,
-                                                     do_handshake_on_connect=False)
+                                                     do_handshake_on_connect=False, session=session)
                     sock.settimeout(_left(deadline))
                     sock.do_handshake()  # one deadline over the whole handshake (CPython's _ssl)
             except OSError as exc:
@@ -172,6 +209,7 @@ class HttpConnection:
                 raise
             self.sock = sock
             self._buffer = b""
+            self._session_unseen = self._sessions is not None and isinstance(sock, ssl.SSLSocket)
             return
         timed_out = isinstance(error, TimeoutError)
         raise ConnectError(f"connecting to {self._host_header}: "
@@ -210,10 +248,15 @@ class HttpConnection:
         try:
             # One write: head and body leave in one TLS record (http.client sends two).
             self._send(head + body if body else head)
-            return self._read_response(method)
+            response = self._read_response(method)
         except TimeoutError:
             raise RequestTimeout(f"{method} not answered within {timeout:.3g}s "
                                  f"({time.monotonic() - started:.3g}s)") from None
+        if self._session_unseen:
+            self._session_unseen = False
+            assert self._sessions is not None and isinstance(self.sock, ssl.SSLSocket)
+            self._sessions.keep_from(self.sock)
+        return response
 
     # -- the socket, under the deadline --------------------------------------------------------
 

@@ -43,7 +43,7 @@ from scheduler.runtime.connection import (
     from_library_configuration,
     in_cluster,
 )
-from scheduler.runtime.http11 import ConnectError, HttpConnection
+from scheduler.runtime.http11 import ConnectError, HttpConnection, TlsSessions
 
 __all__ = [
     "ApiError",
@@ -244,8 +244,9 @@ class _ConnectionPool:
             # OpenSSL checks the certificate against tls-server-name, or the host.
             context = connection.hostname_checking_context()
             server_hostname = connection.tls_server_name or host
+            sessions = TlsSessions()  # the pool's connections resume one session (http11.TlsSessions)
             self._new: Callable[[], HttpConnection] = lambda: HttpConnection(
-                host, port or 443, context=context, server_hostname=server_hostname)
+                host, port or 443, context=context, server_hostname=server_hostname, sessions=sessions)
         else:
             self._new = lambda: HttpConnection(host, port or 80)
 

@@ -132,3 +132,73 @@ def test_a_text_body_goes_out_as_utf8(tmp_path: Path) -> None:
                                                            "k")), qps=0, burst=1, timeout=5)
         client.request("PATCH", "/api/v1/namespaces/default", body='{"note": "déjà → ✓"}')
         assert received == ['{"note": "déjà → ✓"}'.encode()]
+
+
+class _TlsClosingServer(_ClosingServer):
+    """A TLS 1.3 server asking for a client certificate (as the API server does), closing each
+    connection after one answer so that every request opens a new one; it records, per
+    connection, whether the handshake resumed a session and which client it authenticated."""
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], pki: Pki) -> None:
+        super().__init__(address, handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.load_cert_chain(pki.pair("apiserver").cert, pki.pair("apiserver").key)
+        context.load_verify_locations(pki.ca.cert)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.handshakes: list[tuple[bool, str]] = []
+
+    def finish_request(self, request: ssl.SSLSocket, client_address: object) -> None:  # type: ignore[override]
+        subject = dict(item for rdn in request.getpeercert()["subject"] for item in rdn)
+        self.handshakes.append((request.session_reused, subject["commonName"]))
+        super().finish_request(request, client_address)
+
+
+def _tls_client(tmp_path: Path, pki: Pki, port: int) -> KubeClient:
+    cluster = {"server": f"https://127.0.0.1:{port}", "certificate-authority": str(pki.ca.cert)}
+    path = tmp_path / "tls-kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": {"client-certificate": str(pki.pair("scheduler").cert),
+                                         "client-key": str(pki.pair("scheduler").key)}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    return KubeClient(load_configuration(str(path)), qps=0, burst=1, timeout=5)
+
+
+def test_new_connections_resume_the_first_tls_session_and_stay_authenticated(tmp_path: Path,
+                                                                              handler: type[_Handler]) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.ensure({"scheduler": ("system:kube-scheduler", None)}, ["127.0.0.1"])
+    handler.close_after_answer = True
+    for server in _serve(_TlsClosingServer(("127.0.0.1", 0), handler, pki)):
+        client = _tls_client(tmp_path, pki, server.server_port)
+        for _ in range(3):
+            assert client.request("GET", "/api/v1/namespaces/default") == {"kind": "Namespace"}
+            assert server.closed.acquire(timeout=10)
+        # One full handshake; the next connections resume it, and the server still knows the
+        # client by the certificate of that first handshake.
+        assert server.handshakes == [(False, "system:kube-scheduler"), (True, "system:kube-scheduler"),
+                                     (True, "system:kube-scheduler")]
+
+
+def test_a_session_the_restarted_server_does_not_know_costs_one_full_handshake(tmp_path: Path,
+                                                                                 handler: type[_Handler]) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.ensure({"scheduler": ("system:kube-scheduler", None)}, ["127.0.0.1"])
+    handler.close_after_answer = True
+    first = _TlsClosingServer(("127.0.0.1", 0), handler, pki)
+    port = first.server_port
+    for server in _serve(first):
+        client = _tls_client(tmp_path, pki, port)
+        for _ in range(2):
+            client.request("GET", "/api/v1/namespaces/default")
+            assert server.closed.acquire(timeout=10)
+    # A new server on the same port has new ticket keys: the old session is refused, the client
+    # shakes hands in full, and from then on resumes the new session.
+    for server in _serve(_TlsClosingServer(("127.0.0.1", port), handler, pki)):
+        for _ in range(2):
+            assert client.request("GET", "/api/v1/namespaces/default") == {"kind": "Namespace"}
+            assert server.closed.acquire(timeout=10)
+        assert [reused for reused, _ in server.handshakes] == [False, True]
