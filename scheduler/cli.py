@@ -152,11 +152,12 @@ def run(args: argparse.Namespace) -> int:
     from scheduler.core.profiles import build_profiles, default_config, load_config
     from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
     from scheduler.runtime.server_url import ServerURLError, check_kubeconfig_server
-    from scheduler.runtime.tuning import CLIENT_POOL_SIZE, tune_gc
+    from scheduler.runtime.tuning import CLIENT_POOL_SIZE, pause_collector_for_start_up, tune_gc
     from scheduler.runtime import configz
 
     klog.configure(args.v)
     tune_gc()  # this is the long-running process (simulate keeps CPython's defaults)
+    pause_collector_for_start_up()  # until the caches are synced (tuning.py)
     registry = plugin_registry(args.plugin)
     try:
         cfg = load_config(args.config, registry) if args.config else default_config(registry)

@@ -25,6 +25,7 @@ from scheduler.runtime.klog import kv
 from scheduler.runtime.leader import LeaderElector
 from scheduler.runtime.queue import SchedulingQueue
 from scheduler.runtime.server import ProbeServer
+from scheduler.runtime.tuning import collect_after_start_up
 
 log = logging.getLogger("scheduler.runtime.app")  # the name the log lines have always had
 
@@ -86,6 +87,7 @@ class Lifecycle:
         if not self.wait_for_sync():
             return 0 if self.exit.code is None else self.exit.code
         log.info(kv("Caches are synced", nodes=self.state.num_nodes))
+        collect_after_start_up()  # tuning.py: start-up's containers frozen, the collector back on
         threading.Thread(target=self._flush_loop, name="queue-flush", daemon=True).start()
         threading.Thread(target=self.events.run_series_ticker, args=(self.stopping,), name="event-series",
                          daemon=True).start()
