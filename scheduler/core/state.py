@@ -60,7 +60,11 @@ class ClusterState:
         self._assumed: dict[str, str] = {}
         self._assumed_by_key: dict[str, str] = {}
         self._image_nodes: dict[str, set[str]] = {}  # image name -> nodes that have it
+        # The node list scheduling tries nodes in (upstream's snapshot nodeInfoList): its order, the
+        # NodeInfos in it, and whether a node was added or removed since it was built.
+        self._list_names: list[str] = []
         self._list_cache: list[NodeInfo] | None = None
+        self._members_changed = False
         # Nodes hosting pods with (anti-)affinity terms, so InterPodAffinity never scans all nodes.
         self._affinity_nodes: set[str] = set()
         self._anti_affinity_nodes: set[str] = set()
@@ -88,23 +92,48 @@ class ClusterState:
 
     # ------------------------------------------------------------ nodes
     def add_node(self, node: Mapping[str, Any]) -> None:
+        """cacheImpl.AddNode: a node appears at the end of its zone, and the node list is rebuilt
+        (upstream's UpdateSnapshot rebuilds its list whenever a node is new to the snapshot)."""
         with self._lock:
             name = node["metadata"]["name"]
             info = self._nodes.get(name)
+            if info is not None and info.node is not None:
+                # Known already (a re-list hands it over again): the tree keeps its place, as
+                # upstream's addNode ignores a name its zone holds.
+                self._update_known_node(info, node)
+                return
             if info is None:
                 info = self._nodes[name] = NodeInfo(name)
-            if info.node is not None:
-                self._forget_images(info)
-                self._tree.remove(name, self._node_zone.get(name, ""))
             info.set_node(node)
             zone = zone_key(info.labels)
             self._node_zone[name] = zone
             self._tree.add(name, zone)
-            for image in info.images:
-                self._image_nodes.setdefault(image, set()).add(name)
+            self._remember_images(info)
             self._changed()
 
-    update_node = add_node
+    def update_node(self, node: Mapping[str, Any]) -> None:
+        """cacheImpl.UpdateNode. The node keeps its place in the list: a heartbeat, a label or a
+        taint changes what is known of it, never the order nodes are tried in."""
+        with self._lock:
+            info = self._nodes.get(node["metadata"]["name"])
+            if info is None or info.node is None:
+                self.add_node(node)
+                return
+            self._update_known_node(info, node)
+
+    def _update_known_node(self, info: NodeInfo, node: Mapping[str, Any]) -> None:
+        self._forget_images(info)
+        info.set_node(node)
+        self._remember_images(info)
+        old_zone, zone = self._node_zone[info.name], zone_key(info.labels)
+        if zone != old_zone:
+            # nodeTree.updateNode moves the node to the end of its new zone. The list in use keeps
+            # its order until a node is added or removed: upstream's snapshot rebuilds its list from
+            # the tree only then, so the cache is not cleared here.
+            self._tree.remove(info.name, old_zone)
+            self._tree.add(info.name, zone)
+            self._node_zone[info.name] = zone
+        self.generation += 1
 
     def remove_node(self, name: str) -> None:
         with self._lock:
@@ -119,6 +148,10 @@ class ClusterState:
             if not info.pods:
                 del self._nodes[name]
             self._changed()
+
+    def _remember_images(self, info: NodeInfo) -> None:
+        for image in info.images:
+            self._image_nodes.setdefault(image, set()).add(info.name)
 
     def _forget_images(self, info: NodeInfo) -> None:
         for image in info.images:
@@ -351,14 +384,25 @@ class ClusterState:
 
     # ------------------------------------------------------------ reads
     def _changed(self) -> None:
+        """A node was added or removed."""
+        self._members_changed = True
         self._list_cache = None
         self.generation += 1
 
     def node_list(self) -> list[NodeInfo]:
-        """Nodes in snapshot order (zone round-robin, insertion order within a zone). Cached."""
+        """Nodes in snapshot order (zone round-robin, insertion order within a zone). Cached.
+
+        Built as upstream's UpdateSnapshot builds its list: taken from the tree again only when the
+        set of nodes differs from the list's (a node new to it, or one gone). A node deleted and
+        created again, or moved to another zone, keeps its place until then, as it does upstream."""
         with self._lock:
+            if self._members_changed:
+                self._members_changed = False
+                names = self._tree.list()
+                if len(names) != len(self._list_names) or set(names) != set(self._list_names):
+                    self._list_names = names
             if self._list_cache is None:
-                self._list_cache = [self._nodes[n] for n in self._tree.list()]
+                self._list_cache = [self._nodes[n] for n in self._list_names]
             return self._list_cache
 
     def node_names(self) -> list[str]:
