@@ -5,9 +5,13 @@ negative form (kuttl's "errors" file): the condition must stay false for a whole
 """
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -216,3 +220,37 @@ def pod_manifest(name: str, scheduler: str | None = None, cpu: str = "100m", mem
     if scheduler:
         pod["spec"]["schedulerName"] = scheduler
     return pod
+
+
+PRIVATE_KUBE_SCHEDULER_HEAD = """apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+leaderElection:
+  leaderElect: false
+clientConnection:
+  kubeconfig: {kubeconfig}
+"""
+
+
+@contextlib.contextmanager
+def private_kube_scheduler(cluster: SuiteCluster, work: Path, config_body: str) -> Iterator[tuple[Path, Path]]:
+    """The lab's own kube-scheduler v1.29.15 as a private scheduler (no leader election, a free
+    loopback port, ``--v=10``: it logs every node it scores), configured with ``config_body`` after
+    the head above. Yields its config and log paths; stopped afterwards."""
+    binary = cluster.workdir / "bin" / "kube-scheduler"
+    assert binary.exists(), f"the local lab has no {binary}"
+    config = work / "kube-scheduler.yaml"
+    config.write_text(PRIVATE_KUBE_SCHEDULER_HEAD.format(kubeconfig=cluster.kubeconfig) + config_body)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = work / "kube-scheduler.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(binary), f"--config={config}", "--bind-address=127.0.0.1",
+                                 f"--secure-port={port}", "--v=10"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "Starting Kubernetes Scheduler" in log.read_text() or (_ for _ in ()).throw(
+            NotYet("not started")), timeout=60, what="the private kube-scheduler to start")
+        yield config, log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

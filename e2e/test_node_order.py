@@ -18,42 +18,18 @@ them either.
 """
 from __future__ import annotations
 
-import socket
-import subprocess
 import uuid
 from pathlib import Path
 
-from e2e.harness import NotYet, SuiteCluster, bound_node, pod_manifest, wait_for
+from e2e.harness import NotYet, SuiteCluster, bound_node, pod_manifest, private_kube_scheduler, wait_for
 from e2e.parity import create_all, delete_nodes, kwok_node
 
 NODES = 120
-UPSTREAM_CONFIG = """
-apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-leaderElection:
-  leaderElect: false
-clientConnection:
-  kubeconfig: {kubeconfig}
-percentageOfNodesToScore: 1
+UPSTREAM_CONFIG = """percentageOfNodesToScore: 1
 parallelism: 1
 profiles:
   - schedulerName: {name}
 """
-
-
-def _start_upstream(cluster: SuiteCluster, work: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    binary = cluster.workdir / "bin" / "kube-scheduler"
-    assert binary.exists(), f"the local lab has no {binary}"
-    config = work / "upstream.yaml"
-    config.write_text(UPSTREAM_CONFIG.format(kubeconfig=cluster.kubeconfig, name=name))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = work / "kube-scheduler.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(binary), f"--config={config}", "--bind-address=127.0.0.1",
-                                 f"--secure-port={port}", "--v=10"], stdout=out, stderr=subprocess.STDOUT)
-    return proc, log
 
 
 def _seen_by_both(logs: list[Path], node: str) -> None:
@@ -80,52 +56,50 @@ def test_a_deleted_and_an_updated_node_leave_the_order_as_upstream_keeps_it(
     def node(name: str, zone: str, **labels: str) -> dict:
         return kwok_node(run, f"order-{run}", name, zone, "8", "16Gi", "110", labels, [])
 
-    proc, upstream_log = _start_upstream(cluster, tmp_path, upstream_name)
-    try:
-        python_log = tmp_path / f"{python_name}-0.log"
-        fleet.start({"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
-                     "leaderElection": {"leaderElect": False}, "percentageOfNodesToScore": 1, "parallelism": 1,
-                     "profiles": [{"schedulerName": python_name}]})
-        # A first node both have seen means both are watching: what comes after reaches them in one order.
-        create_all(cluster, [node(f"order-{run}-first", "elsewhere")])
-        wait_for(lambda: _seen_by_both([upstream_log, python_log], f"order-{run}-first"), timeout=90,
-                 what="both schedulers to see the first node")
-        create_all(cluster, [node(n, "z", **{"order-pool": run}) for n in names])
+    with private_kube_scheduler(cluster, tmp_path, UPSTREAM_CONFIG.format(name=upstream_name)) as (_, upstream_log):
+        try:
+            python_log = tmp_path / f"{python_name}-0.log"
+            fleet.start({"apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
+                         "leaderElection": {"leaderElect": False}, "percentageOfNodesToScore": 1, "parallelism": 1,
+                         "profiles": [{"schedulerName": python_name}]})
+            # A first node both have seen means both are watching: what comes after reaches them in one order.
+            create_all(cluster, [node(f"order-{run}-first", "elsewhere")])
+            wait_for(lambda: _seen_by_both([upstream_log, python_log], f"order-{run}-first"), timeout=90,
+                     what="both schedulers to see the first node")
+            create_all(cluster, [node(n, "z", **{"order-pool": run}) for n in names])
 
-        def managed() -> None:  # kwok took them over: Ready, without the not-ready taint
-            nodes = cluster.get("/api/v1/nodes", labelSelector=f"order-pool={run}")["items"]
-            ready = [n for n in nodes if not (n.get("spec") or {}).get("taints")
-                     and any(c.get("type") == "Ready" and c.get("status") == "True"
-                             for c in (n.get("status") or {}).get("conditions") or [])]
-            if len(ready) < NODES:
-                raise NotYet(f"{len(ready)} of {NODES} nodes ready")
+            def managed() -> None:  # kwok took them over: Ready, without the not-ready taint
+                nodes = cluster.get("/api/v1/nodes", labelSelector=f"order-pool={run}")["items"]
+                ready = [n for n in nodes if not (n.get("spec") or {}).get("taints")
+                         and any(c.get("type") == "Ready" and c.get("status") == "True"
+                                 for c in (n.get("status") or {}).get("conditions") or [])]
+                if len(ready) < NODES:
+                    raise NotYet(f"{len(ready)} of {NODES} nodes ready")
 
-        wait_for(managed, timeout=180, what="kwok to take over the nodes")
-        cluster.core.delete_node(deleted)
-        cluster.core.patch_node(updated, {"metadata": {"labels": {"order-touched": "yes"}}})
-        # Seen after the delete and the patch on the same watch: both have applied them.
-        create_all(cluster, [node(f"order-{run}-last", "elsewhere")])
-        wait_for(lambda: _seen_by_both([upstream_log, python_log], f"order-{run}-last"), timeout=90,
-                 what="both schedulers to see the node added after the delete and the patch")
+            wait_for(managed, timeout=180, what="kwok to take over the nodes")
+            cluster.core.delete_node(deleted)
+            cluster.core.patch_node(updated, {"metadata": {"labels": {"order-touched": "yes"}}})
+            # Seen after the delete and the patch on the same watch: both have applied them.
+            create_all(cluster, [node(f"order-{run}-last", "elsewhere")])
+            wait_for(lambda: _seen_by_both([upstream_log, python_log], f"order-{run}-last"), timeout=90,
+                     what="both schedulers to see the node added after the delete and the patch")
 
-        cluster.apply(pod_manifest("upstream", scheduler=upstream_name, cpu="0", memory="0",
-                                   nodeSelector={"order-pool": run}), namespace)
-        wait_for(lambda: bound_node(cluster, namespace, "upstream"), timeout=90, what="upstream's pod bound")
-        scored = _scored_nodes(upstream_log, f"{namespace}/upstream")
-        # The search stopped early: 100 of the 119 nodes were scored, so the order decided which.
-        assert len(scored) == 100 and scored <= set(names) - {deleted}, sorted(scored)
-        unscored = sorted(set(names) - {deleted} - scored)
+            cluster.apply(pod_manifest("upstream", scheduler=upstream_name, cpu="0", memory="0",
+                                       nodeSelector={"order-pool": run}), namespace)
+            wait_for(lambda: bound_node(cluster, namespace, "upstream"), timeout=90, what="upstream's pod bound")
+            scored = _scored_nodes(upstream_log, f"{namespace}/upstream")
+            # The search stopped early: 100 of the 119 nodes were scored, so the order decided which.
+            assert len(scored) == 100 and scored <= set(names) - {deleted}, sorted(scored)
+            unscored = sorted(set(names) - {deleted} - scored)
 
-        preferring_unscored = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 100, "preference": {"matchExpressions": [
-                {"key": "kubernetes.io/hostname", "operator": "In", "values": unscored}]}}]}}
-        cluster.apply(pod_manifest("python", scheduler=python_name, cpu="0", memory="0",
-                                   nodeSelector={"order-pool": run}, affinity=preferring_unscored), namespace)
-        placed = wait_for(lambda: bound_node(cluster, namespace, "python"), timeout=90, what="the Python pod bound")
-        assert placed not in unscored, (
-            f"the Python scheduler put its pod on {placed}, one of the nodes upstream's order puts after the first 100 "
-            f"(upstream left out {unscored}; {updated} was updated, {deleted} deleted)")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        delete_nodes(cluster, f"parity-run={run}")
+            preferring_unscored = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "preference": {"matchExpressions": [
+                    {"key": "kubernetes.io/hostname", "operator": "In", "values": unscored}]}}]}}
+            cluster.apply(pod_manifest("python", scheduler=python_name, cpu="0", memory="0",
+                                       nodeSelector={"order-pool": run}, affinity=preferring_unscored), namespace)
+            placed = wait_for(lambda: bound_node(cluster, namespace, "python"), timeout=90, what="the Python pod bound")
+            assert placed not in unscored, (
+                f"the Python scheduler put its pod on {placed}, one of the nodes upstream's order puts after the first 100 "
+                f"(upstream left out {unscored}; {updated} was updated, {deleted} deleted)")
+        finally:
+            delete_nodes(cluster, f"parity-run={run}")

@@ -17,23 +17,14 @@ from __future__ import annotations
 
 import random
 import re
-import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from e2e.harness import SuiteCluster, NotYet, bound_node, core_state, pod_manifest, wait_for
+from e2e.harness import SuiteCluster, NotYet, bound_node, core_state, pod_manifest, private_kube_scheduler, wait_for
 
-CONFIG = """
-apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-leaderElection:
-  leaderElect: false
-clientConnection:
-  kubeconfig: {kubeconfig}
-profiles:
+CONFIG = """profiles:
   - schedulerName: parity-default
   - schedulerName: parity-most
     pluginConfig:
@@ -42,8 +33,8 @@ profiles:
           scoringStrategy:
             type: MostAllocated
             resources:
-              - {{name: cpu, weight: 1}}
-              - {{name: memory, weight: 1}}
+              - {name: cpu, weight: 1}
+              - {name: memory, weight: 1}
 """
 LINE = re.compile(r'"(?P<what>Plugin scored node for pod|Calculated node\'s final score for pod)" '
                   r'pod="(?P<pod>[^"]+)"(?: plugin="(?P<plugin>[^"]+)")? node="(?P<node>[^"]+)" score=(?P<score>-?\d+)')
@@ -55,26 +46,9 @@ CACHE_OR_ATTEMPT = re.compile(r'"(?P<what>Add event for scheduled pod|Delete eve
 
 @pytest.fixture(scope="module")
 def upstream_scheduler(cluster: SuiteCluster, tmp_path_factory: pytest.TempPathFactory):
-    binary = cluster.workdir / "bin" / "kube-scheduler"
     cluster.requires("parity_oracle")
-    assert binary.exists(), f"the local lab has no {binary}"
-    work = tmp_path_factory.mktemp("parity")
-    config = work / "config.yaml"
-    config.write_text(CONFIG.format(kubeconfig=cluster.kubeconfig))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = work / "kube-scheduler.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(binary), f"--config={config}", "--bind-address=127.0.0.1",
-                                 f"--secure-port={port}", "--v=10"], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: "Starting Kubernetes Scheduler" in log.read_text() or (_ for _ in ()).throw(
-            NotYet("not started")), timeout=60, what="the parity kube-scheduler to start")
+    with private_kube_scheduler(cluster, tmp_path_factory.mktemp("parity"), CONFIG) as (config, log):
         yield config, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _upstream_scores(log: Path, key: str) -> dict[str, dict[str, int]]:
