@@ -46,7 +46,7 @@ def compare_cache(state: ClusterState, nodes: Iterable[Mapping[str, Any]],
     diffs: list[str] = []
 
     def compare() -> None:  # the cache held still while it is read
-        cached_nodes = set(state.node_names())
+        cached_nodes = state.node_name_set()
         actual_nodes = {str((n.get("metadata") or {}).get("name")) for n in node_list}
         for name in sorted(actual_nodes - cached_nodes):
             diffs.append(f"node {name}: in the API, missing from the cache")

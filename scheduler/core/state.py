@@ -408,6 +408,11 @@ class ClusterState:
     def node_names(self) -> list[str]:
         return [n.name for n in self.node_list()]
 
+    def node_name_set(self) -> set[str]:
+        """The nodes in the cache, read without building the list a scheduling cycle takes."""
+        with self._lock:
+            return set(self._node_zone)
+
     @property
     def num_nodes(self) -> int:
         return len(self._node_zone)
@@ -428,7 +433,8 @@ class ClusterState:
     def sizes(self) -> dict[str, int]:
         """Nodes, pods counted on them and assumed pods (the scheduler_cache_size gauge), at one moment."""
         with self._lock:
-            nodes = self.node_list()
+            # Not node_list(): building the cycle's list here would be a snapshot upstream never takes.
+            nodes = [self._nodes[name] for name in self._node_zone]
             return {"nodes": len(nodes), "pods": sum(n.num_pods for n in nodes), "assumed_pods": self.num_assumed}
 
     def get_node_info(self, name: str) -> NodeInfo | None:

@@ -70,6 +70,7 @@ events = st.lists(st.one_of(
     st.tuples(st.just("set"), st.sampled_from(NAMES), st.sampled_from(ZONES)),  # add, or update if known
     st.tuples(st.just("remove"), st.sampled_from(NAMES), st.just("")),
     st.tuples(st.just("cycle"), st.just(""), st.just("")),
+    st.tuples(st.just("read"), st.just(""), st.just("")),  # the metrics gauge and the cache comparer read
 ), min_size=5, max_size=80)
 
 
@@ -78,6 +79,9 @@ events = st.lists(st.one_of(
 # Deleted and created again between two cycles: it keeps its place.
 @example([("set", "n0", ""), ("set", "n1", ""), ("set", "n2", ""), ("cycle", "", ""),
           ("remove", "n0", ""), ("set", "n0", ""), ("cycle", "", "")])
+# Read outside a cycle between an add and a zone change: the next cycle still sees the move.
+@example([("set", "n0", "a"), ("set", "n1", "a"), ("set", "n2", "b"), ("cycle", "", ""),
+          ("set", "n3", "a"), ("read", "", ""), ("set", "n0", "b"), ("cycle", "", "")])
 # A zone changed: the list keeps its order until a node is added.
 @example([("set", "n0", "a"), ("set", "n1", "a"), ("set", "n2", "b"), ("cycle", "", ""),
           ("set", "n0", "b"), ("cycle", "", ""), ("set", "n3", "a"), ("cycle", "", "")])
@@ -95,6 +99,8 @@ def test_the_list_a_cycle_takes_is_upstreams(ops: list[tuple[str, str, str]]) ->
             upstream.remove(name)
         elif kind == "cycle":
             assert ours.node_names() == upstream.update_snapshot()
+        elif kind == "read":
+            assert ours.sizes()["nodes"] == len(ours.node_name_set()) == len(upstream.zone)
     assert ours.num_nodes == len(upstream.zone)
 
 
