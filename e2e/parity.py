@@ -159,7 +159,7 @@ class State:
     pod: dict = field(default_factory=dict)
 
 
-def kwok_node(run: str, sid: str, name: str, zone: str, cpu: str, memory: str, pods: str, labels: dict,
+def _node(run: str, sid: str, name: str, zone: str, cpu: str, memory: str, pods: str, labels: dict,
           taints: list[dict]) -> dict:
     return {
         "apiVersion": "v1", "kind": "Node",
@@ -208,7 +208,7 @@ def generate(run: str, sid: str, seed: int, scheduler: str) -> State:
         if rng.random() < 0.2:
             taints.append({"key": "dedicated", "value": sid, "effect": rng.choice(["NoSchedule", "PreferNoSchedule"])})
         cpu = "2" if full else rng.choice(["1", "2", "4"])
-        state.nodes.append(kwok_node(run, sid, name, rng.choice(zones), cpu, rng.choice(["2Gi", "4Gi", "8Gi"]),
+        state.nodes.append(_node(run, sid, name, rng.choice(zones), cpu, rng.choice(["2Gi", "4Gi", "8Gi"]),
                                  rng.choice(["110"] * 6 + ["3"]), {"disk": rng.choice(["ssd", "hdd"])}, taints))
         for k in range(2 if full else rng.randint(0, 2)):
             app = rng.choice(apps)

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 from e2e.harness import NotYet, SuiteCluster, bound_node, pod_manifest, private_kube_scheduler, wait_for
-from e2e.parity import create_all, delete_nodes, kwok_node
+from e2e.parity import _node, create_all, delete_nodes
 
 NODES = 120
 UPSTREAM_CONFIG = """percentageOfNodesToScore: 1
@@ -54,7 +54,7 @@ def test_a_deleted_and_an_updated_node_leave_the_order_as_upstream_keeps_it(
     updated, deleted = names[2], names[3]
 
     def node(name: str, zone: str, **labels: str) -> dict:
-        return kwok_node(run, f"order-{run}", name, zone, "8", "16Gi", "110", labels, [])
+        return _node(run, f"order-{run}", name, zone, "8", "16Gi", "110", labels, [])
 
     with private_kube_scheduler(cluster, tmp_path, UPSTREAM_CONFIG.format(name=upstream_name)) as (_, upstream_log):
         try:
