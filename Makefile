@@ -25,7 +25,7 @@ help:
 	@echo "make ci-bare     CI's install stage on a bare Debian root filesystem: every tool the tests call is there after it"
 	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
 	@echo "make bench-curve CPU per pod, peak RSS and start-up of both schedulers from 500 to 5,000 nodes (JSON + plot)"
-	@echo "make bench-large the throughput comparison at 5,000 nodes (about an hour: warm-up + 3 rounds x 3 contenders x 2 settings)"
+	@echo "make bench-large the throughput comparison at 5,000 nodes (75-100 minutes: warm-up + 3 rounds x 3 contenders x 2 settings)"
 	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
@@ -123,7 +123,7 @@ bench: venv
 bench-curve: venv
 	$(PY) -m bench.curve
 
-# The same side-by-side throughput at 5,000 kwok nodes / 2,000 pods per run, with the bind-only ceiling (about an hour on 2 cores).
+# The same side-by-side throughput at 5,000 kwok nodes / 2,000 pods per run, with the bind-only ceiling (75-100 minutes on 2 cores).
 bench-large: venv
 	$(PY) -m bench throughput --large
 
