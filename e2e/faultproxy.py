@@ -321,6 +321,9 @@ class FaultProxy:
             conn = self.tls.server.wrap_socket(raw, server_side=True)
             self._replace(raw, conn)
             head, body = _read_request(conn)
+            # A black hole begun since this connection opened holds its request too: without this
+            # a connection left over from a server-error fault carried requests through the hole.
+            self._hold(False)
             request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             method, target = (request_line.split(" ") + ["", ""])[:2]
             # heal() ends the fault for requests still on their way in, too.

@@ -36,6 +36,7 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -168,9 +169,10 @@ class UpstreamTarget(Target):
 
     def start(self) -> None:
         with socket_port() as port, open(self.log_path, "ab") as out:
+            # GOTRACEBACK=all: a SIGQUIT (goroutine_dump) prints every goroutine, not only one.
             self.proc = subprocess.Popen([str(self.binary), f"--config={self.config}", "--bind-address=127.0.0.1",
                                           f"--secure-port={port}", "--v=2"], stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True, env={**os.environ, "GOTRACEBACK": "all"})
 
     def pid(self) -> int:
         assert self.proc is not None
@@ -181,6 +183,22 @@ class UpstreamTarget(Target):
             if not self._stopped.is_set() and self.proc is not None and self.proc.poll() is not None:
                 self.restarts += 1
                 self.start()
+
+    def goroutine_dump(self, containing: str) -> list[str]:
+        """End the process with SIGQUIT (Go prints every goroutine's stack to the log) and return
+        the stacks that mention ``containing``: evidence of where a goroutine is stuck. Only the
+        process this target started and still holds is signalled."""
+        with self._lock:
+            if self.proc is None or self.proc.poll() is not None:
+                return []
+            since = self.log_path.stat().st_size
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                return ["no goroutine dump: kube-scheduler did not exit on SIGQUIT within 10s"]
+        text = self.log_path.read_bytes()[since:].decode(errors="replace")
+        return [block.strip() for block in re.split(r"\n\s*\n", text) if containing in block]
 
     def cache_differences(self, since: int, uids: set[str]) -> tuple[int, list[str]] | None:
         text = self.log_path.read_bytes()[since:].decode(errors="replace")
@@ -366,6 +384,8 @@ class FaultRun:
         """Black hole until the target has lost its Lease and exited (its supervisor starts it
         again), then heal: the new process has to wait the old Lease out before it schedules."""
         restarts = self.target.restarts
+        log_offset = self.target.log_path.stat().st_size
+        began = datetime.now(timezone.utc)
         self.proxy.blackhole(LEASE_LOSS_LIMIT)
         self.churn()
 
@@ -379,6 +399,27 @@ class FaultRun:
         except AssertionError as exc:
             self.counts.leases_kept += 1
             self.counts.notes.append(f"lease-loss: {exc}")
+            self.counts.notes.extend(self._lease_kept_evidence(began, log_offset))
+
+    def _lease_kept_evidence(self, began: datetime, log_offset: int) -> list[str]:
+        """Why a target kept running through the hole: did its renewals reach the API server (the
+        proxy let something through), and what was its elector doing (log and goroutine stack)?"""
+        notes: list[str] = []
+        try:
+            lease = client.CoordinationV1Api(self.cluster.api).read_namespaced_lease(self.scheduler_name,
+                                                                                     self.namespace)
+            renewed = lease.spec.renew_time
+            notes.append(f"  Lease {self.namespace}/{self.scheduler_name}: holder {lease.spec.holder_identity}, "
+                         f"renewed {(renewed - began).total_seconds():+.1f}s from the hole's start"
+                         if renewed else "  the Lease has no renewTime")
+        except ApiException as exc:
+            notes.append(f"  the Lease could not be read: {exc.status} {exc.reason}")
+        elector = [line for line in self.target.log_path.read_bytes()[log_offset:].decode(errors="replace")
+                   .splitlines() if "leaderelection" in line]
+        notes.append(f"  elector log lines since the hole began: {elector[-10:] or 'none'}")
+        if isinstance(self.target, UpstreamTarget):
+            notes.extend(f"  goroutine:\n{stack}" for stack in self.target.goroutine_dump("leaderelection"))
+        return notes
 
     def _wait_fault_over(self) -> None:
         until = self.proxy.fault_until()
