@@ -112,6 +112,11 @@ class Target:
     def ensure_running(self) -> None:
         """Restart it if a fault made it exit (a lost Lease exits the process, as upstream)."""
 
+    def goroutine_dump(self, containing: str) -> list[str]:
+        """Stacks of the target's goroutines that mention ``containing`` (ends the target); none for
+        a target that is not a Go program."""
+        return []
+
     def cache_differences(self, since: int, uids: set[str]) -> tuple[int, list[str]] | None:
         """(differences, queued pod keys) from the debugger output after byte `since`; None if not yet.
         `uids`: the pods of the run's namespace (other tests' pods share the lab)."""
@@ -417,8 +422,7 @@ class FaultRun:
         elector = [line for line in self.target.log_path.read_bytes()[log_offset:].decode(errors="replace")
                    .splitlines() if "leaderelection" in line]
         notes.append(f"  elector log lines since the hole began: {elector[-10:] or 'none'}")
-        if isinstance(self.target, UpstreamTarget):
-            notes.extend(f"  goroutine:\n{stack}" for stack in self.target.goroutine_dump("leaderelection"))
+        notes.extend(f"  goroutine:\n{stack}" for stack in self.target.goroutine_dump("leaderelection"))
         return notes
 
     def _wait_fault_over(self) -> None:
