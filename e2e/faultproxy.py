@@ -167,6 +167,9 @@ class FaultProxy:
     injected: Counter = field(default_factory=Counter)
     forwarded: int = 0
     reached: Counter = field(default_factory=Counter)
+    # Every accepted connection: (monotonic time, "pass" | "tls" | "refused"), for evidence when a
+    # fault had no effect (which path did the scheduler's connections take, and when).
+    accepts: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.target_host.startswith("127."):
@@ -180,7 +183,8 @@ class FaultProxy:
         self._open: set[socket.socket] = set()
         self._stopped = threading.Event()
         self._mode_changed = threading.Condition()  # wakes held pumps on heal() and stop()
-        threading.Thread(target=self._accept, name="faultproxy-accept", daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, name="faultproxy-accept", daemon=True)
+        self._acceptor.start()
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -235,6 +239,15 @@ class FaultProxy:
         return max(self.mode.blackhole_until, self.mode.drop_responses_until, self.mode.delay_until,
                    errors.until if errors else 0.0)
 
+    def describe(self, since: float) -> str:
+        """The proxy's own state, for a note on a fault that had no effect: is it accepting, how
+        many connections are open, and which paths the connections accepted since ``since`` took."""
+        paths = Counter(path for at, path in list(self.accepts) if at >= since)
+        with self._lock:
+            open_sockets = len(self._open)
+        return (f"proxy :{self.port}: accepting {self._acceptor.is_alive()}, {open_sockets} sockets open, "
+                f"{len(self.accepts)} connections accepted in all, since then {dict(paths) or 'none'}")
+
     def heal(self) -> None:
         with self._mode_changed:
             self.mode = _Mode()
@@ -260,6 +273,7 @@ class FaultProxy:
                 return
             errors = self.mode.server_errors
             if errors is not None and time.monotonic() < errors.until:
+                self.accepts.append((time.monotonic(), "tls"))
                 with self._lock:
                     self._open.add(client)
                     self.connections += 1
@@ -268,8 +282,10 @@ class FaultProxy:
             try:
                 upstream = socket.create_connection((self.target_host, self.target_port), timeout=5)
             except OSError:
+                self.accepts.append((time.monotonic(), "refused"))
                 client.close()
                 continue
+            self.accepts.append((time.monotonic(), "pass"))
             upstream.settimeout(None)
             with self._lock:
                 self._open.update((client, upstream))

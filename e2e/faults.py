@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import psutil
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -112,10 +113,35 @@ class Target:
     def ensure_running(self) -> None:
         """Restart it if a fault made it exit (a lost Lease exits the process, as upstream)."""
 
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the process this target started (nothing once it has exited)."""
+        raise NotImplementedError
+
     def goroutine_dump(self, containing: str) -> list[str]:
         """Stacks of the target's goroutines that mention ``containing`` (ends the target); none for
         a target that is not a Go program."""
         return []
+
+    def tcp_peers(self) -> str:
+        """Where the target's TCP connections go (peer and state: count), read from /proc: is it
+        talking through the proxy only?"""
+        try:
+            connections = psutil.Process(self.pid()).net_connections(kind="tcp")
+        except (psutil.Error, AssertionError) as exc:
+            return f"{self.name}'s TCP connections could not be read: {exc!r}"
+        peers = Counter(f"{c.raddr.ip}:{c.raddr.port} {c.status}" for c in connections if c.raddr)
+        return f"{self.name}'s TCP connections (pid {self.pid()}): {dict(peers) or 'none'}"
+
+    def process_state(self) -> str:
+        """The target's process as the kernel sees it (state, CPU time, start), read from /proc."""
+        try:
+            process = psutil.Process(self.pid())
+            with process.oneshot():
+                cpu = process.cpu_times()
+                return (f"{self.name} pid {process.pid}: {process.status()}, CPU {cpu.user + cpu.system:.1f}s, "
+                        f"started {time.time() - process.create_time():.0f}s ago")
+        except (psutil.Error, AssertionError) as exc:
+            return f"{self.name}'s process could not be read: {exc!r}"
 
     def cache_differences(self, since: int, uids: set[str]) -> tuple[int, list[str]] | None:
         """(differences, queued pod keys) from the debugger output after byte `since`; None if not yet.
@@ -134,6 +160,9 @@ class PyTarget(Target):
 
     def pid(self) -> int:
         return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        self.proc.signal(sig)
 
     def ensure_running(self) -> None:
         if not self.proc.alive():
@@ -188,6 +217,11 @@ class UpstreamTarget(Target):
             if not self._stopped.is_set() and self.proc is not None and self.proc.poll() is not None:
                 self.restarts += 1
                 self.start()
+
+    def signal(self, sig: int) -> None:
+        with self._lock:  # not while the supervisor replaces the process
+            if self.proc is not None:
+                self.proc.send_signal(sig)  # nothing once reaped: never a reused pid
 
     def goroutine_dump(self, containing: str) -> list[str]:
         """End the process with SIGQUIT (Go prints every goroutine's stack to the log) and return
@@ -383,15 +417,18 @@ class FaultRun:
             wait_for(over, timeout=seconds + 60, interval=0.2, what=f"the {label} fault to answer an error")
         except AssertionError as exc:
             self.counts.ineffective += 1
-            self.counts.notes.append(f"{label}: {exc}")
+            self.counts.notes += [f"{label}: {exc}", f"  {self.proxy.describe(until - seconds)}",
+                                  f"  {self.target.tcp_peers()}"]
 
     def _lease_loss(self) -> None:
         """Black hole until the target has lost its Lease and exited (its supervisor starts it
         again), then heal: the new process has to wait the old Lease out before it schedules."""
         restarts = self.target.restarts
         log_offset = self.target.log_path.stat().st_size
-        began = datetime.now(timezone.utc)
-        self.proxy.blackhole(LEASE_LOSS_LIMIT)
+        began, began_monotonic = datetime.now(timezone.utc), time.monotonic()
+        # Longer than the wait below (heal() in inject() ends it): the evidence of a kept Lease is
+        # read while the hole is still on, so a renewal it shows passed the proxy.
+        self.proxy.blackhole(LEASE_LOSS_LIMIT + 60)
         self.churn()
 
         def exited() -> None:
@@ -404,12 +441,12 @@ class FaultRun:
         except AssertionError as exc:
             self.counts.leases_kept += 1
             self.counts.notes.append(f"lease-loss: {exc}")
-            self.counts.notes.extend(self._lease_kept_evidence(began, log_offset))
+            self.counts.notes.extend(self._lease_kept_evidence(began, began_monotonic, log_offset))
 
-    def _lease_kept_evidence(self, began: datetime, log_offset: int) -> list[str]:
+    def _lease_kept_evidence(self, began: datetime, began_monotonic: float, log_offset: int) -> list[str]:
         """Why a target kept running through the hole: did its renewals reach the API server (the
         proxy let something through), and what was its elector doing (log and goroutine stack)?"""
-        notes: list[str] = []
+        notes = [f"  {self.proxy.describe(began_monotonic)}", f"  {self.target.tcp_peers()}"]
         try:
             lease = client.CoordinationV1Api(self.cluster.api).read_namespaced_lease(self.scheduler_name,
                                                                                      self.namespace)
@@ -419,9 +456,11 @@ class FaultRun:
                          if renewed else "  the Lease has no renewTime")
         except ApiException as exc:
             notes.append(f"  the Lease could not be read: {exc.status} {exc.reason}")
-        elector = [line for line in self.target.log_path.read_bytes()[log_offset:].decode(errors="replace")
-                   .splitlines() if "leaderelection" in line]
+        lines = self.target.log_path.read_bytes()[log_offset:].decode(errors="replace").splitlines()
+        elector = [line for line in lines if "leaderelection" in line]
+        notes.append(f"  log lines since the hole began: {len(lines)}, the last: {lines[-5:]}")
         notes.append(f"  elector log lines since the hole began: {elector[-10:] or 'none'}")
+        notes.append(f"  {self.target.process_state()}")
         notes.extend(f"  goroutine:\n{stack}" for stack in self.target.goroutine_dump("leaderelection"))
         return notes
 
@@ -476,7 +515,7 @@ class FaultRun:
         def probe() -> None:
             self.target.ensure_running()
             since = self.target.log_path.stat().st_size
-            os.kill(self.target.pid(), signal.SIGUSR2)
+            self.target.signal(signal.SIGUSR2)
             uids = set(self.expected.values()) | {p["metadata"]["uid"] for p in self._pods().values()}
             differences, queued = wait_for(
                 lambda: self.target.cache_differences(since, uids) or (_ for _ in ()).throw(NotYet("no report yet")),

@@ -119,7 +119,8 @@ class SchedulerProcess:
         """Send `sig`; returns the monotonic time it was sent."""
         assert self.proc is not None
         sent = time.monotonic()
-        os.kill(self.proc.pid, sig)
+        # Popen.send_signal does nothing once the child has been reaped: never a reused pid.
+        self.proc.send_signal(sig)
         return sent
 
     def wait_exit(self, timeout: float = 30) -> int:
