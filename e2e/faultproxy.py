@@ -167,8 +167,8 @@ class FaultProxy:
     injected: Counter = field(default_factory=Counter)
     forwarded: int = 0
     reached: Counter = field(default_factory=Counter)
-    # Every accepted connection: (monotonic time, "pass" | "tls" | "refused"), for evidence when a
-    # fault had no effect (which path did the scheduler's connections take, and when).
+    # Every accepted connection: (monotonic time, the path it took: "pass", "tls", "refused", ...),
+    # for evidence when a fault had no effect (which path the scheduler's connections took, when).
     accepts: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -181,6 +181,7 @@ class FaultProxy:
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._resets = 0  # reset() calls so far: a connection accepted before one is not let past it
         self._stopped = threading.Event()
         self._mode_changed = threading.Condition()  # wakes held pumps on heal() and stop()
         self._acceptor = threading.Thread(target=self._accept, name="faultproxy-accept", daemon=True)
@@ -193,6 +194,7 @@ class FaultProxy:
         with self._lock:
             victims = list(self._open)
             self._open.clear()
+            self._resets += 1
         for sock in victims:
             try:
                 # Linger 0 makes the close an RST. shutdown() first: a close() alone does not wake
@@ -258,9 +260,13 @@ class FaultProxy:
             self._stopped.set()
             self._mode_changed.notify_all()
         try:
-            self._listener.close()
+            # shutdown() first: close() alone leaves a thread blocked in accept() holding the
+            # listening socket, which would then pass one more connection through with no fault.
+            self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        self._listener.close()
+        self._acceptor.join(5)
         self.reset()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -271,6 +277,8 @@ class FaultProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                resets = self._resets
             errors = self.mode.server_errors
             if errors is not None and time.monotonic() < errors.until:
                 self.accepts.append((time.monotonic(), "tls"))
@@ -280,18 +288,33 @@ class FaultProxy:
                 threading.Thread(target=self._answer, args=(client, errors), daemon=True).start()
                 continue
             try:
-                upstream = socket.create_connection((self.target_host, self.target_port), timeout=5)
+                upstream = self._dial_upstream()
             except OSError:
                 self.accepts.append((time.monotonic(), "refused"))
                 client.close()
                 continue
-            self.accepts.append((time.monotonic(), "pass"))
             upstream.settimeout(None)
             with self._lock:
-                self._open.update((client, upstream))
-                self.connections += 1
+                # A fault that resets connections (server_errors(), hold_answer()) may have begun
+                # since this one was accepted: registered now it would escape that reset and carry
+                # the client's requests (all of them, over HTTP/2) past the fault. Closed instead;
+                # the client reconnects, into the fault.
+                missed_reset = self._resets != resets
+                if not missed_reset:
+                    self._open.update((client, upstream))
+                    self.connections += 1
+            if missed_reset:
+                self.accepts.append((time.monotonic(), "closed: a reset began meanwhile"))
+                for sock in (client, upstream):
+                    sock.close()
+                continue
+            self.accepts.append((time.monotonic(), "pass"))
             threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _dial_upstream(self) -> socket.socket:
+        """A plain TCP connection to the API server, for a pass-through connection."""
+        return socket.create_connection((self.target_host, self.target_port), timeout=5)
 
     def _stall_left(self, is_response: bool) -> float:
         """Seconds this direction stays held back (0: it flows)."""

@@ -67,8 +67,8 @@ def test_the_build_stops_with_one_line_when_mermaid_is_not_vendored(tmp_path: Pa
     assert "Mermaid 11.17.2 is not vendored" in done.stderr and "python scripts/vendor_mermaid.py" in done.stderr
 
 
-def test_a_directory_link_is_published_with_a_listing_of_its_files() -> None:
-    hook = _load("mkdocs_repo_files")
+def test_a_directory_link_is_published_with_a_listing_of_its_files(mkdocs: Path) -> None:
+    hook = _load("mkdocs_repo_files")  # imports MkDocs' config classes
     listed = [p.name for p in hook._listed(REPO / "manifests" / "py-scheduler")]
     assert "deployment.yaml" in listed and all(not n.startswith(".") for n in listed)
     page = hook._index("manifests/py-scheduler", ["a.yaml", "<b>.yaml"])

@@ -4,6 +4,7 @@ the lab's PKI behind the proxy, and a client that trusts only the lab's CA (as t
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import urllib.error
@@ -131,3 +132,41 @@ def test_heal_ends_the_fault_for_new_connections(lab) -> None:
     proxy.heal()
     assert _call(proxy, client, "GET", "/api/v1/nodes")[0] == 200
     assert [s[0:3] for s in _Api.seen] == [("GET", "/api/v1/nodes", "kubernetes-admin")]
+
+
+def test_stop_releases_the_port_at_once(lab) -> None:
+    """A thread left blocked in accept() would keep the port listening and pass one more connection
+    through with no fault at all."""
+    proxy, _ = lab
+    proxy.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+
+
+def test_a_connection_accepted_as_a_fault_begins_does_not_escape_its_reset(lab) -> None:
+    """Accepted before server_errors() and registered after its reset, a pass-through connection
+    would carry the client's requests past the fault; it is closed instead, and the client's next
+    connection gets the fault's answer."""
+    proxy, client = lab
+    dialing, go_on = threading.Event(), threading.Event()
+    dial = proxy._dial_upstream
+
+    def held_dial() -> socket.socket:
+        dialing.set()
+        go_on.wait(10)
+        return dial()
+
+    proxy._dial_upstream = held_dial  # type: ignore[method-assign]
+    early = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    assert dialing.wait(10), "the proxy never dialled the API server for the first connection"
+    proxy.server_errors(60, 503)  # sets the fault, then resets every registered connection
+    go_on.set()
+    try:
+        assert early.recv(1) == b"", "the connection accepted before the reset was left open"
+    except ConnectionResetError:
+        pass
+    finally:
+        early.close()
+    assert [path for _, path in proxy.accepts] == ["closed: a reset began meanwhile"]
+    assert _call(proxy, client, "GET", "/api/v1/nodes")[0] == 503
+    assert _Api.seen == []
