@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # vagrant-containers: the machines' network (192.168.56.0/24) exists only in its own namespace.
 KIND_EXEC := $(if $(filter kind vagrant-containers,$(PROVIDER)),$(PY) -m lab exec --start-docker --,)
 
-.PHONY: help doctor venv test unit e2e soak lint ci-bare ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large bench-curve fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
+.PHONY: help doctor venv test unit e2e soak lint ci-bare ci-kind ci-vagrant-containers lab-up lab-down lab-status lab-deploy bench bench-large bench-curve wireprobe fuzz verify check hint solution reset steps docs docs-vendor docs-serve prefetch clean
 
 help:
 	@echo "make doctor      what the lab needs from this machine (PROVIDER=...): every problem and its fix"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench       decision and throughput benchmarks (python vs kube-scheduler, ratios), 10,000-node input load"
 	@echo "make bench-curve CPU per pod, peak RSS and start-up of both schedulers from 500 to 5,000 nodes (JSON + plot)"
 	@echo "make bench-large the throughput comparison at 5,000 nodes (75-100 minutes: warm-up + 3 rounds x 3 contenders x 2 settings)"
+	@echo "make wireprobe   what a bind and its event cost the API server: protobuf or JSON, HTTP/2 or HTTP/1.1 (local lab up; Go)"
 	@echo "make fuzz        FUZZ_CASES (10000) generated hostile inputs: counts of tracebacks/hangs/silent acceptances"
 	@echo "make lab-status  components, nodes, allocation, leaders"
 	@echo "make lab-down    stop everything the lab started"
@@ -126,6 +127,16 @@ bench-curve: venv
 # The same side-by-side throughput at 5,000 kwok nodes / 2,000 pods per run, with the bind-only ceiling (75-100 minutes on 2 cores).
 bench-large: venv
 	$(PY) -m bench throughput --large
+
+# Not part of `make test`: the API server's CPU per bind (and its Scheduled event) for each wire
+# format and transport a scheduler can bind with (bench/wireprobe/main.go). Needs the local lab up
+# (make lab-up) and Go; the first build fetches client-go v0.29.15 from the Go module proxy.
+WIREPROBE_ARGS ?=
+wireprobe: venv
+	cd bench/wireprobe && go build -o $(CURDIR)/.lab/wireprobe .
+	@pid="$$($(PY) -c 'from pathlib import Path; from lab.host.procs import Supervisor; print(Supervisor(Path(".lab")).pid("kube-apiserver") or "")')"; \
+	if [ -z "$$pid" ]; then echo "wireprobe: the local lab's kube-apiserver is not running here (make lab-up)" >&2; exit 1; fi; \
+	.lab/wireprobe -kubeconfig .lab/kubeconfig -apiserver-pid "$$pid" $(WIREPROBE_ARGS)
 
 FUZZ_CASES ?= 10000
 FUZZ_SEED ?= 1
