@@ -59,7 +59,8 @@ BINDING_POST = r"^POST /api/v1/namespaces/[^/]+/pods/[^/]+/binding"
 # For a leader-electing scheduler: a black hole past renewDeadline (10 s) costs it the Lease; it
 # exits, as kube-scheduler does, and is started again.
 LEADER_FAULTS = (*FAULTS, "lease-loss")
-# The lease-loss black hole lasts until the target has exited, at most this long. A fixed length
+# The lease-loss round waits at most this long for the target to exit; its black hole lasts until
+# the round heals it (past the wait, so a kept Lease is examined inside the hole). A fixed length
 # raced the exit: kube-scheduler gives up renewing within renewDeadline + retryPeriod (12 s) of
 # the cut, then tries to release the Lease for up to its client timeout (5 s) more and only then
 # exits, so a 16 s hole could heal while it was still releasing and the old process, still
