@@ -66,6 +66,7 @@ func main() {
 	concurrency := flag.Int("concurrency", 64, "binds in flight")
 	rounds := flag.Int("rounds", 3, "rounds of each combination")
 	events := flag.Bool("events", true, "write a Scheduled event (events.k8s.io/v1) after each bind, as a scheduler does")
+	only := flag.String("variants", "", "comma-separated format/transport pairs to run (e.g. protobuf/http2,json/http1); all four by default")
 	flag.Parse()
 	if *kubeconfig == "" || *apiserverPID == 0 {
 		fail("-kubeconfig and -apiserver-pid are required")
@@ -82,6 +83,18 @@ func main() {
 		fail("namespace %s: %v", *namespace, err)
 	}
 	variants := []variant{{"protobuf", "http2"}, {"json", "http1"}, {"json", "http2"}, {"protobuf", "http1"}}
+	if *only != "" {
+		var chosen []variant
+		for _, pair := range strings.Split(*only, ",") {
+			format, transport, _ := strings.Cut(pair, "/")
+			v := variant{format, transport}
+			if (format != "protobuf" && format != "json") || (transport != "http2" && transport != "http1") {
+				fail("-variants: %q is not one of protobuf/http2, protobuf/http1, json/http2, json/http1", pair)
+			}
+			chosen = append(chosen, v)
+		}
+		variants = chosen
+	}
 	for round := 1; round <= *rounds; round++ {
 		for i := range variants {
 			// Alternate the order each round: no variant always follows the same one.
