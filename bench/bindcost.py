@@ -23,10 +23,11 @@ from typing import Any
 
 import psutil
 
+from bench.ceiling import scheduler_clients
 from scheduler.runtime.binder import Binder, BindError, BindJob
 from scheduler.runtime.eventrecorder import EventRecorder
-from scheduler.runtime.kube import ApiError, KubeClient, KubeConfigError, load_configuration
-from scheduler.runtime.tuning import BIND_TIMEOUT, BIND_WORKERS, CLIENT_POOL_SIZE, EVENT_WORKERS
+from scheduler.runtime.kube import ApiError, KubeClient, KubeConfigError
+from scheduler.runtime.tuning import BIND_TIMEOUT, BIND_WORKERS
 
 __all__ = ["main"]
 
@@ -92,13 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     try:
-        configuration = load_configuration(args.kubeconfig)
+        kube, events = scheduler_clients(args.kubeconfig, SCHEDULER, "bindcost", qps=0, burst=1)  # qps 0: no limit
     except KubeConfigError as exc:
         print(f"python -m bench.bindcost: {exc}", file=sys.stderr)
         return 2
-    kube = KubeClient(configuration, qps=0, burst=1, user_agent=f"{SCHEDULER}/bindcost", pool_size=CLIENT_POOL_SIZE)
-    events = EventRecorder(kube.derive(qps=0, burst=1, timeout=10.0, pool_size=EVENT_WORKERS,
-                                       user_agent=f"{SCHEDULER}/events"), workers=EVENT_WORKERS)
     try:
         kube.request("POST", "/api/v1/namespaces", body={"apiVersion": "v1", "kind": "Namespace",
                                                          "metadata": {"name": NAMESPACE}})

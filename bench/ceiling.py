@@ -32,7 +32,7 @@ from scheduler.runtime.eventrecorder import EventRecorder
 from scheduler.runtime.informer import NON_TERMINAL_PODS, KubeListWatch, Reflector
 from scheduler.runtime.kube import KubeClient, KubeConfigError, load_configuration
 
-__all__ = ["main", "NodeRing", "PendingPodBinder"]
+__all__ = ["main", "NodeRing", "PendingPodBinder", "scheduler_clients"]
 
 
 
@@ -116,6 +116,18 @@ class PendingPodBinder:
         pass
 
 
+def scheduler_clients(kubeconfig: str, scheduler_name: str, role: str, qps: float,
+                      burst: int) -> tuple[KubeClient, EventRecorder]:
+    """The API client and event recorder the Python scheduler binds and writes events with, built
+    as scheduler/cli.py and SchedulerApp build theirs (CLIENT_POOL_SIZE connections, EVENT_WORKERS
+    event writers with their own connections). Raises KubeConfigError."""
+    kube = KubeClient(load_configuration(kubeconfig), qps=qps, burst=burst, user_agent=f"{scheduler_name}/{role}",
+                      pool_size=CLIENT_POOL_SIZE)
+    events = EventRecorder(kube.derive(qps=qps, burst=burst, timeout=10.0, pool_size=EVENT_WORKERS,
+                                       user_agent=f"{scheduler_name}/events"), workers=EVENT_WORKERS)
+    return kube, events
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ceiling", description=__doc__.split("\n\n")[0])
     parser.add_argument("--kubeconfig", required=True)
@@ -125,15 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node-label", default=BENCH_LABEL, help="round-robin over the nodes with this label key")
     args = parser.parse_args(argv)
     try:
-        configuration = load_configuration(args.kubeconfig)
+        kube, events = scheduler_clients(args.kubeconfig, args.scheduler_name, "bench-ceiling", args.qps, args.burst)
     except KubeConfigError as exc:
         print(f"python -m bench.ceiling: {exc}", file=sys.stderr)
         return 2
-    # As scheduler/cli.py and SchedulerApp build theirs.
-    kube = KubeClient(configuration, qps=args.qps, burst=args.burst, user_agent=f"{args.scheduler_name}/bench-ceiling",
-                      pool_size=CLIENT_POOL_SIZE)
-    events = EventRecorder(kube.derive(qps=args.qps, burst=args.burst, timeout=10.0, pool_size=EVENT_WORKERS,
-                                       user_agent=f"{args.scheduler_name}/events"), workers=EVENT_WORKERS)
     stopping = threading.Event()
     nodes = NodeRing(args.node_label)
     pods = PendingPodBinder(args.scheduler_name, nodes, lambda done: Binder(
