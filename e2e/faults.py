@@ -127,11 +127,13 @@ class Target:
         """Where the target's TCP connections go (peer and state: count), read from /proc: is it
         talking through the proxy only?"""
         try:
-            connections = psutil.Process(self.pid()).net_connections(kind="tcp")
+            process = psutil.Process(self.pid())
+            connections = process.net_connections(kind="tcp")
         except (psutil.Error, AssertionError) as exc:
             return f"{self.name}'s TCP connections could not be read: {exc!r}"
         peers = Counter(f"{c.raddr.ip}:{c.raddr.port} {c.status}" for c in connections if c.raddr)
-        return f"{self.name}'s TCP connections (pid {self.pid()}): {dict(peers) or 'none'}"
+        # The pid of the process read, not pid() again: the supervisor may have replaced it since.
+        return f"{self.name}'s TCP connections (pid {process.pid}): {dict(peers) or 'none'}"
 
     def process_state(self) -> str:
         """The target's process as the kernel sees it (state, CPU time, start), read from /proc."""
